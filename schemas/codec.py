@@ -1,0 +1,23 @@
+"""Wire codec: the one place that turns models into JSON bytes and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+
+def encode(model: BaseModel) -> bytes:
+    """JSON bytes of a model, omitting unset optional fields."""
+    return orjson.dumps(model.model_dump(mode="json", exclude_none=True))
+
+
+def encode_obj(obj: Any) -> bytes:
+    """JSON bytes of plain data (dicts, lists, numbers, strings, datetimes)."""
+    return orjson.dumps(obj)
+
+
+def decode_obj(raw: bytes | str) -> Any:
+    """Plain data from JSON bytes; raises `orjson.JSONDecodeError` on bad input."""
+    return orjson.loads(raw)
