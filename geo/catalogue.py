@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ class Catalogue:
 
 def builtin_path() -> Path:
     """The catalogue shipped with borderwatch."""
-    return Path(str(resources.files("geo") / "data" / "catalogue.geojson"))
+    return Path(__file__).resolve().parent / "data" / "catalogue.geojson"
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

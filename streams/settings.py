@@ -1,0 +1,54 @@
+"""Settings: the one place that reads the environment (BORDERWATCH_*), built once in main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL = "local"
+
+
+class Settings(BaseSettings):
+    """Every knob of a borderwatch process; env var = BORDERWATCH_ + the field name."""
+
+    model_config = SettingsConfigDict(env_prefix="BORDERWATCH_", frozen=True, extra="ignore")
+
+    kafka: str = Field(
+        LOCAL,
+        description="bootstrap servers, e.g. kafka://10.0.0.5:9092; 'local' starts the bundled broker",
+    )
+    clickhouse: str = Field(
+        "",
+        description="clickhouse-connect DSN (chdb:///path or http://user:pass@host:8123/borderwatch); "
+        "empty means chdb under the data dir",
+    )
+    data_dir: Path = Field(
+        Path("borderwatch-data"), description="where local state lives (chdb, broker, Faust)"
+    )
+    geofences: Path | None = Field(
+        None, description="a GeoJSON catalogue to use instead of the built-in one"
+    )
+    database: str = Field("borderwatch", description="ClickHouse database of the tables")
+    partitions: int = Field(4, ge=1, description="partitions of each topic borderwatch creates")
+    batch_size: int = Field(2000, ge=1, description="most reports handled in one batch")
+    batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
+    max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
+    web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
+    worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
+
+    @property
+    def chdb_dir(self) -> Path:
+        """Where the embedded ClickHouse keeps its files."""
+        return self.data_dir / "chdb"
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        """The DSN to connect with, the data dir's chdb when none is set."""
+        return self.clickhouse or f"chdb://{self.chdb_dir.resolve()}"
+
+    @property
+    def is_local_clickhouse(self) -> bool:
+        """chdb is in-process and single-owner: readers must go through the owning worker."""
+        return self.clickhouse_dsn.startswith("chdb:")

@@ -1,0 +1,50 @@
+"""Topic names and their creation with explicit configs (Tansu reports only configs set at creation)."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.events import ReportKind
+
+INTERCEPTIONS = "reports.interceptions"
+VESSELS = "reports.vessels"
+ENRICHED = "events.enriched"
+DLQ = "dlq"
+ALL_TOPICS = (INTERCEPTIONS, VESSELS, ENRICHED, DLQ)
+
+KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}
+TOPIC_OF_KIND = {kind: topic for topic, kind in KIND_OF_TOPIC.items()}
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+TOPIC_CONFIGS = {
+    "retention.ms": str(WEEK_MS),
+    "retention.bytes": "-1",
+    "cleanup.policy": "delete",
+}
+
+
+def bootstrap_servers(url: str) -> str:
+    """'kafka://h1:9092;kafka://h2:9092' or 'h1:9092,h2:9092' to aiokafka's 'h1:9092,h2:9092'."""
+    hosts = [part.strip().removeprefix("kafka://") for part in url.replace(";", ",").split(",")]
+    return ",".join(host for host in hosts if host)
+
+
+async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...] = ALL_TOPICS) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIGS)
+            for name in topics
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+    finally:
+        await admin.close()

@@ -1,0 +1,78 @@
+"""Worker start-up: check the catalogue, reach the broker and ClickHouse, then run the Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import faust
+
+from geo.catalogue import Catalogue, load_catalogue
+from schemas.codec import decode_obj, encode_obj
+from streams.app import create_app
+from streams.broker import free_port, running_local_broker, start_local_broker
+from streams.clickhouse import ClickHouseIncidentSink, connect, migrate
+from streams.settings import LOCAL, Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+STATE_FILE = "worker.json"
+
+
+def resolve_broker(settings: Settings, stack: ExitStack) -> str:
+    """The broker URL to use; with 'local', reuse this data dir's broker or start one."""
+    if settings.kafka != LOCAL:
+        return settings.kafka
+    running = running_local_broker(settings.data_dir)
+    if running:
+        return running
+    broker = stack.enter_context(start_local_broker(settings.data_dir))
+    log.info("started the bundled Tansu broker at %s", broker.url)
+    return broker.url
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker in the foreground until it is stopped; faults stop the start with a message."""
+    catalogue = load_catalogue(settings.geofences)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        broker_url = resolve_broker(settings, stack)
+        asyncio.run(ensure_topics(broker_url, settings.partitions))
+        sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
+        applied = migrate(sink.client, settings.database)
+        if sink.repair_counts():
+            log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
+        port = settings.web_port or free_port()
+        settings = settings.model_copy(update={"web_port": port})
+        app = create_app(settings, broker_url, catalogue, sink)
+        state_file = settings.data_dir / STATE_FILE
+        state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
+        stack.callback(lambda: state_file.unlink(missing_ok=True))
+        log.info(
+            "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d",
+            settings.worker_id, broker_url, settings.clickhouse_dsn, applied,
+            _describe(catalogue), port,
+        )  # fmt: skip
+        # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
+        worker = faust.Worker(app, loglevel="info", quiet=True)
+        worker.execute_from_commandline()
+
+
+def running_worker_url(data_dir: Path) -> str | None:
+    """Base URL of the worker that owns this data dir, if one is running."""
+    state_file = data_dir / STATE_FILE
+    if not state_file.exists():
+        return None
+    state = decode_obj(state_file.read_bytes())
+    try:
+        os.kill(int(state["pid"]), 0)
+    except OSError:
+        return None
+    return f"http://127.0.0.1:{state['port']}"
+
+
+def _describe(catalogue: Catalogue) -> str:
+    return f"{catalogue.source} ({len(catalogue.crossings.ids)} crossings)"
