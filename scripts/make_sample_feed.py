@@ -87,9 +87,10 @@ def points_in(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.nd
     xmin, ymin, xmax, ymax = geom.bounds
     out = np.empty((0, 2))
     while len(out) < n:
-        xy = rng.uniform((xmin, ymin), (xmax, ymax), size=(max(64, 4 * n), 2))
+        # Round first (as the wire carries 5 decimals), then keep the points still inside.
+        xy = np.round(rng.uniform((xmin, ymin), (xmax, ymax), size=(max(64, 4 * n), 2)), 5)
         out = np.vstack([out, xy[shapely.contains_xy(geom, xy[:, 0], xy[:, 1])]])
-    return np.round(out[:n], 5)
+    return out[:n]
 
 
 def generate(

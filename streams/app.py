@@ -19,7 +19,14 @@ from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonl
 from streams.clickhouse import ClickHouseIncidentSink
 from streams.pipeline import RawMessage, first_copies, process_batch
 from streams.settings import Settings
-from streams.topics import DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
+from streams.topics import (
+    DLQ,
+    ENRICHED,
+    INTERCEPTIONS,
+    KIND_OF_TOPIC,
+    MAX_MESSAGE_BYTES,
+    VESSELS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,8 @@ def create_app(
         broker_rebalance_timeout=4.0,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         web_enabled=True,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",

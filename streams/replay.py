@@ -12,7 +12,7 @@ from typing import IO
 from aiokafka import AIOKafkaProducer
 
 from schemas.codec import decode_obj
-from streams.topics import VESSELS, bootstrap_servers
+from streams.topics import MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
 
 
 def open_lines(path: Path) -> Iterator[bytes]:
@@ -58,7 +58,7 @@ async def replay_lines(
         bootstrap_servers=bootstrap_servers(broker_url),
         linger_ms=5,
         max_batch_size=512 * 1024,
-        max_request_size=8 * 1024 * 1024,
+        max_request_size=MAX_MESSAGE_BYTES,
         acks="all",
         enable_idempotence=False,
     )

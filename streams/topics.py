@@ -17,10 +17,14 @@ KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VES
 TOPIC_OF_KIND = {kind: topic for topic, kind in KIND_OF_TOPIC.items()}
 
 WEEK_MS = 7 * 24 * 3600 * 1000
+# A dead letter carries the refused message base64-encoded, so it can be a third
+# larger than the largest report a producer could send.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 TOPIC_CONFIGS = {
     "retention.ms": str(WEEK_MS),
     "retention.bytes": "-1",
     "cleanup.policy": "delete",
+    "max.message.bytes": str(MAX_MESSAGE_BYTES),
 }
 
 

@@ -1,0 +1,114 @@
+"""Real parts for integration tests: a Tansu broker and workers on chdb, started here."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.codec import decode_obj
+from streams.broker import LocalBroker, free_port, start_local_broker
+from streams.demo import get_json, wait_for_worker
+from streams.replay import replay_lines
+from streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+_ids = itertools.count()
+
+
+@dataclass
+class Worker:
+    """A `borderwatch worker` child process and how to reach it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def status(self) -> dict[str, Any]:
+        return get_json(self.base_url + "/status") or {}
+
+    def sql(self, query: str) -> list[list[Any]]:
+        import urllib.request
+
+        request = urllib.request.Request(self.base_url + "/sql", data=query.encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = decode_obj(response.read())
+        assert "error" not in answer, answer
+        return answer["rows"]
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def wait_until(self, done: Any, timeout_s: float = 180) -> dict[str, Any]:
+        """Poll /status until done(status) holds; fail with the log's tail otherwise."""
+        deadline = time.monotonic() + timeout_s
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            status = self.status()
+            if status and done(status):
+                return status
+            time.sleep(0.25)
+        raise AssertionError(f"timed out; last status {status}; log:\n{self.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A fresh Tansu broker per test, with borderwatch's topics."""
+    with start_local_broker(tmp_path / "broker") as local:
+        asyncio.run(ensure_topics(local.url, partitions=2))
+        yield local
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
+    """Start workers on this test's broker and chdb dir; all are stopped at the end."""
+    started: list[Worker] = []
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    worker_id = f"bw-test-{os.getpid()}-{next(_ids)}"
+
+    def start(**env: str) -> Worker:
+        port = free_port()
+        log = data_dir / f"worker-{len(started)}.log"
+        environment = {
+            **os.environ, "BORDERWATCH_KAFKA": broker.url, "BORDERWATCH_DATA_DIR": str(data_dir),
+            "BORDERWATCH_WEB_PORT": str(port), "BORDERWATCH_WORKER_ID": worker_id,
+            "BORDERWATCH_PARTITIONS": "2", **env,
+        }  # fmt: skip
+        with log.open("ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                       env=environment, stdout=out, stderr=out)  # fmt: skip
+        worker = Worker(process, f"http://127.0.0.1:{port}", log)
+        started.append(worker)
+        wait_for_worker(process, worker.base_url, log)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def send(broker: LocalBroker, topic: str, lines: list[bytes]) -> int:
+    """Produce lines to a topic on the test broker."""
+    return asyncio.run(replay_lines(iter(lines), topic, broker.url))

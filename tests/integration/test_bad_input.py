@@ -1,0 +1,85 @@
+"""Bad input lands in dlq and rejects with its reason and raw bytes; the worker keeps going."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from schemas.rejection import DeadLetter, RejectReason
+from streams.topics import DLQ, INTERCEPTIONS, MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
+from tests.integration.conftest import send
+
+GOOD = {
+    "report_id": "GC-ALM-2026-000123", "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z",
+    "lat": 35.889, "lon": -5.317, "incident_type": "irregular_crossing_attempt", "persons": 42,
+}  # fmt: skip
+
+
+def variant(n: int, **changes: Any) -> bytes:
+    return orjson.dumps({**GOOD, "report_id": f"BAD-{n}", **changes})
+
+
+BAD_INTERCEPTIONS: list[tuple[bytes, RejectReason]] = [
+    (b'{"report_id": "x", ', RejectReason.INVALID_JSON),
+    (b"", RejectReason.EMPTY_MESSAGE),
+    (b"[1, 2]", RejectReason.NOT_AN_OBJECT),
+    (variant(1, persons="42"), RejectReason.WRONG_TYPE),
+    (variant(2, lat=95.0), RejectReason.LAT_OUT_OF_RANGE),
+    (variant(3, lon=-181.0), RejectReason.LON_OUT_OF_RANGE),
+    (variant(4).replace(b'"lat":35.889', b'"lat":NaN'), RejectReason.NOT_FINITE),
+    (variant(5, persons=-1), RejectReason.NEGATIVE_COUNT),
+    (variant(6, observed_at="2026-11-22T03:14:00"), RejectReason.TIMESTAMP_WITHOUT_OFFSET),
+    (variant(7, observed_at="2999-01-01T00:00:00Z"), RejectReason.OBSERVED_IN_FUTURE),
+    (variant(8, incident_type="picnic"), RejectReason.UNKNOWN_INCIDENT_TYPE),
+    (variant(9, colour="red"), RejectReason.UNKNOWN_FIELD),
+    (variant(10, notes="x" * 1_100_000), RejectReason.TOO_LARGE),
+]
+BAD_VESSEL = (
+    orjson.dumps({"report_id": "V-1", "authority": "EMSA", "source": "ais",
+                  "observed_at": "2026-11-22T03:00:00Z", "lat": 36.0, "lon": -5.5}),
+    RejectReason.MISSING_IDENTITY,
+)  # fmt: skip
+
+
+async def read_dead_letters(url: str, count: int) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(DLQ, bootstrap_servers=bootstrap_servers(url), max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    letters: list[DeadLetter] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(letters) < count:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    letters += [DeadLetter.model_validate_json(r.value) for r in records]
+    finally:
+        await consumer.stop()
+    return letters
+
+
+def test_bad_reports_go_to_dlq_and_rejects_and_nothing_is_lost(broker: Any, start_worker: Any) -> None:
+    worker = start_worker()
+    good = [orjson.dumps({**GOOD, "report_id": f"OK-{n}"}) for n in range(5)]
+    lines = [line for line, _ in BAD_INTERCEPTIONS]
+    sent = send(broker, INTERCEPTIONS, good[:2] + lines + good[2:])
+    sent += send(broker, VESSELS, [BAD_VESSEL[0]])
+    worker.wait_until(lambda s: s["processed"] >= sent)
+
+    expected = {line: reason for line, reason in [*BAD_INTERCEPTIONS, BAD_VESSEL]}
+    letters = asyncio.run(read_dead_letters(broker.url, len(expected)))
+    assert {letter.raw: letter.reason for letter in letters} == expected
+    assert all(letter.detail for letter in letters)
+    stored = worker.sql(
+        "SELECT reason, raw, source_topic FROM borderwatch.rejects FINAL ORDER BY source_offset"
+    )
+    assert sorted(row[0] for row in stored) == sorted(reason.value for reason in expected.values())
+    status = worker.status()
+    assert (status["events"], status["rejects"]) == (len(good), len(expected))
+    assert sent == status["events"] + status["rejects"]
+
+    # Still running and still accepting reports after all that.
+    sent += send(broker, INTERCEPTIONS, [orjson.dumps({**GOOD, "report_id": "OK-after"})])
+    assert worker.wait_until(lambda s: s["events"] == len(good) + 1)["rejects"] == len(expected)

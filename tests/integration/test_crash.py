@@ -1,0 +1,29 @@
+"""A worker killed with SIGKILL mid-replay and restarted still produces exact counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scripts.make_sample_feed import generate
+from streams.topics import INTERCEPTIONS
+from tests.integration.conftest import send
+from tests.integration.test_counts import stored_counts
+
+
+def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_worker: Any) -> None:
+    feed = generate(scale=60, vessels=0)
+    reports, _ = feed.expected_totals()
+    assert reports >= 20_000
+    worker = start_worker(BORDERWATCH_BATCH_SIZE="500")
+    sent = send(broker, INTERCEPTIONS, feed.interceptions)
+    status = worker.wait_until(lambda s: s["processed"] >= sent // 3)
+    assert status["processed"] < sent, "the worker finished before it could be killed"
+    worker.kill()
+
+    restarted = start_worker()
+    restarted.wait_until(
+        lambda s: s["events"] >= reports and s["rejects"] >= feed.bad_lines, timeout_s=300
+    )
+    assert stored_counts(restarted) == feed.expected
+    status = restarted.status()
+    assert (status["events"], status["rejects"]) == (reports, feed.bad_lines)
