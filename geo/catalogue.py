@@ -88,7 +88,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         raise CatalogueError(f"{str(path)!r} is not a GeoJSON FeatureCollection with features")
-    layers: dict[Layer, list[tuple[dict[str, Any], shapely.Geometry]]] = {l: [] for l in Layer}
+    layers: dict[Layer, list[tuple[dict[str, Any], shapely.Geometry]]] = {layer: [] for layer in Layer}
     for number, raw in enumerate(features):
         layer, props, geom = _check_feature(raw, number)
         layers[layer].append((props, geom))
@@ -99,9 +99,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     route_ids = {props["id"] for props, _ in layers[Layer.ROUTE]}
     for props, _ in layers[Layer.CROSSING]:
         if props["route"] not in route_ids and props["route"] != "other":
-            raise CatalogueError(
-                f"crossing {props['id']!r}: route {props['route']!r} is not a route area id"
-            )
+            raise CatalogueError(f"crossing {props['id']!r}: route {props['route']!r} is not a route area id")
     return Catalogue(
         crossings=_zones(layers[Layer.CROSSING]),
         countries=_zones(layers[Layer.COUNTRY]),
@@ -116,11 +114,11 @@ def _check_feature(raw: Any, number: int) -> tuple[Layer, dict[str, Any], shapel
         raise CatalogueError(f"feature #{number} has no properties object")
     name = f"feature #{number} (id={props.get('id')!r})"
     try:
-        layer = Layer(props.get("layer"))
+        layer = Layer(str(props.get("layer")))
     except ValueError:
         raise CatalogueError(
             f"{name}: property 'layer' is {props.get('layer')!r}, "
-            f"expected one of {[l.value for l in Layer]}"
+            f"expected one of {[layer.value for layer in Layer]}"
         ) from None
     for key in REQUIRED_PROPERTIES[layer]:
         if not isinstance(props.get(key), str) or not props[key]:

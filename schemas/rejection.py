@@ -45,9 +45,7 @@ class Rejected(BaseModel):
     detail: str
 
 
-_COUNT_FIELDS = frozenset(
-    {"persons", "minors", "women", "facilitators_arrested", "nationalities", "kg"}
-)
+_COUNT_FIELDS = frozenset({"persons", "minors", "women", "facilitators_arrested", "nationalities", "kg"})
 _RANGE_ERRORS = frozenset({"greater_than_equal", "less_than_equal", "greater_than", "less_than"})
 _TYPE_ERRORS_SUFFIX = "_type"
 

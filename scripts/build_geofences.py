@@ -101,7 +101,10 @@ STRIP_DEG = 0.006  # about 550 m either side of a land border line
 
 def load(name: str) -> dict[str, BaseGeometry]:
     features = json.loads((SOURCES / name).read_text())["features"]
-    return {f["properties"]["A3"]: shapely.make_valid(shape(f["geometry"])) for f in features}
+    # Union the parts: make_valid's default would turn overlapping parts into holes.
+    return {
+        f["properties"]["A3"]: shapely.make_valid(shape(f["geometry"]), method="structure") for f in features
+    }
 
 
 def border_strip(a: BaseGeometry, b: BaseGeometry, land: BaseGeometry) -> BaseGeometry:

@@ -73,7 +73,10 @@ class Feed:
 
     def expected_totals(self) -> tuple[int, int]:
         """(reports, persons) over all crossings."""
-        return (sum(v[0] for v in self.expected.values()), sum(v[1] for v in self.expected.values()))
+        return (
+            sum(v[0] for v in self.expected.values()),
+            sum(v[1] for v in self.expected.values()),
+        )
 
 
 def monthly_persons(month: str, path: Path = FRONTEX_CSV) -> dict[str, int]:
@@ -179,7 +182,7 @@ def _shuffle_and_spoil(feed: Feed, rng: np.random.Generator) -> None:
         out.insert(min(len(out), int(i) + int(rng.integers(1, 200))), lines[i])
     for line in spoiled:
         # Spoiled copies carry a fresh report id so they never shadow a good report.
-        out.insert(int(rng.integers(len(out) + 1)), line.replace(b'-20', b'-BAD20', 1))
+        out.insert(int(rng.integers(len(out) + 1)), line.replace(b"-20", b"-BAD20", 1))
     feed.interceptions = out
     feed.resends = len(resend_at)
     feed.bad_lines = len(spoiled)
@@ -227,8 +230,10 @@ def main() -> None:
     write_lines(args.out / INTERCEPTIONS_FILE, feed.interceptions)
     write_lines(args.out / VESSELS_FILE, feed.vessels)
     reports, persons = feed.expected_totals()
-    print(f"{len(feed.interceptions)} interception lines ({reports} reports, {persons} persons, "
-          f"{feed.resends} resends, {feed.bad_lines} malformed), {len(feed.vessels)} vessel lines")  # fmt: skip
+    print(
+        f"{len(feed.interceptions)} interception lines ({reports} reports, {persons} persons, "
+        f"{feed.resends} resends, {feed.bad_lines} malformed), {len(feed.vessels)} vessel lines"
+    )
 
 
 if __name__ == "__main__":

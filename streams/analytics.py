@@ -40,7 +40,8 @@ def counts_query(
 ) -> tuple[str, dict[str, Any]]:
     """SQL and parameters for exact counts; `since_s` is measured back from now on event time."""
     columns = _GROUP_COLUMNS[by]
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if since_s is not None:
         where.append("minute >= now() - toIntervalSecond(%(since)s)")
         params["since"] = since_s

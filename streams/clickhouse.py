@@ -112,8 +112,8 @@ def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
     columns: list[list[Any]] = [[] for _ in EVENT_COLUMNS]
     for event in events:
         report = event.report
-        interception = isinstance(report, InterceptionReport)
-        detail = report.persons_detail if isinstance(report, InterceptionReport) else None
+        interception = report if isinstance(report, InterceptionReport) else None
+        detail = interception.persons_detail if interception else None
         row = (
             report.authority,
             report.report_id,
@@ -126,8 +126,8 @@ def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
             event.crossing_id,
             event.country,
             event.route,
-            report.incident_type.value if interception else "",
-            report.persons if interception else 0,
+            interception.incident_type.value if interception else "",
+            interception.persons if interception else 0,
             (detail.nationalities or {}) if detail else {},
             report.vessel_key if isinstance(report, VesselReport) else "",
             event.source.topic,
@@ -169,9 +169,7 @@ class ClickHouseIncidentSink:
         self.client = client
         self.db = db
 
-    def stored_sources(
-        self, events: Sequence[EnrichedEvent]
-    ) -> dict[tuple[str, str], SourceOffset]:
+    def stored_sources(self, events: Sequence[EnrichedEvent]) -> dict[tuple[str, str], SourceOffset]:
         """For the events already stored, the log position each was first read from."""
         if not events:
             return {}

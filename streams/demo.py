@@ -106,8 +106,8 @@ def run_demo(
     console.print(
         f"\nData: {settings.data_dir.resolve()} (ClickHouse tables borderwatch.events, "
         "crossing_counts, rejects).\nQuery it: [bold]borderwatch counts --by route[/], or "
-        "[bold]borderwatch sql \"SELECT crossing_id, sum(persons) FROM borderwatch.crossing_counts "
-        "GROUP BY crossing_id\"[/]"
+        '[bold]borderwatch sql "SELECT crossing_id, sum(persons) FROM borderwatch.crossing_counts '
+        'GROUP BY crossing_id"[/]'
     )
 
 

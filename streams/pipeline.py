@@ -49,9 +49,13 @@ def process_batch(
         if isinstance(outcome, Rejected):
             result.dead_letters.append(
                 DeadLetter.of(
-                    outcome, message.value or b"", message.topic, message.partition,
-                    message.offset, now,
-                )  # fmt: skip
+                    outcome,
+                    message.value or b"",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    now,
+                )
             )
         else:
             accepted.append((message, outcome))
@@ -76,9 +80,7 @@ def process_batch(
                 country=country,
                 route=route,
                 received_at=now,
-                source=SourceOffset(
-                    topic=message.topic, partition=message.partition, offset=message.offset
-                ),
+                source=SourceOffset(topic=message.topic, partition=message.partition, offset=message.offset),
             )
         )
     return result

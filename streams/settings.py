@@ -27,9 +27,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path("borderwatch-data"), description="where local state lives (chdb, broker, Faust)"
     )
-    geofences: Path | None = Field(
-        None, description="a GeoJSON catalogue to use instead of the built-in one"
-    )
+    geofences: Path | None = Field(None, description="a GeoJSON catalogue to use instead of the built-in one")
     database: str = Field("borderwatch", description="ClickHouse database of the tables")
     partitions: int = Field(4, ge=1, description="partitions of each topic borderwatch creates")
     batch_size: int = Field(2000, ge=1, description="most reports handled in one batch")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -46,9 +48,7 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...]
             if name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
     finally:
         await admin.close()

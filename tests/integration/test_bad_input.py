@@ -45,8 +45,13 @@ BAD_VESSEL = (
 
 
 async def read_dead_letters(url: str, count: int) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(DLQ, bootstrap_servers=bootstrap_servers(url), max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        DLQ,
+        bootstrap_servers=bootstrap_servers(url),
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     letters: list[DeadLetter] = []
     try:

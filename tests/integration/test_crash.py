@@ -21,9 +21,7 @@ def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_w
     worker.kill()
 
     restarted = start_worker()
-    restarted.wait_until(
-        lambda s: s["events"] >= reports and s["rejects"] >= feed.bad_lines, timeout_s=300
-    )
+    restarted.wait_until(lambda s: s["events"] >= reports and s["rejects"] >= feed.bad_lines, timeout_s=300)
     assert stored_counts(restarted) == feed.expected
     status = restarted.status()
     assert (status["events"], status["rejects"]) == (reports, feed.bad_lines)

@@ -1,0 +1,69 @@
+"""The console commands a new user runs: demo, schemas export, a worker with a bad catalogue."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from geo.catalogue import builtin_path
+
+CLI = [sys.executable, "-m", "streams.cli"]
+
+
+def run(
+    args: list[str], tmp_path: Path, timeout: float = 240, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "BORDERWATCH_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "160",
+        **env,
+    }
+    return subprocess.run(CLI + args, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_runs_the_feed_to_the_end_and_says_where_the_data_is(tmp_path: Path) -> None:
+    result = run(["demo"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "handled 3230/3230 messages: 3224 reports stored, 3 rejected" in result.stdout
+    assert "3 resends ignored" in result.stdout
+    assert "IT-LAMPEDUSA" in result.stdout and "borderwatch counts" in result.stdout
+    # The demo has stopped, so chdb is free: counts open it directly.
+    counts = run(["counts", "--by", "route"], tmp_path)
+    assert counts.returncode == 0, counts.stderr
+    assert "Central Mediterranean" in counts.stdout and "6578" in counts.stdout
+
+
+def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:
+    result = run(["schemas", "export", str(tmp_path / "out")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((tmp_path / "out" / "interception_report.schema.json").read_text())
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {
+        "report_id",
+        "authority",
+        "observed_at",
+        "incident_type",
+        "persons",
+    }
+
+
+def test_a_worker_refuses_to_start_on_a_bad_catalogue(tmp_path: Path) -> None:
+    document = json.loads(builtin_path().read_text())
+    document["features"].append(document["features"][3])
+    bad = tmp_path / "mine.geojson"
+    bad.write_text(json.dumps(document))
+    result = run(["worker"], tmp_path, timeout=60, BORDERWATCH_GEOFENCES=str(bad))
+    assert result.returncode == 2
+    assert "duplicate crossing id" in result.stderr
+
+
+def test_replay_without_a_broker_says_what_to_do(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("{}\n")
+    result = run(["replay", str(feed)], tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "no local broker is running" in result.stderr

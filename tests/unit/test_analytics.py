@@ -1,0 +1,28 @@
+"""Analyst query building and duration parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.analytics import GroupBy, counts_query, parse_duration_s
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600),
+                                               ("2d", 172800), ("1w", 604800)])  # fmt: skip
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1.5h"])
+def test_bad_durations_name_the_text(text: str) -> None:
+    with pytest.raises(ValueError, match=repr(text).replace("(", r"\(")):
+        parse_duration_s(text)
+
+
+def test_counts_query_groups_and_filters_with_parameters() -> None:
+    sql, params = counts_query("borderwatch", GroupBy.CROSSING, since_s=3600, route="Western African")
+    assert "GROUP BY crossing_id, route" in sql
+    assert "sum(persons)" in sql and "FROM borderwatch.crossing_counts" in sql
+    assert params == {"since": 3600, "route": "Western African"}
+    sql, params = counts_query("borderwatch", GroupBy.TYPE)
+    assert "WHERE" not in sql and "GROUP BY incident_type" in sql and params == {}
