@@ -37,6 +37,7 @@ class EnrichedEvent(BaseModel):
     country: str = ""
     route: str = "other"
     received_at: AwareDatetime
+    published_at: AwareDatetime | None = None
     source: SourceOffset
 
     @property

@@ -1,4 +1,4 @@
-"""The Faust app: the ingest agent (validate, enrich, sink, publish) and the worker's HTTP views."""
+"""The Faust app: the ingest stage (validate, enrich, sink, publish) and the worker's HTTP views."""
 
 from __future__ import annotations
 
@@ -6,27 +6,20 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import StreamT
 from faust.web import Request, Response, View
 
 from geo.catalogue import Catalogue
 from schemas.codec import encode
-from schemas.events import EnrichedEvent
+from schemas.rejection import DeadLetter
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
+from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher, Record
 from streams.pipeline import RawMessage, first_copies, process_batch
 from streams.settings import Settings
-from streams.topics import (
-    DLQ,
-    ENRICHED,
-    INTERCEPTIONS,
-    KIND_OF_TOPIC,
-    MAX_MESSAGE_BYTES,
-    VESSELS,
-)
+from streams.topics import DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
 log = logging.getLogger(__name__)
 
@@ -35,31 +28,36 @@ class IngestStage:
     """One batch through validate, enrich, ClickHouse and the output topics.
 
     Order matters for exactness: ClickHouse first, then the topics, then the
-    offsets are committed (Faust acks the batch after this returns). A crash
-    anywhere replays the batch; the events table then recognises each report
-    and only republishes what this very offset produced before.
+    offsets are committed. Dead letters reach the rejects table through the
+    `dlq` topic (see the `rejects` agent). A crash anywhere replays the batch; the events
+    table then recognises each report and only republishes what this very
+    offset produced before.
     """
 
-    def __init__(self, app: faust.App, catalogue: Catalogue, sink: ClickHouseIncidentSink,
-                 max_bytes: int) -> None:  # fmt: skip
-        self.app = app
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        sink: ClickHouseIncidentSink,
+        max_bytes: int,
+    ) -> None:
         self.catalogue = catalogue
         self.sink = sink
         self.max_bytes = max_bytes
         self.processed = 0
         self.duplicates = 0
 
-    async def handle(self, batch: Sequence[EventT]) -> None:
-        """Process one batch of input events; faults propagate and stop the worker."""
+    async def handle(self, batch: Sequence[Record], publisher: KafkaEventPublisher) -> None:
+        """Process one batch of input records; faults propagate and stop the worker."""
         messages = [
             RawMessage(
-                topic=e.message.topic,
-                partition=e.message.partition,
-                offset=e.message.offset,
-                value=e.message.value,
-                kind=KIND_OF_TOPIC[e.message.topic],
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                value=r.value,
+                kind=KIND_OF_TOPIC[r.topic],
+                published_at=datetime.fromtimestamp(r.timestamp_ms / 1000, UTC),
             )
-            for e in batch
+            for r in batch
         ]
         result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes)
         events = first_copies(result.events)
@@ -67,26 +65,18 @@ class IngestStage:
         fresh = [e for e in events if e.identity not in stored]
         replayed = [e for e in events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
-        await asyncio.to_thread(self.sink.write_rejects, result.dead_letters)
-        await self._publish(fresh + replayed, result)
+        await asyncio.gather(
+            publisher.publish(ENRICHED, [(e.key.encode(), encode(e)) for e in fresh + replayed]),
+            publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in result.dead_letters]),
+        )
         self.processed += len(messages)
         self.duplicates += len(result.events) - len(fresh) - len(replayed)
 
-    async def _publish(self, events: list[EnrichedEvent], result: Any) -> None:
-        producer = self.app.producer
-        futures = [await producer.send(ENRICHED, e.key.encode(), encode(e), None, None, None) for e in events]
-        futures += [
-            await producer.send(
-                DLQ,
-                f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode(),
-                encode(d),
-                None,
-                None,
-                None,
-            )
-            for d in result.dead_letters
-        ]
-        await asyncio.gather(*futures)
+
+def dead_letter_key(dead_letter: DeadLetter) -> bytes:
+    """Where the refused message was: its topic, partition and offset."""
+    d = dead_letter
+    return f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode()
 
 
 def create_app(
@@ -105,32 +95,50 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=4.0,
-        broker_commit_interval=1.0,
-        stream_buffer_maxsize=max(4096, 2 * settings.batch_size),
-        producer_max_request_size=MAX_MESSAGE_BYTES,
-        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         web_enabled=True,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         web_port=settings.web_port,
     )
-    reports = app.topic(INTERCEPTIONS, VESSELS, value_serializer="raw", key_serializer="raw")
-    stage = IngestStage(app, catalogue, sink, settings.max_message_bytes)
-    app.ingest_stage = stage  # type: ignore[attr-defined]
+    stage = IngestStage(catalogue, sink, settings.max_message_bytes)
 
-    @app.agent(reports, name="ingest")
-    async def ingest(stream: StreamT) -> None:
-        batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)  # type: ignore[attr-defined]
+    @app.task
+    async def ingest() -> None:
+        # Its own group: Faust's group uses Faust's partition assignor.
+        group = f"{settings.worker_id}-ingest"
+        consumer = KafkaBatchConsumer(broker_url, group, (INTERCEPTIONS, VESSELS))
+        publisher = KafkaEventPublisher(broker_url)
+        await publisher.start()
+        await consumer.start()
+        try:
+            while True:
+                batch = await consumer.next_batch(settings.batch_size, settings.batch_within_s)
+                if not batch:
+                    continue
+                try:
+                    await stage.handle(batch, publisher)
+                except Exception:
+                    first, last = batch[0], batch[-1]
+                    log.exception(
+                        "batch failed, stopping: %s[%d]@%d .. %s[%d]@%d",
+                        first.topic, first.partition, first.offset,
+                        last.topic, last.partition, last.offset,
+                    )  # fmt: skip
+                    raise
+                await consumer.commit(batch)
+        finally:
+            await consumer.stop()
+            await publisher.stop()
+
+    dead_letters = app.topic(DLQ, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(dead_letters, name="rejects")
+    async def sink_rejects(stream: StreamT) -> None:
+        """dlq to the rejects table; low volume, so Faust's per-event stream is fine here."""
+        batches = stream.take(settings.batch_size, within=settings.batch_within_s)
         async for batch in batches:
-            try:
-                await stage.handle(batch)
-            except Exception:
-                first, last = batch[0].message, batch[-1].message
-                log.exception(
-                    "batch failed: %s[%d]@%d .. %s[%d]@%d", first.topic, first.partition,
-                    first.offset, last.topic, last.partition, last.offset,
-                )  # fmt: skip
-                raise
+            letters = [DeadLetter.model_validate_json(value) for value in batch]
+            await asyncio.to_thread(sink.write_rejects, letters)
 
     _add_views(app, sink, settings.database, stage)
     return app

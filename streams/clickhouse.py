@@ -26,6 +26,8 @@ MIGRATIONS: tuple[str, ...] = (
         observed_at DateTime64(3, 'UTC'),
         reported_at Nullable(DateTime64(3, 'UTC')),
         received_at DateTime64(3, 'UTC'),
+        published_at Nullable(DateTime64(3, 'UTC')),
+        inserted_at DateTime64(3, 'UTC') DEFAULT now64(3),
         lat_deg Nullable(Float64),
         lon_deg Nullable(Float64),
         crossing_id LowCardinality(String),
@@ -71,7 +73,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 EVENT_COLUMNS = (
-    "authority", "report_id", "kind", "observed_at", "reported_at", "received_at", "lat_deg",
+    "authority", "report_id", "kind", "observed_at", "reported_at", "received_at", "published_at", "lat_deg",
     "lon_deg", "crossing_id", "country", "route", "incident_type", "persons", "nationalities",
     "vessel_key", "source_topic", "source_partition", "source_offset", "report",
 )  # fmt: skip
@@ -121,6 +123,7 @@ def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
             report.observed_at,
             report.reported_at,
             event.received_at,
+            event.published_at,
             report.lat,
             report.lon,
             event.crossing_id,

@@ -112,12 +112,13 @@ def run_demo(
 
 
 def _watch(console: Console, base: str, sent: int, counts_table: Any) -> None:
-    """Live table of counts until the worker has handled every message sent."""
+    """Live table of counts until every message sent is stored, rejected or a known resend."""
     with Live(console=console, refresh_per_second=2) as live:
         while True:
             status = get_json(base + "/status") or {}
             rows = get_json(base + "/counts", {"by": "crossing"}) or []
-            done = status.get("processed", 0) >= sent
+            accounted = sum(status.get(k, 0) for k in ("events", "rejects", "duplicates"))
+            done = accounted >= sent
             line = Text(
                 f"handled {status.get('processed', 0)}/{sent} messages: "
                 f"{status.get('events', 0)} reports stored, {status.get('rejects', 0)} rejected "

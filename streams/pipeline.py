@@ -24,6 +24,7 @@ class RawMessage:
     offset: int
     value: bytes | None
     kind: ReportKind
+    published_at: datetime | None = None
 
 
 @dataclass
@@ -80,6 +81,7 @@ def process_batch(
                 country=country,
                 route=route,
                 received_at=now,
+                published_at=message.published_at,
                 source=SourceOffset(topic=message.topic, partition=message.partition, offset=message.offset),
             )
         )

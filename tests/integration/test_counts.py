@@ -25,7 +25,7 @@ def test_counts_per_crossing_are_exact_and_resends_count_once(broker: Any, start
     feed = generate(scale=0.5, vessels=10, fixes_per_vessel=20)
     worker = start_worker()
     sent = send(broker, INTERCEPTIONS, feed.interceptions) + send(broker, VESSELS, feed.vessels)
-    worker.wait_until(lambda s: s["processed"] >= sent)
+    worker.wait_until(lambda s: s["events"] + s["rejects"] + s["duplicates"] >= sent)
 
     assert stored_counts(worker) == feed.expected
     status = worker.status()
@@ -36,7 +36,11 @@ def test_counts_per_crossing_are_exact_and_resends_count_once(broker: Any, start
 
     # The producer resends everything: nothing may change but the duplicate count.
     again = send(broker, INTERCEPTIONS, feed.interceptions)
-    worker.wait_until(lambda s: s["processed"] >= sent + again)
+    # A resent malformed message is a new message to refuse, with its own offset.
+    status = worker.wait_until(
+        lambda s: s["processed"] >= sent + again and s["rejects"] >= 2 * feed.bad_lines
+    )
+    assert status["duplicates"] == feed.resends + again - feed.bad_lines
     assert stored_counts(worker) == feed.expected
     assert worker.status()["events"] == accepted(feed)
     rows = worker.sql("SELECT count() FROM borderwatch.events FINAL")
@@ -50,7 +54,7 @@ def test_counts_command_reads_through_the_worker(broker: Any, start_worker: Any,
     feed = generate(scale=0.1, vessels=0)
     worker = start_worker()
     sent = send(broker, INTERCEPTIONS, feed.interceptions)
-    worker.wait_until(lambda s: s["processed"] >= sent)
+    worker.wait_until(lambda s: s["events"] + s["rejects"] + s["duplicates"] >= sent)
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "counts", "--by", "route"],
         env={"BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PATH": ""},

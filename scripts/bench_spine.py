@@ -1,0 +1,174 @@
+"""Benchmark: the whole spine (validate, enrich, ClickHouse, events.enriched) on one worker.
+
+In one run, on one Tansu broker:
+1. produce N interception reports (the sample feed's generator, scaled up);
+2. baseline: a naive Faust agent that takes the same N messages one event at
+   a time and does nothing with them (the floor of Faust's own cost);
+3. spine: `borderwatch worker` (chdb) on the same N messages;
+4. latency: reports replayed at a steady rate; report-to-ClickHouse latency is
+   ClickHouse's insert time minus the Kafka message timestamp, per report.
+Prints events/s, CPU seconds and peak RSS of each worker, latency p50/p99.
+Run: python scripts/bench_spine.py [--reports 60000] [--rate 2000] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faust
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.make_sample_feed import generate
+from streams.broker import free_port, start_local_broker
+from streams.demo import get_json, wait_for_worker
+from streams.replay import replay_lines
+from streams.topics import INTERCEPTIONS, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def feed_lines(count: int, month: str) -> list[bytes]:
+    scale = 1.0
+    while True:
+        lines = generate(month=month, scale=scale, vessels=0).interceptions
+        if len(lines) >= count:
+            return lines[:count]
+        scale *= 1.5 * count / max(len(lines), 1)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_baseline_worker(broker_url: str, count: int, out: Path) -> None:
+    """The naive per-event agent, run in its own process by `--baseline-worker`."""
+    app = faust.App(
+        f"bench-baseline-{os.getpid()}", broker=broker_url, value_serializer="raw",
+        web_enabled=False, topic_disable_leader=True, broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0, broker_rebalance_timeout=4.0,
+        datadir=tempfile.mkdtemp(prefix="bench-baseline-"), store="memory://",
+    )  # fmt: skip
+    topic = app.topic(INTERCEPTIONS, value_serializer="raw")
+    state = {"seen": 0, "t0": 0.0, "cpu0": 0.0}
+
+    @app.agent(topic)
+    async def passthrough(stream: faust.StreamT) -> None:
+        async for _value in stream:
+            if state["seen"] == 0:
+                state["t0"], state["cpu0"] = time.perf_counter(), time.process_time()
+            state["seen"] += 1
+            if state["seen"] >= count:
+                elapsed = time.perf_counter() - state["t0"]
+                cpu = time.process_time() - state["cpu0"]
+                out.write_text(f"{count / elapsed} {cpu} {peak_rss_mb(os.getpid())}")
+                os._exit(0)
+
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+def measure_baseline(broker_url: str, count: int) -> tuple[float, float, float]:
+    out = Path(tempfile.mkdtemp()) / "baseline.txt"
+    command = [sys.executable, __file__, "--baseline-worker", broker_url, str(count), str(out)]
+    subprocess.run(command, check=True, timeout=600, cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    rate, cpu, rss = (float(v) for v in out.read_text().split())
+    return rate, cpu, rss
+
+
+def measure_spine(
+    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float
+) -> dict[str, float]:
+    port = free_port()
+    env = {**os.environ, "BORDERWATCH_KAFKA": broker_url, "BORDERWATCH_DATA_DIR": str(data_dir),
+           "BORDERWATCH_WEB_PORT": str(port), "BORDERWATCH_WORKER_ID": "bench-spine"}  # fmt: skip
+    log = data_dir / "worker.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as handle:
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                                  stdout=handle, stderr=handle, cwd=ROOT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_worker(worker, base, log)
+        process = psutil.Process(worker.pid)
+        status: dict[str, float] = {}
+        while not status.get("processed"):
+            status = get_json(base + "/status") or {}
+            time.sleep(0.005)
+        t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
+        while status.get("processed", 0) < count:
+            status = get_json(base + "/status") or {}
+            time.sleep(0.01)
+        elapsed, cpu = time.perf_counter() - t0, sum(process.cpu_times()[:2]) - cpu0
+        result = {"rate": count / elapsed, "cpu": cpu, "rss": peak_rss_mb(worker.pid)}
+
+        steady = feed_lines(int(rate * seconds), month="2024-09")
+        started = time.time()
+        asyncio.run(replay_lines(iter(steady), INTERCEPTIONS, broker_url, rate))
+        while (get_json(base + "/status") or {}).get("processed", 0) < count + len(steady):
+            time.sleep(0.1)
+        answer = _sql(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
+                      f"inserted_at)), count() FROM borderwatch.events "
+                      f"WHERE published_at >= fromUnixTimestamp64Milli({int(started * 1000)})")  # fmt: skip
+        (p50, p99), measured = answer[0]
+        result.update(p50=p50, p99=p99, latency_reports=measured)
+        return result
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def _sql(base: str, query: str) -> list[list[object]]:
+    import urllib.request
+
+    from schemas.codec import decode_obj
+
+    request = urllib.request.Request(base + "/sql", data=query.encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = decode_obj(response.read())
+    if "error" in answer:
+        raise RuntimeError(answer["error"])
+    return answer["rows"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=60_000)
+    parser.add_argument("--rate", type=float, default=2000.0, help="steady reports/s for latency")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the steady phase")
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    lines = feed_lines(args.reports, month="2025-04")
+    with tempfile.TemporaryDirectory(prefix="bench-spine-") as tmp, start_local_broker() as broker:
+        asyncio.run(ensure_topics(broker.url, args.partitions))
+        asyncio.run(replay_lines(iter(lines), INTERCEPTIONS, broker.url))
+        print(f"produced {len(lines):,} reports to {INTERCEPTIONS} ({args.partitions} partitions)")
+        base_rate, base_cpu, base_rss = measure_baseline(broker.url, len(lines))
+        print(f"baseline (naive per-event Faust agent): {base_rate:,.0f} events/s, "
+              f"{base_cpu:.1f} CPU s, peak RSS {base_rss:.0f} MB")  # fmt: skip
+        spine = measure_spine(broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds)
+        print(f"spine (validate, enrich, ClickHouse, events.enriched): {spine['rate']:,.0f} events/s, "
+              f"{spine['cpu']:.1f} CPU s, peak RSS {spine['rss']:.0f} MB")  # fmt: skip
+        print(f"report-to-ClickHouse latency at {args.rate:,.0f} reports/s over {args.seconds:.0f} s "
+              f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
+              f"p99 {spine['p99']:.0f} ms")  # fmt: skip
+        print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--baseline-worker":
+        url, count, out = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+        sys.argv = [sys.argv[0], "worker"]  # faust.Worker reads the command line
+        run_baseline_worker(url, count, out)
+    else:
+        main()

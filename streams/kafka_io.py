@@ -1,0 +1,98 @@
+"""Kafka adapters of the ingest stage: a batch consumer with manual commits and a publisher.
+
+Faust's per-event stream machinery costs about 68 µs per message here against
+1.7 µs for aiokafka's `getmany` (measured on Tansu, 60,000 messages), so the
+ingest stage reads whole batches with aiokafka inside the Faust worker and
+commits them only after they are in ClickHouse and on the output topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed message."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes | None
+
+
+class KafkaBatchConsumer:
+    """A consumer-group member that hands out batches and commits them explicitly."""
+
+    def __init__(self, broker_url: str, group_id: str, topics: Sequence[str]) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers(broker_url),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            rebalance_timeout_ms=4_000,
+        )
+
+    async def start(self) -> None:
+        """Join the group."""
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Leave the group without committing anything further."""
+        await self._consumer.stop()
+
+    async def next_batch(self, max_records: int, within_s: float) -> list[Record]:
+        """Up to max_records messages, waiting at most within_s for the first."""
+        fetched = await self._consumer.getmany(timeout_ms=int(within_s * 1000), max_records=max_records)
+        return [
+            Record(r.topic, r.partition, r.offset, r.timestamp, r.value)
+            for records in fetched.values()
+            for r in records
+        ]
+
+    async def commit(self, batch: Sequence[Record]) -> None:
+        """Commit past the last offset of each partition in the batch."""
+        last: dict[TopicPartition, int] = {}
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            last[tp] = max(last.get(tp, -1), record.offset)
+        await self._consumer.commit({tp: OffsetAndMetadata(o + 1, "") for tp, o in last.items()})
+
+
+class KafkaEventPublisher:
+    """Publishes keyed messages and waits until the broker has them all."""
+
+    def __init__(self, broker_url: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(broker_url),
+            acks="all",
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            max_request_size=MAX_MESSAGE_BYTES,
+        )
+
+    async def start(self) -> None:
+        """Connect to the broker."""
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        await self._producer.stop()
+
+    async def publish(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) pairs; returns once every one is acknowledged."""
+        futures = [await self._producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
