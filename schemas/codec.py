@@ -10,12 +10,17 @@ from pydantic import BaseModel
 
 def encode(model: BaseModel) -> bytes:
     """JSON bytes of a model, omitting unset optional fields."""
-    return orjson.dumps(model.model_dump(mode="json", exclude_none=True))
+    return model.model_dump_json(exclude_none=True).encode()
 
 
 def encode_obj(obj: Any) -> bytes:
     """JSON bytes of plain data (dicts, lists, numbers, strings, datetimes)."""
     return orjson.dumps(obj)
+
+
+def encode_columns(columns: dict[str, list[Any]]) -> bytes:
+    """A JSONColumns block: {"column": [values...], ...}; datetimes as RFC 3339."""
+    return orjson.dumps(columns)
 
 
 def decode_obj(raw: bytes | str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from schemas.codec import encode
+from schemas.codec import encode_columns, encode_obj
 from schemas.errors import SinkUnavailableError
 from schemas.events import EnrichedEvent, SourceOffset
 from schemas.rejection import DeadLetter
@@ -136,7 +136,7 @@ def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
             event.source.topic,
             event.source.partition,
             event.source.offset,
-            encode(report),
+            event.raw.decode("utf-8"),
         )
         for column, value in zip(columns, row):
             column.append(value)
@@ -176,10 +176,12 @@ class ClickHouseIncidentSink:
         """For the events already stored, the log position each was first read from."""
         if not events:
             return {}
+        # The keys travel as one JSON string: binding thousands of tuples costs more.
         rows = self.client.query(
-            f"SELECT authority, report_id, source_topic, source_partition, source_offset "
-            f"FROM {self.db}.events WHERE (authority, report_id) IN %(keys)s",
-            parameters={"keys": [e.identity for e in events]},
+            "SELECT authority, report_id, source_topic, source_partition, source_offset "
+            f"FROM {self.db}.events WHERE (authority, report_id) IN ("
+            "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))')))",
+            parameters={"keys": encode_obj([e.identity for e in events]).decode()},
         ).result_rows
         return {
             (authority, report_id): SourceOffset(topic=topic, partition=partition, offset=offset)
@@ -191,10 +193,13 @@ class ClickHouseIncidentSink:
         if not events:
             return
         token = batch_token("events", [e.identity for e in events])
-        self.client.insert(
-            f"{self.db}.events", event_columns(events), column_names=list(EVENT_COLUMNS),
-            column_oriented=True,
-            settings={"insert_deduplication_token": token,
+        # JSONColumns: a columnar format that ClickHouse parses in C++, twice as fast
+        # here as clickhouse-connect's Python Native encoder.
+        self.client.raw_insert(
+            f"{self.db}.events", list(EVENT_COLUMNS),
+            insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events)))),
+            fmt="JSONColumns",
+            settings={"insert_deduplication_token": token, "date_time_input_format": "best_effort",
                       "deduplicate_blocks_in_dependent_materialized_views": 1},
         )  # fmt: skip
 

@@ -73,18 +73,20 @@ def process_batch(
         else:
             crossing_id = str(found.crossing_id[i])
             country, route = str(found.country[i]), str(found.route[i])
-        result.events.append(
-            EnrichedEvent(
-                kind=message.kind,
-                report=report,
-                crossing_id=crossing_id,
-                country=country,
-                route=route,
-                received_at=now,
-                published_at=message.published_at,
-                source=SourceOffset(topic=message.topic, partition=message.partition, offset=message.offset),
-            )
+        # Every part is already validated: construct without validating again.
+        event = EnrichedEvent.model_construct(
+            kind=message.kind,
+            report=report,
+            crossing_id=crossing_id,
+            country=country,
+            route=route,
+            received_at=now,
+            published_at=message.published_at,
+            source=SourceOffset.model_construct(
+                topic=message.topic, partition=message.partition, offset=message.offset
+            ),
         )
+        result.events.append(event.keep_raw(message.value or b""))
     return result
 
 
