@@ -108,7 +108,7 @@ def measure_spine(
         t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
         while status.get("processed", 0) < count:
             status = get_json(base + "/status") or {}
-            time.sleep(0.01)
+            time.sleep(0.05)
         elapsed, cpu = time.perf_counter() - t0, sum(process.cpu_times()[:2]) - cpu0
         result = {"rate": count / elapsed, "cpu": cpu, "rss": peak_rss_mb(worker.pid)}
 

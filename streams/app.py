@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import faust
@@ -13,6 +14,7 @@ from faust.web import Request, Response, View
 
 from geo.catalogue import Catalogue
 from schemas.codec import encode
+from schemas.events import EnrichedEvent
 from schemas.rejection import DeadLetter
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
@@ -46,8 +48,8 @@ class IngestStage:
         self.processed = 0
         self.duplicates = 0
 
-    async def handle(self, batch: Sequence[Record], publisher: KafkaEventPublisher) -> None:
-        """Process one batch of input records; faults propagate and stop the worker."""
+    def prepare(self, records: Sequence[Record]) -> PreparedBatch:
+        """Validate and enrich (CPU only); runs while the previous batch is being sunk."""
         messages = [
             RawMessage(
                 topic=r.topic,
@@ -57,26 +59,85 @@ class IngestStage:
                 kind=KIND_OF_TOPIC[r.topic],
                 published_at=datetime.fromtimestamp(r.timestamp_ms / 1000, UTC),
             )
-            for r in batch
+            for r in records
         ]
         result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes)
         events = first_copies(result.events)
-        stored = await asyncio.to_thread(self.sink.stored_sources, events)
-        fresh = [e for e in events if e.identity not in stored]
-        replayed = [e for e in events if stored.get(e.identity) == e.source]
+        in_batch_copies = len(result.events) - len(events)
+        return PreparedBatch(records, events, result.dead_letters, in_batch_copies)
+
+    async def store_and_publish(self, batch: PreparedBatch, publisher: KafkaEventPublisher) -> None:
+        """ClickHouse, then the output topics; faults propagate and stop the worker."""
+        stored = await asyncio.to_thread(self.sink.stored_sources, batch.events)
+        fresh = [e for e in batch.events if e.identity not in stored]
+        replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
         await asyncio.gather(
             publisher.publish(ENRICHED, [(e.key.encode(), encode(e)) for e in fresh + replayed]),
-            publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in result.dead_letters]),
+            publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in batch.dead_letters]),
         )
-        self.processed += len(messages)
-        self.duplicates += len(result.events) - len(fresh) - len(replayed)
+        self.processed += len(batch.records)
+        self.duplicates += batch.in_batch_copies + len(batch.events) - len(fresh) - len(replayed)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A validated, enriched batch waiting for the sink."""
+
+    records: Sequence[Record]
+    events: list[EnrichedEvent]
+    dead_letters: list[DeadLetter]
+    in_batch_copies: int
 
 
 def dead_letter_key(dead_letter: DeadLetter) -> bytes:
     """Where the refused message was: its topic, partition and offset."""
     d = dead_letter
     return f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode()
+
+
+async def run_ingest(
+    stage: IngestStage,
+    consumer: KafkaBatchConsumer,
+    publisher: KafkaEventPublisher,
+    batch_size: int,
+    within_s: float,
+) -> None:
+    """Read and prepare batch N+1 while batch N is sunk; commit each batch after its sink.
+
+    Two stages joined by a one-slot queue: the event loop validates the next
+    batch while ClickHouse (in a thread) inserts the current one.
+    """
+    ready: asyncio.Queue[PreparedBatch] = asyncio.Queue(maxsize=1)
+
+    async def read_and_prepare() -> None:
+        while True:
+            records = await consumer.next_batch(batch_size, within_s)
+            if records:
+                await ready.put(stage.prepare(records))
+
+    reader = asyncio.create_task(read_and_prepare())
+    try:
+        while True:
+            next_ready = asyncio.ensure_future(ready.get())
+            await asyncio.wait({next_ready, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_ready.done():
+                next_ready.cancel()
+                reader.result()  # re-raises the reader's fault
+            batch = next_ready.result()
+            try:
+                await stage.store_and_publish(batch, publisher)
+            except Exception:
+                first, last = batch.records[0], batch.records[-1]
+                log.error(
+                    "batch failed: %s[%d]@%d .. %s[%d]@%d",
+                    first.topic, first.partition, first.offset,
+                    last.topic, last.partition, last.offset,
+                )  # fmt: skip
+                raise
+            await consumer.commit(batch.records)
+    finally:
+        reader.cancel()
 
 
 def create_app(
@@ -111,21 +172,11 @@ def create_app(
         await publisher.start()
         await consumer.start()
         try:
-            while True:
-                batch = await consumer.next_batch(settings.batch_size, settings.batch_within_s)
-                if not batch:
-                    continue
-                try:
-                    await stage.handle(batch, publisher)
-                except Exception:
-                    first, last = batch[0], batch[-1]
-                    log.exception(
-                        "batch failed, stopping: %s[%d]@%d .. %s[%d]@%d",
-                        first.topic, first.partition, first.offset,
-                        last.topic, last.partition, last.offset,
-                    )  # fmt: skip
-                    raise
-                await consumer.commit(batch)
+            await run_ingest(stage, consumer, publisher, settings.batch_size, settings.batch_within_s)
+        except Exception as error:
+            log.exception("ingest stopped the worker")
+            await app.crash(error)
+            raise
         finally:
             await consumer.stop()
             await publisher.stop()
