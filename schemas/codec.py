@@ -23,6 +23,11 @@ def encode_columns(columns: dict[str, list[Any]]) -> bytes:
     return orjson.dumps(columns)
 
 
+def json_fragment(raw: bytes) -> Any:
+    """Already-serialised JSON to embed verbatim in `encode_obj`'s output."""
+    return orjson.Fragment(raw)
+
+
 def decode_obj(raw: bytes | str) -> Any:
     """Plain data from JSON bytes; raises `orjson.JSONDecodeError` on bad input."""
     return orjson.loads(raw)

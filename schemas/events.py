@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, PrivateAttr
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from schemas.reports import InterceptionReport, VesselReport
 
@@ -39,29 +39,3 @@ class EnrichedEvent(BaseModel):
     received_at: AwareDatetime
     published_at: AwareDatetime | None = None
     source: SourceOffset
-    _raw: bytes = PrivateAttr(default=b"")
-
-    @property
-    def raw(self) -> bytes:
-        """The report's bytes exactly as the producer sent them (not part of the wire model)."""
-        return self._raw
-
-    def keep_raw(self, raw: bytes) -> EnrichedEvent:
-        """Attach the bytes the report arrived as; returns self."""
-        self._raw = raw
-        return self
-
-    @property
-    def identity(self) -> tuple[str, str]:
-        """(authority, report_id): the same pair is the same report, however often it arrives."""
-        return (self.report.authority, self.report.report_id)
-
-    @property
-    def key(self) -> str:
-        """Partition key: vessel identity for vessels, authority and report id otherwise.
-
-        Either way, every copy of one report lands on the same partition.
-        """
-        if isinstance(self.report, VesselReport):
-            return self.report.vessel_key
-        return f"{self.report.authority}:{self.report.report_id}"

@@ -14,12 +14,11 @@ from faust.web import Request, Response, View
 
 from geo.catalogue import Catalogue
 from schemas.codec import encode
-from schemas.events import EnrichedEvent
 from schemas.rejection import DeadLetter
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher, Record
-from streams.pipeline import RawMessage, first_copies, process_batch
+from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
 from streams.settings import Settings
 from streams.topics import DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
@@ -73,7 +72,7 @@ class IngestStage:
         replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
         await asyncio.gather(
-            publisher.publish(ENRICHED, [(e.key.encode(), encode(e)) for e in fresh + replayed]),
+            publisher.publish(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
             publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in batch.dead_letters]),
         )
         self.processed += len(batch.records)
@@ -85,7 +84,7 @@ class PreparedBatch:
     """A validated, enriched batch waiting for the sink."""
 
     records: Sequence[Record]
-    events: list[EnrichedEvent]
+    events: list[Enriched]
     dead_letters: list[DeadLetter]
     in_batch_copies: int
 

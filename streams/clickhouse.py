@@ -11,9 +11,9 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.codec import encode_columns, encode_obj
 from schemas.errors import SinkUnavailableError
-from schemas.events import EnrichedEvent, SourceOffset
 from schemas.rejection import DeadLetter
 from schemas.reports import InterceptionReport, VesselReport
+from streams.pipeline import Enriched, Source
 
 DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
 
@@ -109,7 +109,7 @@ def migrate(client: Client, db: str) -> int:
     return applied
 
 
-def event_columns(events: Sequence[EnrichedEvent]) -> list[list[Any]]:
+def event_columns(events: Sequence[Enriched]) -> list[list[Any]]:
     """The events table's columns for a batch, in EVENT_COLUMNS order."""
     columns: list[list[Any]] = [[] for _ in EVENT_COLUMNS]
     for event in events:
@@ -172,7 +172,7 @@ class ClickHouseIncidentSink:
         self.client = client
         self.db = db
 
-    def stored_sources(self, events: Sequence[EnrichedEvent]) -> dict[tuple[str, str], SourceOffset]:
+    def stored_sources(self, events: Sequence[Enriched]) -> dict[tuple[str, str], Source]:
         """For the events already stored, the log position each was first read from."""
         if not events:
             return {}
@@ -184,11 +184,11 @@ class ClickHouseIncidentSink:
             parameters={"keys": encode_obj([e.identity for e in events]).decode()},
         ).result_rows
         return {
-            (authority, report_id): SourceOffset(topic=topic, partition=partition, offset=offset)
+            (authority, report_id): Source(topic, partition, offset)
             for authority, report_id, topic, partition, offset in rows
         }
 
-    def write_events(self, events: Sequence[EnrichedEvent]) -> None:
+    def write_events(self, events: Sequence[Enriched]) -> None:
         """Insert a batch of new events (see `stored_sources`) as one block."""
         if not events:
             return

@@ -75,3 +75,15 @@ def test_first_copies_keeps_the_first_of_each_report() -> None:
     other = orjson.dumps({**BASE, "report_id": "dup", "authority": "IT-GDF", "lat": 35.5, "lon": 12.605})
     events = process_batch([message(0, line), message(1, other), message(2, line)], CATALOGUE, NOW).events
     assert [e.source.offset for e in first_copies(events)] == [0, 1]
+
+
+def test_the_enriched_wire_message_is_what_the_exported_schema_describes() -> None:
+    from schemas.events import EnrichedEvent
+
+    raw = orjson.dumps({**BASE, "report_id": "w1", "lat": 35.5, "lon": 12.605, "notes": "x"})
+    event = process_batch([message(4, raw)], CATALOGUE, NOW).events[0]
+    wire = EnrichedEvent.model_validate_json(event.to_wire())
+    assert wire.report == event.report
+    assert (wire.crossing_id, wire.country, wire.route) == ("IT-LAMPEDUSA", "ITA", "Central Mediterranean")
+    assert (wire.source.topic, wire.source.partition, wire.source.offset) == ("reports.interceptions", 1, 4)
+    assert wire.received_at == NOW
