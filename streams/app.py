@@ -72,7 +72,7 @@ class IngestStage:
         replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
         await asyncio.gather(
-            publisher.publish(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
+            publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
             publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in batch.dead_letters]),
         )
         self.processed += len(batch.records)

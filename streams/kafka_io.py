@@ -9,10 +9,12 @@ commits them only after they are in ClickHouse and on the output topics.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import OffsetAndMetadata
 
 from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
@@ -83,6 +85,7 @@ class KafkaEventPublisher:
             max_batch_size=512 * 1024,
             max_request_size=MAX_MESSAGE_BYTES,
         )
+        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         """Connect to the broker."""
@@ -95,4 +98,26 @@ class KafkaEventPublisher:
     async def publish(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Send (key, value) pairs; returns once every one is acknowledged."""
         futures = [await self._producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*futures)
+
+    async def publish_batched(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Like `publish`, but as whole record batches per partition (far fewer calls per message).
+
+        Partitions come from the same murmur2 partitioner as `publish` and the
+        Java client, so a key lands on the same partition whichever is used.
+        """
+        partitions = sorted(await self._producer.partitions_for(topic))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        for key, value in messages:
+            by_partition[self._partitioner(key, partitions, partitions)].append((key, value))
+        futures = []
+        for partition, items in by_partition.items():
+            batch = self._producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+                    batch = self._producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ValueError(f"a message of {len(value)} bytes does not fit in a batch")
+            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*futures)

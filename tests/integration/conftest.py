@@ -109,6 +109,32 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
         worker.stop()
 
 
+async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) -> list[Any]:
+    """The first `count` records of a topic (all partitions), or fail after timeout_s."""
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers(url),
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while len(records) < count:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for partition_records in batch.values():
+                    records += partition_records
+    finally:
+        await consumer.stop()
+    return records
+
+
 def send(broker: LocalBroker, topic: str, lines: list[bytes]) -> int:
     """Produce lines to a topic on the test broker."""
     return asyncio.run(replay_lines(iter(lines), topic, broker.url))

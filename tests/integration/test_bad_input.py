@@ -6,11 +6,10 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from schemas.rejection import DeadLetter, RejectReason
-from streams.topics import DLQ, INTERCEPTIONS, MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
-from tests.integration.conftest import send
+from streams.topics import DLQ, INTERCEPTIONS, VESSELS
+from tests.integration.conftest import read_topic, send
 
 GOOD = {
     "report_id": "GC-ALM-2026-000123", "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z",
@@ -44,27 +43,6 @@ BAD_VESSEL = (
 )  # fmt: skip
 
 
-async def read_dead_letters(url: str, count: int) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(
-        DLQ,
-        bootstrap_servers=bootstrap_servers(url),
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    letters: list[DeadLetter] = []
-    try:
-        async with asyncio.timeout(60):
-            while len(letters) < count:
-                batch = await consumer.getmany(timeout_ms=1000)
-                for records in batch.values():
-                    letters += [DeadLetter.model_validate_json(r.value) for r in records]
-    finally:
-        await consumer.stop()
-    return letters
-
-
 def test_bad_reports_go_to_dlq_and_rejects_and_nothing_is_lost(broker: Any, start_worker: Any) -> None:
     worker = start_worker()
     good = [orjson.dumps({**GOOD, "report_id": f"OK-{n}"}) for n in range(5)]
@@ -74,7 +52,8 @@ def test_bad_reports_go_to_dlq_and_rejects_and_nothing_is_lost(broker: Any, star
     worker.wait_until(lambda s: s["events"] + s["rejects"] + s["duplicates"] >= sent)
 
     expected = {line: reason for line, reason in [*BAD_INTERCEPTIONS, BAD_VESSEL]}
-    letters = asyncio.run(read_dead_letters(broker.url, len(expected)))
+    records = asyncio.run(read_topic(broker.url, DLQ, len(expected)))
+    letters = [DeadLetter.model_validate_json(r.value) for r in records]
     assert {letter.raw: letter.reason for letter in letters} == expected
     assert all(letter.detail for letter in letters)
     stored = worker.sql(

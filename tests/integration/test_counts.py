@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from schemas.events import EnrichedEvent
 from scripts.make_sample_feed import Feed, generate
-from streams.topics import INTERCEPTIONS, VESSELS
-from tests.integration.conftest import send
+from streams.topics import ENRICHED, INTERCEPTIONS, VESSELS
+from tests.integration.conftest import read_topic, send
 
 
 def stored_counts(worker: Any) -> dict[tuple[str, str, str], list[int]]:
@@ -33,6 +35,15 @@ def test_counts_per_crossing_are_exact_and_resends_count_once(broker: Any, start
     assert status["rejects"] == feed.bad_lines
     assert status["duplicates"] == feed.resends
     assert sent == status["events"] + status["rejects"] + status["duplicates"]
+
+    # Each accepted report is on events.enriched once, keyed so its copies share a partition.
+    records = asyncio.run(read_topic(broker.url, ENRICHED, accepted(feed)))
+    events = [EnrichedEvent.model_validate_json(r.value) for r in records]
+    assert len({(e.report.authority, e.report.report_id) for e in events}) == accepted(feed)
+    by_key = {e.report.report_id: e for e in events}
+    for record in records:
+        assert record.key.decode().startswith(("mmsi:", "ES-", "MA-", "IT-", "MT-", "GR-"))
+    assert {e.crossing_id for e in by_key.values()} >= {c for c, _, _ in feed.expected}
 
     # The producer resends everything: nothing may change but the duplicate count.
     again = send(broker, INTERCEPTIONS, feed.interceptions)
