@@ -175,6 +175,11 @@ def _query(settings: Settings, method: str, path: str, payload: Any, direct: Any
     try:
         return direct(connect(settings.clickhouse_dsn))
     except Exception as error:
+        if "UNKNOWN_DATABASE" in str(error):
+            raise fail(
+                f"no borderwatch data in {settings.clickhouse_dsn!r} yet: run 'borderwatch demo' "
+                "or 'borderwatch worker' first"
+            ) from None
         raise fail(f"query failed: {error}") from None
 
 

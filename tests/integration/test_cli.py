@@ -67,3 +67,9 @@ def test_replay_without_a_broker_says_what_to_do(tmp_path: Path) -> None:
     result = run(["replay", str(feed)], tmp_path, timeout=60)
     assert result.returncode == 2
     assert "no local broker is running" in result.stderr
+
+
+def test_counts_before_any_data_says_what_to_do(tmp_path: Path) -> None:
+    result = run(["counts"], tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "no borderwatch data" in result.stderr and "borderwatch demo" in result.stderr
