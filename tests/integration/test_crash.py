@@ -25,3 +25,28 @@ def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_w
     assert stored_counts(restarted) == feed.expected
     status = restarted.status()
     assert (status["events"], status["rejects"]) == (reports, feed.bad_lines)
+
+
+def test_a_worker_rebuilds_counts_that_disagree_with_events(
+    broker: Any, start_worker: Any, tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+
+    feed = generate(scale=0.3, vessels=0)
+    worker = start_worker()
+    sent = send(broker, INTERCEPTIONS, feed.interceptions)
+    worker.wait_until(lambda s: s["events"] + s["rejects"] + s["duplicates"] >= sent)
+    worker.stop()
+    # What a kill between the events insert and its view's insert leaves behind.
+    damage = (
+        "import clickhouse_connect, sys; c = clickhouse_connect.get_client(dsn=sys.argv[1]); "
+        "c.command('DELETE FROM borderwatch.crossing_counts WHERE crossing_id = %(c)s', "
+        "parameters={'c': 'IT-LAMPEDUSA'})"
+    )
+    dsn = f"chdb://{(tmp_path / 'data' / 'chdb').resolve()}"
+    subprocess.run([sys.executable, "-c", damage, dsn], check=True, timeout=60)
+
+    restarted = start_worker()
+    assert stored_counts(restarted) == feed.expected
+    assert "rebuilt it" in restarted.log.read_text()
