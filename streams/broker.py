@@ -75,7 +75,9 @@ def start_local_broker(data_dir: Path | None = None, port: int = 0, timeout_s: f
         process = subprocess.Popen(
             [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
              "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C meant for borderwatch must not kill the broker
+            # before the worker has stopped; `stop` ends it.
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + timeout_s
     while not _accepts(port):

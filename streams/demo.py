@@ -36,8 +36,11 @@ def start_worker_process(settings: Settings, broker_url: str, port: int) -> subp
         env["BORDERWATCH_CLICKHOUSE"] = settings.clickhouse
     log = (settings.data_dir / "worker.log").open("ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the demo, which stops the worker, then the broker
+        )  # fmt: skip
     finally:
         log.close()
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from geo.catalogue import builtin_path
 
 CLI = [sys.executable, "-m", "streams.cli"]
@@ -73,3 +75,28 @@ def test_counts_before_any_data_says_what_to_do(tmp_path: Path) -> None:
     result = run(["counts"], tmp_path, timeout=60)
     assert result.returncode == 2
     assert "no borderwatch data" in result.stderr and "borderwatch demo" in result.stderr
+
+
+def test_ctrl_c_stops_the_demo_and_its_children_cleanly(tmp_path: Path) -> None:
+    import re
+    import signal
+    import time
+
+    environment = {**os.environ, "BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "160"}
+    out = tmp_path / "demo.out"
+    with out.open("w") as handle:
+        demo = subprocess.Popen(
+            [*CLI, "demo"], env=environment, stdout=handle, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "worker: pid" not in out.read_text():
+        assert demo.poll() is None and time.monotonic() < deadline, out.read_text()
+        time.sleep(0.2)
+    worker_pid = int(re.search(r"worker: pid (\d+)", out.read_text()).group(1))  # type: ignore[union-attr]
+    demo.send_signal(signal.SIGINT)
+    assert demo.wait(timeout=60) == 0
+    assert "stopping (Ctrl-C)" in out.read_text() or "handled 3230/3230" in out.read_text()
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)
+    assert not (tmp_path / "data" / "broker.json").exists()
