@@ -28,9 +28,15 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.make_sample_feed import generate
 from streams.broker import free_port, start_local_broker
-from streams.demo import get_json, wait_for_worker
 from streams.replay import replay_lines
 from streams.topics import INTERCEPTIONS, ensure_topics
+from streams.worker_client import (
+    get_json,
+    post_sql,
+    start_worker_process,
+    stop_process,
+    wait_for_worker,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,13 +96,10 @@ def measure_spine(
     broker_url: str, count: int, data_dir: Path, rate: float, seconds: float
 ) -> dict[str, float]:
     port = free_port()
-    env = {**os.environ, "BORDERWATCH_KAFKA": broker_url, "BORDERWATCH_DATA_DIR": str(data_dir),
-           "BORDERWATCH_WEB_PORT": str(port), "BORDERWATCH_WORKER_ID": "bench-spine"}  # fmt: skip
     log = data_dir / "worker.log"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as handle:
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                                  stdout=handle, stderr=handle, cwd=ROOT)  # fmt: skip
+    worker = start_worker_process(
+        log, kafka=broker_url, data_dir=str(data_dir), web_port=str(port), worker_id="bench-spine"
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_worker(worker, base, log)
@@ -117,28 +120,21 @@ def measure_spine(
         asyncio.run(replay_lines(iter(steady), INTERCEPTIONS, broker_url, rate))
         while (get_json(base + "/status") or {}).get("processed", 0) < count + len(steady):
             time.sleep(0.1)
-        answer = _sql(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
+        answer = _rows(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
                       f"inserted_at)), count() FROM borderwatch.events "
                       f"WHERE published_at >= fromUnixTimestamp64Milli({int(started * 1000)})")  # fmt: skip
         (p50, p99), measured = answer[0]
         result.update(p50=p50, p99=p99, latency_reports=measured)
         return result
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_process(worker)
 
 
-def _sql(base: str, query: str) -> list[list[object]]:
-    import urllib.request
-
-    from schemas.codec import decode_obj
-
-    request = urllib.request.Request(base + "/sql", data=query.encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = decode_obj(response.read())
+def _rows(base: str, query: str) -> list[list[object]]:
+    answer = post_sql(base, query)
     if "error" in answer:
         raise RuntimeError(answer["error"])
-    return answer["rows"]
+    return list(answer["rows"])
 
 
 def main() -> None:

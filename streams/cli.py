@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +18,10 @@ from schemas.errors import BorderwatchError
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.settings import LOCAL, Settings
 from streams.topics import ALL_TOPICS, INTERCEPTIONS, KIND_OF_TOPIC, ensure_topics
+from streams.worker_client import get_json, post_sql
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -94,8 +99,11 @@ def counts(
     except ValueError as error:
         raise fail(str(error)) from None
     params = {"by": by.value, "since": since or "", "route": route or ""}
-    rows = _query(settings, "GET", "/counts", params,
-                  lambda client: run_counts(client, settings.database, by, since_s, route))  # fmt: skip
+    rows = _query(
+        settings,
+        lambda base: get_json(base + "/counts", params),
+        lambda client: run_counts(client, settings.database, by, since_s, route),
+    )
     console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
 
 
@@ -103,8 +111,9 @@ def counts(
 def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
     """Run a read-only SQL query against borderwatch's ClickHouse."""
     settings = Settings()
-    result = _query(settings, "POST", "/sql", query,
-                    lambda client: run_readonly(client, query))  # fmt: skip
+    result = _query(settings, lambda base: post_sql(base, query), lambda c: run_readonly(c, query))
+    if "error" in result:
+        raise fail(f"query failed: {result['error']}")
     table = Table(*result["columns"])
     for row in result["rows"]:
         table.add_row(*(str(v) for v in row))
@@ -163,13 +172,16 @@ def _broker_url(settings: Settings) -> str:
     return url
 
 
-def _query(settings: Settings, method: str, path: str, payload: Any, direct: Any) -> Any:
+def _query(settings: Settings, via_worker: Callable[[str], Any], direct: Callable[[Client], Any]) -> Any:
     """Ask the worker that owns chdb over HTTP, else open ClickHouse directly."""
     from streams.worker import running_worker_url
 
-    url = running_worker_url(settings.data_dir) if settings.is_local_clickhouse else None
-    if url is not None:
-        return _http(method, url + path, payload)
+    base = running_worker_url(settings.data_dir) if settings.is_local_clickhouse else None
+    if base is not None:
+        answer = via_worker(base)
+        if answer is None:
+            raise fail(f"the worker at {base} did not answer; see its log in {settings.data_dir}")
+        return answer
     from streams.clickhouse import connect
 
     try:
@@ -181,24 +193,6 @@ def _query(settings: Settings, method: str, path: str, payload: Any, direct: Any
                 "or 'borderwatch worker' first"
             ) from None
         raise fail(f"query failed: {error}") from None
-
-
-def _http(method: str, url: str, payload: Any) -> Any:
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from schemas.codec import decode_obj
-
-    if method == "GET":
-        request = urllib.request.Request(url + "?" + urllib.parse.urlencode(payload))
-    else:
-        request = urllib.request.Request(url, data=str(payload).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return decode_obj(response.read())
-    except urllib.error.HTTPError as error:
-        raise fail(f"worker answered {error.code}: {error.read().decode(errors='replace')}") from None
 
 
 def _progress() -> Progress:

@@ -7,7 +7,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +15,16 @@ from typing import Any
 
 import pytest
 
-from schemas.codec import decode_obj
 from streams.broker import LocalBroker, free_port, start_local_broker
-from streams.demo import get_json, wait_for_worker
 from streams.replay import replay_lines
 from streams.topics import ensure_topics
+from streams.worker_client import (
+    get_json,
+    post_sql,
+    start_worker_process,
+    stop_process,
+    wait_for_worker,
+)
 
 pytestmark = pytest.mark.integration
 _ids = itertools.count()
@@ -38,26 +42,16 @@ class Worker:
         return get_json(self.base_url + "/status") or {}
 
     def sql(self, query: str) -> list[list[Any]]:
-        import urllib.request
-
-        request = urllib.request.Request(self.base_url + "/sql", data=query.encode(), method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = decode_obj(response.read())
+        answer = post_sql(self.base_url, query)
         assert "error" not in answer, answer
-        return answer["rows"]
+        return list(answer["rows"])
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def wait_until(self, done: Any, timeout_s: float = 180) -> dict[str, Any]:
         """Poll /status until done(status) holds; fail with the log's tail otherwise."""
@@ -91,14 +85,10 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
     def start(**env: str) -> Worker:
         port = free_port()
         log = data_dir / f"worker-{len(started)}.log"
-        environment = {
-            **os.environ, "BORDERWATCH_KAFKA": broker.url, "BORDERWATCH_DATA_DIR": str(data_dir),
-            "BORDERWATCH_WEB_PORT": str(port), "BORDERWATCH_WORKER_ID": worker_id,
-            "BORDERWATCH_PARTITIONS": "2", **env,
-        }  # fmt: skip
-        with log.open("ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
-                                       env=environment, stdout=out, stderr=out)  # fmt: skip
+        process = start_worker_process(
+            log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port),
+            worker_id=worker_id, partitions="2", **env,
+        )  # fmt: skip
         worker = Worker(process, f"http://127.0.0.1:{port}", log)
         started.append(worker)
         wait_for_worker(process, worker.base_url, log)

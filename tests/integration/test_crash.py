@@ -14,7 +14,7 @@ def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_w
     feed = generate(scale=60, vessels=0)
     reports, _ = feed.expected_totals()
     assert reports >= 20_000
-    worker = start_worker(BORDERWATCH_BATCH_SIZE="500")
+    worker = start_worker(batch_size="500")
     sent = send(broker, INTERCEPTIONS, feed.interceptions)
     status = worker.wait_until(lambda s: s["processed"] >= sent // 3)
     assert status["processed"] < sent, "the worker finished before it could be killed"

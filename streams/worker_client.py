@@ -1,0 +1,79 @@
+"""Worker control: start `borderwatch worker` as a process, talk to its HTTP endpoints, stop it.
+
+With chdb the worker is the only process that may open ClickHouse, so the
+demo, the CLI, the tests and the benchmarks all reach it through here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from schemas.codec import decode_obj
+from schemas.errors import WorkerNotRunningError
+
+
+def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """`borderwatch worker` as a child in its own session; settings are BORDERWATCH_<NAME> values.
+
+    Its own session: a Ctrl-C meant for the parent reaches only the parent,
+    which then stops the worker before anything it depends on.
+    """
+    env = {**os.environ, **{f"BORDERWATCH_{name.upper()}": value for name, value in settings.items()}}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+
+def get_json(url: str, params: dict[str, str] | None = None) -> Any:
+    """GET a worker endpoint; None while it does not answer yet."""
+    query = "?" + urllib.parse.urlencode(params) if params else ""
+    try:
+        with urllib.request.urlopen(url + query, timeout=10) as response:
+            return decode_obj(response.read())
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def post_sql(base_url: str, sql: str) -> dict[str, Any]:
+    """Run a read-only query in the worker: {"columns", "rows"}, or {"error"} when refused."""
+    request = urllib.request.Request(base_url + "/sql", data=sql.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return dict(decode_obj(response.read()))
+    except urllib.error.HTTPError as error:
+        return {"error": error.read().decode(errors="replace")}
+
+
+def wait_for_worker(
+    process: subprocess.Popen[bytes], base_url: str, log: Path, timeout_s: float = 120
+) -> None:
+    """Block until the worker answers /status; a dead worker raises with its log's tail."""
+    deadline = time.monotonic() + timeout_s
+    while get_json(base_url + "/status") is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise WorkerNotRunningError(f"the worker did not start; end of {log}:\n{tail}")
+        time.sleep(0.3)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
