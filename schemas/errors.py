@@ -13,12 +13,12 @@ class BrokerStartError(BorderwatchError, RuntimeError):
     """The bundled local broker did not start or did not answer."""
 
 
+class BrokerUnavailableError(BorderwatchError, ConnectionError):
+    """The Kafka broker could not be reached."""
+
+
 class SinkUnavailableError(BorderwatchError, ConnectionError):
     """ClickHouse could not be reached or refused a write."""
-
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class WorkerNotRunningError(BorderwatchError, RuntimeError):

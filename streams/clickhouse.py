@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -88,7 +89,18 @@ def connect(dsn: str) -> Client:
     try:
         return clickhouse_connect.get_client(dsn=dsn)
     except Exception as error:
-        raise SinkUnavailableError(f"cannot connect to ClickHouse at {dsn!r}: {error}") from error
+        raise SinkUnavailableError(
+            f"cannot connect to ClickHouse at {redact_dsn(dsn)!r}: {error}".replace(dsn, redact_dsn(dsn))
+        ) from error
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ***, for messages and logs."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def migrate(client: Client, db: str) -> int:

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.text import Text
 
 from streams.broker import free_port, start_local_broker
+from streams.clickhouse import redact_dsn
 from streams.replay import open_lines, replay_lines
 from streams.settings import Settings
 from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
@@ -42,7 +43,7 @@ def run_demo(
         )
         try:
             wait_for_worker(worker, base, log)
-            console.print(f"worker: pid {worker.pid}, ClickHouse {settings.clickhouse_dsn}")
+            console.print(f"worker: pid {worker.pid}, ClickHouse {redact_dsn(settings.clickhouse_dsn)}")
             sent = 0
             for path, topic in feeds:
                 sent += asyncio.run(replay_lines(open_lines(path), topic, broker.url))

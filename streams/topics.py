@@ -16,7 +16,6 @@ DLQ = "dlq"
 ALL_TOPICS = (INTERCEPTIONS, VESSELS, ENRICHED, DLQ)
 
 KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}
-TOPIC_OF_KIND = {kind: topic for topic, kind in KIND_OF_TOPIC.items()}
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 # A dead letter carries the refused message base64-encoded, so it can be a third

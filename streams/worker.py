@@ -9,12 +9,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import faust
+from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import decode_obj, encode_obj
+from schemas.errors import BrokerUnavailableError
 from streams.app import create_app
 from streams.broker import free_port, running_local_broker, start_local_broker
-from streams.clickhouse import ClickHouseIncidentSink, connect, migrate
+from streams.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.settings import LOCAL, Settings
 from streams.topics import ensure_topics
 
@@ -40,7 +42,10 @@ def run_worker(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
-        asyncio.run(ensure_topics(broker_url, settings.partitions))
+        try:
+            asyncio.run(ensure_topics(broker_url, settings.partitions))
+        except KafkaError as error:
+            raise BrokerUnavailableError(f"cannot reach the broker at {broker_url!r}: {error}") from None
         sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
         applied = migrate(sink.client, settings.database)
         if sink.repair_counts():
@@ -53,7 +58,7 @@ def run_worker(settings: Settings) -> None:
         stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
             "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d",
-            settings.worker_id, broker_url, settings.clickhouse_dsn, applied,
+            settings.worker_id, broker_url, redact_dsn(settings.clickhouse_dsn), applied,
             _describe(catalogue), port,
         )  # fmt: skip
         # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).

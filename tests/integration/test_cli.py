@@ -100,3 +100,14 @@ def test_ctrl_c_stops_the_demo_and_its_children_cleanly(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(worker_pid, 0)
     assert not (tmp_path / "data" / "broker.json").exists()
+
+
+def test_a_worker_without_its_broker_or_clickhouse_says_which(tmp_path: Path) -> None:
+    no_broker = run(["worker"], tmp_path, timeout=60, BORDERWATCH_KAFKA="kafka://127.0.0.1:1")
+    assert no_broker.returncode == 2
+    assert "cannot reach the broker at 'kafka://127.0.0.1:1'" in no_broker.stderr
+    dsn = "http://analyst:hunter2@127.0.0.1:1/borderwatch"
+    no_clickhouse = run(["worker"], tmp_path, timeout=60, BORDERWATCH_CLICKHOUSE=dsn)
+    assert no_clickhouse.returncode == 2
+    assert "cannot connect to ClickHouse at 'http://analyst:***@127.0.0.1:1" in no_clickhouse.stderr
+    assert "hunter2" not in no_clickhouse.stderr + no_clickhouse.stdout

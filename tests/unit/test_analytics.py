@@ -26,3 +26,12 @@ def test_counts_query_groups_and_filters_with_parameters() -> None:
     assert params == {"since": 3600, "route": "Western African"}
     sql, params = counts_query("borderwatch", GroupBy.TYPE)
     assert "WHERE" not in sql and "GROUP BY incident_type" in sql and params == {}
+
+
+def test_redact_dsn_hides_only_the_password() -> None:
+    from streams.clickhouse import redact_dsn
+
+    assert redact_dsn("http://analyst:s3cr%40t@10.0.0.7:8123/borderwatch") == (
+        "http://analyst:***@10.0.0.7:8123/borderwatch"
+    )
+    assert redact_dsn("chdb:///var/lib/borderwatch/chdb") == "chdb:///var/lib/borderwatch/chdb"
