@@ -78,3 +78,11 @@ def test_counts_command_reads_through_the_worker(broker: Any, start_worker: Any,
     for route, persons in persons_by_route.items():
         line = next(line for line in result.stdout.splitlines() if route in line)
         assert f" {persons} " in line, line
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "sql", "DROP TABLE borderwatch.events"],
+        env={"BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PATH": ""},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "READONLY" in refused.stderr
+    assert worker.sql("SELECT count() FROM borderwatch.events")[0][0] == feed.expected_totals()[0]
