@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import faust
+from aiokafka.structs import ConsumerRecord
 from faust.types import StreamT
 from faust.web import Request, Response, View
 
@@ -17,7 +18,7 @@ from schemas.codec import encode
 from schemas.rejection import DeadLetter
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
-from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher, Record
+from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
 from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
 from streams.settings import Settings
 from streams.topics import DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
@@ -47,7 +48,7 @@ class IngestStage:
         self.processed = 0
         self.duplicates = 0
 
-    def prepare(self, records: Sequence[Record]) -> PreparedBatch:
+    def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> PreparedBatch:
         """Validate and enrich (CPU only); runs while the previous batch is being sunk."""
         messages = [
             RawMessage(
@@ -56,7 +57,7 @@ class IngestStage:
                 offset=r.offset,
                 value=r.value,
                 kind=KIND_OF_TOPIC[r.topic],
-                published_at=datetime.fromtimestamp(r.timestamp_ms / 1000, UTC),
+                published_at=datetime.fromtimestamp(r.timestamp / 1000, UTC),
             )
             for r in records
         ]
@@ -83,7 +84,7 @@ class IngestStage:
 class PreparedBatch:
     """A validated, enriched batch waiting for the sink."""
 
-    records: Sequence[Record]
+    records: Sequence[ConsumerRecord[bytes, bytes]]
     events: list[Enriched]
     dead_letters: list[DeadLetter]
     in_batch_copies: int

@@ -11,24 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
-
-
-@dataclass(frozen=True)
-class Record:
-    """One consumed message."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    value: bytes | None
 
 
 class KafkaBatchConsumer:
@@ -56,16 +44,12 @@ class KafkaBatchConsumer:
         """Leave the group without committing anything further."""
         await self._consumer.stop()
 
-    async def next_batch(self, max_records: int, within_s: float) -> list[Record]:
+    async def next_batch(self, max_records: int, within_s: float) -> list[ConsumerRecord[bytes, bytes]]:
         """Up to max_records messages, waiting at most within_s for the first."""
         fetched = await self._consumer.getmany(timeout_ms=int(within_s * 1000), max_records=max_records)
-        return [
-            Record(r.topic, r.partition, r.offset, r.timestamp, r.value)
-            for records in fetched.values()
-            for r in records
-        ]
+        return [record for records in fetched.values() for record in records]
 
-    async def commit(self, batch: Sequence[Record]) -> None:
+    async def commit(self, batch: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Commit past the last offset of each partition in the batch."""
         last: dict[TopicPartition, int] = {}
         for record in batch:
