@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,11 @@ class Zones:
     props: tuple[dict[str, Any], ...]
     geoms: NDArray[np.object_]
     bounds: NDArray[np.float64]
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """Spatial index of the zones, for queries with lines rather than points."""
+        return shapely.STRtree(self.geoms)
 
     def index_of(self, zone_id: str) -> int:
         """Position of a zone id in this layer; raises KeyError when unknown."""

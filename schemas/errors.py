@@ -23,3 +23,11 @@ class SinkUnavailableError(BorderwatchError, ConnectionError):
 
 class WorkerNotRunningError(BorderwatchError, RuntimeError):
     """A command needed a running local worker and found none."""
+
+
+class WatchListError(BorderwatchError, ValueError):
+    """A watch list file cannot be used; the message names the file and line."""
+
+
+class SubscriptionError(BorderwatchError, ValueError):
+    """A subscriptions file cannot be used; the message names the file and entry."""

@@ -1,0 +1,42 @@
+"""Detect stage: the event-time clock of one partition, and its watermark.
+
+Detectors run on observed_at, never on arrival time. Each partition keeps the
+newest observed_at it has seen. When that newest report was close to wall time
+on arrival (a live feed), the clock keeps running with the wall clock between
+messages, so a vessel that goes silent is found even when nothing arrives. For
+a replay of old data the clock moves only with the data, so replaying last
+month does not make every vessel look silent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class EventClock:
+    """Event time of one partition: the newest observed_at, advanced by wall time when live."""
+
+    newest_ts: float = -math.inf
+    wall_at_newest: float = -math.inf
+
+    def observe(self, newest_ts: float, wall_now: float) -> None:
+        """Take the newest observed_at of a batch; older ones never move the clock back."""
+        if newest_ts > self.newest_ts:
+            self.newest_ts = newest_ts
+            self.wall_at_newest = wall_now
+
+    def is_live(self, live_within_s: float) -> bool:
+        """Was the newest report close to wall time when it arrived?"""
+        return self.wall_at_newest - self.newest_ts <= live_within_s
+
+    def now(self, wall_now: float, live_within_s: float) -> float:
+        """Event time now: the newest observed_at, plus the wall time since it when live."""
+        if self.is_live(live_within_s):
+            return self.newest_ts + max(0.0, wall_now - self.wall_at_newest)
+        return self.newest_ts
+
+    def watermark(self, wall_now: float, live_within_s: float, allowed_lateness_s: float) -> float:
+        """Reports older than this are too late for their window."""
+        return self.now(wall_now, live_within_s) - allowed_lateness_s

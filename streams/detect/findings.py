@@ -1,0 +1,37 @@
+"""Detect stage: what a detector reports, before alert grouping turns it into an alert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.alerts import AlertKind, Impact
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation of a condition, or of its end (`active=False`).
+
+    `group` names the alert group: a zone for zone alerts, a vessel (or a pair)
+    for vessel alerts. Times are event time, epoch seconds.
+    """
+
+    kind: AlertKind
+    group: str
+    ts: float
+    active: bool = True
+    impact: Impact = Impact.LOW
+    confidence: float = 0.8
+    zone_id: str = ""
+    route: str = ""
+    start_ts: float | None = None
+    event_ids: tuple[str, ...] = ()
+    vessel_ids: tuple[str, ...] = ()
+    lat: float | None = None
+    lon: float | None = None
+    detail: str = ""
+    facts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def group_id(self) -> str:
+        """The alert group this finding belongs to."""
+        return f"{self.kind.value}:{self.group}"

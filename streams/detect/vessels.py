@@ -1,0 +1,280 @@
+"""Detect stage: per-vessel behaviour (AIS gap, implausible speed, loitering, geofences, watch list).
+
+Pure: state in, state and findings out. The Faust agent keeps the states in a
+table keyed by vessel identity, on the partition of the vessel's reports.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from geo.catalogue import Zones
+from geo.distance import distance_m, knots
+from geo.ports import Ports
+from geo.transitions import crossed_zones
+from schemas.alerts import AlertKind, Impact
+from streams.detect.findings import Finding
+from streams.detect.thresholds import Thresholds
+from streams.detect.watchlist import WatchList
+
+GAP_OPEN = 1
+LOITERING = 2
+OTHER_ROUTE = "other"
+_NUMBERS = struct.Struct("<5dB")
+
+
+class VesselState(NamedTuple):
+    """What the detectors remember of a vessel: its last fix and any open condition."""
+
+    last_ts: float
+    lat: float
+    lon: float
+    loiter_start_ts: float
+    loiter_dist_m: float
+    flags: int
+    crossing: str
+    route: str
+
+    def pack(self) -> bytes:
+        """About 50 bytes: the table keeps states packed to stay under 1 KB per vessel."""
+        numbers = _NUMBERS.pack(
+            self.last_ts, self.lat, self.lon, self.loiter_start_ts, self.loiter_dist_m, self.flags
+        )
+        return numbers + f"{self.crossing}\x1f{self.route}".encode()
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> VesselState:
+        """Back from `pack`."""
+        numbers = _NUMBERS.unpack_from(raw)
+        crossing, route = raw[_NUMBERS.size :].decode().split("\x1f")
+        return cls(*numbers, crossing, route)
+
+    @property
+    def in_zone_of_interest(self) -> bool:
+        """In a crossing or on a route area of the catalogue."""
+        return bool(self.crossing) or self.route not in ("", OTHER_ROUTE)
+
+
+@dataclass(frozen=True)
+class VesselContext:
+    """What vessel detection needs besides the fixes: thresholds, zones, ports, watch list."""
+
+    thresholds: Thresholds
+    crossings: Zones
+    ports: Ports
+    watch: WatchList
+
+
+def track_vessels(
+    fixes: Mapping[str, list[Any]], states: Mapping[str, VesselState], ctx: VesselContext
+) -> tuple[dict[str, VesselState], list[Finding]]:
+    """Run each vessel's fixes, oldest first, through the per-vessel detectors.
+
+    A fix not newer than the vessel's last one (a replay, or out of order across
+    batches) updates nothing: tracks need order, and the window detectors are
+    the ones that place late reports.
+    Returns the changed states and the findings.
+    """
+    n = len(fixes["event_id"])
+    if n == 0:
+        return {}, []
+    ts = np.asarray(fixes["ts"], dtype=np.float64)
+    vessel = fixes["vessel"]
+    order = sorted(range(n), key=lambda i: (vessel[i], ts[i]))
+    changed: dict[str, VesselState] = {}
+    findings: list[Finding] = []
+    legs: list[tuple[int, VesselState]] = []
+    for i in order:
+        key = vessel[i]
+        fix = _Fix(fixes, i)
+        previous = changed.get(key) or states.get(key)
+        reason = ctx.watch.match(fix.mmsi, fix.imo, fix.name, fix.callsign) if len(ctx.watch) else None
+        if reason:
+            findings.append(_watched(key, fix, reason))
+        if previous is None:
+            changed[key] = VesselState(fix.ts, fix.lat, fix.lon, math.nan, 0.0, 0, fix.crossing, fix.route)
+            continue
+        if fix.ts <= previous.last_ts:
+            continue
+        state, found = _step(key, previous, fix, ctx)
+        changed[key] = state
+        findings.extend(found)
+        legs.append((i, previous))
+    findings.extend(_crossings(fixes, legs, ctx))
+    return changed, findings
+
+
+def find_gaps(
+    states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds
+) -> tuple[dict[str, VesselState], list[Finding]]:
+    """Vessels silent for `gap_s` of event time while in a zone of interest: the gap opens."""
+    changed: dict[str, VesselState] = {}
+    findings: list[Finding] = []
+    for key, state in states:
+        if state.flags & GAP_OPEN or clock_ts - state.last_ts < t.gap_s or not state.in_zone_of_interest:
+            continue
+        changed[key] = state._replace(flags=state.flags | GAP_OPEN)
+        hours = (clock_ts - state.last_ts) / 3600
+        findings.append(
+            Finding(
+                AlertKind.AIS_GAP, key, ts=clock_ts, impact=Impact.MEDIUM, confidence=0.7,
+                zone_id=state.crossing, route=state.route, start_ts=state.last_ts, vessel_ids=(key,),
+                lat=state.lat, lon=state.lon,
+                detail=f"{key} silent for {hours:.1f} h since its last position",
+                facts={"silent_s": clock_ts - state.last_ts},
+            )
+        )  # fmt: skip
+    return changed, findings
+
+
+class _Fix:
+    """Row i of the fix columns, read once."""
+
+    __slots__ = ("callsign", "crossing", "event_id", "imo", "lat", "lon", "mmsi", "name", "route", "ts")
+
+    def __init__(self, fixes: Mapping[str, list[Any]], i: int) -> None:
+        self.event_id: str = fixes["event_id"][i]
+        self.ts: float = fixes["ts"][i]
+        self.lat: float = fixes["lat"][i]
+        self.lon: float = fixes["lon"][i]
+        self.crossing: str = fixes["crossing"][i]
+        self.route: str = fixes["route"][i]
+        self.mmsi: str = fixes["mmsi"][i]
+        self.imo: str = fixes["imo"][i]
+        self.name: str = fixes["name"][i]
+        self.callsign: str = fixes["callsign"][i]
+
+
+def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[VesselState, list[Finding]]:
+    t = ctx.thresholds
+    found: list[Finding] = []
+    dt = fix.ts - s.last_ts
+    leg_m = distance_m(s.lat, s.lon, fix.lat, fix.lon)
+    # Micro-knot precision, so that a leg of exactly the threshold is not over it.
+    speed_kn = round(knots(leg_m, dt), 6)
+    flags = s.flags
+    common = {"vessel_ids": (key,), "event_ids": (fix.event_id,), "lat": fix.lat, "lon": fix.lon}
+
+    if dt >= t.gap_s and (s.in_zone_of_interest or flags & GAP_OPEN):
+        found.append(
+            Finding(
+                AlertKind.AIS_GAP, key, ts=fix.ts, active=False, impact=Impact.MEDIUM, confidence=0.7,
+                zone_id=s.crossing, route=s.route, start_ts=s.last_ts,
+                detail=f"{key} reappeared after {dt / 3600:.1f} h, "
+                f"{leg_m / 1000:.1f} km from where it went dark",
+                facts={"gap_s": dt, "gap_distance_m": leg_m}, **common,
+            )
+        )  # fmt: skip
+    flags &= ~GAP_OPEN
+
+    if speed_kn > t.max_speed_kn and leg_m >= t.speed_min_distance_m:
+        found.append(
+            Finding(
+                AlertKind.IMPLAUSIBLE_SPEED, key, ts=fix.ts, impact=Impact.LOW, confidence=0.6,
+                zone_id=fix.crossing, route=fix.route, start_ts=s.last_ts,
+                detail=f"{key} moved {leg_m / 1000:.1f} km in {dt:.0f} s ({speed_kn:.0f} kn): "
+                "spoofed or shared identity",
+                facts={"speed_kn": speed_kn, "distance_m": leg_m, "dt_s": dt}, **common,
+            )
+        )  # fmt: skip
+
+    if fix.crossing != s.crossing:
+        if s.crossing:
+            found.append(_transition(AlertKind.GEOFENCE_EXIT, key, fix, s.crossing, s.route, common))
+        if fix.crossing:
+            found.append(_transition(AlertKind.GEOFENCE_ENTER, key, fix, fix.crossing, fix.route, common))
+
+    loiter_start, loiter_dist = s.loiter_start_ts, s.loiter_dist_m
+    if speed_kn < t.loiter_max_kn and dt < t.gap_s:
+        if math.isnan(loiter_start):
+            loiter_start, loiter_dist = s.last_ts, 0.0
+        loiter_dist += leg_m
+        stretch_s = fix.ts - loiter_start
+        average_kn = knots(loiter_dist, stretch_s)
+        if (
+            not flags & LOITERING
+            and stretch_s >= t.loiter_min_s
+            and average_kn < t.loiter_max_kn
+            and not ctx.ports.near_one(fix.lon, fix.lat, t.port_radius_m)
+        ):
+            flags |= LOITERING
+            found.append(_loitering(key, fix, loiter_start, average_kn, True, common))
+    else:
+        if flags & LOITERING:
+            found.append(_loitering(key, fix, loiter_start, speed_kn, False, common))
+        flags &= ~LOITERING
+        loiter_start, loiter_dist = math.nan, 0.0
+
+    state = VesselState(fix.ts, fix.lat, fix.lon, loiter_start, loiter_dist, flags, fix.crossing, fix.route)
+    return state, found
+
+
+def _transition(
+    kind: AlertKind, key: str, fix: _Fix, zone: str, route: str, common: dict[str, Any]
+) -> Finding:
+    verb = {
+        AlertKind.GEOFENCE_ENTER: "entered",
+        AlertKind.GEOFENCE_EXIT: "left",
+        AlertKind.GEOFENCE_CROSS: "crossed",
+    }
+    return Finding(
+        kind, f"{key}@{zone}", ts=fix.ts, impact=Impact.LOW, confidence=0.9, zone_id=zone, route=route,
+        detail=f"{key} {verb[kind]} {zone}", **common,
+    )  # fmt: skip
+
+
+def _loitering(
+    key: str, fix: _Fix, start_ts: float, speed_kn: float, active: bool, common: dict[str, Any]
+) -> Finding:
+    hours = (fix.ts - start_ts) / 3600
+    detail = (
+        f"{key} has loitered for {hours:.1f} h at {speed_kn:.1f} kn on average"
+        if active
+        else f"{key} moved on at {speed_kn:.1f} kn after {hours:.1f} h"
+    )
+    return Finding(
+        AlertKind.LOITERING, key, ts=fix.ts, active=active, impact=Impact.MEDIUM, confidence=0.7,
+        zone_id=fix.crossing, route=fix.route, start_ts=start_ts, detail=detail,
+        facts={"duration_s": fix.ts - start_ts, "average_kn": speed_kn}, **common,
+    )  # fmt: skip
+
+
+def _watched(key: str, fix: _Fix, reason: str) -> Finding:
+    return Finding(
+        AlertKind.VESSEL_OF_INTEREST, key, ts=fix.ts, impact=Impact.HIGH, confidence=0.95,
+        zone_id=fix.crossing, route=fix.route, vessel_ids=(key,), event_ids=(fix.event_id,),
+        lat=fix.lat, lon=fix.lon, detail=f"watch-listed vessel {key} reported ({reason})",
+    )  # fmt: skip
+
+
+def _crossings(
+    fixes: Mapping[str, list[Any]], legs: list[tuple[int, VesselState]], ctx: VesselContext
+) -> list[Finding]:
+    """Zones a leg passes through with no fix inside: one vectorised query for the batch."""
+    if not legs:
+        return []
+    rows = [i for i, _ in legs]
+    hits = crossed_zones(
+        ctx.crossings,
+        [s.lon for _, s in legs],
+        [s.lat for _, s in legs],
+        [fixes["lon"][i] for i in rows],
+        [fixes["lat"][i] for i in rows],
+    )
+    found = []
+    for leg, zone in hits:
+        i, previous = legs[leg]
+        if zone in (previous.crossing, fixes["crossing"][i]):
+            continue
+        fix = _Fix(fixes, i)
+        key = fixes["vessel"][i]
+        route = str(ctx.crossings.props[ctx.crossings.index_of(zone)]["route"])
+        common = {"vessel_ids": (key,), "event_ids": (fix.event_id,), "lat": fix.lat, "lon": fix.lon}
+        found.append(_transition(AlertKind.GEOFENCE_CROSS, key, fix, zone, route, common))
+    return found

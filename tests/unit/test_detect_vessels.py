@@ -1,0 +1,154 @@
+"""Per-vessel detectors on synthetic tracks with hand-computed expectations."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from geo.catalogue import builtin_path, load_catalogue
+from geo.distance import METRES_PER_NM, distance_m
+from geo.lookup import locate_one
+from geo.ports import load_ports
+from schemas.alerts import AlertKind
+from streams.detect.batch import FIX_COLUMNS
+from streams.detect.thresholds import Thresholds
+from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
+from streams.detect.watchlist import WatchList
+
+T = Thresholds()
+CATALOGUE = load_catalogue(builtin_path())
+# Open sea in the Alboran route area, 40 km from any port in the port list.
+SEA = (36.0, -3.6)
+T0 = 1_760_000_000.0
+
+
+def context(watch: WatchList | None = None) -> VesselContext:
+    return VesselContext(T, CATALOGUE.crossings, load_ports(), watch or WatchList())
+
+
+def fixes(*rows: tuple[Any, ...]) -> dict[str, list[Any]]:
+    """rows of (vessel, ts, lat, lon[, mmsi, name]); crossing and route from the real lookup."""
+    columns: dict[str, list[Any]] = {c: [] for c in FIX_COLUMNS}
+    for n, row in enumerate(rows):
+        vessel, ts, lat, lon, *rest = row
+        mmsi, name = (list(rest) + ["", ""])[:2]
+        crossing, _, route = locate_one(CATALOGUE, lon, lat)
+        values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "")
+        for column, value in zip(columns.values(), values):
+            column.append(value)
+    return columns
+
+
+def north_of(lat: float, lon: float, metres: float) -> tuple[float, float]:
+    return lat + math.degrees(metres / 6_371_008.8), lon
+
+
+def kinds(found: list[Any], *only: AlertKind) -> list[AlertKind]:
+    return [f.kind for f in found if not only or f.kind in only]
+
+
+def test_speed_just_over_40_kn_is_implausible_and_exactly_40_is_not() -> None:
+    one_hour = 3600.0
+    for knots_, expected in ((40.0, []), (40.5, [AlertKind.IMPLAUSIBLE_SPEED])):
+        lat2, lon2 = north_of(*SEA, knots_ * METRES_PER_NM)
+        states, found = track_vessels(fixes(("v", T0, *SEA), ("v", T0 + one_hour, lat2, lon2)), {}, context())
+        assert kinds(found, AlertKind.IMPLAUSIBLE_SPEED) == expected, knots_
+        assert states["v"].last_ts == T0 + one_hour
+
+
+def test_jump_below_noise_distance_is_not_a_speed() -> None:
+    lat2, lon2 = north_of(*SEA, T.speed_min_distance_m - 1)
+    _, found = track_vessels(fixes(("v", T0, *SEA), ("v", T0 + 1, lat2, lon2)), {}, context())
+    assert kinds(found, AlertKind.IMPLAUSIBLE_SPEED) == []
+
+
+def test_gap_reported_when_it_opens_and_when_the_vessel_reappears() -> None:
+    states, _ = track_vessels(fixes(("v", T0, *SEA)), {}, context())
+    _, none_yet = find_gaps(states.items(), T0 + T.gap_s - 1, T)
+    assert none_yet == []
+    opened_states, opened = find_gaps(states.items(), T0 + T.gap_s, T)
+    assert [(f.kind, f.active, f.facts["silent_s"]) for f in opened] == [(AlertKind.AIS_GAP, True, T.gap_s)]
+    assert opened_states["v"].flags & GAP_OPEN
+    # Found once: a later look does not report the same gap again.
+    assert find_gaps(opened_states.items(), T0 + 2 * T.gap_s, T)[1] == []
+
+    lat2, lon2 = north_of(*SEA, 10_000)
+    back_at = T0 + 8 * 3600
+    states2, back = track_vessels(fixes(("v", back_at, lat2, lon2)), opened_states, context())
+    (gap,) = [f for f in back if f.kind is AlertKind.AIS_GAP]
+    assert not gap.active
+    assert gap.facts["gap_s"] == 8 * 3600
+    assert gap.facts["gap_distance_m"] == pytest.approx(10_000, rel=1e-6)
+    assert not states2["v"].flags & GAP_OPEN
+
+
+def test_no_gap_outside_any_zone_of_interest() -> None:
+    states, _ = track_vessels(fixes(("v", T0, 38.5, 4.0)), {}, context())
+    assert find_gaps(states.items(), T0 + 10 * T.gap_s, T)[1] == []
+
+
+def test_loitering_after_an_hour_below_2_kn_then_resolves_when_moving_on() -> None:
+    track = [("v", T0 + k * 600, *north_of(*SEA, k * 300)) for k in range(7)]  # 300 m per 10 min = 0.97 kn
+    states, found = track_vessels(fixes(*track[:6]), {}, context())
+    assert AlertKind.LOITERING not in kinds(found)  # 50 min
+    states, found = track_vessels(fixes(track[6]), states, context())
+    found = [f for f in found if f.kind is AlertKind.LOITERING]
+    assert [(f.kind, f.active) for f in found] == [(AlertKind.LOITERING, True)]
+    assert found[0].facts["duration_s"] == 3600
+    fast = ("v", T0 + 4200, *north_of(*SEA, 1800 + 5 * METRES_PER_NM / 6))  # 5 kn
+    _, moved = track_vessels(fixes(fast), states, context())
+    assert [(f.kind, f.active) for f in moved if f.kind is AlertKind.LOITERING] == [(AlertKind.LOITERING, False)]
+
+
+def test_no_loitering_in_a_port() -> None:
+    algeciras = (36.13, -5.44)
+    track = [("v", T0 + k * 600, *north_of(*algeciras, k * 50)) for k in range(8)]
+    _, found = track_vessels(fixes(*track), {}, context())
+    assert AlertKind.LOITERING not in kinds(found)
+
+
+def test_geofence_enter_exit_and_cross() -> None:
+    strait = "ES-GIB-STRAIT-N"
+    inside = CATALOGUE.crossings.geoms[CATALOGUE.crossings.index_of(strait)].representative_point()
+    entered = fixes(("v", T0, 36.5, -2.5), ("v", T0 + 3600, inside.y, inside.x), ("v", T0 + 7200, 36.5, -2.5))
+    _, found = track_vessels(entered, {}, context())
+    transitions = [(f.kind, f.zone_id) for f in found if f.kind.value.startswith("geofence")]
+    assert (AlertKind.GEOFENCE_ENTER, strait) in transitions
+    assert (AlertKind.GEOFENCE_EXIT, strait) in transitions
+
+    ceuta = CATALOGUE.crossings.geoms[CATALOGUE.crossings.index_of("ES-CEUTA-LAND")]
+    c = ceuta.centroid
+    across = fixes(("w", T0, c.y - 0.2, c.x), ("w", T0 + 3600, c.y + 0.2, c.x))
+    _, found = track_vessels(across, {}, context())
+    assert (AlertKind.GEOFENCE_CROSS, "ES-CEUTA-LAND") in [(f.kind, f.zone_id) for f in found]
+
+
+def test_watch_list_matches_mmsi_and_name_case_insensitively() -> None:
+    watch = WatchList(mmsi={"224000001": "smuggling"}, name={"BLUE STAR": ""})
+    rows = fixes(("a", T0, *SEA, "224000001"), ("b", T0, *SEA, "", "Blue Star"), ("c", T0, *SEA))
+    _, found = track_vessels(rows, {}, context(watch))
+    assert sorted(f.group for f in found if f.kind is AlertKind.VESSEL_OF_INTEREST) == ["a", "b"]
+
+
+def test_out_of_order_and_replayed_fixes_change_nothing() -> None:
+    states, _ = track_vessels(fixes(("v", T0, *SEA)), {}, context())
+    lat2, lon2 = north_of(*SEA, 100_000)
+    again, found = track_vessels(fixes(("v", T0 - 10, lat2, lon2), ("v", T0, lat2, lon2)), states, context())
+    assert found == [] and again == {}
+
+
+def test_state_packs_small_and_round_trips() -> None:
+    state = VesselState(T0, 36.0, -3.6, math.nan, 0.0, GAP_OPEN, "ES-ALBORAN", "Western Mediterranean")
+    packed = state.pack()
+    assert len(packed) < 100
+    back = VesselState.unpack(packed)
+    assert back._replace(loiter_start_ts=0) == state._replace(loiter_start_ts=0)
+    assert math.isnan(back.loiter_start_ts)
+
+
+def test_distance_scalar_matches_vectorised() -> None:
+    from geo.distance import haversine_m
+
+    assert distance_m(36.0, -5.0, 35.0, -4.0) == pytest.approx(float(haversine_m([36.0], [-5.0], [35.0], [-4.0])[0]))
