@@ -18,7 +18,7 @@ def encode_obj(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def encode_columns(columns: dict[str, list[Any]]) -> bytes:
+def encode_columns(columns: dict[str, Any]) -> bytes:
     """A JSONColumns block: {"column": [values...], ...}; datetimes as RFC 3339."""
     return orjson.dumps(columns)
 

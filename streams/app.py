@@ -16,12 +16,17 @@ from faust.web import Request, Response, View
 from geo.catalogue import Catalogue
 from schemas.codec import encode
 from schemas.rejection import DeadLetter
+from streams.alert_store import ClickHouseAlertSink
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
+from streams.delivery.subscriptions import Subscription
+from streams.detect.batch import split_for_detection
+from streams.detect.watchlist import WatchListFile
+from streams.detect_agents import DetectRuntime, add_detection
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
 from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
 from streams.settings import Settings
-from streams.topics import DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
+from streams.topics import DETECT_CELLS, DETECT_TRACKS, DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +46,17 @@ class IngestStage:
         catalogue: Catalogue,
         sink: ClickHouseIncidentSink,
         max_bytes: int,
+        partitions: int,
+        meeting_reach_m: float,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
         self.max_bytes = max_bytes
+        self.partitions = partitions
+        self.meeting_reach_m = meeting_reach_m
+        self.crossing_kinds = {
+            c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
+        }
         self.processed = 0
         self.duplicates = 0
 
@@ -72,9 +84,14 @@ class IngestStage:
         fresh = [e for e in batch.events if e.identity not in stored]
         replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
+        tracks, cells = split_for_detection(
+            fresh + replayed, self.crossing_kinds, self.partitions, self.meeting_reach_m
+        )
         await asyncio.gather(
             publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
             publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in batch.dead_letters]),
+            publisher.publish_to_partitions(DETECT_TRACKS, [(p, b"batch", v) for p, v in tracks]),
+            publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
         )
         self.processed += len(batch.records)
         self.duplicates += batch.in_batch_copies + len(batch.events) - len(fresh) - len(replayed)
@@ -141,7 +158,12 @@ async def run_ingest(
 
 
 def create_app(
-    settings: Settings, broker_url: str, catalogue: Catalogue, sink: ClickHouseIncidentSink
+    settings: Settings,
+    broker_url: str,
+    catalogue: Catalogue,
+    sink: ClickHouseIncidentSink,
+    watch: WatchListFile,
+    subscriptions: list[Subscription],
 ) -> faust.App:
     """The worker's Faust app, wired to a checked catalogue and a migrated sink."""
     app = faust.App(
@@ -161,7 +183,9 @@ def create_app(
         web_host="127.0.0.1",
         web_port=settings.web_port,
     )
-    stage = IngestStage(catalogue, sink, settings.max_message_bytes)
+    stage = IngestStage(
+        catalogue, sink, settings.max_message_bytes, settings.partitions, settings.detect.encounter_distance_m
+    )
 
     @app.task
     async def ingest() -> None:
@@ -191,11 +215,15 @@ def create_app(
             letters = [DeadLetter.model_validate_json(value) for value in batch]
             await asyncio.to_thread(sink.write_rejects, letters)
 
-    _add_views(app, sink, settings.database, stage)
+    alert_sink = ClickHouseAlertSink(sink.client, settings.database)
+    runtime = add_detection(app, settings, broker_url, catalogue, alert_sink, watch, subscriptions)
+    _add_views(app, sink, settings.database, stage, runtime)
     return app
 
 
-def _add_views(app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: IngestStage) -> None:
+def _add_views(
+    app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: IngestStage, runtime: DetectRuntime
+) -> None:
     """HTTP endpoints: with chdb the worker is the only process that may read ClickHouse."""
 
     @app.page("/counts")
@@ -212,7 +240,8 @@ def _add_views(app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: Ing
     @app.page("/status")
     async def status(web: View, request: Request) -> Response:
         totals = await asyncio.to_thread(sink.totals)
-        return web.json({**totals, "processed": stage.processed, "duplicates": stage.duplicates})
+        counts = {"processed": stage.processed, "duplicates": stage.duplicates}
+        return web.json({**totals, **counts, **runtime.status()})
 
     @app.page("/sql")
     class Sql(View):

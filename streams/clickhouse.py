@@ -71,6 +71,29 @@ MIGRATIONS: tuple[str, ...] = (
     ) ENGINE = ReplacingMergeTree
     ORDER BY (source_topic, source_partition, source_offset)
     SETTINGS non_replicated_deduplication_window = {window}""",
+    """CREATE TABLE IF NOT EXISTS {db}.alerts (
+        id String,
+        version UInt32,
+        kind LowCardinality(String),
+        status LowCardinality(String),
+        impact LowCardinality(String),
+        confidence Float32,
+        zone_id LowCardinality(String),
+        route LowCardinality(String),
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        event_ids Array(String),
+        vessel_ids Array(String),
+        lat_deg Nullable(Float64),
+        lon_deg Nullable(Float64),
+        headline String,
+        description String,
+        notify Bool,
+        opened_at DateTime64(3, 'UTC'),
+        sent_at DateTime64(3, 'UTC'),
+        inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY id""",
 )
 
 EVENT_COLUMNS = (

@@ -84,6 +84,11 @@ class KafkaEventPublisher:
         futures = [await self._producer.send(topic, value, key=key) for key, value in messages]
         await asyncio.gather(*futures)
 
+    async def publish_to_partitions(self, topic: str, messages: Sequence[tuple[int, bytes, bytes]]) -> None:
+        """Send (partition, key, value) triples to the partitions they name."""
+        futures = [await self._producer.send(topic, v, key=k, partition=p) for p, k, v in messages]
+        await asyncio.gather(*futures)
+
     async def publish_batched(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Like `publish`, but as whole record batches per partition (far fewer calls per message).
 

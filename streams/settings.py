@@ -7,13 +7,17 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.detect.thresholds import Thresholds
+
 LOCAL = "local"
 
 
 class Settings(BaseSettings):
     """Every knob of a borderwatch process; env var = BORDERWATCH_ + the field name."""
 
-    model_config = SettingsConfigDict(env_prefix="BORDERWATCH_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BORDERWATCH_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
 
     kafka: str = Field(
         LOCAL,
@@ -35,6 +39,13 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
     web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
+    detect: Thresholds = Field(default_factory=Thresholds, description="detector thresholds")
+    watch_list: Path | None = Field(
+        None, description="CSV of vessels of interest (mmsi, imo, name, callsign, reason); re-read on change"
+    )
+    subscriptions: Path | None = Field(None, description="TOML file of coordination-centre subscriptions")
+    cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
+    tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")
 
     @property
     def chdb_dir(self) -> Path:

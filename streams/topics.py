@@ -13,7 +13,12 @@ INTERCEPTIONS = "reports.interceptions"
 VESSELS = "reports.vessels"
 ENRICHED = "events.enriched"
 DLQ = "dlq"
-ALL_TOPICS = (INTERCEPTIONS, VESSELS, ENRICHED, DLQ)
+ALERTS = "alerts"
+ALERTS_DLQ = "alerts.dlq"
+# Internal: each ingest batch in columns, per partition (see streams/detect/batch.py).
+DETECT_TRACKS = "detect.tracks"
+DETECT_CELLS = "detect.cells"
+ALL_TOPICS = (INTERCEPTIONS, VESSELS, ENRICHED, DLQ, ALERTS, ALERTS_DLQ, DETECT_TRACKS, DETECT_CELLS)
 
 KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}
 

@@ -17,6 +17,8 @@ from schemas.errors import BrokerUnavailableError
 from streams.app import create_app
 from streams.broker import free_port, running_local_broker, start_local_broker
 from streams.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.delivery.subscriptions import load_subscriptions
+from streams.detect.watchlist import WatchListFile
 from streams.settings import LOCAL, Settings
 from streams.topics import ensure_topics
 
@@ -39,6 +41,8 @@ def resolve_broker(settings: Settings, stack: ExitStack) -> str:
 def run_worker(settings: Settings) -> None:
     """Run a worker in the foreground until it is stopped; faults stop the start with a message."""
     catalogue = load_catalogue(settings.geofences)
+    watch = WatchListFile(settings.watch_list)
+    subscriptions = load_subscriptions(settings.subscriptions) if settings.subscriptions else []
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
@@ -52,14 +56,15 @@ def run_worker(settings: Settings) -> None:
             log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
-        app = create_app(settings, broker_url, catalogue, sink)
+        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions)
         state_file = settings.data_dir / STATE_FILE
         state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
         stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
-            "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d",
+            "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d, "
+            "%d watched identifiers, %d subscriptions",
             settings.worker_id, broker_url, redact_dsn(settings.clickhouse_dsn), applied,
-            _describe(catalogue), port,
+            _describe(catalogue), port, len(watch.current), len(subscriptions),
         )  # fmt: skip
         # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
         worker = faust.Worker(app, loglevel="info", quiet=True)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codec import decode_obj, encode_columns
 from schemas.reports import InterceptionReport, VesselReport
+from streams.detect.encounters import cells_of
+from streams.pipeline import Enriched
 
 FIX_COLUMNS = (
     "event_id",
@@ -110,3 +113,46 @@ def _nan_to_none(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 def _none_to_nan(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {k: [math.nan if v is None else v for v in vs] for k, vs in columns.items()}
+
+
+CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
+
+
+def split_for_detection(
+    events: Sequence[Enriched], crossing_kinds: Mapping[str, str], partitions: int, reach_m: float
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """One tracks message and one cells message per partition that has events.
+
+    Tracks: fixes on the partition of their vessel, sightings on the partition of
+    their crossing (reports placed in no crossing have no surge to feed).
+    Cells: each fix on the partition of every grid cell it can meet a vessel in.
+    """
+    tracks: dict[int, DetectBatch] = defaultdict(DetectBatch)
+    cells: dict[int, dict[str, list[Any]]] = defaultdict(lambda: {c: [] for c in CELL_COLUMNS})
+    for event in events:
+        report = event.report
+        if isinstance(report, VesselReport):
+            tracks[partition_of(report.vessel_key, partitions)].add_fix(
+                report, event.crossing_id, event.route
+            )
+            sog = math.nan if report.sog is None else report.sog
+            event_id = f"{report.authority}:{report.report_id}"
+            ts = report.observed_at.timestamp()
+            for n, cell in enumerate(cells_of(report.lat, report.lon, reach_m)):
+                row = (cell, n == 0, report.vessel_key, ts, report.lat, report.lon,
+                       sog, event_id, event.crossing_id, event.route)  # fmt: skip
+                DetectBatch._append(cells[partition_of(cell, partitions)], row)
+        elif event.crossing_id:
+            kind = crossing_kinds.get(event.crossing_id, "")
+            tracks[partition_of(event.crossing_id, partitions)].add_sighting(
+                report, event.crossing_id, kind, event.route
+            )
+    return (
+        [(p, b.encode()) for p, b in sorted(tracks.items())],
+        [(p, encode_columns(_nan_to_none(c))) for p, c in sorted(cells.items())],
+    )
+
+
+def decode_cells(raw: bytes) -> dict[str, list[Any]]:
+    """Back from the cells message of `split_for_detection`."""
+    return _none_to_nan(decode_obj(raw))

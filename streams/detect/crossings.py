@@ -192,7 +192,7 @@ def _mass_attempts(
     crossing: str, route: str, state: CrossingState, minutes: set[int], t: Thresholds
 ) -> list[Finding]:
     """The busiest mass window that holds a touched minute, if it reaches the threshold."""
-    best: tuple[int, float, list[str]] | None = None
+    best: tuple[int, int, list[str]] | None = None
     span = int(t.mass_window_s // MINUTE_S)
     for minute in minutes:
         for back in range(span):

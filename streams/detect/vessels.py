@@ -51,9 +51,9 @@ class VesselState(NamedTuple):
     @classmethod
     def unpack(cls, raw: bytes) -> VesselState:
         """Back from `pack`."""
-        numbers = _NUMBERS.unpack_from(raw)
+        last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags = _NUMBERS.unpack_from(raw)
         crossing, route = raw[_NUMBERS.size :].decode().split("\x1f")
-        return cls(*numbers, crossing, route)
+        return cls(last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags, crossing, route)
 
     @property
     def in_zone_of_interest(self) -> bool:
@@ -159,7 +159,12 @@ def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[Vess
     # Micro-knot precision, so that a leg of exactly the threshold is not over it.
     speed_kn = round(knots(leg_m, dt), 6)
     flags = s.flags
-    common = {"vessel_ids": (key,), "event_ids": (fix.event_id,), "lat": fix.lat, "lon": fix.lon}
+    common: dict[str, Any] = {
+        "vessel_ids": (key,),
+        "event_ids": (fix.event_id,),
+        "lat": fix.lat,
+        "lon": fix.lon,
+    }
 
     if dt >= t.gap_s and (s.in_zone_of_interest or flags & GAP_OPEN):
         found.append(
@@ -275,6 +280,11 @@ def _crossings(
         fix = _Fix(fixes, i)
         key = fixes["vessel"][i]
         route = str(ctx.crossings.props[ctx.crossings.index_of(zone)]["route"])
-        common = {"vessel_ids": (key,), "event_ids": (fix.event_id,), "lat": fix.lat, "lon": fix.lon}
+        common: dict[str, Any] = {
+            "vessel_ids": (key,),
+            "event_ids": (fix.event_id,),
+            "lat": fix.lat,
+            "lon": fix.lon,
+        }
         found.append(_transition(AlertKind.GEOFENCE_CROSS, key, fix, zone, route, common))
     return found

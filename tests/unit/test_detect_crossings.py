@@ -14,7 +14,9 @@ T0 = 1_760_000_400.0 - 1_760_000_400.0 % HOUR  # a window start
 
 
 def sightings(*rows: tuple[float, int], kind: str = "sea_sector") -> list[tuple[str, float, int, str, str]]:
-    return [(f"A:{ts}:{n}", ts, persons, kind, "Central Mediterranean") for n, (ts, persons) in enumerate(rows)]
+    return [
+        (f"A:{ts}:{n}", ts, persons, kind, "Central Mediterranean") for n, (ts, persons) in enumerate(rows)
+    ]
 
 
 def test_surge_impact_levels_at_their_boundaries() -> None:
@@ -30,7 +32,12 @@ def test_surge_impact_levels_at_their_boundaries() -> None:
 def test_surge_fires_in_its_window_and_resolves_when_the_window_closes() -> None:
     out = detect_crossing("IT-LAMPEDUSA", sightings((T0 + 60, 30), (T0 + 120, 25)), None, T0, T)
     (surge,) = out.findings
-    assert (surge.kind, surge.active, surge.impact, surge.start_ts) == (AlertKind.SURGE, True, Impact.HIGH, T0)
+    assert (surge.kind, surge.active, surge.impact, surge.start_ts) == (
+        AlertKind.SURGE,
+        True,
+        Impact.HIGH,
+        T0,
+    )
     assert surge.facts["persons"] == 55
     # The watermark passes the window's end: the surge is over and the baseline learned 55.
     later = detect_crossing("IT-LAMPEDUSA", [], out.state, T0 + HOUR, T)
@@ -47,7 +54,9 @@ def test_late_report_within_lateness_lands_in_its_window_and_too_late_is_counted
     # The clock is half an hour on, so the watermark is half an hour before T0.
     late = detect_crossing("X", sightings((T0 + 90, 40)), out.state, T0 + 30 * 60 - T.allowed_lateness_s, T)
     assert [f.facts["persons"] for f in late.findings] == [70]
-    too_late = detect_crossing("X", sightings((T0 + 100, 40)), late.state, T0 + 2 * HOUR - T.allowed_lateness_s, T)
+    too_late = detect_crossing(
+        "X", sightings((T0 + 100, 40)), late.state, T0 + 2 * HOUR - T.allowed_lateness_s, T
+    )
     assert too_late.too_late == 1
 
 

@@ -37,7 +37,7 @@ def test_meeting_for_exactly_the_minimum_time_is_reported_once_and_resolves_on_s
     mother = [(T0 + m * 60, *MOTHER, 0.5) for m in minutes]
     gofast = [(T0 + m * 60 + 1, *offset(*MOTHER, 400), 1.0) for m in minutes]
     gone = (T0 + 11 * 60 + 1, *offset(*MOTHER, 5000), 30.0)
-    found = run({"mmsi:1": mother, "mmsi:2": gofast + [gone]})
+    found = run({"mmsi:1": mother, "mmsi:2": [*gofast, gone]})
     assert found == [
         (AlertKind.ENCOUNTER, True, "mmsi:1|mmsi:2"),
         (AlertKind.ENCOUNTER, False, "mmsi:1|mmsi:2"),

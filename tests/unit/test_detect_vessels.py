@@ -33,7 +33,7 @@ def fixes(*rows: tuple[Any, ...]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {c: [] for c in FIX_COLUMNS}
     for n, row in enumerate(rows):
         vessel, ts, lat, lon, *rest = row
-        mmsi, name = (list(rest) + ["", ""])[:2]
+        mmsi, name = ([*list(rest), "", ""])[:2]
         crossing, _, route = locate_one(CATALOGUE, lon, lat)
         values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "")
         for column, value in zip(columns.values(), values):
@@ -99,7 +99,9 @@ def test_loitering_after_an_hour_below_2_kn_then_resolves_when_moving_on() -> No
     assert found[0].facts["duration_s"] == 3600
     fast = ("v", T0 + 4200, *north_of(*SEA, 1800 + 5 * METRES_PER_NM / 6))  # 5 kn
     _, moved = track_vessels(fixes(fast), states, context())
-    assert [(f.kind, f.active) for f in moved if f.kind is AlertKind.LOITERING] == [(AlertKind.LOITERING, False)]
+    assert [(f.kind, f.active) for f in moved if f.kind is AlertKind.LOITERING] == [
+        (AlertKind.LOITERING, False)
+    ]
 
 
 def test_no_loitering_in_a_port() -> None:
@@ -151,4 +153,6 @@ def test_state_packs_small_and_round_trips() -> None:
 def test_distance_scalar_matches_vectorised() -> None:
     from geo.distance import haversine_m
 
-    assert distance_m(36.0, -5.0, 35.0, -4.0) == pytest.approx(float(haversine_m([36.0], [-5.0], [35.0], [-4.0])[0]))
+    assert distance_m(36.0, -5.0, 35.0, -4.0) == pytest.approx(
+        float(haversine_m([36.0], [-5.0], [35.0], [-4.0])[0])
+    )

@@ -1,0 +1,75 @@
+"""Deliver stage: coordination-centre subscriptions, read from a TOML file, and which alerts they want."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError, model_validator
+
+from schemas.alerts import Alert, AlertKind, Impact
+from schemas.errors import SubscriptionError
+
+
+class Subscription(BaseModel):
+    """One centre's filters and channel: a signed webhook or a Kafka topic."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    centre: str = Field(min_length=1)
+    routes: frozenset[str] = frozenset()
+    zones: frozenset[str] = frozenset()
+    kinds: frozenset[AlertKind] = frozenset()
+    min_impact: Impact = Impact.LOW
+    webhook: HttpUrl | None = None
+    secret: SecretStr | None = None
+    topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    format: Literal["json", "cap"] = "json"
+    max_attempts: int = Field(6, ge=1, description="tries before the alert goes to alerts.dlq")
+    backoff_s: float = Field(0.5, gt=0, description="first retry waits about this long, then doubles")
+    backoff_max_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_channel(self) -> Subscription:
+        if (self.webhook is None) == (self.topic is None):
+            raise ValueError("give exactly one channel: webhook or topic")
+        if self.webhook is not None and not self.secret:
+            raise ValueError("a webhook needs a shared secret")
+        return self
+
+    def wants(self, alert: Alert) -> bool:
+        """Does this alert pass the centre's filters?"""
+        return (
+            (not self.routes or alert.route in self.routes)
+            and (not self.zones or alert.zone_id in self.zones)
+            and (not self.kinds or alert.kind in self.kinds)
+            and alert.impact.rank >= self.min_impact.rank
+        )
+
+
+def load_subscriptions(path: Path) -> list[Subscription]:
+    """Every `[[subscription]]` of a TOML file; raises SubscriptionError naming the entry and field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SubscriptionError(f"subscriptions {str(path)!r} cannot be read: {error}") from error
+    unknown = set(data) - {"subscription"}
+    if unknown:
+        raise SubscriptionError(f"subscriptions {str(path)!r}: unknown sections {sorted(unknown)!r}")
+    subscriptions = []
+    for n, entry in enumerate(data.get("subscription", []), start=1):
+        try:
+            subscriptions.append(Subscription.model_validate(entry))
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "entry"
+            centre = entry.get("centre", "?") if isinstance(entry, dict) else "?"
+            raise SubscriptionError(
+                f"subscriptions {str(path)!r}, subscription {n} ({centre!r}): {where}: {first['msg']}"
+            ) from error
+    centres = [s.centre for s in subscriptions]
+    if len(set(centres)) != len(centres):
+        raise SubscriptionError(f"subscriptions {str(path)!r}: a centre is listed twice in {centres!r}")
+    return subscriptions

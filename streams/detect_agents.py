@@ -1,0 +1,123 @@
+"""The Faust side of detect and deliver: tables, agents, the tick timer, the alert sink and deliverer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import StreamT
+
+from geo.catalogue import Catalogue
+from geo.ports import load_ports
+from schemas.alerts import Alert
+from schemas.codec import encode
+from streams.alert_store import ClickHouseAlertSink
+from streams.delivery.deliver import Deliverer
+from streams.delivery.subscriptions import Subscription
+from streams.detect.batch import DetectBatch, decode_cells
+from streams.detect.watchlist import WatchListFile
+from streams.detection import CellDetector, TrackDetector
+from streams.kafka_io import KafkaEventPublisher
+from streams.settings import Settings
+from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DetectRuntime:
+    """What the worker's /status reports of detection and delivery."""
+
+    tracks: TrackDetector
+    cells: CellDetector
+    deliverer: Deliverer
+
+    def status(self) -> dict[str, Any]:
+        """Counts for /status."""
+        stats = self.tracks.stats
+        return {
+            "detect": {
+                "batches": stats.batches, "fixes": stats.fixes, "sightings": stats.sightings,
+                "too_late": stats.too_late, "alerts": stats.alerts,
+                "watch_list_error": self.tracks.watch.error,
+            },
+            "delivery": {"delivered": self.deliverer.stats.delivered, "failed": self.deliverer.stats.failed},
+        }  # fmt: skip
+
+
+def add_detection(
+    app: faust.App,
+    settings: Settings,
+    broker_url: str,
+    catalogue: Catalogue,
+    alert_sink: ClickHouseAlertSink,
+    watch: WatchListFile,
+    subscriptions: list[Subscription],
+) -> DetectRuntime:
+    """Register the detect tables and agents, the alert sink and the deliverer on `app`."""
+    ports = load_ports()
+    n = settings.partitions
+    tracks = TrackDetector(settings.detect, catalogue, ports, watch, n)
+    cells = CellDetector(settings.detect, ports, n)
+    publisher = KafkaEventPublisher(broker_url)
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        await publisher.publish(topic, [(key, value)])
+
+    deliverer = Deliverer(subscriptions, publish, ALERTS_DLQ, settings.cap_sender)
+
+    def table(name: str) -> Any:
+        return app.Table(name, partitions=n, key_serializer="raw", value_serializer="raw")
+
+    vessels, crossings, track_groups = table("vessels"), table("crossings"), table("track_alert_groups")
+    cell_table, cell_groups = table("cells"), table("cell_alert_groups")
+    tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
+    cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
+    alerts_topic = app.topic(ALERTS, partitions=n, key_serializer="raw", value_serializer="raw")
+
+    async def send_alerts(alerts: list[Alert]) -> None:
+        for alert in alerts:
+            await alerts_topic.send(key=alert.id.encode(), value=encode(alert))
+
+    @app.agent(tracks_topic, name="detect_tracks")
+    async def detect_tracks(stream: StreamT) -> None:
+        async for value in stream:
+            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            batch = DetectBatch.decode(value)
+            await send_alerts(
+                tracks.on_batch(partition, batch, time.time(), vessels, crossings, track_groups)
+            )
+
+    @app.agent(cells_topic, name="detect_cells")
+    async def detect_cells(stream: StreamT) -> None:
+        async for value in stream:
+            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            rows = decode_cells(value)
+            await send_alerts(cells.on_batch(partition, rows, time.time(), cell_table, cell_groups))
+
+    @app.timer(settings.tick_s)
+    async def tick() -> None:
+        """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
+        for partition in range(n):
+            await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
+
+    @app.agent(alerts_topic, name="store_alerts")
+    async def store_alerts(stream: StreamT) -> None:
+        async for batch in stream.take(settings.batch_size, within=settings.batch_within_s):
+            await asyncio.to_thread(alert_sink.write_alerts, [Alert.model_validate_json(v) for v in batch])
+
+    @app.agent(alerts_topic, name="deliver_alerts")
+    async def deliver_alerts(stream: StreamT) -> None:
+        async for value in stream:
+            await deliverer.offer(Alert.model_validate_json(value))
+
+    @app.task
+    async def start_delivery() -> None:
+        await publisher.start()
+        await deliverer.start()
+
+    return DetectRuntime(tracks, cells, deliverer)

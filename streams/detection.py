@@ -1,0 +1,191 @@
+"""Detect stage runtime: runs the pure detectors over one partition's batch and its table state.
+
+The tables are passed in as mappings (Faust tables in the worker, dicts in
+tests). Each key is read and written at most once per batch: Faust writes a
+changelog record per assignment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from geo.catalogue import Catalogue
+from geo.ports import Ports
+from schemas.alerts import Alert
+from schemas.codec import decode_obj, encode_obj
+from streams.detect.batch import DetectBatch, partition_of
+from streams.detect.clock import EventClock
+from streams.detect.crossings import CrossingState, detect_crossing
+from streams.detect.encounters import CellFix, CellState, detect_encounters
+from streams.detect.findings import Finding
+from streams.detect.grouping import Group, group_findings
+from streams.detect.thresholds import Thresholds
+from streams.detect.vessels import VesselContext, VesselState, find_gaps, track_vessels
+from streams.detect.watchlist import WatchListFile
+
+Table = MutableMapping[bytes, bytes]
+
+
+@dataclass
+class DetectStats:
+    """What the detectors have seen, for /status."""
+
+    batches: int = 0
+    fixes: int = 0
+    sightings: int = 0
+    too_late: int = 0
+    alerts: int = 0
+
+
+@dataclass
+class TrackDetector:
+    """Vessel behaviour, surges and mass attempts for the partitions of `detect.tracks`."""
+
+    thresholds: Thresholds
+    catalogue: Catalogue
+    ports: Ports
+    watch: WatchListFile
+    partitions: int
+    clocks: dict[int, EventClock] = field(default_factory=dict)
+    scanned_at: dict[int, float] = field(default_factory=dict)
+    stats: DetectStats = field(default_factory=DetectStats)
+
+    def on_batch(
+        self,
+        partition: int,
+        batch: DetectBatch,
+        wall_now: float,
+        vessels: Table,
+        crossings: Table,
+        groups: Table,
+    ) -> list[Alert]:
+        """One batch (or an empty tick) of one partition; returns the alert states to publish."""
+        t = self.thresholds
+        clock = self.clocks.setdefault(partition, EventClock())
+        stamps = batch.fixes["ts"] + batch.sightings["ts"]
+        if stamps:
+            clock.observe(max(stamps), wall_now)
+        if clock.newest_ts == -math.inf:
+            return []
+        now_ts = clock.now(wall_now, t.live_within_s)
+        watermark = now_ts - t.allowed_lateness_s
+        scan = now_ts - self.scanned_at.get(partition, -math.inf) >= t.gap_check_s
+        self.stats.batches += 1
+        self.stats.fixes += len(batch.fixes["ts"])
+        self.stats.sightings += len(batch.sightings["ts"])
+
+        ctx = VesselContext(t, self.catalogue.crossings, self.ports, self.watch.refresh())
+        keys = {v.encode() for v in batch.fixes["vessel"]}
+        states = {k.decode(): VesselState.unpack(vessels[k]) for k in keys if k in vessels}
+        changed, findings = track_vessels(batch.fixes, states, ctx)
+        if scan:
+            current = ((k.decode(), VesselState.unpack(v)) for k, v in self._own(vessels.items(), partition))
+            silent, gaps = find_gaps(((k, changed.get(k, s)) for k, s in current), now_ts, t)
+            changed.update(silent)
+            findings += gaps
+        for key, state in changed.items():
+            vessels[key.encode()] = state.pack()
+
+        findings += self._crossings(partition, batch, crossings, watermark, scan)
+        if scan:
+            self.scanned_at[partition] = now_ts
+        alerts = _group(findings, groups, partition, now_ts, t, scan)
+        self.stats.alerts += len(alerts)
+        return alerts
+
+    def _crossings(
+        self, partition: int, batch: DetectBatch, table: Table, watermark: float, scan: bool
+    ) -> list[Finding]:
+        by_crossing: dict[str, list[tuple[str, float, int, str, str]]] = defaultdict(list)
+        s = batch.sightings
+        for event_id, crossing, kind, route, ts, persons in zip(
+            s["event_id"], s["crossing"], s["crossing_kind"], s["route"], s["ts"], s["persons"]
+        ):
+            by_crossing[crossing].append((event_id, ts, persons, kind, route))
+        if scan:  # close the windows of quiet crossings too
+            for key, _ in self._own(table.items(), partition):
+                by_crossing.setdefault(key.decode(), [])
+        findings: list[Finding] = []
+        for crossing, rows in by_crossing.items():
+            raw = table.get(crossing.encode())
+            state = CrossingState.from_json(decode_obj(raw)) if raw else None
+            if state is None and not rows:
+                continue
+            outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds)
+            table[crossing.encode()] = encode_obj(outcome.state.to_json())
+            self.stats.too_late += outcome.too_late
+            findings += outcome.findings
+        return findings
+
+    def _own(self, items: Iterable[tuple[bytes, bytes]], partition: int) -> Iterable[tuple[bytes, bytes]]:
+        # A worker's table holds every partition it owns; a batch may only touch its own.
+        return ((k, v) for k, v in items if partition_of(k.decode(), self.partitions) == partition)
+
+
+@dataclass
+class CellDetector:
+    """Encounters for the partitions of `detect.cells`."""
+
+    thresholds: Thresholds
+    ports: Ports
+    partitions: int
+    clocks: dict[int, EventClock] = field(default_factory=dict)
+
+    def on_batch(
+        self, partition: int, rows: dict[str, list[Any]], wall_now: float, cells: Table, groups: Table
+    ) -> list[Alert]:
+        """One cells message of one partition; returns the alert states to publish."""
+        t = self.thresholds
+        clock = self.clocks.setdefault(partition, EventClock())
+        if rows["ts"]:
+            clock.observe(max(rows["ts"]), wall_now)
+        if clock.newest_ts == -math.inf:
+            return []
+        now_ts = clock.now(wall_now, t.live_within_s)
+        by_cell: dict[str, list[CellFix]] = defaultdict(list)
+        for cell, home, vessel, ts, lat, lon, sog, event_id, crossing, route in zip(*rows.values()):
+            by_cell[cell].append(CellFix(vessel, ts, lat, lon, sog, event_id, crossing, route, home))
+        findings: list[Finding] = []
+        for cell, fixes in by_cell.items():
+            raw = cells.get(cell.encode())
+            state = CellState.from_json(decode_obj(raw)) if raw else CellState()
+            findings += detect_encounters(cell, fixes, state, now_ts, t, self.ports)
+            if state.vessels or state.pairs:
+                cells[cell.encode()] = encode_obj(state.to_json())
+            elif raw:
+                del cells[cell.encode()]
+        return _group(findings, groups, partition, now_ts, t, scan=False)
+
+
+def _group(
+    findings: list[Finding],
+    table: Table,
+    partition: int,
+    now_ts: float,
+    t: Thresholds,
+    scan: bool,
+) -> list[Alert]:
+    """Alert grouping with the group table: only the groups the findings touch, all of them on a scan."""
+    if not findings and not scan:
+        return []
+    wanted = {f.group_id.encode() for f in findings}
+    groups: dict[str, Group] = {k.decode(): decode_obj(table[k]) for k in wanted if k in table}
+    if scan:
+        # Group ids are not partition keys: each group records the partition it lives on.
+        for key, raw in table.items():
+            group = decode_obj(raw)
+            if group.get("partition") == partition:
+                groups[key.decode()] = group
+    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC))
+    for group_id, group in changed.items():
+        if group is None:
+            if group_id.encode() in table:
+                del table[group_id.encode()]
+        else:
+            table[group_id.encode()] = encode_obj(dict(group, partition=partition))
+    return alerts
