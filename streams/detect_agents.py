@@ -63,15 +63,15 @@ def add_detection(
     n = settings.partitions
     tracks = TrackDetector(settings.detect, catalogue, ports, watch, n)
     cells = CellDetector(settings.detect, ports, n)
-    publisher = KafkaEventPublisher(broker_url)
+    publishers: list[KafkaEventPublisher] = []  # made in start_delivery: aiokafka needs the running loop
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
-        await publisher.publish(topic, [(key, value)])
+        await publishers[0].publish(topic, [(key, value)])
 
     deliverer = Deliverer(subscriptions, publish, ALERTS_DLQ, settings.cap_sender)
 
     def table(name: str) -> Any:
-        return app.Table(name, partitions=n, key_serializer="raw", value_serializer="raw")
+        return app.Table(name, partitions=n)  # the app's serializers are raw: keys and values are bytes
 
     vessels, crossings, track_groups = table("vessels"), table("crossings"), table("track_alert_groups")
     cell_table, cell_groups = table("cells"), table("cell_alert_groups")
@@ -117,7 +117,9 @@ def add_detection(
 
     @app.task
     async def start_delivery() -> None:
+        publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
+        publishers.append(publisher)
         await deliverer.start()
 
     return DetectRuntime(tracks, cells, deliverer)

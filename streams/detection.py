@@ -67,13 +67,13 @@ class TrackDetector:
         """One batch (or an empty tick) of one partition; returns the alert states to publish."""
         t = self.thresholds
         clock = self.clocks.setdefault(partition, EventClock())
+        watermark_before = clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
         stamps = batch.fixes["ts"] + batch.sightings["ts"]
         if stamps:
             clock.observe(max(stamps), wall_now)
         if clock.newest_ts == -math.inf:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
-        watermark = now_ts - t.allowed_lateness_s
         scan = now_ts - self.scanned_at.get(partition, -math.inf) >= t.gap_check_s
         self.stats.batches += 1
         self.stats.fixes += len(batch.fixes["ts"])
@@ -91,7 +91,7 @@ class TrackDetector:
         for key, state in changed.items():
             vessels[key.encode()] = state.pack()
 
-        findings += self._crossings(partition, batch, crossings, watermark, scan)
+        findings += self._crossings(partition, batch, crossings, watermark_before, now_ts, scan)
         if scan:
             self.scanned_at[partition] = now_ts
         alerts = _group(findings, groups, partition, now_ts, t, scan)
@@ -99,8 +99,9 @@ class TrackDetector:
         return alerts
 
     def _crossings(
-        self, partition: int, batch: DetectBatch, table: Table, watermark: float, scan: bool
+        self, partition: int, batch: DetectBatch, table: Table, watermark: float, now_ts: float, scan: bool
     ) -> list[Finding]:
+        """Sightings by crossing; then every window the partition's clock has passed closes."""
         by_crossing: dict[str, list[tuple[str, float, int, str, str]]] = defaultdict(list)
         s = batch.sightings
         for event_id, crossing, kind, route, ts, persons in zip(
@@ -117,9 +118,12 @@ class TrackDetector:
             if state is None and not rows:
                 continue
             outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds)
-            table[crossing.encode()] = encode_obj(outcome.state.to_json())
+            closing = detect_crossing(
+                crossing, [], outcome.state, now_ts - self.thresholds.allowed_lateness_s, self.thresholds
+            )
+            table[crossing.encode()] = encode_obj(closing.state.to_json())
             self.stats.too_late += outcome.too_late
-            findings += outcome.findings
+            findings += outcome.findings + closing.findings
         return findings
 
     def _own(self, items: Iterable[tuple[bytes, bytes]], partition: int) -> Iterable[tuple[bytes, bytes]]:

@@ -74,10 +74,13 @@ def detect_crossing(
     watermark: float,
     t: Thresholds,
 ) -> CrossingOutcome:
-    """Add (event_id, ts, persons, crossing_kind, route) sightings; close windows; evaluate.
+    """Add (event_id, ts, persons, crossing_kind, route) sightings in arrival order; close windows; evaluate.
 
-    Sightings older than the watermark are too late for their window (they are
-    still in ClickHouse). A sighting already counted (a replay) is not counted again.
+    `watermark` is the partition's before this batch; within the batch it
+    advances with each sighting, as if they had arrived one by one. A sighting
+    older than the watermark at its arrival, or in a window already closed, is
+    too late (it is still in ClickHouse). A sighting already counted (a replay)
+    is not counted again.
     """
     if state is None:
         state = CrossingState.new(min(s[1] for s in sightings) if sightings else watermark, t)
@@ -89,6 +92,7 @@ def detect_crossing(
         if ts < watermark or ts < state.closed_until:
             too_late += 1
             continue
+        watermark = max(watermark, ts - t.allowed_lateness_s)
         minute = int(ts // MINUTE_S) * MINUTE_S
         bucket = state.minutes.setdefault(minute, [0, []])
         if event_id in bucket[1]:

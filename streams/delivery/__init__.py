@@ -1,0 +1,1 @@
+"""Deliver stage: subscriptions, webhook signing and the per-centre deliverer."""

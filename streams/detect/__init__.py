@@ -1,0 +1,1 @@
+"""Detect stage: pure detectors, event clock and alert grouping (no I/O)."""
