@@ -1,0 +1,125 @@
+"""End to end: a replay with embedded anomalies raises exactly the expected alerts, delivered signed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.alerts import Alert
+from streams.broker import LocalBroker
+from streams.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from streams.scenario import build_scenario, default_start
+from streams.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
+from tests.integration.conftest import read_topic, send
+
+SECRET = "s3cret-shared-with-es-ncc"
+
+
+class Receiver:
+    """A coordination centre's webhook endpoint: /ok answers 204, /fail always 500."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((self.path, dict(self.headers), body))
+                self.send_response(204 if self.path == "/ok" else 500)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def posts(self, path: str) -> list[tuple[dict[str, str], bytes]]:
+        return [(h, b) for p, h, b in self.received if p == path]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_replay_with_anomalies_raises_exactly_the_expected_alerts(
+    tmp_path: Path, broker: LocalBroker, start_worker: Any, receiver: Receiver
+) -> None:
+    scenario = build_scenario(default_start(), partitions=2)
+    watch = tmp_path / "watch.csv"
+    watch.write_text(scenario.watch_list_csv)
+    subscriptions = tmp_path / "subscriptions.toml"
+    subscriptions.write_text(
+        f"""
+[[subscription]]
+centre = "ES-NCC"
+webhook = "{receiver.url}/ok"
+secret = "{SECRET}"
+
+[[subscription]]
+centre = "IT-NCC"
+webhook = "{receiver.url}/fail"
+secret = "other"
+kinds = ["surge"]
+routes = ["Central Mediterranean"]
+format = "cap"
+max_attempts = 3
+backoff_s = 0.05
+backoff_max_s = 0.2
+"""
+    )
+    worker = start_worker(watch_list=str(watch), subscriptions=str(subscriptions))
+    send(broker, INTERCEPTIONS, scenario.interceptions)
+    send(broker, VESSELS, scenario.vessels)
+
+    def groups() -> set[str]:
+        rows = worker.sql("SELECT id FROM borderwatch.alerts FINAL")
+        return {row[0].rsplit(":", 1)[0] for row in rows}
+
+    deadline = time.monotonic() + 120
+    while groups() != scenario.expected_groups and time.monotonic() < deadline:
+        time.sleep(1)
+    assert groups() == scenario.expected_groups
+    time.sleep(3)  # nothing else turns up afterwards
+    assert groups() == scenario.expected_groups
+
+    gap = worker.sql("SELECT status, description FROM borderwatch.alerts FINAL WHERE kind = 'ais_gap'")
+    assert (
+        gap[0][0] == "resolved" and "reappeared after 7.0 h, 2.5 km" in gap[0][1]
+    )  # 4,500 m north, back at 2,000 m
+
+    # ES-NCC gets every notifying alert state, signed.
+    deadline = time.monotonic() + 30
+    while {Alert.model_validate_json(b).id.rsplit(":", 1)[0] for _, b in receiver.posts("/ok")} != (
+        scenario.expected_groups
+    ) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    posts = receiver.posts("/ok")
+    assert {Alert.model_validate_json(b).id.rsplit(":", 1)[0] for _, b in posts} == scenario.expected_groups
+    now = int(time.time())
+    for headers, body in posts:
+        assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
+        assert not verify("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
+
+    # IT-NCC's endpoint fails: 3 tries of the Lampedusa surge's first state, then alerts.dlq.
+    letters = asyncio.run(read_topic(broker.url, ALERTS_DLQ, 1))
+    letter = orjson.loads(letters[0].value)
+    assert (letter["centre"], letter["attempts"]) == ("IT-NCC", 3)
+    assert "500" in letter["error"] and letter["alert"]["zone_id"] == "IT-LAMPEDUSA"
+    failed = [b for _, b in receiver.posts("/fail")]
+    assert len(failed) >= 3 and all(b.startswith(b"<?xml") for b in failed)
