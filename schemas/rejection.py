@@ -33,6 +33,7 @@ class RejectReason(StrEnum):
     MISSING_IDENTITY = "missing_identity"
     UNKNOWN_CROSSING = "unknown_crossing"
     INVALID_VALUE = "invalid_value"
+    UNDECODABLE_NMEA = "undecodable_nmea"
 
 
 class Rejected(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -40,23 +39,37 @@ class ClickHouseAlertSink:
         self.client.insert(f"{self.db}.alerts", rows, column_names=list(ALERT_COLUMNS))
 
 
-def latest_alerts_query(db: str, since: datetime | None, kind: str | None) -> tuple[str, dict[str, Any]]:
-    """SQL for the latest state of each alert, newest first, optionally filtered."""
+def latest_alerts_query(
+    db: str, since_s: int | None = None, kind: str | None = None, alert_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """SQL for the latest state of each alert, newest first, optionally filtered.
+
+    `since_s` counts back from the newest alert's window end (event time), like `counts --since`.
+    """
     where: list[str] = []
     parameters: dict[str, Any] = {}
-    if since is not None:
-        where.append("window_end >= %(since)s")
-        parameters["since"] = since
+    if since_s is not None:
+        where.append(f"window_end >= (SELECT max(window_end) FROM {db}.alerts) - INTERVAL %(since)s SECOND")
+        parameters["since"] = since_s
     if kind is not None:
         where.append("kind = %(kind)s")
         parameters["kind"] = kind
+    if alert_id is not None:
+        where.append("id = %(id)s")
+        parameters["id"] = alert_id
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     query = f"SELECT {SELECT_ALERTS} FROM {db}.alerts FINAL {clause} ORDER BY window_end DESC, id LIMIT 1000"
     return query, parameters
 
 
-def alert_from_row(row: dict[str, Any]) -> Alert:
-    """An Alert from a row of `latest_alerts_query`."""
-    data: dict[str, Any] = dict(row)
-    data["lat"], data["lon"] = data.pop("lat_deg"), data.pop("lon_deg")
-    return Alert.model_validate(data)
+def read_alerts(
+    client: Client, db: str, since_s: int | None = None, kind: str | None = None, alert_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The latest state of each alert as JSON-ready dicts in the `Alert` model's shape."""
+    query, parameters = latest_alerts_query(db, since_s, kind, alert_id)
+    result = client.query(query, parameters=parameters)
+    alerts = []
+    for row in result.named_results():
+        row["lat"], row["lon"] = row.pop("lat_deg"), row.pop("lon_deg")
+        alerts.append(Alert.model_validate(row).model_dump(mode="json"))
+    return alerts

@@ -16,7 +16,7 @@ from faust.web import Request, Response, View
 from geo.catalogue import Catalogue
 from schemas.codec import encode
 from schemas.rejection import DeadLetter
-from streams.alert_store import ClickHouseAlertSink
+from streams.alert_store import ClickHouseAlertSink, read_alerts
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.clickhouse import ClickHouseIncidentSink
 from streams.delivery.subscriptions import Subscription
@@ -236,6 +236,18 @@ def _add_views(
             return web.json({"error": str(error)}, status=400)
         rows = await asyncio.to_thread(run_counts, sink.client, db, by, since_s, query.get("route") or None)
         return web.json(rows)
+
+    @app.page("/alerts")
+    async def alerts(web: View, request: Request) -> Response:
+        query = request.query
+        try:
+            since_s = parse_duration_s(query["since"]) if query.get("since") else None
+        except ValueError as error:
+            return web.json({"error": str(error)}, status=400)
+        found = await asyncio.to_thread(
+            read_alerts, sink.client, db, since_s, query.get("kind") or None, query.get("id") or None
+        )
+        return web.json(found)
 
     @app.page("/status")
     async def status(web: View, request: Request) -> Response:

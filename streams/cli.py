@@ -1,4 +1,4 @@
-"""Command line: worker, broker, replay, counts, sql, demo and schema export."""
+"""Command line: worker, broker, replay, ingest-ais, counts, alerts, sql, demo and schema export."""
 
 from __future__ import annotations
 
@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from schemas.alerts import Alert, AlertKind
+from schemas.cap import render_cap
+from schemas.codec import encode
 from schemas.errors import BorderwatchError
 from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
 from streams.settings import LOCAL, Settings
-from streams.topics import ALL_TOPICS, INTERCEPTIONS, KIND_OF_TOPIC, ensure_topics
+from streams.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
 from streams.worker_client import get_json, post_sql
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ cli = typer.Typer(help="borderwatch: border incident reports in, exact counts pe
                   no_args_is_help=True, add_completion=False)  # fmt: skip
 schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
+alerts_cli = typer.Typer(help="Alerts raised by the detectors.", invoke_without_command=True)
+cli.add_typer(alerts_cli, name="alerts")
 console = Console()
 err = Console(stderr=True)
 
@@ -136,6 +141,88 @@ def demo(
         raise fail(str(error)) from None
 
 
+@alerts_cli.callback()
+def alerts(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="e.g. 1h, 7d, back from the newest alert")] = None,
+    kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
+) -> None:
+    """List the latest state of each alert, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        since_s = parse_duration_s(since) if since else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    found = _alerts(Settings(), since, since_s, kind.value if kind else None, None)
+    table = Table(title="alerts" + (f", last {since}" if since else ""))
+    for column in ("id", "status", "impact", "zone", "route", "window (UTC)", "headline"):
+        table.add_column(column)
+    for alert in (Alert.model_validate(a) for a in found):
+        window = f"{alert.window_start:%m-%d %H:%M}–{alert.window_end:%H:%M}"
+        table.add_row(alert.id, alert.status.value, alert.impact.value, alert.zone_id, alert.route, window,
+                      alert.headline)  # fmt: skip
+    if not found:
+        table.add_row("(no alerts yet)", "", "", "", "", "", "")
+    console.print(table)
+
+
+@alerts_cli.command("cap")
+def alerts_cap(alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")]) -> None:
+    """Print one alert's latest state as CAP 1.2 XML."""
+    settings = Settings()
+    found = _alerts(settings, None, None, None, alert_id)
+    if not found:
+        raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
+    typer.echo(render_cap(Alert.model_validate(found[0]), settings.cap_sender).decode())
+
+
+@cli.command("ingest-ais")
+def ingest_ais(
+    file: Annotated[str, typer.Argument(help="NMEA file, or - for standard input")],
+    authority: Annotated[str, typer.Option(help="authority of the reports")] = "AIS",
+) -> None:
+    """Decode AIS NMEA sentences and publish vessel reports keyed by MMSI; undecodable lines go to dlq."""
+    import sys
+    from datetime import UTC, datetime
+
+    from streams.ais import AisDecoder
+    from streams.kafka_io import KafkaEventPublisher
+
+    settings = Settings()
+    url = _broker_url(settings)
+    if file == "-":
+        lines: list[bytes] = sys.stdin.buffer.read().splitlines()
+    else:
+        try:
+            lines = Path(file).read_bytes().splitlines()
+        except OSError as error:
+            raise fail(f"cannot read {file!r}: {error}") from None
+    decoder = AisDecoder(authority, "stdin" if file == "-" else Path(file).name)
+    reports = list(decoder.decode_lines(lines, datetime.now(UTC)))
+
+    async def publish() -> None:
+        await ensure_topics(url, settings.partitions)
+        publisher = KafkaEventPublisher(url)
+        await publisher.start()
+        try:
+            await publisher.publish(VESSELS, reports)
+            letters = [
+                (f"{d.source_topic}:{d.source_offset}".encode(), encode(d)) for d in decoder.dead_letters
+            ]
+            await publisher.publish(DLQ, letters)
+        finally:
+            await publisher.stop()
+
+    asyncio.run(publish())
+    s = decoder.stats
+    console.print(
+        f"{s.sentences} sentences: {s.reports} vessel reports to {VESSELS}, "
+        f"{s.undecodable} undecodable to {DLQ}, {s.without_position} without a position, "
+        f"{s.other_types} of other message types"
+    )
+
+
 @schemas_cli.command("export")
 def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) -> None:
     """Write one JSON Schema file per wire model into DIRECTORY."""
@@ -170,6 +257,22 @@ def _broker_url(settings: Settings) -> str:
             "'borderwatch worker' or 'borderwatch broker', or set BORDERWATCH_KAFKA"
         )
     return url
+
+
+def _alerts(
+    settings: Settings, since: str | None, since_s: int | None, kind: str | None, alert_id: str | None
+) -> list[dict[str, Any]]:
+    from streams.alert_store import read_alerts
+
+    params = {"since": since or "", "kind": kind or "", "id": alert_id or ""}
+    answer = _query(
+        settings,
+        lambda base: get_json(base + "/alerts", params),
+        lambda client: read_alerts(client, settings.database, since_s, kind, alert_id),
+    )
+    if isinstance(answer, dict) and "error" in answer:
+        raise fail(str(answer["error"]))
+    return list(answer)
 
 
 def _query(settings: Settings, via_worker: Callable[[str], Any], direct: Callable[[Client], Any]) -> Any:
