@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -71,5 +72,9 @@ def read_alerts(
     alerts = []
     for row in result.named_results():
         row["lat"], row["lon"] = row.pop("lat_deg"), row.pop("lon_deg")
+        for name in ("window_start", "window_end", "opened_at", "sent_at"):
+            # The columns are UTC; some clickhouse-connect backends return them naive.
+            if row[name].tzinfo is None:
+                row[name] = row[name].replace(tzinfo=UTC)
         alerts.append(Alert.model_validate(row).model_dump(mode="json"))
     return alerts

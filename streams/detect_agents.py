@@ -71,7 +71,7 @@ def add_detection(
     deliverer = Deliverer(subscriptions, publish, ALERTS_DLQ, settings.cap_sender)
 
     def table(name: str) -> Any:
-        return app.Table(name, partitions=n)  # the app's serializers are raw: keys and values are bytes
+        return app.Table(name, partitions=n)  # str keys, JSON values (Faust's changelog codec)
 
     vessels, crossings, track_groups = table("vessels"), table("crossings"), table("track_alert_groups")
     cell_table, cell_groups = table("cells"), table("cell_alert_groups")

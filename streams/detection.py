@@ -2,7 +2,9 @@
 
 The tables are passed in as mappings (Faust tables in the worker, dicts in
 tests). Each key is read and written at most once per batch: Faust writes a
-changelog record per assignment.
+changelog record per assignment. Faust's changelogs are JSON, so keys are
+strings and values JSON data; a vessel's packed state travels as a latin-1
+string (one character per byte, about 110 bytes in memory).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 from geo.catalogue import Catalogue
 from geo.ports import Ports
 from schemas.alerts import Alert
-from schemas.codec import decode_obj, encode_obj
 from streams.detect.batch import DetectBatch, partition_of
 from streams.detect.clock import EventClock
 from streams.detect.crossings import CrossingState, detect_crossing
@@ -28,7 +29,7 @@ from streams.detect.thresholds import Thresholds
 from streams.detect.vessels import VesselContext, VesselState, find_gaps, track_vessels
 from streams.detect.watchlist import WatchListFile
 
-Table = MutableMapping[bytes, bytes]
+Table = MutableMapping[str, Any]
 
 
 @dataclass
@@ -80,16 +81,16 @@ class TrackDetector:
         self.stats.sightings += len(batch.sightings["ts"])
 
         ctx = VesselContext(t, self.catalogue.crossings, self.ports, self.watch.refresh())
-        keys = {v.encode() for v in batch.fixes["vessel"]}
-        states = {k.decode(): VesselState.unpack(vessels[k]) for k in keys if k in vessels}
+        keys = set(batch.fixes["vessel"])
+        states = {k: _unpack(vessels[k]) for k in keys if k in vessels}
         changed, findings = track_vessels(batch.fixes, states, ctx)
         if scan:
-            current = ((k.decode(), VesselState.unpack(v)) for k, v in self._own(vessels.items(), partition))
+            current = ((k, _unpack(v)) for k, v in self._own(vessels.items(), partition))
             silent, gaps = find_gaps(((k, changed.get(k, s)) for k, s in current), now_ts, t)
             changed.update(silent)
             findings += gaps
         for key, state in changed.items():
-            vessels[key.encode()] = state.pack()
+            vessels[key] = state.pack().decode("latin-1")
 
         findings += self._crossings(partition, batch, crossings, watermark_before, now_ts, scan)
         if scan:
@@ -110,25 +111,25 @@ class TrackDetector:
             by_crossing[crossing].append((event_id, ts, persons, kind, route))
         if scan:  # close the windows of quiet crossings too
             for key, _ in self._own(table.items(), partition):
-                by_crossing.setdefault(key.decode(), [])
+                by_crossing.setdefault(key, [])
         findings: list[Finding] = []
         for crossing, rows in by_crossing.items():
-            raw = table.get(crossing.encode())
-            state = CrossingState.from_json(decode_obj(raw)) if raw else None
+            stored = table.get(crossing)
+            state = CrossingState.from_json(stored) if stored else None
             if state is None and not rows:
                 continue
             outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds)
             closing = detect_crossing(
                 crossing, [], outcome.state, now_ts - self.thresholds.allowed_lateness_s, self.thresholds
             )
-            table[crossing.encode()] = encode_obj(closing.state.to_json())
+            table[crossing] = closing.state.to_json()
             self.stats.too_late += outcome.too_late
             findings += outcome.findings + closing.findings
         return findings
 
-    def _own(self, items: Iterable[tuple[bytes, bytes]], partition: int) -> Iterable[tuple[bytes, bytes]]:
+    def _own(self, items: Iterable[tuple[str, Any]], partition: int) -> Iterable[tuple[str, Any]]:
         # A worker's table holds every partition it owns; a batch may only touch its own.
-        return ((k, v) for k, v in items if partition_of(k.decode(), self.partitions) == partition)
+        return ((k, v) for k, v in items if partition_of(k, self.partitions) == partition)
 
 
 @dataclass
@@ -156,13 +157,13 @@ class CellDetector:
             by_cell[cell].append(CellFix(vessel, ts, lat, lon, sog, event_id, crossing, route, home))
         findings: list[Finding] = []
         for cell, fixes in by_cell.items():
-            raw = cells.get(cell.encode())
-            state = CellState.from_json(decode_obj(raw)) if raw else CellState()
+            stored = cells.get(cell)
+            state = CellState.from_json(stored) if stored else CellState()
             findings += detect_encounters(cell, fixes, state, now_ts, t, self.ports)
             if state.vessels or state.pairs:
-                cells[cell.encode()] = encode_obj(state.to_json())
-            elif raw:
-                del cells[cell.encode()]
+                cells[cell] = state.to_json()
+            elif stored:
+                del cells[cell]
         return _group(findings, groups, partition, now_ts, t, scan=False)
 
 
@@ -177,19 +178,20 @@ def _group(
     """Alert grouping with the group table: only the groups the findings touch, all of them on a scan."""
     if not findings and not scan:
         return []
-    wanted = {f.group_id.encode() for f in findings}
-    groups: dict[str, Group] = {k.decode(): decode_obj(table[k]) for k in wanted if k in table}
+    wanted = {f.group_id for f in findings}
+    groups: dict[str, Group] = {k: table[k] for k in wanted if k in table}
     if scan:
         # Group ids are not partition keys: each group records the partition it lives on.
-        for key, raw in table.items():
-            group = decode_obj(raw)
-            if group.get("partition") == partition:
-                groups[key.decode()] = group
+        groups.update({k: g for k, g in table.items() if g.get("partition") == partition})
     changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC))
     for group_id, group in changed.items():
         if group is None:
-            if group_id.encode() in table:
-                del table[group_id.encode()]
+            if group_id in table:
+                del table[group_id]
         else:
-            table[group_id.encode()] = encode_obj(dict(group, partition=partition))
+            table[group_id] = dict(group, partition=partition)
     return alerts
+
+
+def _unpack(stored: str) -> VesselState:
+    return VesselState.unpack(stored.encode("latin-1"))

@@ -48,13 +48,15 @@ class CellState:
     pairs: dict[str, list[Any]] = field(default_factory=dict)  # "a|b" -> [start_ts, last_ts, speeds, alerted]
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for the table's changelog."""
-        return {"vessels": self.vessels, "pairs": self.pairs}
+        """Plain JSON data for the table's changelog (an unknown speed is null, not NaN)."""
+        vessels = {v: [*f[:3], None if math.isnan(f[3]) else f[3], f[4]] for v, f in self.vessels.items()}
+        return {"vessels": vessels, "pairs": self.pairs}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CellState:
         """Back from `to_json`."""
-        return cls(dict(data["vessels"]), dict(data["pairs"]))
+        vessels = {v: [*f[:3], math.nan if f[3] is None else f[3], f[4]] for v, f in data["vessels"].items()}
+        return cls(vessels, {p: list(r) for p, r in data["pairs"].items()})
 
 
 @dataclass(frozen=True)

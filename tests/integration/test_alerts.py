@@ -19,6 +19,8 @@ from streams.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from streams.scenario import build_scenario, default_start
 from streams.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
 from tests.integration.conftest import read_topic, send
+from tests.integration.test_cli import run
+from tests.unit.test_alerts import CAP_SCHEMA
 
 SECRET = "s3cret-shared-with-es-ncc"
 
@@ -102,6 +104,18 @@ backoff_max_s = 0.2
     assert (
         gap[0][0] == "resolved" and "reappeared after 7.0 h, 2.5 km" in gap[0][1]
     )  # 4,500 m north, back at 2,000 m
+
+    # The CLI lists them through the worker, and renders one as CAP 1.2 valid against the official schema.
+    listed = run(["alerts", "--kind", "surge"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "surge:IT-LAMPEDUSA" in listed.stdout and "ais_gap" not in listed.stdout
+    surge_id = worker.sql("SELECT id FROM borderwatch.alerts FINAL WHERE zone_id = 'IT-LAMPEDUSA'")[0][0]
+    cap = run(["alerts", "cap", surge_id], tmp_path)
+    assert cap.returncode == 0, cap.stderr
+    CAP_SCHEMA.validate(cap.stdout)
+    assert "<severity>Extreme</severity>" in cap.stdout
+    missing = run(["alerts", "cap", "surge:nowhere:0"], tmp_path)
+    assert missing.returncode == 2 and "no alert with id" in missing.stderr
 
     # ES-NCC gets every notifying alert state, signed.
     deadline = time.monotonic() + 30
