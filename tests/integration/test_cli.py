@@ -30,13 +30,24 @@ def run(
 def test_demo_runs_the_feed_to_the_end_and_says_where_the_data_is(tmp_path: Path) -> None:
     result = run(["demo"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "handled 3230/3230 messages: 3224 reports stored, 3 rejected" in result.stdout
+    # The sample month (3,230 messages) and the scripted night with anomalies (80 reports).
+    assert "handled 3310/3310 messages: 3304 reports stored, 3 rejected" in result.stdout
+    for headline in (
+        "Surge at IT-LAMPEDUSA",
+        "Mass crossing attempt at ES-CEUTA-LAND",
+        "Encounter at sea",
+        "Vessel of interest: mmsi:224000104",
+    ):
+        assert headline in result.stdout, headline
+    # The dark vessel's gap is one of many medium alerts (the sample's vessels fall silent too).
+    gaps = run(["alerts", "--kind", "ais_gap"], tmp_path)
+    assert gaps.returncode == 0 and "ais_gap:mmsi:224000103" in gaps.stdout, gaps.stdout + gaps.stderr
     assert "3 resends ignored" in result.stdout
     assert "IT-LAMPEDUSA" in result.stdout and "borderwatch counts" in result.stdout
     # The demo has stopped, so chdb is free: counts open it directly.
     counts = run(["counts", "--by", "route"], tmp_path)
     assert counts.returncode == 0, counts.stderr
-    assert "Central Mediterranean" in counts.stdout and "6578" in counts.stdout
+    assert "Central Mediterranean" in counts.stdout and "6698" in counts.stdout
 
 
 def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:
@@ -96,7 +107,7 @@ def test_ctrl_c_stops_the_demo_and_its_children_cleanly(tmp_path: Path) -> None:
     worker_pid = int(re.search(r"worker: pid (\d+)", out.read_text()).group(1))  # type: ignore[union-attr]
     demo.send_signal(signal.SIGINT)
     assert demo.wait(timeout=60) == 0
-    assert "stopping (Ctrl-C)" in out.read_text() or "handled 3230/3230" in out.read_text()
+    assert "stopping (Ctrl-C)" in out.read_text() or "handled 3310/3310" in out.read_text()
     with pytest.raises(ProcessLookupError):
         os.kill(worker_pid, 0)
     assert not (tmp_path / "data" / "broker.json").exists()

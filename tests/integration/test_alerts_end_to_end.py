@@ -20,7 +20,7 @@ from streams.scenario import build_scenario, default_start
 from streams.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
 from tests.integration.conftest import read_topic, send
 from tests.integration.test_cli import run
-from tests.unit.test_alerts import CAP_SCHEMA
+from tests.unit.test_grouping_and_cap import CAP_SCHEMA
 
 SECRET = "s3cret-shared-with-es-ncc"
 
