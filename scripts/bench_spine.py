@@ -6,8 +6,12 @@ In one run, on one Tansu broker:
    a time and does nothing with them (the floor of Faust's own cost);
 3. spine: `borderwatch worker` (chdb) on the same N messages;
 4. latency: reports replayed at a steady rate; report-to-ClickHouse latency is
-   ClickHouse's insert time minus the Kafka message timestamp, per report.
-Prints events/s, CPU seconds and peak RSS of each worker, latency p50/p99.
+   ClickHouse's insert time minus the Kafka message timestamp, per report;
+5. detectors: half interception reports, half AIS positions (1,000 vessels), each
+   on a fresh broker, through a worker without and with the detectors; the
+   worker's CPU per report until every report is stored and detected.
+Prints events/s, CPU seconds and peak RSS of each worker, latency p50/p99, and
+the detectors' added cost per report.
 Run: python scripts/bench_spine.py [--reports 60000] [--rate 2000] [--seconds 20]
 """
 
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import faust
 import psutil
@@ -29,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.make_sample_feed import generate
 from streams.broker import free_port, start_local_broker
 from streams.replay import replay_lines
-from streams.topics import INTERCEPTIONS, ensure_topics
+from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.worker_client import (
     get_json,
     post_sql,
@@ -130,6 +135,45 @@ def measure_spine(
         stop_process(worker)
 
 
+def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors: bool) -> dict[str, float]:
+    """CPU per report of a worker on a mixed feed, from its first report until all are handled."""
+    total = sum(len(v) for v in lines.values())
+    with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp, start_local_broker() as broker:
+        asyncio.run(ensure_topics(broker.url, partitions))
+        for topic, topic_lines in lines.items():
+            asyncio.run(replay_lines(iter(topic_lines), topic, broker.url))
+        port = free_port()
+        data_dir = Path(tmp) / "data"
+        log = data_dir / "worker.log"
+        worker = start_worker_process(
+            log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port), worker_id="bench-detect",
+            partitions=str(partitions), detectors=str(detectors).lower(),
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_worker(worker, base, log)
+            process = psutil.Process(worker.pid)
+            status: dict[str, Any] = {}
+            while not status.get("processed"):
+                status = get_json(base + "/status") or {}
+                time.sleep(0.005)
+            t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
+            while status.get("processed", 0) < total:
+                status = get_json(base + "/status") or {}
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - t0
+            if detectors:  # detection runs behind ingest: wait until it has seen every fix
+                while status["detect"]["fixes"] < len(lines[VESSELS]):
+                    status = get_json(base + "/status") or status
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - t0
+            cpu = sum(process.cpu_times()[:2]) - cpu0
+            return {"rate": total / elapsed, "cpu_us": 1e6 * cpu / total, "rss": peak_rss_mb(worker.pid),
+                    "alerts": status.get("detect", {}).get("alerts", 0)}  # fmt: skip
+        finally:
+            stop_process(worker)
+
+
 def _rows(base: str, query: str) -> list[list[object]]:
     answer = post_sql(base, query)
     if "error" in answer:
@@ -159,6 +203,17 @@ def main() -> None:
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
               f"p99 {spine['p99']:.0f} ms")  # fmt: skip
         print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
+    half = args.reports // 2
+    mixed = {
+        INTERCEPTIONS: feed_lines(half, month="2025-03"),
+        VESSELS: generate(month="2025-03", vessels=1000, fixes_per_vessel=max(1, half // 1000)).vessels,
+    }
+    off = measure_detectors(mixed, args.partitions, detectors=False)
+    on = measure_detectors(mixed, args.partitions, detectors=True)
+    for name, m in (("without detectors", off), ("with detectors", on)):
+        print(f"mixed feed {name}: {m['rate']:,.0f} reports/s, {m['cpu_us']:.0f} CPU µs per report, "
+              f"peak RSS {m['rss']:.0f} MB, {m['alerts']:,} alert states")  # fmt: skip
+    print(f"detectors' added cost per report: {100 * (on['cpu_us'] / off['cpu_us'] - 1):.0f}%")
 
 
 if __name__ == "__main__":

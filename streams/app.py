@@ -48,12 +48,14 @@ class IngestStage:
         max_bytes: int,
         partitions: int,
         meeting_reach_m: float,
+        detectors: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
         self.max_bytes = max_bytes
         self.partitions = partitions
         self.meeting_reach_m = meeting_reach_m
+        self.detectors = detectors
         self.crossing_kinds = {
             c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
         }
@@ -84,8 +86,10 @@ class IngestStage:
         fresh = [e for e in batch.events if e.identity not in stored]
         replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
-        tracks, cells = split_for_detection(
-            fresh + replayed, self.crossing_kinds, self.partitions, self.meeting_reach_m
+        tracks, cells = (
+            split_for_detection(fresh + replayed, self.crossing_kinds, self.partitions, self.meeting_reach_m)
+            if self.detectors
+            else ([], [])
         )
         await asyncio.gather(
             publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
@@ -184,7 +188,12 @@ def create_app(
         web_port=settings.web_port,
     )
     stage = IngestStage(
-        catalogue, sink, settings.max_message_bytes, settings.partitions, settings.detect.encounter_distance_m
+        catalogue,
+        sink,
+        settings.max_message_bytes,
+        settings.partitions,
+        settings.detect.encounter_distance_m,
+        settings.detectors,
     )
 
     @app.task
@@ -216,13 +225,17 @@ def create_app(
             await asyncio.to_thread(sink.write_rejects, letters)
 
     alert_sink = ClickHouseAlertSink(sink.client, settings.database)
-    runtime = add_detection(app, settings, broker_url, catalogue, alert_sink, watch, subscriptions)
+    runtime = (
+        add_detection(app, settings, broker_url, catalogue, alert_sink, watch, subscriptions)
+        if settings.detectors
+        else None
+    )
     _add_views(app, sink, settings.database, stage, runtime)
     return app
 
 
 def _add_views(
-    app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: IngestStage, runtime: DetectRuntime
+    app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: IngestStage, runtime: DetectRuntime | None
 ) -> None:
     """HTTP endpoints: with chdb the worker is the only process that may read ClickHouse."""
 
@@ -253,7 +266,7 @@ def _add_views(
     async def status(web: View, request: Request) -> Response:
         totals = await asyncio.to_thread(sink.totals)
         counts = {"processed": stage.processed, "duplicates": stage.duplicates}
-        return web.json({**totals, **counts, **runtime.status()})
+        return web.json({**totals, **counts, **(runtime.status() if runtime else {})})
 
     @app.page("/sql")
     class Sql(View):

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
     web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
+    detectors: bool = Field(True, description="run the detectors and alert delivery in this worker")
     detect: Thresholds = Field(default_factory=Thresholds, description="detector thresholds")
     watch_list: Path | None = Field(
         None, description="CSV of vessels of interest (mmsi, imo, name, callsign, reason); re-read on change"
