@@ -59,6 +59,11 @@ class Zones:
         """Spatial index of the zones, for queries with lines rather than points."""
         return shapely.STRtree(self.geoms)
 
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Zone id to its index in this layer."""
+        return {zone_id: i for i, zone_id in enumerate(self.ids)}
+
     def index_of(self, zone_id: str) -> int:
         """Position of a zone id in this layer; raises KeyError when unknown."""
         return self.ids.index(zone_id)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.alerts import Alert
 from schemas.codec import encode_obj
 from schemas.events import EnrichedEvent
 from schemas.rejection import DeadLetter
@@ -16,6 +17,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "vessel_report": VesselReport,
     "enriched_event": EnrichedEvent,
     "dead_letter": DeadLetter,
+    "alert": Alert,
 }
 
 

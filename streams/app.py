@@ -21,6 +21,7 @@ from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonl
 from streams.clickhouse import ClickHouseIncidentSink
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import split_for_detection
+from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
 from streams.detect_agents import DetectRuntime, add_detection
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
@@ -47,14 +48,14 @@ class IngestStage:
         sink: ClickHouseIncidentSink,
         max_bytes: int,
         partitions: int,
-        meeting_reach_m: float,
+        meeting: Thresholds,
         detectors: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
         self.max_bytes = max_bytes
         self.partitions = partitions
-        self.meeting_reach_m = meeting_reach_m
+        self.meeting = meeting
         self.detectors = detectors
         self.crossing_kinds = {
             c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
@@ -87,7 +88,13 @@ class IngestStage:
         replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
         tracks, cells = (
-            split_for_detection(fresh + replayed, self.crossing_kinds, self.partitions, self.meeting_reach_m)
+            split_for_detection(
+                fresh + replayed,
+                self.crossing_kinds,
+                self.partitions,
+                self.meeting.encounter_distance_m,
+                self.meeting.encounter_max_kn,
+            )
             if self.detectors
             else ([], [])
         )
@@ -192,7 +199,7 @@ def create_app(
         sink,
         settings.max_message_bytes,
         settings.partitions,
-        settings.detect.encounter_distance_m,
+        settings.detect,
         settings.detectors,
     )
 

@@ -62,7 +62,7 @@ def add_detection(
     ports = load_ports()
     n = settings.partitions
     tracks = TrackDetector(settings.detect, catalogue, ports, watch, n)
-    cells = CellDetector(settings.detect, ports, n)
+    cells = CellDetector(settings.detect, ports)
     publishers: list[KafkaEventPublisher] = []  # made in start_delivery: aiokafka needs the running loop
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
@@ -107,7 +107,8 @@ def add_detection(
 
     @app.agent(alerts_topic, name="store_alerts")
     async def store_alerts(stream: StreamT) -> None:
-        async for batch in stream.take(settings.batch_size, within=settings.batch_within_s):
+        # Alerts are few and each ClickHouse insert has a fixed cost: gather up to a second's worth.
+        async for batch in stream.take(settings.batch_size, within=1.0):
             await asyncio.to_thread(alert_sink.write_alerts, [Alert.model_validate_json(v) for v in batch])
 
     @app.agent(alerts_topic, name="deliver_alerts")
@@ -116,10 +117,16 @@ def add_detection(
             await deliverer.offer(Alert.model_validate_json(value))
 
     @app.task
-    async def start_delivery() -> None:
+    async def run_delivery() -> None:
+        """Start the deliverer and its publisher; stop both when the worker stops (the task is cancelled)."""
         publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
         publishers.append(publisher)
         await deliverer.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await deliverer.stop()
+            await publisher.stop()
 
     return DetectRuntime(tracks, cells, deliverer)

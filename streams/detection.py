@@ -118,13 +118,11 @@ class TrackDetector:
             state = CrossingState.from_json(stored) if stored else None
             if state is None and not rows:
                 continue
-            outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds)
-            closing = detect_crossing(
-                crossing, [], outcome.state, now_ts - self.thresholds.allowed_lateness_s, self.thresholds
-            )
-            table[crossing] = closing.state.to_json()
+            close_until = now_ts - self.thresholds.allowed_lateness_s
+            outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds, close_until)
+            table[crossing] = outcome.state.to_json()
             self.stats.too_late += outcome.too_late
-            findings += outcome.findings + closing.findings
+            findings += outcome.findings
         return findings
 
     def _own(self, items: Iterable[tuple[str, Any]], partition: int) -> Iterable[tuple[str, Any]]:
@@ -138,7 +136,6 @@ class CellDetector:
 
     thresholds: Thresholds
     ports: Ports
-    partitions: int
     clocks: dict[int, EventClock] = field(default_factory=dict)
 
     def on_batch(

@@ -3,8 +3,8 @@
 Faust costs about 100 µs per message consumed (scripts/bench_consume.py), more
 than the whole spine spends on a report, so the detectors do not read
 `events.enriched` one event at a time. The ingest stage also publishes each
-batch's events in columns to an internal topic, on the partition of each
-event's key, so Faust tables stay co-partitioned with the stream.
+batch's events in columns to internal topics, on the partition of each event's
+key, so Faust tables stay co-partitioned with the stream.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codec import decode_obj, encode_columns
-from schemas.reports import InterceptionReport, VesselReport
+from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
 from streams.pipeline import Enriched
 
@@ -36,6 +36,9 @@ FIX_COLUMNS = (
     "callsign",
 )
 SIGHTING_COLUMNS = ("event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon")
+CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
+# Columns that may be unknown: null on the wire, NaN in memory.
+OPTIONAL_NUMBERS = frozenset({"sog", "lat", "lon"})
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -53,106 +56,102 @@ class DetectBatch:
     def __len__(self) -> int:
         return len(self.fixes["event_id"]) + len(self.sightings["event_id"])
 
-    def add_fix(self, report: VesselReport, crossing: str, route: str) -> None:
-        """One vessel report."""
-        self._append(
-            self.fixes,
-            (
-                f"{report.authority}:{report.report_id}",
-                report.vessel_key,
-                report.observed_at.timestamp(),
-                report.lat,
-                report.lon,
-                math.nan if report.sog is None else report.sog,
-                crossing,
-                route,
-                "" if report.mmsi is None else f"{report.mmsi:09d}",
-                "" if report.imo is None else f"{report.imo:07d}",
-                report.name or "",
-                report.callsign or "",
-            ),
-        )
-
-    def add_sighting(self, report: InterceptionReport, crossing: str, crossing_kind: str, route: str) -> None:
-        """One interception report."""
-        self._append(
-            self.sightings,
-            (
-                f"{report.authority}:{report.report_id}",
-                crossing,
-                crossing_kind,
-                route,
-                report.observed_at.timestamp(),
-                report.persons,
-                math.nan if report.lat is None else report.lat,
-                math.nan if report.lon is None else report.lon,
-            ),
-        )
-
-    def encode(self) -> bytes:
-        """The wire form: a JSON object of columns (NaN as null)."""
-        return encode_columns({"fixes": _nan_to_none(self.fixes), "sightings": _nan_to_none(self.sightings)})
-
     @classmethod
     def decode(cls, raw: bytes) -> DetectBatch:
-        """Back from `encode`."""
+        """Back from the wire form (see `split_for_detection`)."""
         obj = decode_obj(raw)
-        return cls(_none_to_nan(obj["fixes"]), _none_to_nan(obj["sightings"]))
+        return cls(_in_memory(obj["fixes"], FIX_COLUMNS), _in_memory(obj["sightings"], SIGHTING_COLUMNS))
 
-    @staticmethod
-    def _append(columns: dict[str, list[Any]], values: Iterable[Any]) -> None:
-        for column, value in zip(columns.values(), values):
-            column.append(value)
-
-
-def _nan_to_none(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {
-        k: [None if isinstance(v, float) and math.isnan(v) else v for v in vs] for k, vs in columns.items()
-    }
+    def encode(self) -> bytes:
+        """The wire form of a batch built in memory (NaN as null)."""
+        return encode_columns({"fixes": _on_wire(self.fixes), "sightings": _on_wire(self.sightings)})
 
 
-def _none_to_nan(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {k: [math.nan if v is None else v for v in vs] for k, vs in columns.items()}
+@dataclass
+class _Rows:
+    """Rows of one partition's messages, turned into columns when encoded."""
 
-
-CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
+    fixes: list[tuple[Any, ...]] = field(default_factory=list)
+    sightings: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def split_for_detection(
-    events: Sequence[Enriched], crossing_kinds: Mapping[str, str], partitions: int, reach_m: float
+    events: Sequence[Enriched],
+    crossing_kinds: Mapping[str, str],
+    partitions: int,
+    meeting_reach_m: float,
+    meeting_max_kn: float,
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
     """One tracks message and one cells message per partition that has events.
 
     Tracks: fixes on the partition of their vessel, sightings on the partition of
     their crossing (reports placed in no crossing have no surge to feed).
-    Cells: each fix on the partition of every grid cell it can meet a vessel in.
+    Cells: each fix slow enough to be part of a meeting (or of unknown speed) on
+    the partition of every grid cell it can meet a vessel in.
     """
-    tracks: dict[int, DetectBatch] = defaultdict(DetectBatch)
-    cells: dict[int, dict[str, list[Any]]] = defaultdict(lambda: {c: [] for c in CELL_COLUMNS})
+    tracks: dict[int, _Rows] = defaultdict(_Rows)
+    cells: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    known: dict[str, int] = {}
+
+    def partition(key: str) -> int:  # keys repeat within a batch; crc32 of each once
+        if key not in known:
+            known[key] = partition_of(key, partitions)
+        return known[key]
+
     for event in events:
         report = event.report
+        event_id = f"{report.authority}:{report.report_id}"
+        ts = report.observed_at.timestamp()
         if isinstance(report, VesselReport):
-            tracks[partition_of(report.vessel_key, partitions)].add_fix(
-                report, event.crossing_id, event.route
-            )
-            sog = math.nan if report.sog is None else report.sog
-            event_id = f"{report.authority}:{report.report_id}"
-            ts = report.observed_at.timestamp()
-            for n, cell in enumerate(cells_of(report.lat, report.lon, reach_m)):
-                row = (cell, n == 0, report.vessel_key, ts, report.lat, report.lon,
-                       sog, event_id, event.crossing_id, event.route)  # fmt: skip
-                DetectBatch._append(cells[partition_of(cell, partitions)], row)
+            key = report.vessel_key
+            tracks[partition(key)].fixes.append(
+                (event_id, key, ts, report.lat, report.lon, report.sog, event.crossing_id, event.route,
+                 "" if report.mmsi is None else f"{report.mmsi:09d}",
+                 "" if report.imo is None else f"{report.imo:07d}",
+                 report.name or "", report.callsign or "")
+            )  # fmt: skip
+            if report.sog is None or report.sog < meeting_max_kn:
+                for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
+                    cells[partition(cell)].append(
+                        (cell, n == 0, key, ts, report.lat, report.lon, report.sog, event_id,
+                         event.crossing_id, event.route)
+                    )  # fmt: skip
         elif event.crossing_id:
             kind = crossing_kinds.get(event.crossing_id, "")
-            tracks[partition_of(event.crossing_id, partitions)].add_sighting(
-                report, event.crossing_id, kind, event.route
+            tracks[partition(event.crossing_id)].sightings.append(
+                (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon)
             )
     return (
-        [(p, b.encode()) for p, b in sorted(tracks.items())],
-        [(p, encode_columns(_nan_to_none(c))) for p, c in sorted(cells.items())],
-    )
+        [
+            (p, encode_columns({"fixes": _columns(FIX_COLUMNS, r.fixes),
+                                "sightings": _columns(SIGHTING_COLUMNS, r.sightings)}))
+            for p, r in sorted(tracks.items())
+        ],
+        [(p, encode_columns(_columns(CELL_COLUMNS, rows))) for p, rows in sorted(cells.items())],
+    )  # fmt: skip
 
 
 def decode_cells(raw: bytes) -> dict[str, list[Any]]:
     """Back from the cells message of `split_for_detection`."""
-    return _none_to_nan(decode_obj(raw))
+    return _in_memory(decode_obj(raw), CELL_COLUMNS)
+
+
+def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    if not rows:
+        return {name: [] for name in names}
+    return dict(zip(names, map(list, zip(*rows))))
+
+
+def _in_memory(columns: dict[str, list[Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    for name in OPTIONAL_NUMBERS.intersection(names):
+        columns[name] = [math.nan if v is None else v for v in columns[name]]
+    return columns
+
+
+def _on_wire(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {
+        k: [None if isinstance(v, float) and math.isnan(v) else v for v in vs]
+        if k in OPTIONAL_NUMBERS
+        else vs
+        for k, vs in columns.items()
+    }

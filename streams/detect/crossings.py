@@ -73,6 +73,7 @@ def detect_crossing(
     state: CrossingState | None,
     watermark: float,
     t: Thresholds,
+    close_until: float | None = None,
 ) -> CrossingOutcome:
     """Add (event_id, ts, persons, crossing_kind, route) sightings in arrival order; close windows; evaluate.
 
@@ -80,7 +81,8 @@ def detect_crossing(
     advances with each sighting, as if they had arrived one by one. A sighting
     older than the watermark at its arrival, or in a window already closed, is
     too late (it is still in ClickHouse). A sighting already counted (a replay)
-    is not counted again.
+    is not counted again. Windows close up to the watermark after the batch, or
+    `close_until` (the partition's watermark) when that is later.
     """
     if state is None:
         state = CrossingState.new(min(s[1] for s in sightings) if sightings else watermark, t)
@@ -101,10 +103,13 @@ def detect_crossing(
         bucket[1].append(event_id)
         touched.add(minute)
 
-    findings = _close_windows(crossing, route, state, watermark, t)
-    findings += _surges(crossing, route, state, touched, t)
+    # Judge the touched windows first, then close what the watermark has passed:
+    # a window that surged and closed in the same batch is reported, then resolved.
+    findings = _surges(crossing, route, state, touched, t)
     if kind in MASS_KINDS:
         findings += _mass_attempts(crossing, route, state, touched, t)
+    closing = watermark if close_until is None else max(watermark, close_until)
+    findings += _close_windows(crossing, route, state, closing, t)
     horizon = state.closed_until - t.mass_window_s
     state.minutes = {m: b for m, b in state.minutes.items() if m >= horizon}
     return CrossingOutcome(state, findings, too_late)
@@ -128,12 +133,23 @@ def _slot(window_start: float, t: Thresholds) -> int:
 
 
 def _window_sum(state: CrossingState, start: float, length: float) -> tuple[int, list[str]]:
+    """Persons and evidence in [start, start + length), read minute by minute."""
     persons, ids = 0, []
-    for minute, (p, event_ids) in state.minutes.items():
-        if start <= minute < start + length:
-            persons += p
-            ids.extend(event_ids)
+    for minute in range(int(start), int(start + length), MINUTE_S):
+        bucket = state.minutes.get(minute)
+        if bucket is not None:
+            persons += bucket[0]
+            ids.extend(bucket[1])
     return persons, ids
+
+
+def _window_totals(state: CrossingState, length: float) -> dict[float, int]:
+    """Persons per aligned window, in one pass over the minutes."""
+    totals: dict[float, int] = {}
+    for minute, (persons, _) in state.minutes.items():
+        start = math.floor(minute / length) * length
+        totals[start] = totals.get(start, 0) + persons
+    return totals
 
 
 def _close_windows(
@@ -146,9 +162,10 @@ def _close_windows(
     # After a long silence each slot has seen a week of empty windows; more would change little.
     skip = max(0, closable - _slots(t))
     state.closed_until += skip * w
+    totals = _window_totals(state, w) if closable > skip else {}
     for _ in range(closable - skip):
         start = state.closed_until
-        persons, _ = _window_sum(state, start, w)
+        persons = totals.get(start, 0)
         slot = _slot(start, t)
         diff = persons - state.mean[slot]
         state.mean[slot] += t.surge_alpha * diff

@@ -45,7 +45,7 @@ class CellState:
     """The latest fix of each vessel seen in a cell, and the pairs that are close."""
 
     vessels: dict[str, list[Any]] = field(default_factory=dict)  # vessel -> [ts, lat, lon, speed_kn, home]
-    pairs: dict[str, list[Any]] = field(default_factory=dict)  # "a|b" -> [start_ts, last_ts, speeds, alerted]
+    pairs: dict[str, list[Any]] = field(default_factory=dict)  # "a|b" -> see _judge
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data for the table's changelog (an unknown speed is null, not NaN)."""
@@ -93,9 +93,10 @@ def detect_encounters(
             first_home = fix.home if fix.vessel < other else other_home
             if not first_home:
                 continue
-            pair = "|".join(sorted((fix.vessel, other)))
+            first, second = sorted((fix.vessel, other))
+            speeds = (speed, other_speed) if first == fix.vessel else (other_speed, speed)
             close = distance_m(fix.lat, fix.lon, lat, lon) <= t.encounter_distance_m
-            findings.extend(_judge(pair, close, fix, (speed, other_speed), state, t, ports))
+            findings.extend(_judge(f"{first}|{second}", close, fix, speeds, state, t, ports))
     findings.extend(_expire(state, clock_ts, t))
     return findings
 
@@ -109,24 +110,28 @@ def _judge(
     t: Thresholds,
     ports: Ports,
 ) -> list[Finding]:
+    """A pair record is [start_ts, last_ts, speeds of the first vessel, of the second, alerted]."""
     record = state.pairs.get(pair)
     if not close:
         if record is None:
             return []
         del state.pairs[pair]
-        return [_finding(pair, fix, record, active=False)] if record[3] else []
+        return [_finding(pair, fix, record, active=False)] if record[4] else []
     if record is None:
-        record = state.pairs[pair] = [fix.ts, fix.ts, [], 0]
+        record = state.pairs[pair] = [fix.ts, fix.ts, [], [], 0]
     record[1] = max(record[1], fix.ts)
-    record[2] = (record[2] + [s for s in speeds if not math.isnan(s)])[-MAX_SPEEDS:]
-    median_kn = statistics.median(record[2]) if record[2] else math.inf
+    for column, speed in ((2, speeds[0]), (3, speeds[1])):
+        if not math.isnan(speed):
+            record[column] = [*record[column], speed][-MAX_SPEEDS:]
+    # Both vessels slow (each one's median speed), as in GFW's encounter definition.
+    slow = all(r and statistics.median(r) < t.encounter_max_kn for r in (record[2], record[3]))
     if (
-        not record[3]
+        not record[4]
         and record[1] - record[0] >= t.encounter_min_s
-        and median_kn < t.encounter_max_kn
+        and slow
         and not ports.near_one(fix.lon, fix.lat, t.port_radius_m)
     ):
-        record[3] = 1
+        record[4] = 1
         return [_finding(pair, fix, record, active=True)]
     return []
 
@@ -139,7 +144,7 @@ def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
     findings = []
     for pair, record in ended:
         del state.pairs[pair]
-        if record[3]:
+        if record[4]:
             findings.append(
                 Finding(
                     AlertKind.ENCOUNTER, pair, ts=record[1], active=False, vessel_ids=tuple(pair.split("|")),

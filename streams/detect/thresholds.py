@@ -49,8 +49,3 @@ class Thresholds(BaseModel):
     )
     encounter_max_kn: float = Field(2.0, gt=0, description="median speed of both during the meeting")
     encounter_max_dt_s: float = Field(600.0, gt=0, description="fixes further apart in time are not compared")
-
-    @property
-    def impact_levels(self) -> int:
-        """How many impact levels there are."""
-        return len(self.surge_z)

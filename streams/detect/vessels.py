@@ -271,12 +271,12 @@ def _crossings(
         [s.lat for _, s in legs],
         [fixes["lon"][i] for i in rows],
         [fixes["lat"][i] for i in rows],
+        [s.crossing for _, s in legs],
+        [fixes["crossing"][i] for i in rows],
     )
     found = []
     for leg, zone in hits:
-        i, previous = legs[leg]
-        if zone in (previous.crossing, fixes["crossing"][i]):
-            continue
+        i, _ = legs[leg]
         fix = _Fix(fixes, i)
         key = fixes["vessel"][i]
         route = str(ctx.crossings.props[ctx.crossings.index_of(zone)]["route"])

@@ -53,6 +53,8 @@ def test_demo_runs_the_feed_to_the_end_and_says_where_the_data_is(tmp_path: Path
 def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:
     result = run(["schemas", "export", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr
+    alert = json.loads((tmp_path / "out" / "alert.schema.json").read_text())
+    assert {"id", "version", "kind", "status", "impact"} <= set(alert["required"])
     schema = json.loads((tmp_path / "out" / "interception_report.schema.json").read_text())
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {

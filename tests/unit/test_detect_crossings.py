@@ -84,3 +84,9 @@ def test_state_round_trips_through_json() -> None:
     back = CrossingState.from_json(out.state.to_json())
     assert back == out.state
     assert not math.isnan(back.closed_until)
+
+
+def test_a_window_that_surges_and_closes_in_one_batch_is_reported_then_resolved() -> None:
+    out = detect_crossing("X", sightings((T0 + 60, 60)), None, T0, T, close_until=T0 + HOUR)
+    assert [(f.kind, f.active) for f in out.findings] == [(AlertKind.SURGE, True), (AlertKind.SURGE, False)]
+    assert out.state.surging == []

@@ -51,6 +51,8 @@ def test_one_minute_short_or_too_far_or_too_fast_is_no_encounter() -> None:
     mother = [(T0 + m * 60, *MOTHER, 0.5) for m in range(12)]
     far = [(T0 + m * 60 + 1, *offset(*MOTHER, 501), 1.0) for m in range(12)]
     assert run({"a": mother, "b": far}) == []
+    slow_and_fast = [(T0 + m * 60 + 1, *offset(*MOTHER, 400), 3.0) for m in range(12)]
+    assert run({"a": mother, "b": slow_and_fast}) == []  # together the median is 1.75 kn; each must be slow
     fast = [(T0 + m * 60 + 1, *offset(*MOTHER, 400), 3.0) for m in range(12)]
     fast_mother = [(T0 + m * 60, *MOTHER, 3.0) for m in range(12)]
     assert run({"a": fast_mother, "b": fast}) == []

@@ -9,17 +9,32 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"faust", "aiokafka", "clickhouse_connect", "chdb", "streams"}
+FORBIDDEN_IN_DETECT = {"faust", "aiokafka", "clickhouse_connect", "chdb", "aiohttp", "streams.settings"}
+
+
+def imports_of(folder: Path) -> list[tuple[str, str]]:
+    """(file name, imported module) for every import in a folder's modules."""
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [(path.name, alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.append((path.name, node.module))
+    return found
 
 
 @pytest.mark.parametrize("package", ["schemas", "geo"])
 def test_pure_packages_do_no_io_imports(package: str) -> None:
-    offenders = []
-    for path in sorted((ROOT / package).glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    offenders = [(f, m) for f, m in imports_of(ROOT / package) if m.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_detectors_are_pure() -> None:
+    """streams/detect imports only pure code: no Kafka, ClickHouse, HTTP or settings."""
+    offenders = [
+        (f, m)
+        for f, m in imports_of(ROOT / "streams" / "detect")
+        if m in FORBIDDEN_IN_DETECT or m.split(".")[0] in FORBIDDEN_IN_DETECT
+    ]
     assert offenders == []
