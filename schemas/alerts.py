@@ -33,7 +33,10 @@ class Impact(StrEnum):
     @property
     def rank(self) -> int:
         """0 for low up to 3 for very high, for 'at least' comparisons."""
-        return list(Impact).index(self)
+        return _RANK[self]
+
+
+_RANK = {impact: rank for rank, impact in enumerate(Impact)}
 
 
 class AlertStatus(StrEnum):

@@ -23,6 +23,7 @@ from streams.detect.watchlist import WatchListFile
 from streams.detection import CellDetector, TrackDetector
 from streams.kafka_io import KafkaEventPublisher
 from streams.settings import Settings
+from streams.table_batch import BatchedTable
 from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def add_detection(
     n = settings.partitions
     tracks = TrackDetector(settings.detect, catalogue, ports, watch, n)
     cells = CellDetector(settings.detect, ports)
-    publishers: list[KafkaEventPublisher] = []  # made in start_delivery: aiokafka needs the running loop
+    publishers: list[KafkaEventPublisher] = []  # made in run_delivery: aiokafka needs the running loop
+    ready = asyncio.Event()
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         await publishers[0].publish(topic, [(key, value)])
@@ -79,25 +81,28 @@ def add_detection(
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(ALERTS, partitions=n, key_serializer="raw", value_serializer="raw")
 
-    async def send_alerts(alerts: list[Alert]) -> None:
-        for alert in alerts:
-            await alerts_topic.send(key=alert.id.encode(), value=encode(alert))
+    async def finish(partition: int, views: list[BatchedTable], alerts: list[Alert]) -> None:
+        """Changelogs first, then the alerts; both acknowledged before the next batch."""
+        await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
+        await publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts])
 
     @app.agent(tracks_topic, name="detect_tracks")
     async def detect_tracks(stream: StreamT) -> None:
+        await ready.wait()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            batch = DetectBatch.decode(value)
-            await send_alerts(
-                tracks.on_batch(partition, batch, time.time(), vessels, crossings, track_groups)
-            )
+            views = [BatchedTable(vessels), BatchedTable(crossings), BatchedTable(track_groups)]
+            alerts = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
+            await finish(partition, views, alerts)
 
     @app.agent(cells_topic, name="detect_cells")
     async def detect_cells(stream: StreamT) -> None:
+        await ready.wait()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            rows = decode_cells(value)
-            await send_alerts(cells.on_batch(partition, rows, time.time(), cell_table, cell_groups))
+            views = [BatchedTable(cell_table), BatchedTable(cell_groups)]
+            alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)
+            await finish(partition, views, alerts)
 
     @app.timer(settings.tick_s)
     async def tick() -> None:
@@ -122,6 +127,7 @@ def add_detection(
         publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
         publishers.append(publisher)
+        ready.set()
         await deliverer.start()
         try:
             await asyncio.Event().wait()

@@ -26,7 +26,7 @@ from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
 from streams.detect.grouping import Group, group_findings
 from streams.detect.thresholds import Thresholds
-from streams.detect.vessels import VesselContext, VesselState, find_gaps, track_vessels
+from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
 from streams.detect.watchlist import WatchListFile
 
 Table = MutableMapping[str, Any]
@@ -85,8 +85,14 @@ class TrackDetector:
         states = {k: _unpack(vessels[k]) for k in keys if k in vessels}
         changed, findings = track_vessels(batch.fixes, states, ctx)
         if scan:
-            current = ((k, _unpack(v)) for k, v in self._own(vessels.items(), partition))
-            silent, gaps = find_gaps(((k, changed.get(k, s)) for k, s in current), now_ts, t)
+            # Most vessels are not silent: read only their last time before unpacking the rest.
+            due = now_ts - t.gap_s
+            candidates = (
+                (k, changed.get(k) or _unpack(v))
+                for k, v in self._own(vessels.items(), partition)
+                if _maybe_silent(v, due)
+            )
+            silent, gaps = find_gaps(candidates, now_ts, t)
             changed.update(silent)
             findings += gaps
         for key, state in changed.items():
@@ -192,3 +198,8 @@ def _group(
 
 def _unpack(stored: str) -> VesselState:
     return VesselState.unpack(stored.encode("latin-1"))
+
+
+def _maybe_silent(stored: str, due: float) -> bool:
+    last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
+    return last_ts <= due and not flags & GAP_OPEN

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
@@ -89,6 +90,12 @@ class KafkaEventPublisher:
         futures = [await self._producer.send(topic, v, key=k, partition=p) for p, k, v in messages]
         await asyncio.gather(*futures)
 
+    async def publish_records(
+        self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Send (key, value) records to one partition as record batches; a None value is a tombstone."""
+        await asyncio.gather(*await self._send_batches(topic, partition, records))
+
     async def publish_batched(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Like `publish`, but as whole record batches per partition (far fewer calls per message).
 
@@ -96,17 +103,24 @@ class KafkaEventPublisher:
         Java client, so a key lands on the same partition whichever is used.
         """
         partitions = sorted(await self._producer.partitions_for(topic))
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
         for key, value in messages:
             by_partition[self._partitioner(key, partitions, partitions)].append((key, value))
         futures = []
         for partition, items in by_partition.items():
-            batch = self._producer.create_batch()
-            for key, value in items:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    futures.append(await self._producer.send_batch(batch, topic, partition=partition))
-                    batch = self._producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ValueError(f"a message of {len(value)} bytes does not fit in a batch")
-            futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+            futures += await self._send_batches(topic, partition, items)
         await asyncio.gather(*futures)
+
+    async def _send_batches(
+        self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> list[asyncio.Future[Any]]:
+        futures = []
+        batch = self._producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+                batch = self._producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a message of {len(value or b'')} bytes does not fit in a batch")
+        futures.append(await self._producer.send_batch(batch, topic, partition=partition))
+        return futures

@@ -188,13 +188,15 @@ def _surges(
 ) -> list[Finding]:
     w = t.surge_window_s
     findings = []
+    totals = _window_totals(state, w) if minutes else {}
     for start in sorted({math.floor(m / w) * w for m in minutes}):
-        persons, ids = _window_sum(state, start, w)
+        persons = totals.get(start, 0)
         slot = _slot(start, t)
         found = surge_impact(persons, state.mean[slot], state.var[slot], t)
         if found is None:
             continue
         impact, z = found
+        _, ids = _window_sum(state, start, w)
         if start not in state.surging:
             state.surging.append(start)
         findings.append(
@@ -212,18 +214,33 @@ def _surges(
 def _mass_attempts(
     crossing: str, route: str, state: CrossingState, minutes: set[int], t: Thresholds
 ) -> list[Finding]:
-    """The busiest mass window that holds a touched minute, if it reaches the threshold."""
-    best: tuple[int, int, list[str]] | None = None
+    """The busiest mass window that holds a touched minute, if it reaches the threshold.
+
+    Running sums over the minutes around the touched ones: one pass, however
+    many reports the batch brought.
+    """
+    if not minutes:
+        return []
     span = int(t.mass_window_s // MINUTE_S)
+    first = min(minutes) - (span - 1) * MINUTE_S
+    last = max(minutes) + (span - 1) * MINUTE_S
+    per_minute = [state.minutes.get(m, (0,))[0] for m in range(first, last + MINUTE_S, MINUTE_S)]
+    running = [0]
+    for persons in per_minute:
+        running.append(running[-1] + persons)
+    best_persons, best_start = -1, first
     for minute in minutes:
         for back in range(span):
-            start = minute - back * MINUTE_S
-            persons, ids = _window_sum(state, start, t.mass_window_s)
-            if best is None or persons > best[0]:
-                best = (persons, start, ids)
-    if best is None or best[0] < t.mass_min_persons:
+            i = (minute - first) // MINUTE_S - back
+            if i < 0 or i + span > len(per_minute):
+                continue
+            persons = running[i + span] - running[i]
+            if persons > best_persons:
+                best_persons, best_start = persons, first + i * MINUTE_S
+    if best_persons < t.mass_min_persons:
         return []
-    persons, start, ids = best
+    persons, start = best_persons, best_start
+    _, ids = _window_sum(state, start, t.mass_window_s)
     impact = Impact.VERY_HIGH if persons >= 3 * t.mass_min_persons else Impact.HIGH
     return [
         Finding(

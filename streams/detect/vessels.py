@@ -27,6 +27,7 @@ GAP_OPEN = 1
 LOITERING = 2
 OTHER_ROUTE = "other"
 _NUMBERS = struct.Struct("<5dB")
+_LAST_SEEN = struct.Struct("<d")
 
 
 class VesselState(NamedTuple):
@@ -54,6 +55,11 @@ class VesselState(NamedTuple):
         last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags = _NUMBERS.unpack_from(raw)
         crossing, route = raw[_NUMBERS.size :].decode().split("\x1f")
         return cls(last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags, crossing, route)
+
+    @staticmethod
+    def last_seen(raw: bytes) -> tuple[float, int]:
+        """(last_ts, flags) of a packed state, without unpacking the rest."""
+        return _LAST_SEEN.unpack_from(raw)[0], raw[_NUMBERS.size - 1]
 
     @property
     def in_zone_of_interest(self) -> bool:
