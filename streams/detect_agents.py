@@ -1,4 +1,9 @@
-"""The Faust side of detect and deliver: tables, agents, the tick timer, the alert sink and deliverer."""
+"""The Faust side of detect and deliver: tables, agents, the tick timer, the alert sink and deliverer.
+
+The detect agents hand their alerts straight to ClickHouse, the `alerts` topic
+and the deliverer: a Faust agent reading `alerts` back would cost about 100 µs
+per alert state (scripts/bench_consume.py) for nothing the batch does not have.
+"""
 
 from __future__ import annotations
 
@@ -79,12 +84,22 @@ def add_detection(
     cell_table, cell_groups = table("cells"), table("cell_alert_groups")
     tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(ALERTS, partitions=n, key_serializer="raw", value_serializer="raw")
 
     async def finish(partition: int, views: list[BatchedTable], alerts: list[Alert]) -> None:
-        """Changelogs first, then the alerts; both acknowledged before the next batch."""
+        """Alerts to ClickHouse and the `alerts` topic, then the state to its changelogs, then delivery.
+
+        In that order a crash anywhere replays the batch and raises the same alert
+        states again (the same id and version: one row); only queued deliveries
+        can be lost.
+        """
+        if alerts:
+            await asyncio.gather(
+                asyncio.to_thread(alert_sink.write_alerts, alerts),
+                publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts]),
+            )
         await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
-        await publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts])
+        for alert in alerts:
+            await deliverer.offer(alert)
 
     @app.agent(tracks_topic, name="detect_tracks")
     async def detect_tracks(stream: StreamT) -> None:
@@ -109,17 +124,6 @@ def add_detection(
         """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
         for partition in range(n):
             await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
-
-    @app.agent(alerts_topic, name="store_alerts")
-    async def store_alerts(stream: StreamT) -> None:
-        # Alerts are few and each ClickHouse insert has a fixed cost: gather up to a second's worth.
-        async for batch in stream.take(settings.batch_size, within=1.0):
-            await asyncio.to_thread(alert_sink.write_alerts, [Alert.model_validate_json(v) for v in batch])
-
-    @app.agent(alerts_topic, name="deliver_alerts")
-    async def deliver_alerts(stream: StreamT) -> None:
-        async for value in stream:
-            await deliverer.offer(Alert.model_validate_json(value))
 
     @app.task
     async def run_delivery() -> None:

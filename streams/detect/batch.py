@@ -91,12 +91,7 @@ def split_for_detection(
     """
     tracks: dict[int, _Rows] = defaultdict(_Rows)
     cells: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    known: dict[str, int] = {}
-
-    def partition(key: str) -> int:  # keys repeat within a batch; crc32 of each once
-        if key not in known:
-            known[key] = partition_of(key, partitions)
-        return known[key]
+    known: dict[str, int] = {}  # keys repeat within a batch: crc32 of each once
 
     for event in events:
         report = event.report
@@ -104,7 +99,10 @@ def split_for_detection(
         ts = report.observed_at.timestamp()
         if isinstance(report, VesselReport):
             key = report.vessel_key
-            tracks[partition(key)].fixes.append(
+            p = known.get(key)
+            if p is None:
+                p = known[key] = partition_of(key, partitions)
+            tracks[p].fixes.append(
                 (event_id, key, ts, report.lat, report.lon, report.sog, event.crossing_id, event.route,
                  "" if report.mmsi is None else f"{report.mmsi:09d}",
                  "" if report.imo is None else f"{report.imo:07d}",
@@ -112,13 +110,16 @@ def split_for_detection(
             )  # fmt: skip
             if report.sog is None or report.sog < meeting_max_kn:
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
-                    cells[partition(cell)].append(
+                    cells[partition_of(cell, partitions)].append(
                         (cell, n == 0, key, ts, report.lat, report.lon, report.sog, event_id,
                          event.crossing_id, event.route)
                     )  # fmt: skip
         elif event.crossing_id:
             kind = crossing_kinds.get(event.crossing_id, "")
-            tracks[partition(event.crossing_id)].sightings.append(
+            p = known.get(event.crossing_id)
+            if p is None:
+                p = known[event.crossing_id] = partition_of(event.crossing_id, partitions)
+            tracks[p].sightings.append(
                 (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon)
             )
     return (

@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from geo.catalogue import Zones
 from geo.distance import distance_m, knots
 from geo.ports import Ports
@@ -90,9 +88,9 @@ def track_vessels(
     n = len(fixes["event_id"])
     if n == 0:
         return {}, []
-    ts = np.asarray(fixes["ts"], dtype=np.float64)
     vessel = fixes["vessel"]
-    order = sorted(range(n), key=lambda i: (vessel[i], ts[i]))
+    # Oldest first overall is oldest first for each vessel (vessels are independent).
+    order = sorted(range(n), key=fixes["ts"].__getitem__)
     changed: dict[str, VesselState] = {}
     findings: list[Finding] = []
     legs: list[tuple[int, VesselState]] = []
