@@ -245,9 +245,9 @@ def bench_detectors(args: argparse.Namespace) -> None:
             for detectors in (False, True):
                 runs[detectors].append(measure_detectors(lines, args.partitions, detectors))
         off, on = (min(runs[d], key=lambda m: m["cpu_us"]) for d in (False, True))
-        print(f"{name}, CPU µs per report in {args.repeats} runs each: without detectors "
-              f"{' / '.join(f'{m['cpu_us']:.0f}' for m in runs[False])}; with "
-              f"{' / '.join(f'{m['cpu_us']:.0f}' for m in runs[True])}")  # fmt: skip
+        cpu = {d: " / ".join(f"{m['cpu_us']:.0f}" for m in runs[d]) for d in (False, True)}
+        print(f"{name}, CPU µs per report in {args.repeats} runs each: "
+              f"without detectors {cpu[False]}; with {cpu[True]}")  # fmt: skip
         print(f"{name}: without detectors {off['rate']:,.0f} reports/s, {off['cpu_us']:.0f} CPU µs "
               f"per report; with detectors {on['rate']:,.0f} reports/s, {on['cpu_us']:.0f} CPU µs per "
               f"report, {on['alerts']:,} alert states")  # fmt: skip
