@@ -1,8 +1,9 @@
 """The Faust side of detect and deliver: tables, agents, the tick timer, the alert sink and deliverer.
 
-The detect agents hand their alerts straight to ClickHouse, the `alerts` topic
-and the deliverer: a Faust agent reading `alerts` back would cost about 100 µs
-per alert state (scripts/bench_consume.py) for nothing the batch does not have.
+The detect agents publish their alerts to the `alerts` topic and hand them to
+the deliverer; a batch consumer (aiokafka, like the ingest stage) sinks the
+topic to ClickHouse. Faust agents reading `alerts` back would cost about 100
+µs per alert state (scripts/bench_consume.py).
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import DetectBatch, decode_cells
 from streams.detect.watchlist import WatchListFile
 from streams.detection import CellDetector, TrackDetector
-from streams.kafka_io import KafkaEventPublisher
+from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
 from streams.settings import Settings
 from streams.table_batch import BatchedTable
 from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS
 
 log = logging.getLogger(__name__)
+ALERT_SINK_WITHIN_S = 1.0
 
 
 @dataclass
@@ -86,17 +88,13 @@ def add_detection(
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
 
     async def finish(partition: int, views: list[BatchedTable], alerts: list[Alert]) -> None:
-        """Alerts to ClickHouse and the `alerts` topic, then the state to its changelogs, then delivery.
+        """Alerts to the `alerts` topic, then the state to its changelogs, then delivery.
 
         In that order a crash anywhere replays the batch and raises the same alert
-        states again (the same id and version: one row); only queued deliveries
-        can be lost.
+        states again (the same id and version: one row in ClickHouse); only
+        queued deliveries can be lost.
         """
-        if alerts:
-            await asyncio.gather(
-                asyncio.to_thread(alert_sink.write_alerts, alerts),
-                publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts]),
-            )
+        await publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts])
         await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
         for alert in alerts:
             await deliverer.offer(alert)
@@ -124,6 +122,26 @@ def add_detection(
         """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
         for partition in range(n):
             await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
+
+    @app.task
+    async def sink_alerts() -> None:
+        """`alerts` to ClickHouse in batches of up to a second (each insert has a fixed cost)."""
+        await ready.wait()
+        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-alerts", (ALERTS,))
+        await consumer.start()
+        try:
+            while True:
+                records = await consumer.next_batch(settings.batch_size, ALERT_SINK_WITHIN_S)
+                deadline = time.monotonic() + ALERT_SINK_WITHIN_S
+                while records and len(records) < settings.batch_size and time.monotonic() < deadline:
+                    more = settings.batch_size - len(records)
+                    records += await consumer.next_batch(more, max(0.0, deadline - time.monotonic()))
+                if records:
+                    alerts = [Alert.model_validate_json(r.value) for r in records if r.value is not None]
+                    await asyncio.to_thread(alert_sink.write_alerts, alerts)
+                    await consumer.commit(records)
+        finally:
+            await consumer.stop()
 
     @app.task
     async def run_delivery() -> None:
