@@ -50,7 +50,7 @@ class DetectRuntime:
         return {
             "detect": {
                 "batches": stats.batches, "fixes": stats.fixes, "sightings": stats.sightings,
-                "too_late": stats.too_late, "alerts": stats.alerts,
+                "too_late": stats.too_late, "alerts": stats.alerts, "cpu_s": round(stats.cpu_s, 3),
                 "watch_list_error": self.tracks.watch.error,
             },
             "delivery": {"delivered": self.deliverer.stats.delivered, "failed": self.deliverer.stats.failed},
@@ -94,8 +94,12 @@ def add_detection(
         states again (the same id and version: one row in ClickHouse); only
         queued deliveries can be lost.
         """
-        await publishers[0].publish(ALERTS, [(a.id.encode(), encode(a)) for a in alerts])
+        started = time.thread_time()
+        messages = [(a.id.encode(), encode(a)) for a in alerts]
+        tracks.stats.cpu_s += time.thread_time() - started
+        await publishers[0].publish(ALERTS, messages)
         await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
+        tracks.stats.cpu_s += sum(view.cpu_s for view in views)
         for alert in alerts:
             await deliverer.offer(alert)
 
@@ -105,7 +109,9 @@ def add_detection(
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
             views = [BatchedTable(vessels), BatchedTable(crossings), BatchedTable(track_groups)]
+            started = time.thread_time()
             alerts = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
+            tracks.stats.cpu_s += time.thread_time() - started
             await finish(partition, views, alerts)
 
     @app.agent(cells_topic, name="detect_cells")
@@ -114,7 +120,9 @@ def add_detection(
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
             views = [BatchedTable(cell_table), BatchedTable(cell_groups)]
+            started = time.thread_time()
             alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)
+            tracks.stats.cpu_s += time.thread_time() - started
             await finish(partition, views, alerts)
 
     @app.timer(settings.tick_s)

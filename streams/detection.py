@@ -41,6 +41,7 @@ class DetectStats:
     sightings: int = 0
     too_late: int = 0
     alerts: int = 0
+    cpu_s: float = 0.0  # CPU time of the event-loop thread in detection code (see detect_agents)
 
 
 @dataclass
