@@ -115,20 +115,10 @@ def measure_baseline(broker_url: str, count: int) -> tuple[float, float, float]:
 def measure_spine(
     broker_url: str, count: int, data_dir: Path, rate: float, seconds: float
 ) -> dict[str, float]:
-    port = free_port()
-    log = data_dir / "worker.log"
-    worker = start_worker_process(
-        log, kafka=broker_url, data_dir=str(data_dir), web_port=str(port), worker_id="bench-spine"
-    )
-    base = f"http://127.0.0.1:{port}"
+    worker, base = start_bench_worker(broker_url, data_dir, worker_id="bench-spine")
     try:
-        wait_for_worker(worker, base, log)
-        process = psutil.Process(worker.pid)
-        status: dict[str, float] = {}
-        while not status.get("processed"):
-            status = get_json(base + "/status") or {}
-            time.sleep(0.005)
-        t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
+        process, t0, cpu0 = wait_for_first_report(worker, base)
+        status: dict[str, Any] = {}
         while status.get("processed", 0) < count:
             status = get_json(base + "/status") or {}
             time.sleep(0.05)
@@ -157,22 +147,13 @@ def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors:
         asyncio.run(ensure_topics(broker.url, partitions))
         for topic, topic_lines in lines.items():
             asyncio.run(replay_lines(iter(topic_lines), topic, broker.url))
-        port = free_port()
-        data_dir = Path(tmp) / "data"
-        log = data_dir / "worker.log"
-        worker = start_worker_process(
-            log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port), worker_id="bench-detect",
-            partitions=str(partitions), detectors=str(detectors).lower(),
+        worker, base = start_bench_worker(
+            broker.url, Path(tmp) / "data", worker_id="bench-detect", partitions=str(partitions),
+            detectors=str(detectors).lower(),
         )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
         try:
-            wait_for_worker(worker, base, log)
-            process = psutil.Process(worker.pid)
+            process, t0, cpu0 = wait_for_first_report(worker, base)
             status: dict[str, Any] = {}
-            while not status.get("processed"):
-                status = get_json(base + "/status") or {}
-                time.sleep(0.005)
-            t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
             while status.get("processed", 0) < total:
                 status = get_json(base + "/status") or {}
                 time.sleep(0.05)
@@ -189,6 +170,28 @@ def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors:
                     "detect_us": 1e6 * detect.get("cpu_s", 0.0) / total}  # fmt: skip
         finally:
             stop_process(worker)
+
+
+def start_bench_worker(
+    broker_url: str, data_dir: Path, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A worker process on its own data dir; returns it and its base URL once it answers."""
+    port = free_port()
+    log = data_dir / "worker.log"
+    worker = start_worker_process(
+        log, kafka=broker_url, data_dir=str(data_dir), web_port=str(port), **settings
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for_worker(worker, base, log)
+    return worker, base
+
+
+def wait_for_first_report(worker: subprocess.Popen[bytes], base: str) -> tuple[psutil.Process, float, float]:
+    """Wait until the worker has handled its first report; (process, wall clock, CPU seconds) then."""
+    process = psutil.Process(worker.pid)
+    while not (get_json(base + "/status") or {}).get("processed"):
+        time.sleep(0.005)
+    return process, time.perf_counter(), sum(process.cpu_times()[:2])
 
 
 def _rows(base: str, query: str) -> list[list[object]]:
