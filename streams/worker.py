@@ -21,7 +21,7 @@ from streams.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.watchlist import WatchListFile
 from streams.settings import LOCAL, Settings
-from streams.topics import ensure_topics
+from streams.topics import ALL_TOPICS, ensure_topics
 
 log = logging.getLogger(__name__)
 STATE_FILE = "worker.json"
@@ -48,7 +48,8 @@ def run_worker(settings: Settings) -> None:
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
         try:
-            asyncio.run(ensure_topics(broker_url, settings.partitions))
+            centre_topics = tuple(s.topic for s in subscriptions if s.topic)
+            asyncio.run(ensure_topics(broker_url, settings.partitions, ALL_TOPICS + centre_topics))
         except KafkaError as error:
             raise BrokerUnavailableError(f"cannot reach the broker at {broker_url!r}: {error}") from None
         sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)

@@ -83,6 +83,12 @@ format = "cap"
 max_attempts = 3
 backoff_s = 0.05
 backoff_max_s = 0.2
+
+[[subscription]]
+centre = "MAOC-N"
+topic = "alerts.maoc-n"
+kinds = ["encounter", "vessel_of_interest"]
+min_impact = "high"
 """
     )
     worker = start_worker(watch_list=str(watch), subscriptions=str(subscriptions))
@@ -129,6 +135,11 @@ backoff_max_s = 0.2
     for headers, body in posts:
         assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
         assert not verify("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
+
+    # MAOC-N takes its alerts from a Kafka topic: only the kinds it asked for.
+    on_topic = asyncio.run(read_topic(broker.url, "alerts.maoc-n", 3))  # of 4: each kind opens and resolves
+    kinds = {Alert.model_validate_json(r.value).kind.value for r in on_topic}
+    assert kinds == {"encounter", "vessel_of_interest"}
 
     # IT-NCC's endpoint fails: 3 tries of the Lampedusa surge's first state, then alerts.dlq.
     letters = asyncio.run(read_topic(broker.url, ALERTS_DLQ, 1))
