@@ -56,7 +56,7 @@ def build_scenario(start: datetime, partitions: int) -> Scenario:
         fix(DARK, start + m * minute, lat + _north_deg(m * 150), lon, 5.0)
     fix(DARK, start + timedelta(hours=7, minutes=30), lat + _north_deg(2000), lon, 5.0)
     # A vessel on the dark one's partition keeps that partition's event clock moving.
-    keeper = _same_partition_mmsi(DARK, partitions)
+    keeper = same_partition_mmsi(DARK, partitions)
     for k in range(17):
         fix(keeper, start + k * 30 * minute, 38.5, 4.0 + k * 0.1, 10.0)
     # The watch-listed vessel, at sea far from every zone.
@@ -109,7 +109,8 @@ def _north_deg(metres: float) -> float:
     return math.degrees(metres / 6_371_008.8)
 
 
-def _same_partition_mmsi(mmsi: str, partitions: int) -> str:
+def same_partition_mmsi(mmsi: str, partitions: int) -> str:
+    """An MMSI from KEEPER upwards whose vessel key lands on the same partition as `mmsi`'s."""
     target = partition_of(f"mmsi:{mmsi}", partitions)
     candidate = int(KEEPER)
     while partition_of(f"mmsi:{candidate}", partitions) != target:

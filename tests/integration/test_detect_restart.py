@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from streams.broker import LocalBroker
-from streams.scenario import DARK, _same_partition_mmsi, default_start
+from streams.scenario import DARK, default_start, same_partition_mmsi
 from streams.topics import VESSELS
 from tests.integration.conftest import send
 
@@ -25,7 +25,7 @@ def test_a_gap_that_opened_before_the_restart_is_reported_after_it(
     broker: LocalBroker, start_worker: Any
 ) -> None:
     start = default_start()
-    keeper = _same_partition_mmsi(DARK, partitions=2)
+    keeper = same_partition_mmsi(DARK, partitions=2)
     first = start_worker()
     # The vessel reports in the Strait, then falls silent; only the worker that saw it knows.
     before = [fix(DARK, start + timedelta(minutes=m), 35.99, -5.45) for m in (0, 10, 20)]
