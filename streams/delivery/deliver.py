@@ -1,8 +1,9 @@
 """Deliver stage: alerts to coordination centres, one queue per centre so that none waits for another.
 
-Webhooks are POSTed signed (see signing.py) and retried with exponential
-backoff and jitter; after the last try the alert goes to `alerts.dlq` with the
-error. Kafka subscriptions get the alert on their own topic.
+Webhooks are POSTed signed, with the alert state's idempotency key (see
+signing.py), and retried with exponential backoff and jitter; after the last
+try the alert goes to `alerts.dlq` with the error. Kafka subscriptions get the
+alert on their own topic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_random_
 from schemas.alerts import Alert
 from schemas.cap import render_cap
 from schemas.codec import encode, encode_obj
-from streams.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from streams.delivery.signing import (
+    IDEMPOTENCY_KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    idempotency_key,
+    sign,
+)
 from streams.delivery.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
@@ -94,7 +101,8 @@ class Deliverer:
                 if sub.topic is not None:
                     await self.publish(sub.topic, alert.id.encode(), body)
                 else:
-                    await self._post_with_retries(sub, body, content_type)
+                    key = idempotency_key(alert.id, alert.version)
+                    await self._post_with_retries(sub, body, content_type, key)
             except RetryError as error:
                 cause = error.last_attempt.exception()
                 await self._dead_letter(sub, alert, f"{type(cause).__name__}: {cause}", sub.max_attempts)
@@ -104,7 +112,8 @@ class Deliverer:
             else:
                 self.stats.delivered[sub.centre] = self.stats.delivered.get(sub.centre, 0) + 1
 
-    async def _post_with_retries(self, sub: Subscription, body: bytes, content_type: str) -> None:
+    async def _post_with_retries(self, sub: Subscription, body: bytes, content_type: str, key: str) -> None:
+        """POST until a 2xx or the last attempt; every attempt is signed anew under the same key."""
         assert self._session is not None and sub.webhook is not None and sub.secret is not None
         retrying = AsyncRetrying(
             stop=stop_after_attempt(sub.max_attempts),
@@ -116,7 +125,8 @@ class Deliverer:
                 headers = {
                     "Content-Type": content_type,
                     TIMESTAMP_HEADER: str(timestamp),
-                    SIGNATURE_HEADER: sign(sub.secret.get_secret_value(), timestamp, body),
+                    IDEMPOTENCY_KEY_HEADER: key,
+                    SIGNATURE_HEADER: sign(sub.secret.get_secret_value(), timestamp, key, body),
                 }
                 timeout = aiohttp.ClientTimeout(total=sub.timeout_s)
                 async with self._session.post(

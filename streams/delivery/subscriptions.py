@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,14 @@ class Subscription(BaseModel):
     zones: frozenset[str] = frozenset()
     kinds: frozenset[AlertKind] = frozenset()
     min_impact: Impact = Impact.LOW
-    webhook: HttpUrl | None = None
+    webhook: HttpUrl | None = Field(
+        None, description="https:// URL; plain http:// only to a loopback host or with allow_http = true"
+    )
+    allow_http: bool = Field(
+        False,
+        description="accept a plain http:// webhook to a host that is not loopback (a network you trust);"
+        " the alert then travels unencrypted and its signed request can be read and replayed on the way",
+    )
     secret: SecretStr | None = None
     topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     format: Literal["json", "cap"] = "json"
@@ -39,6 +47,16 @@ class Subscription(BaseModel):
             raise ValueError("a webhook needs a shared secret")
         return self
 
+    @model_validator(mode="after")
+    def _https_webhook(self) -> Subscription:
+        url = self.webhook  # runs after _one_channel, so a missing secret is reported first
+        if url is None or url.scheme == "https" or self.allow_http or is_loopback_host(url.host):
+            return self
+        raise ValueError(
+            f"webhook {str(url)!r} is plain http:// to {url.host!r}: use https://,"
+            " or set allow_http = true for a network you trust"
+        )
+
     def wants(self, alert: Alert) -> bool:
         """Does this alert pass the centre's filters?"""
         return (
@@ -47,6 +65,24 @@ class Subscription(BaseModel):
             and (not self.kinds or alert.kind in self.kinds)
             and alert.impact.rank >= self.min_impact.rank
         )
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Is a parsed URL host this machine: `localhost`, 127.0.0.0/8 or [::1]?
+
+    Decided on the host the URL parser found (lower-cased, IPv4 forms such as
+    `127.1` normalised, IPv6 in brackets), never on a prefix of the URL text.
+    """
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_subscriptions(path: Path) -> list[Subscription]:

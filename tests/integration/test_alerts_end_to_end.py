@@ -15,7 +15,7 @@ import pytest
 
 from schemas.alerts import Alert
 from streams.broker import LocalBroker
-from streams.delivery.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from streams.delivery.signing import ReplayGuard, Verdict, verify_delivery
 from streams.scenario import build_scenario, default_start
 from streams.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
 from tests.integration.conftest import read_topic, send
@@ -133,8 +133,10 @@ min_impact = "high"
     assert {Alert.model_validate_json(b).id.rsplit(":", 1)[0] for _, b in posts} == scenario.expected_groups
     now = int(time.time())
     for headers, body in posts:
-        assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
-        assert not verify("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER], now)
+        guard = ReplayGuard()
+        assert verify_delivery(SECRET, headers, body, now, guard) is Verdict.ACCEPTED
+        assert verify_delivery(SECRET, headers, body, now, guard) is Verdict.REPLAYED
+        assert verify_delivery("wrong", headers, body, now, ReplayGuard()) is Verdict.BAD_SIGNATURE
 
     # MAOC-N takes its alerts from a Kafka topic: only the kinds it asked for.
     on_topic = asyncio.run(read_topic(broker.url, "alerts.maoc-n", 2))  # one state of each group
