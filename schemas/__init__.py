@@ -2,6 +2,7 @@
 
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.events import EnrichedEvent, ReportKind, SourceOffset
+from schemas.limits import ReportLimits
 from schemas.rejection import DeadLetter, Rejected, RejectReason
 from schemas.reports import IncidentType, InterceptionReport, Report, VesselReport, VesselSource
 from schemas.validate import validate_report
@@ -19,6 +20,7 @@ __all__ = [
     "Rejected",
     "Report",
     "ReportKind",
+    "ReportLimits",
     "SourceOffset",
     "VesselReport",
     "VesselSource",

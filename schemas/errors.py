@@ -31,3 +31,16 @@ class WatchListError(BorderwatchError, ValueError):
 
 class SubscriptionError(BorderwatchError, ValueError):
     """A subscriptions file cannot be used; the message names the file and entry."""
+
+
+class QueryRefusedError(BorderwatchError, ValueError):
+    """An analyst query was refused or failed; `code` is a stable reason."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class AnalystBusyError(BorderwatchError, RuntimeError):
+    """Too many analyst queries are waiting; try again shortly."""

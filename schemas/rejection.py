@@ -24,15 +24,22 @@ class RejectReason(StrEnum):
     LON_OUT_OF_RANGE = "lon_out_of_range"
     NEGATIVE_COUNT = "negative_count"
     OUT_OF_RANGE = "out_of_range"
+    IMPLAUSIBLE_VALUE = "implausible_value"
     TIMESTAMP_WITHOUT_OFFSET = "timestamp_without_offset"
     INVALID_TIMESTAMP = "invalid_timestamp"
     OBSERVED_IN_FUTURE = "observed_in_future"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    TIMESTAMP_TOO_EARLY = "timestamp_too_early"
     UNKNOWN_INCIDENT_TYPE = "unknown_incident_type"
     UNKNOWN_SOURCE = "unknown_source"
     MISSING_LOCATION = "missing_location"
     MISSING_IDENTITY = "missing_identity"
     UNKNOWN_CROSSING = "unknown_crossing"
     INVALID_VALUE = "invalid_value"
+    DUPLICATE_KEY = "duplicate_key"
+    CONTROL_CHARACTER = "control_character"
+    INTERNAL_ERROR = "internal_error"
+    UNDECODABLE_RECORD = "undecodable_record"
     UNDECODABLE_NMEA = "undecodable_nmea"
 
 
@@ -69,6 +76,8 @@ def _reason_for(kind: str, leaf: str, loc: list[str], msg: str) -> RejectReason:
         return RejectReason.INVALID_JSON
     if kind in ("model_type", "model_attributes_type") and not loc:
         return RejectReason.NOT_AN_OBJECT
+    if kind == "control_character":
+        return RejectReason.CONTROL_CHARACTER
     if kind == "extra_forbidden":
         return RejectReason.UNKNOWN_FIELD
     if kind == "missing":
@@ -88,7 +97,8 @@ def _reason_for(kind: str, leaf: str, loc: list[str], msg: str) -> RejectReason:
             return RejectReason.LAT_OUT_OF_RANGE
         if leaf == "lon":
             return RejectReason.LON_OUT_OF_RANGE
-        if leaf in _COUNT_FIELDS or (len(loc) > 1 and loc[-2] == "nationalities"):
+        is_count = leaf in _COUNT_FIELDS or (len(loc) > 1 and loc[-2] == "nationalities")
+        if is_count and kind == "greater_than_equal":
             return RejectReason.NEGATIVE_COUNT
         return RejectReason.OUT_OF_RANGE
     if kind.endswith(_TYPE_ERRORS_SUFFIX) or kind in ("literal_error", "enum"):

@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-Count = Annotated[int, Field(ge=0)]
+UINT32_MAX = 2**32 - 1
+"""The largest count a ClickHouse UInt32 column (persons, nationalities) holds."""
+
+# Unicode categories an identifier must not contain: controls, format characters
+# (zero-width, bidi marks), line and paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_TEXT_WHITESPACE = ("\n", "\r", "\t")
+
+
+def _control_character_error(value: str, position: int) -> PydanticCustomError:
+    return PydanticCustomError(
+        "control_character",
+        "control character {char} at position {position} is not allowed",
+        {"char": repr(value[position]), "position": position},
+    )
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse identifiers holding a character of category Cc, Cf, Zl or Zp."""
+    if value.isprintable():  # the fast path: printable excludes every such category
+        return value
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            raise _control_character_error(value, position)
+    return value
+
+
+def no_control_characters_in_text(value: str) -> str:
+    """Refuse free text holding a Cc control character other than newline, return and tab."""
+    if value.isprintable():
+        return value
+    stripped = value
+    for whitespace in _TEXT_WHITESPACE:
+        stripped = stripped.replace(whitespace, "")
+    if stripped.isprintable():
+        return value
+    for position, char in enumerate(value):
+        if char not in _TEXT_WHITESPACE and unicodedata.category(char) == "Cc":
+            raise _control_character_error(value, position)
+    return value
+
+
+Count = Annotated[int, Field(ge=0, le=UINT32_MAX, description="a count; fits a ClickHouse UInt32")]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0, description="WGS84 latitude, degrees")]
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, description="WGS84 longitude, degrees")]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_control_characters)]
+FreeText = Annotated[str, Field(max_length=10_000), AfterValidator(no_control_characters_in_text)]
 
 
 class IncidentType(StrEnum):
@@ -55,7 +100,7 @@ class Seizure(_Wire):
     """Goods seized during the incident."""
 
     kind: Text
-    kg: Annotated[float, Field(ge=0.0)] | None = None
+    kg: Annotated[float, Field(ge=0.0, description="mass seized; a finite float64")] | None = None
 
 
 class _Report(_Wire):
@@ -77,7 +122,7 @@ class InterceptionReport(_Report):
     facilitators_arrested: Count | None = None
     boat_type: Text | None = None
     seizure: Seizure | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    notes: FreeText | None = None
 
     @model_validator(mode="after")
     def _has_location(self) -> InterceptionReport:

@@ -39,8 +39,7 @@ from streams.broker import free_port, start_local_broker
 from streams.replay import replay_lines
 from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.worker_client import (
-    get_json,
-    post_sql,
+    WorkerApi,
     start_worker_process,
     stop_process,
     wait_for_worker,
@@ -120,7 +119,7 @@ def measure_spine(
         process, t0, cpu0 = wait_for_first_report(worker, base)
         status: dict[str, Any] = {}
         while status.get("processed", 0) < count:
-            status = get_json(base + "/status") or {}
+            status = base.get("/status") or {}
             time.sleep(0.05)
         elapsed, cpu = time.perf_counter() - t0, sum(process.cpu_times()[:2]) - cpu0
         result = {"rate": count / elapsed, "cpu": cpu, "rss": peak_rss_mb(worker.pid)}
@@ -128,7 +127,7 @@ def measure_spine(
         steady = feed_lines(int(rate * seconds), month="2024-09")
         started = time.time()
         asyncio.run(replay_lines(iter(steady), INTERCEPTIONS, broker_url, rate))
-        while (get_json(base + "/status") or {}).get("processed", 0) < count + len(steady):
+        while (base.get("/status") or {}).get("processed", 0) < count + len(steady):
             time.sleep(0.1)
         answer = _rows(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
                       f"inserted_at)), count() FROM borderwatch.events "
@@ -155,12 +154,12 @@ def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors:
             process, t0, cpu0 = wait_for_first_report(worker, base)
             status: dict[str, Any] = {}
             while status.get("processed", 0) < total:
-                status = get_json(base + "/status") or {}
+                status = base.get("/status") or {}
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
             if detectors:  # detection runs behind ingest: wait until it has seen every fix
                 while status["detect"]["fixes"] < len(lines[VESSELS]):
-                    status = get_json(base + "/status") or status
+                    status = base.get("/status") or status
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - t0
             cpu = sum(process.cpu_times()[:2]) - cpu0
@@ -174,28 +173,29 @@ def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors:
 
 def start_bench_worker(
     broker_url: str, data_dir: Path, **settings: str
-) -> tuple[subprocess.Popen[bytes], str]:
+) -> tuple[subprocess.Popen[bytes], WorkerApi]:
     """A worker process on its own data dir; returns it and its base URL once it answers."""
     port = free_port()
     log = data_dir / "worker.log"
     worker = start_worker_process(
         log, kafka=broker_url, data_dir=str(data_dir), web_port=str(port), **settings
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_for_worker(worker, base, log)
+    base = wait_for_worker(worker, f"http://127.0.0.1:{port}", data_dir, log)
     return worker, base
 
 
-def wait_for_first_report(worker: subprocess.Popen[bytes], base: str) -> tuple[psutil.Process, float, float]:
+def wait_for_first_report(
+    worker: subprocess.Popen[bytes], base: WorkerApi
+) -> tuple[psutil.Process, float, float]:
     """Wait until the worker has handled its first report; (process, wall clock, CPU seconds) then."""
     process = psutil.Process(worker.pid)
-    while not (get_json(base + "/status") or {}).get("processed"):
+    while not (base.get("/status") or {}).get("processed"):
         time.sleep(0.005)
     return process, time.perf_counter(), sum(process.cpu_times()[:2])
 
 
-def _rows(base: str, query: str) -> list[list[object]]:
-    answer = post_sql(base, query)
+def _rows(base: WorkerApi, query: str) -> list[list[object]]:
+    answer = base.sql(query)
     if "error" in answer:
         raise RuntimeError(answer["error"])
     return list(answer["rows"])

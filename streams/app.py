@@ -11,24 +11,27 @@ from datetime import UTC, datetime
 
 import faust
 from aiokafka.structs import ConsumerRecord
-from faust.types import StreamT
-from faust.web import Request, Response, View
 
 from geo.catalogue import Catalogue
 from schemas.codec import encode
-from schemas.rejection import DeadLetter
-from streams.alert_store import ClickHouseAlertSink, read_alerts
-from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
+from schemas.limits import ReportLimits
+from schemas.rejection import DeadLetter, RejectReason
+from streams.alert_store import ClickHouseAlertSink
+from streams.analyst.session import AnalystSession
 from streams.clickhouse import ClickHouseIncidentSink
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import split_for_detection
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
-from streams.detect_agents import DetectRuntime, add_detection
+from streams.detect_agents import add_detection
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
 from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
+from streams.poison import dead_letter_key, internal_letter, isolate_poison
 from streams.settings import Settings
+from streams.topic_sink import TopicSink
 from streams.topics import DETECT_CELLS, DETECT_TRACKS, DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
+from streams.web.auth import auth_middleware
+from streams.web.views import add_views
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class IngestStage:
         partitions: int,
         meeting: Thresholds,
         detectors: bool = True,
+        limits: ReportLimits | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.sink = sink
@@ -59,6 +63,7 @@ class IngestStage:
         self.meeting = meeting
         self.split_cpu_s = 0.0  # CPU spent preparing the detect batches
         self.detectors = detectors
+        self.limits = limits or ReportLimits()
         self.crossing_kinds = {
             c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
         }
@@ -78,16 +83,31 @@ class IngestStage:
             )
             for r in records
         ]
-        result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes)
+        result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes, self.limits)
         events = first_copies(result.events)
         in_batch_copies = len(result.events) - len(events)
         return PreparedBatch(records, events, result.dead_letters, in_batch_copies)
 
-    async def store_and_publish(self, batch: PreparedBatch, publisher: KafkaEventPublisher) -> None:
-        """ClickHouse, then the output topics; faults propagate and stop the worker."""
-        stored = await asyncio.to_thread(self.sink.stored_sources, batch.events)
-        fresh = [e for e in batch.events if e.identity not in stored]
-        replayed = [e for e in batch.events if stored.get(e.identity) == e.source]
+    async def sink_batch(self, batch: PreparedBatch, publisher: KafkaEventPublisher) -> None:
+        """Store and publish a batch; a report that fails on its own goes to `dlq` as internal_error."""
+
+        async def attempt(events: Sequence[Enriched]) -> None:
+            self.duplicates += await self.store_and_publish(events, publisher)
+
+        poison = await isolate_poison(batch.events, attempt)
+        now = datetime.now(UTC)
+        letters = batch.dead_letters + [
+            internal_letter(RejectReason.INTERNAL_ERROR, text, e.raw, *e.source, now) for e, text in poison
+        ]
+        await publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
+        self.processed += len(batch.records)
+        self.duplicates += batch.in_batch_copies
+
+    async def store_and_publish(self, events: Sequence[Enriched], publisher: KafkaEventPublisher) -> int:
+        """ClickHouse, then the output topics; returns how many were resends. Faults propagate."""
+        stored = await asyncio.to_thread(self.sink.stored_sources, events)
+        fresh = [e for e in events if e.identity not in stored]
+        replayed = [e for e in events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
         started = time.thread_time()
         tracks, cells = (
@@ -104,12 +124,10 @@ class IngestStage:
         self.split_cpu_s += time.thread_time() - started
         await asyncio.gather(
             publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
-            publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in batch.dead_letters]),
             publisher.publish_to_partitions(DETECT_TRACKS, [(p, b"batch", v) for p, v in tracks]),
             publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
         )
-        self.processed += len(batch.records)
-        self.duplicates += batch.in_batch_copies + len(batch.events) - len(fresh) - len(replayed)
+        return len(events) - len(fresh) - len(replayed)
 
 
 @dataclass(frozen=True)
@@ -120,12 +138,6 @@ class PreparedBatch:
     events: list[Enriched]
     dead_letters: list[DeadLetter]
     in_batch_copies: int
-
-
-def dead_letter_key(dead_letter: DeadLetter) -> bytes:
-    """Where the refused message was: its topic, partition and offset."""
-    d = dead_letter
-    return f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode()
 
 
 async def run_ingest(
@@ -158,7 +170,7 @@ async def run_ingest(
                 reader.result()  # re-raises the reader's fault
             batch = next_ready.result()
             try:
-                await stage.store_and_publish(batch, publisher)
+                await stage.sink_batch(batch, publisher)
             except Exception:
                 first, last = batch.records[0], batch.records[-1]
                 log.error(
@@ -179,8 +191,10 @@ def create_app(
     sink: ClickHouseIncidentSink,
     watch: WatchListFile,
     subscriptions: list[Subscription],
+    analyst: AnalystSession,
+    token: str,
 ) -> faust.App:
-    """The worker's Faust app, wired to a checked catalogue and a migrated sink."""
+    """The worker's Faust app, wired to a checked catalogue, a migrated sink and a caged analyst session."""
     app = faust.App(
         settings.worker_id,
         broker=broker_url,
@@ -197,6 +211,15 @@ def create_app(
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         web_port=settings.web_port,
+        # Only borderwatch's own endpoints, each behind the token (Faust's /table would show its state).
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_application_options={
+            "middlewares": [auth_middleware(token, settings.web_port)],
+            "client_max_size": settings.analyst.max_sql_bytes * 2 + 1024,
+        },
     )
     stage = IngestStage(
         catalogue,
@@ -205,7 +228,9 @@ def create_app(
         settings.partitions,
         settings.detect,
         settings.detectors,
+        settings.limits,
     )
+    health: dict[str, str] = {"ingest": "starting", "rejects": "starting"}
 
     @app.task
     async def ingest() -> None:
@@ -215,9 +240,11 @@ def create_app(
         publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
         await consumer.start()
+        health["ingest"] = "ok"
         try:
             await run_ingest(stage, consumer, publisher, settings.batch_size, settings.batch_within_s)
         except Exception as error:
+            health["ingest"] = f"failed: {error}"
             log.exception("ingest stopped the worker")
             await app.crash(error)
             raise
@@ -225,15 +252,30 @@ def create_app(
             await consumer.stop()
             await publisher.stop()
 
-    dead_letters = app.topic(DLQ, value_serializer="raw", key_serializer="raw")
+    @app.task
+    async def sink_rejects() -> None:
+        """dlq to the rejects table; a record that is not a dead letter is stored as one of its own."""
 
-    @app.agent(dead_letters, name="rejects")
-    async def sink_rejects(stream: StreamT) -> None:
-        """dlq to the rejects table; low volume, so Faust's per-event stream is fine here."""
-        batches = stream.take(settings.batch_size, within=settings.batch_within_s)
-        async for batch in batches:
-            letters = [DeadLetter.model_validate_json(value) for value in batch]
+        async def store_directly(letters: list[DeadLetter]) -> None:
+            # Published back to dlq they would only come round again: store them here.
             await asyncio.to_thread(sink.write_rejects, letters)
+
+        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-rejects", (DLQ,))
+        await consumer.start()
+        rejects = TopicSink(
+            consumer, DeadLetter, sink.write_rejects, store_directly,
+            settings.batch_size, settings.batch_within_s,
+        )  # fmt: skip
+        health["rejects"] = "ok"
+        try:
+            await rejects.run()
+        except Exception as error:
+            health["rejects"] = f"failed: {error}"
+            log.exception("the rejects sink stopped the worker")
+            await app.crash(error)
+            raise
+        finally:
+            await consumer.stop()
 
     alert_sink = ClickHouseAlertSink(sink.client, settings.database)
     runtime = (
@@ -241,52 +283,17 @@ def create_app(
         if settings.detectors
         else None
     )
-    _add_views(app, sink, settings.database, stage, runtime)
-    return app
 
-
-def _add_views(
-    app: faust.App, sink: ClickHouseIncidentSink, db: str, stage: IngestStage, runtime: DetectRuntime | None
-) -> None:
-    """HTTP endpoints: with chdb the worker is the only process that may read ClickHouse."""
-
-    @app.page("/counts")
-    async def counts(web: View, request: Request) -> Response:
-        query = request.query
-        try:
-            by = GroupBy(query.get("by", GroupBy.CROSSING.value))
-            since_s = parse_duration_s(query["since"]) if query.get("since") else None
-        except ValueError as error:
-            return web.json({"error": str(error)}, status=400)
-        rows = await asyncio.to_thread(run_counts, sink.client, db, by, since_s, query.get("route") or None)
-        return web.json(rows)
-
-    @app.page("/alerts")
-    async def alerts(web: View, request: Request) -> Response:
-        query = request.query
-        try:
-            since_s = parse_duration_s(query["since"]) if query.get("since") else None
-        except ValueError as error:
-            return web.json({"error": str(error)}, status=400)
-        found = await asyncio.to_thread(
-            read_alerts, sink.client, db, since_s, query.get("kind") or None, query.get("id") or None
-        )
-        return web.json(found)
-
-    @app.page("/status")
-    async def status(web: View, request: Request) -> Response:
-        totals = await asyncio.to_thread(sink.totals)
+    def status() -> dict[str, object]:
+        totals = sink.totals()
         counts = {"processed": stage.processed, "duplicates": stage.duplicates}
         detection = runtime.status() if runtime else {}
         if detection:
             detection["detect"]["cpu_s"] += round(stage.split_cpu_s, 3)
-        return web.json({**totals, **counts, **detection})
+        return {**totals, **counts, **detection}
 
-    @app.page("/sql")
-    class Sql(View):
-        async def post(self, request: Request) -> Response:
-            sql = (await request.read()).decode("utf-8", errors="replace")
-            try:
-                return self.json(await asyncio.to_thread(run_readonly, sink.client, sql))
-            except Exception as error:  # ClickHouse's own message is the useful answer
-                return self.json({"error": str(error)}, status=400)
+    def health_now() -> dict[str, str]:
+        return {**health, **(runtime.health if runtime else {})}
+
+    add_views(app, analyst, status, health_now)
+    return app

@@ -18,13 +18,13 @@ from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
 from schemas.codec import encode
 from schemas.errors import BorderwatchError
-from streams.analytics import GroupBy, parse_duration_s, run_counts, run_readonly
+from streams.analytics import GroupBy, parse_duration_s
 from streams.settings import LOCAL, Settings
 from streams.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
-from streams.worker_client import get_json, post_sql
+from streams.worker_client import WorkerApi
 
 if TYPE_CHECKING:
-    from clickhouse_connect.driver.client import Client
+    from streams.analyst.session import AnalystSession
 
 cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -106,9 +106,11 @@ def counts(
     params = {"by": by.value, "since": since or "", "route": route or ""}
     rows = _query(
         settings,
-        lambda base: get_json(base + "/counts", params),
-        lambda client: run_counts(client, settings.database, by, since_s, route),
+        lambda api: api.get("/counts", params),
+        lambda session: session.counts(by, since_s, route),
     )
+    if isinstance(rows, dict) and "error" in rows:
+        raise fail(f"query failed: {rows['error']}")
     console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
 
 
@@ -116,7 +118,7 @@ def counts(
 def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
     """Run a read-only SQL query against borderwatch's ClickHouse."""
     settings = Settings()
-    result = _query(settings, lambda base: post_sql(base, query), lambda c: run_readonly(c, query))
+    result = _query(settings, lambda api: api.sql(query), lambda session: session.sql(query))
     if "error" in result:
         raise fail(f"query failed: {result['error']}")
     table = Table(*result["columns"])
@@ -188,6 +190,7 @@ def ingest_ais(
 
     from streams.ais import AisDecoder
     from streams.kafka_io import KafkaEventPublisher
+    from streams.poison import dead_letter_key
 
     settings = Settings()
     url = _broker_url(settings)
@@ -207,9 +210,7 @@ def ingest_ais(
         await publisher.start()
         try:
             await publisher.publish(VESSELS, reports)
-            letters = [
-                (f"{d.source_topic}:{d.source_offset}".encode(), encode(d)) for d in decoder.dead_letters
-            ]
+            letters = [(dead_letter_key(d), encode(d)) for d in decoder.dead_letters]
             await publisher.publish(DLQ, letters)
         finally:
             await publisher.stop()
@@ -262,33 +263,46 @@ def _broker_url(settings: Settings) -> str:
 def _alerts(
     settings: Settings, since: str | None, since_s: int | None, kind: str | None, alert_id: str | None
 ) -> list[dict[str, Any]]:
-    from streams.alert_store import read_alerts
-
     params = {"since": since or "", "kind": kind or "", "id": alert_id or ""}
     answer = _query(
         settings,
-        lambda base: get_json(base + "/alerts", params),
-        lambda client: read_alerts(client, settings.database, since_s, kind, alert_id),
+        lambda api: api.get("/alerts", params),
+        lambda session: session.alerts(since_s, kind, alert_id),
     )
     if isinstance(answer, dict) and "error" in answer:
         raise fail(str(answer["error"]))
     return list(answer)
 
 
-def _query(settings: Settings, via_worker: Callable[[str], Any], direct: Callable[[Client], Any]) -> Any:
-    """Ask the worker that owns chdb over HTTP, else open ClickHouse directly."""
-    from streams.worker import running_worker_url
+def _query(
+    settings: Settings, via_worker: Callable[[WorkerApi], Any], direct: Callable[[AnalystSession], Any]
+) -> Any:
+    """Ask the worker that owns chdb over HTTP, else open a caged analyst session directly."""
+    from schemas.errors import QueryRefusedError
+    from streams.analyst.session import AnalystSession
+    from streams.worker import running_worker
 
-    base = running_worker_url(settings.data_dir) if settings.is_local_clickhouse else None
-    if base is not None:
-        answer = via_worker(base)
+    api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
+    if api is not None:
+        answer = via_worker(api)
         if answer is None:
-            raise fail(f"the worker at {base} did not answer; see its log in {settings.data_dir}")
+            raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
     from streams.clickhouse import connect
 
     try:
-        return direct(connect(settings.clickhouse_dsn))
+        session = AnalystSession(connect(settings.clickhouse_dsn), settings.database, settings.analyst)
+    except Exception as error:
+        if "UNKNOWN_DATABASE" in str(error):
+            raise fail(
+                f"no borderwatch data in {settings.clickhouse_dsn!r} yet: run 'borderwatch demo' "
+                "or 'borderwatch worker' first"
+            ) from None
+        raise fail(f"cannot open ClickHouse: {error}") from None
+    try:
+        return direct(session)
+    except QueryRefusedError as error:
+        return {"error": str(error)}
     except Exception as error:
         if "UNKNOWN_DATABASE" in str(error):
             raise fail(

@@ -20,11 +20,12 @@ from rich.text import Text
 from schemas.alerts import Impact
 from streams.broker import free_port, start_local_broker
 from streams.clickhouse import redact_dsn
+from streams.datadir import secure_data_dir
 from streams.replay import open_lines, replay_lines
 from streams.scenario import build_scenario, default_start
 from streams.settings import Settings
 from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
-from streams.worker_client import get_json, start_worker_process, stop_process, wait_for_worker
+from streams.worker_client import WorkerApi, start_worker_process, stop_process, wait_for_worker
 
 BUNDLED = Path(__file__).resolve().parent / "data"
 ALERT_WAIT_S = 90
@@ -40,7 +41,7 @@ def run_demo(
 
     feeds = [(interceptions or BUNDLED / "sample_interceptions.jsonl.gz", INTERCEPTIONS),
              (vessels or BUNDLED / "sample_vessels.jsonl.gz", VESSELS)]  # fmt: skip
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
     scenario = build_scenario(default_start(), settings.partitions)
     watch_list = settings.data_dir / "demo-watch-list.csv"
     watch_list.write_text(scenario.watch_list_csv)
@@ -56,7 +57,7 @@ def run_demo(
             watch_list=str(watch_list), partitions=str(settings.partitions), **overrides,
         )  # fmt: skip
         try:
-            wait_for_worker(worker, base, log)
+            api = wait_for_worker(worker, base, settings.data_dir, log)
             console.print(f"worker: pid {worker.pid}, ClickHouse {redact_dsn(settings.clickhouse_dsn)}")
             sent = 0
             for path, topic in feeds:
@@ -65,7 +66,7 @@ def run_demo(
             for lines, topic in ((scenario.interceptions, INTERCEPTIONS), (scenario.vessels, VESSELS)):
                 sent += asyncio.run(replay_lines(iter(lines), topic, broker.url))
             console.print("replayed a night with embedded anomalies (streams/scenario.py)")
-            _watch(console, base, sent, counts_table, scenario.expected_groups)
+            _watch(console, api, sent, counts_table, scenario.expected_groups)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C)")
         finally:
@@ -79,14 +80,14 @@ def run_demo(
     )
 
 
-def _watch(console: Console, base: str, sent: int, counts_table: Any, expected: frozenset[str]) -> None:
+def _watch(console: Console, api: WorkerApi, sent: int, counts_table: Any, expected: frozenset[str]) -> None:
     """Live counts and alerts until every message is handled and the scenario's alerts have fired."""
     deadline = time.monotonic() + ALERT_WAIT_S
     with Live(console=console, refresh_per_second=2) as live:
         while True:
-            status = get_json(base + "/status") or {}
-            rows = get_json(base + "/counts", {"by": "crossing"}) or []
-            alerts = get_json(base + "/alerts") or []
+            status = api.get("/status") or {}
+            rows = api.get("/counts", {"by": "crossing"}) or []
+            alerts = api.get("/alerts") or []
             accounted = sum(status.get(k, 0) for k in ("events", "rejects", "duplicates"))
             fired = {a["id"].rsplit(":", 1)[0] for a in alerts}
             done = accounted >= sent and (expected <= fired or time.monotonic() > deadline)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -21,6 +22,7 @@ from geo.catalogue import Catalogue
 from geo.ports import load_ports
 from schemas.alerts import Alert
 from schemas.codec import encode
+from schemas.rejection import DeadLetter, RejectReason
 from streams.alert_store import ClickHouseAlertSink
 from streams.delivery.deliver import Deliverer
 from streams.delivery.subscriptions import Subscription
@@ -28,9 +30,11 @@ from streams.detect.batch import DetectBatch, decode_cells
 from streams.detect.watchlist import WatchListFile
 from streams.detection import CellDetector, TrackDetector
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
+from streams.poison import dead_letter_key, error_text, internal_letter
 from streams.settings import Settings
 from streams.table_batch import BatchedTable
-from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS
+from streams.topic_sink import TopicSink
+from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ
 
 log = logging.getLogger(__name__)
 ALERT_SINK_WITHIN_S = 1.0
@@ -43,6 +47,8 @@ class DetectRuntime:
     tracks: TrackDetector
     cells: CellDetector
     deliverer: Deliverer
+    health: dict[str, str] = field(default_factory=dict)
+    refused: int = 0  # internal records that did not decode or broke a detector
 
     def status(self) -> dict[str, Any]:
         """Counts for /status."""
@@ -51,7 +57,7 @@ class DetectRuntime:
             "detect": {
                 "batches": stats.batches, "fixes": stats.fixes, "sightings": stats.sightings,
                 "too_late": stats.too_late, "alerts": stats.alerts, "cpu_s": round(stats.cpu_s, 3),
-                "watch_list_error": self.tracks.watch.error,
+                "watch_list_error": self.tracks.watch.error, "refused_records": self.refused,
             },
             "delivery": {"delivered": self.deliverer.stats.delivered, "failed": self.deliverer.stats.failed},
         }  # fmt: skip
@@ -78,6 +84,21 @@ def add_detection(
         await publishers[0].publish(topic, [(key, value)])
 
     deliverer = Deliverer(subscriptions, publish, ALERTS_DLQ, settings.cap_sender)
+    runtime = DetectRuntime(tracks, cells, deliverer, {"detect": "starting", "alerts_sink": "starting"})
+
+    async def dead_letter(letters: list[DeadLetter]) -> None:
+        runtime.refused += len(letters)
+        await publishers[0].publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
+
+    async def refuse(stream: StreamT, raw: bytes | None, error: Exception) -> None:
+        """A detect record that does not decode, or that a detector cannot take, goes to dlq."""
+        message = stream.current_event.message  # type: ignore[union-attr]
+        log.warning("refused %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+        letter = internal_letter(
+            RejectReason.UNDECODABLE_RECORD, f"a {message.topic} record was refused: {error_text(error)}",
+            raw, message.topic, message.partition, message.offset, datetime.now(UTC),
+        )  # fmt: skip
+        await dead_letter([letter])
 
     def table(name: str) -> Any:
         return app.Table(name, partitions=n)  # str keys, JSON values (Faust's changelog codec)
@@ -110,8 +131,13 @@ def add_detection(
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
             views = [BatchedTable(vessels), BatchedTable(crossings), BatchedTable(track_groups)]
             started = time.thread_time()
-            alerts = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
-            tracks.stats.cpu_s += time.thread_time() - started
+            try:
+                alerts = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
+            except Exception as error:  # pure code on hostile input: nothing of it reached the tables
+                await refuse(stream, value, error)
+                continue
+            finally:
+                tracks.stats.cpu_s += time.thread_time() - started
             await finish(partition, views, alerts)
 
     @app.agent(cells_topic, name="detect_cells")
@@ -121,8 +147,13 @@ def add_detection(
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
             views = [BatchedTable(cell_table), BatchedTable(cell_groups)]
             started = time.thread_time()
-            alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)
-            tracks.stats.cpu_s += time.thread_time() - started
+            try:
+                alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)
+            except Exception as error:
+                await refuse(stream, value, error)
+                continue
+            finally:
+                tracks.stats.cpu_s += time.thread_time() - started
             await finish(partition, views, alerts)
 
     @app.timer(settings.tick_s)
@@ -137,17 +168,17 @@ def add_detection(
         await ready.wait()
         consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-alerts", (ALERTS,))
         await consumer.start()
+        alerts = TopicSink(
+            consumer, Alert, alert_sink.write_alerts, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S
+        )
+        runtime.health["alerts_sink"] = "ok"
         try:
-            while True:
-                records = await consumer.next_batch(settings.batch_size, ALERT_SINK_WITHIN_S)
-                deadline = time.monotonic() + ALERT_SINK_WITHIN_S
-                while records and len(records) < settings.batch_size and time.monotonic() < deadline:
-                    more = settings.batch_size - len(records)
-                    records += await consumer.next_batch(more, max(0.0, deadline - time.monotonic()))
-                if records:
-                    alerts = [Alert.model_validate_json(r.value) for r in records if r.value is not None]
-                    await asyncio.to_thread(alert_sink.write_alerts, alerts)
-                    await consumer.commit(records)
+            await alerts.run()
+        except Exception as error:
+            runtime.health["alerts_sink"] = f"failed: {error}"
+            log.exception("the alerts sink stopped the worker")
+            await app.crash(error)
+            raise
         finally:
             await consumer.stop()
 
@@ -158,6 +189,7 @@ def add_detection(
         await publisher.start()
         publishers.append(publisher)
         ready.set()
+        runtime.health["detect"] = "ok"
         await deliverer.start()
         try:
             await asyncio.Event().wait()
@@ -165,4 +197,4 @@ def add_detection(
             await deliverer.stop()
             await publisher.stop()
 
-    return DetectRuntime(tracks, cells, deliverer)
+    return runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -12,9 +13,13 @@ from geo.catalogue import Catalogue
 from geo.lookup import crossing_route, locate
 from schemas.codec import encode_obj, json_fragment
 from schemas.events import ReportKind
-from schemas.rejection import DeadLetter, Rejected
+from schemas.limits import DEFAULT_LIMITS, MAX_MESSAGE_BYTES, ReportLimits
+from schemas.rejection import DeadLetter, Rejected, RejectReason
 from schemas.reports import InterceptionReport, Report, VesselReport
-from schemas.validate import MAX_MESSAGE_BYTES, validate_report
+from schemas.validate import validate_report
+
+_log = logging.getLogger(__name__)
+_MAX_ERROR_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -100,53 +105,110 @@ def process_batch(
     catalogue: Catalogue,
     now: datetime,
     max_bytes: int = MAX_MESSAGE_BYTES,
+    limits: ReportLimits = DEFAULT_LIMITS,
 ) -> BatchResult:
-    """Validate every message, then locate all accepted positions in one vectorised lookup."""
+    """Validate every message, then locate all accepted positions in one vectorised lookup.
+
+    Never raises for one message: a fault while handling it (a bug, not bad
+    input) dead-letters that message as `internal_error` and the rest go on.
+    """
     result = BatchResult()
-    accepted: list[tuple[RawMessage, Report]] = []
+    dead: list[tuple[int, DeadLetter]] = []
+    accepted: list[tuple[int, RawMessage, Report]] = []
     crossing_ids = catalogue.crossing_ids
-    for message in messages:
-        outcome = validate_report(message.value, message.kind, now, crossing_ids, max_bytes)
+    for index, message in enumerate(messages):
+        try:
+            outcome = validate_report(message.value, message.kind, now, crossing_ids, max_bytes, limits)
+        except Exception as error:
+            outcome = _internal_error(message, error)
         if isinstance(outcome, Rejected):
-            result.dead_letters.append(
-                DeadLetter.of(
-                    outcome,
-                    message.value or b"",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    now,
-                )
-            )
+            dead.append((index, _dead_letter(outcome, message, now)))
         else:
-            accepted.append((message, outcome))
-    if not accepted:
-        return result
-    lon = np.array([r.lon if r.lon is not None else np.nan for _, r in accepted])
-    lat = np.array([r.lat if r.lat is not None else np.nan for _, r in accepted])
-    found = locate(catalogue, lon, lat)
-    for i, (message, report) in enumerate(accepted):
-        if report.lat is None and isinstance(report, InterceptionReport) and report.crossing_id:
-            # No position: the producer's crossing hint places the report.
-            crossing_id = report.crossing_id
-            country, route = crossing_route(catalogue, crossing_id)
-        else:
-            crossing_id = str(found.crossing_id[i])
-            country, route = str(found.country[i]), str(found.route[i])
-        result.events.append(
-            Enriched(
-                kind=message.kind,
-                report=report,
-                raw=message.value or b"",
-                crossing_id=crossing_id,
-                country=country,
-                route=route,
-                received_at=now,
-                published_at=message.published_at,
-                source=Source(message.topic, message.partition, message.offset),
-            )
-        )
+            accepted.append((index, message, outcome))
+    places = _locate_each(catalogue, [report for _, _, report in accepted])
+    for (index, message, report), place in zip(accepted, places):
+        try:
+            result.events.append(_enriched(catalogue, message, report, place, now))
+        except Exception as error:
+            dead.append((index, _dead_letter(_internal_error(message, error), message, now)))
+    dead.sort(key=lambda pair: pair[0])  # stable, and already in order unless enrichment failed
+    result.dead_letters = [letter for _, letter in dead]
     return result
+
+
+Place = tuple[str, str, str]
+"""(crossing_id, country, route) of a position."""
+
+
+def _locate_each(catalogue: Catalogue, reports: list[Report]) -> list[Place | Exception]:
+    """One vectorised lookup; if it fails, each position on its own, so a fault stays with its report."""
+    if not reports:
+        return []
+    lon = np.array([r.lon if r.lon is not None else np.nan for r in reports])
+    lat = np.array([r.lat if r.lat is not None else np.nan for r in reports])
+    try:
+        found = locate(catalogue, lon, lat)
+        return [
+            (str(found.crossing_id[i]), str(found.country[i]), str(found.route[i]))
+            for i in range(len(reports))
+        ]
+    except Exception:
+        _log.warning("locate failed for %d reports; locating one by one", len(reports), exc_info=True)
+    places: list[Place | Exception] = []
+    for i in range(len(reports)):
+        try:
+            one = locate(catalogue, lon[i : i + 1], lat[i : i + 1])
+            places.append((str(one.crossing_id[0]), str(one.country[0]), str(one.route[0])))
+        except Exception as error:
+            places.append(error)
+    return places
+
+
+def _enriched(
+    catalogue: Catalogue, message: RawMessage, report: Report, place: Place | Exception, now: datetime
+) -> Enriched:
+    """The accepted report with where it falls; raises the lookup's fault if it needs the position."""
+    if report.lat is None and isinstance(report, InterceptionReport) and report.crossing_id:
+        # No position: the producer's crossing hint places the report.
+        crossing_id = report.crossing_id
+        country, route = crossing_route(catalogue, crossing_id)
+    elif isinstance(place, Exception):
+        raise place
+    else:
+        crossing_id, country, route = place
+    return Enriched(
+        kind=message.kind,
+        report=report,
+        raw=message.value or b"",
+        crossing_id=crossing_id,
+        country=country,
+        route=route,
+        received_at=now,
+        published_at=message.published_at,
+        source=Source(message.topic, message.partition, message.offset),
+    )
+
+
+def _internal_error(message: RawMessage, error: Exception) -> Rejected:
+    """The rejection of a message whose handling raised: a fault, logged with its traceback."""
+    _log.error(
+        "internal error handling %s[%d]@%d",
+        message.topic,
+        message.partition,
+        message.offset,
+        exc_info=error,
+    )
+    text = f"{type(error).__name__}: {error}"
+    return Rejected(
+        reason=RejectReason.INTERNAL_ERROR,
+        detail=text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 1] + "…",
+    )
+
+
+def _dead_letter(rejected: Rejected, message: RawMessage, now: datetime) -> DeadLetter:
+    return DeadLetter.of(
+        rejected, message.value or b"", message.topic, message.partition, message.offset, now
+    )
 
 
 def first_copies(events: list[Enriched]) -> list[Enriched]:

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.limits import ReportLimits
+from streams.analyst.limits import AnalystLimits
 from streams.detect.thresholds import Thresholds
 
 LOCAL = "local"
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="most reports handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
     max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
+    limits: ReportLimits = Field(
+        default_factory=ReportLimits,
+        description="plausible maxima and time range of a report, e.g. BORDERWATCH_LIMITS__MAX_PERSONS",
+    )
     web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
     detectors: bool = Field(True, description="run the detectors and alert delivery in this worker")
@@ -47,6 +53,9 @@ class Settings(BaseSettings):
     subscriptions: Path | None = Field(None, description="TOML file of coordination-centre subscriptions")
     cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
     tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")
+    analyst: AnalystLimits = Field(
+        default_factory=AnalystLimits, description="limits on analyst queries (/sql, /counts, /alerts)"
+    )
 
     @property
     def chdb_dir(self) -> Path:

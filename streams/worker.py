@@ -15,16 +15,18 @@ from aiokafka.errors import KafkaError
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import decode_obj, encode_obj
 from schemas.errors import BrokerUnavailableError
+from streams.analyst.session import AnalystSession
 from streams.app import create_app
 from streams.broker import free_port, running_local_broker, start_local_broker
 from streams.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.datadir import STATE_FILE, ensure_token, secure_data_dir
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.watchlist import WatchListFile
 from streams.settings import LOCAL, Settings
 from streams.topics import ALL_TOPICS, ensure_topics
+from streams.worker_client import WorkerApi
 
 log = logging.getLogger(__name__)
-STATE_FILE = "worker.json"
 
 
 def resolve_broker(settings: Settings, stack: ExitStack) -> str:
@@ -44,7 +46,8 @@ def run_worker(settings: Settings) -> None:
     catalogue = load_catalogue(settings.geofences)
     watch = WatchListFile(settings.watch_list)
     subscriptions = load_subscriptions(settings.subscriptions) if settings.subscriptions else []
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
+    token = ensure_token(settings.data_dir)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
         try:
@@ -56,9 +59,11 @@ def run_worker(settings: Settings) -> None:
         applied = migrate(sink.client, settings.database)
         if sink.repair_counts():
             log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
+        analyst = AnalystSession(connect(settings.clickhouse_dsn), settings.database, settings.analyst)
+        stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
-        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions)
+        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions, analyst, token)
         state_file = settings.data_dir / STATE_FILE
         state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
         stack.callback(lambda: state_file.unlink(missing_ok=True))
@@ -77,8 +82,8 @@ def run_worker(settings: Settings) -> None:
         worker.execute_from_commandline()
 
 
-def running_worker_url(data_dir: Path) -> str | None:
-    """Base URL of the worker that owns this data dir, if one is running."""
+def running_worker(data_dir: Path) -> WorkerApi | None:
+    """The API of the worker that owns this data dir, if one is running."""
     state_file = data_dir / STATE_FILE
     if not state_file.exists():
         return None
@@ -87,7 +92,7 @@ def running_worker_url(data_dir: Path) -> str | None:
         os.kill(int(state["pid"]), 0)
     except OSError:
         return None
-    return f"http://127.0.0.1:{state['port']}"
+    return WorkerApi.of(f"http://127.0.0.1:{state['port']}", data_dir)
 
 
 def _describe(catalogue: Catalogue) -> str:

@@ -17,8 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from schemas.codec import decode_obj
+from schemas.codec import decode_obj, encode_obj
 from schemas.errors import WorkerNotRunningError
+from streams.datadir import read_token
 
 
 def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
@@ -36,32 +37,54 @@ def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
-def get_json(url: str, params: dict[str, str] | None = None) -> Any:
-    """GET a worker endpoint; None while it does not answer yet."""
-    query = "?" + urllib.parse.urlencode(params) if params else ""
-    try:
-        with urllib.request.urlopen(url + query, timeout=10) as response:
-            return decode_obj(response.read())
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None
+class WorkerApi:
+    """The HTTP API of one running worker, with the bearer token from its data dir."""
 
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self._headers = {"Authorization": f"Bearer {token}"}
 
-def post_sql(base_url: str, sql: str) -> dict[str, Any]:
-    """Run a read-only query in the worker: {"columns", "rows"}, or {"error"} when refused."""
-    request = urllib.request.Request(base_url + "/sql", data=sql.encode(), method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return dict(decode_obj(response.read()))
-    except urllib.error.HTTPError as error:
-        return {"error": error.read().decode(errors="replace")}
+    @classmethod
+    def of(cls, base_url: str, data_dir: Path) -> WorkerApi | None:
+        """The API at base_url, once the worker has written its token; None before."""
+        token = read_token(data_dir)
+        return cls(base_url, token) if token else None
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """GET an endpoint's JSON; None while the worker does not answer yet."""
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        request = urllib.request.Request(self.base_url + path + query, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return decode_obj(response.read())
+        except urllib.error.HTTPError as error:
+            return {"error": error.read().decode(errors="replace"), "status": error.code}
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+
+    def sql(self, sql: str) -> dict[str, Any]:
+        """Run a read-only query in the worker: {"columns", "rows"}, or {"error"} when refused."""
+        request = urllib.request.Request(
+            self.base_url + "/sql", data=encode_obj({"sql": sql}), method="POST",
+            headers={**self._headers, "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return dict(decode_obj(response.read()))
+        except urllib.error.HTTPError as error:
+            return {"error": error.read().decode(errors="replace"), "status": error.code}
 
 
 def wait_for_worker(
-    process: subprocess.Popen[bytes], base_url: str, log: Path, timeout_s: float = 120
-) -> None:
+    process: subprocess.Popen[bytes], base_url: str, data_dir: Path, log: Path, timeout_s: float = 120
+) -> WorkerApi:
     """Block until the worker answers /status; a dead worker raises with its log's tail."""
     deadline = time.monotonic() + timeout_s
-    while get_json(base_url + "/status") is None:
+    while True:
+        api = WorkerApi.of(base_url, data_dir)
+        status = api.get("/status") if api else None
+        if api is not None and status is not None and "error" not in status:
+            return api
         if process.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise WorkerNotRunningError(f"the worker did not start; end of {log}:\n{tail}")

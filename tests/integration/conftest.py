@@ -19,8 +19,7 @@ from streams.broker import LocalBroker, free_port, start_local_broker
 from streams.replay import replay_lines
 from streams.topics import ensure_topics
 from streams.worker_client import (
-    get_json,
-    post_sql,
+    WorkerApi,
     start_worker_process,
     stop_process,
     wait_for_worker,
@@ -37,12 +36,16 @@ class Worker:
     process: subprocess.Popen[bytes]
     base_url: str
     log: Path
+    api: WorkerApi | None = None
 
     def status(self) -> dict[str, Any]:
-        return get_json(self.base_url + "/status") or {}
+        assert self.api is not None
+        status = self.api.get("/status") or {}
+        return {} if "error" in status else status
 
     def sql(self, query: str) -> list[list[Any]]:
-        answer = post_sql(self.base_url, query)
+        assert self.api is not None
+        answer = self.api.sql(query)
         assert "error" not in answer, answer
         return list(answer["rows"])
 
@@ -91,7 +94,7 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
         )  # fmt: skip
         worker = Worker(process, f"http://127.0.0.1:{port}", log)
         started.append(worker)
-        wait_for_worker(process, worker.base_url, log)
+        worker.api = wait_for_worker(process, worker.base_url, data_dir, log)
         return worker
 
     yield start

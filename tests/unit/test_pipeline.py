@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
+import pytest
 
 from geo import load_catalogue
-from schemas import ReportKind
+from schemas import ReportKind, ReportLimits
 from schemas.rejection import RejectReason
+from streams import pipeline
 from streams.pipeline import RawMessage, first_copies, process_batch
 
 CATALOGUE = load_catalogue()
@@ -87,3 +90,56 @@ def test_the_enriched_wire_message_is_what_the_exported_schema_describes() -> No
     assert (wire.crossing_id, wire.country, wire.route) == ("IT-LAMPEDUSA", "ITA", "Central Mediterranean")
     assert (wire.source.topic, wire.source.partition, wire.source.offset) == ("reports.interceptions", 1, 4)
     assert wire.received_at == NOW
+
+
+def test_a_fault_on_one_message_dead_letters_only_that_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    poison = orjson.dumps({**BASE, "report_id": "poison", "lat": 35.5, "lon": 12.605})
+    real = pipeline.validate_report
+
+    def breaks_on_poison(raw: bytes | None, *args: Any, **kwargs: Any) -> Any:
+        if raw == poison:
+            raise RuntimeError("validator bug " + "x" * 500)
+        return real(raw, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "validate_report", breaks_on_poison)
+    good = [orjson.dumps({**BASE, "report_id": f"g{i}", "lat": 35.5, "lon": 12.605}) for i in range(2)]
+    batch = [message(0, good[0]), message(1, poison), message(2, b"{"), message(3, good[1])]
+    result = process_batch(batch, CATALOGUE, NOW)
+    assert [e.source.offset for e in result.events] == [0, 3]
+    letters = [(d.reason, d.source_offset, d.raw) for d in result.dead_letters]
+    assert letters == [(RejectReason.INTERNAL_ERROR, 1, poison), (RejectReason.INVALID_JSON, 2, b"{")]
+    detail = result.dead_letters[0].detail
+    assert detail.startswith("RuntimeError: validator bug xxx") and len(detail) <= 200
+
+
+def test_a_failing_batch_lookup_falls_back_to_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = pipeline.locate
+
+    def breaks_on_a_longitude(catalogue: Any, lon: Any, lat: Any) -> Any:
+        if 13.0 in list(lon):
+            raise ValueError("geometry bug")
+        return real(catalogue, lon, lat)
+
+    positions = [(35.5, 12.605), (35.889, -5.317), (35.5, 13.0), (41.7, 26.3)]
+    batch = [message(i, orjson.dumps({**BASE, "report_id": f"p{i}", "lat": y, "lon": x}))
+             for i, (y, x) in enumerate(positions)]  # fmt: skip
+    batch.append(message(9, orjson.dumps({**BASE, "report_id": "hint", "crossing_id": "GR-EVROS-LAND"})))
+    batch.append(message(10, b""))
+    expected = process_batch(batch[:2] + batch[3:], CATALOGUE, NOW)
+    monkeypatch.setattr(pipeline, "locate", breaks_on_a_longitude)
+    result = process_batch(batch, CATALOGUE, NOW)
+    # One by one places every healthy report exactly where the vectorised lookup does.
+    placed = [(e.source.offset, e.crossing_id, e.country, e.route) for e in result.events]
+    assert placed == [(e.source.offset, e.crossing_id, e.country, e.route) for e in expected.events]
+    assert [e.source.offset for e in result.events] == [0, 1, 3, 9]
+    letters = [(d.reason, d.source_offset) for d in result.dead_letters]
+    assert letters == [(RejectReason.INTERNAL_ERROR, 2), (RejectReason.EMPTY_MESSAGE, 10)]
+    assert result.dead_letters[0].detail == "ValueError: geometry bug"
+    assert result.dead_letters[0].raw == batch[2].value
+
+
+def test_the_limits_reach_validation() -> None:
+    raw = orjson.dumps({**BASE, "report_id": "l1", "lat": 35.5, "lon": 12.605})
+    assert process_batch([message(0, raw)], CATALOGUE, NOW).events
+    strict = process_batch([message(0, raw)], CATALOGUE, NOW, limits=ReportLimits(max_persons=2))
+    assert [(d.reason, d.field) for d in strict.dead_letters] == [(RejectReason.IMPLAUSIBLE_VALUE, "persons")]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from schemas import InterceptionReport, Rejected, RejectReason, ReportKind, VesselReport
-from schemas.validate import validate_report
+from schemas.validate import duplicate_key, validate_report
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 CROSSINGS = {"ES-CEUTA-LAND"}
@@ -109,3 +110,90 @@ def test_vessel_without_identity_or_with_bad_source() -> None:
     assert isinstance(no_identity, Rejected) and no_identity.reason is RejectReason.MISSING_IDENTITY
     bad_source = check(orjson.dumps({**VESSEL, "source": "rumour"}), ReportKind.VESSEL)
     assert isinstance(bad_source, Rejected) and bad_source.reason is RejectReason.UNKNOWN_SOURCE
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"persons": 10**30}, "persons"),  # orjson cannot encode it: the worker crashed forever
+        ({"persons": 2**32 + 1}, "persons"),  # a UInt32 column would store 1
+        ({"persons_detail": {"nationalities": {"MA": 1, "GN": 2**32 + 7}}},
+         "persons_detail.nationalities.GN"),
+        ({"persons_detail": {"minors": 2**32}}, "persons_detail.minors"),
+        ({"persons_detail": {"women": 2**64}}, "persons_detail.women"),
+        ({"facilitators_arrested": 10**30}, "facilitators_arrested"),
+    ],
+)  # fmt: skip
+def test_a_count_a_uint32_cannot_hold_is_out_of_range(changes: dict[str, object], field: str) -> None:
+    outcome = check(json.dumps({**CONTRACT_EXAMPLE, **changes}).encode())  # orjson cannot write 10**30
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (RejectReason.OUT_OF_RANGE, field)
+
+
+def test_the_largest_uint32_count_is_representable() -> None:
+    report = InterceptionReport.model_validate_json(changed(persons=2**32 - 1))
+    assert report.persons == 2**32 - 1  # representable; the domain maximum refuses it (test_limits)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "field"),
+    [
+        (changed(report_id="GC-\x00-1"), ReportKind.INTERCEPTION, "report_id"),
+        (changed(report_id="GC-1\n"), ReportKind.INTERCEPTION, "report_id"),
+        (changed(authority="ES\u200bGC"), ReportKind.INTERCEPTION, "authority"),  # Cf: zero-width space
+        (changed(crossing_id="ES-CEUTA-LAND\u2028"), ReportKind.INTERCEPTION, "crossing_id"),  # Zl
+        (changed(boat_type="rubber\u2029dinghy"), ReportKind.INTERCEPTION, "boat_type"),  # Zp
+        (changed(seizure={"kind": "canna\x7fbis"}), ReportKind.INTERCEPTION, "seizure.kind"),
+        (changed(notes="free\x00text"), ReportKind.INTERCEPTION, "notes"),
+        (changed(notes="bell\x07"), ReportKind.INTERCEPTION, "notes"),
+        (orjson.dumps({**VESSEL, "track_id": "t\x1b1"}), ReportKind.VESSEL, "track_id"),
+        (orjson.dumps({**VESSEL, "name": "SEA\u202eSTAR"}), ReportKind.VESSEL, "name"),  # Cf: bidi override
+        (orjson.dumps({**VESSEL, "callsign": "EA\t1"}), ReportKind.VESSEL, "callsign"),
+        (orjson.dumps({**VESSEL, "vessel_type": "\x85fishing"}), ReportKind.VESSEL, "vessel_type"),
+    ],
+)  # fmt: skip
+def test_control_characters_are_refused_and_the_field_named(raw: bytes, kind: ReportKind, field: str) -> None:
+    outcome = check(raw, kind)
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (RejectReason.CONTROL_CHARACTER, field)
+    assert "control character" in outcome.detail and "position" in outcome.detail
+
+
+def test_the_detail_shows_the_character_and_where_it_is() -> None:
+    outcome = check(changed(report_id="GC-\x00-1"))
+    assert isinstance(outcome, Rejected)
+    assert outcome.detail.startswith("report_id: control character '\\x00' at position 3")
+
+
+def test_notes_keep_line_breaks_and_tabs_and_identifiers_keep_ordinary_text() -> None:
+    notes = "first line\r\nsecond\tline, 12\u00a0persons \U0001f468\u200d\U0001f469 (Cf in text is fine)"
+    report = check(changed(notes=notes, report_id="GC-ALM-2026-000123 bis", boat_type="patera/cayuco"))
+    assert isinstance(report, InterceptionReport)
+    assert report.notes == notes
+    flag = check(orjson.dumps({**VESSEL, "flag": "ES\x00"}), ReportKind.VESSEL)
+    assert isinstance(flag, Rejected) and flag.field == "flag"  # the pattern already refuses it
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (changed(persons=42)[:-1] + b',"persons":7}', "persons"),
+        (changed(persons_detail={"nationalities": {"MA": 30}}).replace(b'"MA":30', b'"MA":30,"MA":2'),
+         "persons_detail.nationalities.MA"),
+        (changed().replace(b'"kind":"cannabis"', b'"kind":"cannabis","kind":"cocaine"'), "seizure.kind"),
+        (changed().replace(b'"minors":5', b'"minors":5,"minors":5'), "persons_detail.minors"),
+    ],
+)  # fmt: skip
+def test_a_repeated_key_is_refused_at_any_depth(raw: bytes, field: str) -> None:
+    assert InterceptionReport.model_validate_json(raw)  # pydantic alone keeps the last value
+    outcome = check(raw)
+    assert isinstance(outcome, Rejected)
+    assert (outcome.reason, outcome.field) == (RejectReason.DUPLICATE_KEY, field)
+    assert repr(field) in outcome.detail
+
+
+@pytest.mark.parametrize("raw", [b"[" * 200_000 + b"]" * 200_000, b'{"a": "\xff"}', b"\x00"])
+def test_the_duplicate_key_check_does_not_raise_on_odd_input(raw: bytes) -> None:
+    outcome = duplicate_key(raw)
+    assert outcome is not None and outcome.reason is RejectReason.INVALID_JSON
+    assert duplicate_key(orjson.dumps(CONTRACT_EXAMPLE)) is None

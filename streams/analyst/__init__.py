@@ -1,0 +1,1 @@
+"""Analyst SQL: the caged session, its guard and its limits."""

@@ -1,0 +1,112 @@
+"""Analyst SQL: a caged ClickHouse session of its own, apart from ingest's, for /sql, /counts and /alerts.
+
+The session is another clickhouse-connect client (with chdb, another engine
+handle on the same data: its own settings and its own lock), set to the
+limits and then to `readonly=1`, so nothing an analyst sends can change
+ingest's session or its settings. Queries run on the session's own thread, so
+a slow one never takes a thread that ingest's inserts wait for, and at most
+`max_waiting` more queue behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.errors import AnalystBusyError, QueryRefusedError
+from streams.alert_store import read_alerts
+from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
+from streams.analyst.limits import AnalystLimits
+from streams.analytics import GroupBy, run_counts
+
+T = TypeVar("T")
+
+
+class AnalystSession:
+    """Read-only queries for analysts, checked and capped; one at a time."""
+
+    def __init__(self, client: Client, db: str, limits: AnalystLimits) -> None:
+        self.client = client
+        self.db = db
+        self.limits = limits
+        for name, value in limits.clickhouse_settings().items():
+            literal = f"'{value}'" if isinstance(value, str) else repr(value)
+            client.command(f"SET {name} = {literal}")
+        client.database = db  # unqualified names are borderwatch's tables
+        client.command("SET readonly = 1")
+        self.policy = self._policy()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyst-sql")
+        self._slots = threading.BoundedSemaphore(limits.max_waiting + 1)
+
+    def _policy(self) -> Policy:
+        functions = [
+            FunctionInfo(name, categories, bool(aggregate), bool(insensitive), alias_to)
+            for name, categories, aggregate, insensitive, alias_to in self.client.query(
+                "SELECT name, categories, is_aggregate, case_insensitive, alias_to FROM system.functions"
+            ).result_rows
+        ]
+        tables = [row[0] for row in self.client.query(f"SHOW TABLES FROM {self.db}").result_rows]
+        databases = [row[0] for row in self.client.query("SHOW DATABASES").result_rows]
+        public = [t for t in tables if t != "schema_migrations" and not t.endswith("_mv")]
+        return build_policy(functions, self.db, public, databases)
+
+    def sql(self, query: str) -> dict[str, Any]:
+        """An analyst's query: {"columns", "rows"}; raises QueryRefusedError with the reason."""
+        if len(query.encode()) > self.limits.max_sql_bytes:
+            raise QueryRefusedError("too_long", f"the query is over {self.limits.max_sql_bytes} bytes")
+        if not query.strip():
+            raise QueryRefusedError("not_a_select", "the query is empty")
+        try:
+            explained = self.client.query(f"EXPLAIN AST {query}").result_rows
+        except Exception as error:  # ClickHouse's parser says what is wrong with the text
+            raise QueryRefusedError("syntax", _short(error)) from None
+        refused = check_ast("\n".join(str(row[0]) for row in explained), self.policy)
+        if refused is not None:
+            raise QueryRefusedError(refused.code.value, refused.detail)
+        try:
+            result = self.client.query(query)
+        except Exception as error:
+            raise QueryRefusedError("failed", _short(error)) from None
+        return {
+            "columns": list(result.column_names),
+            "rows": [[v.isoformat() if hasattr(v, "isoformat") else v for v in row]
+                     for row in result.result_rows],
+        }  # fmt: skip
+
+    def counts(self, by: GroupBy, since_s: int | None, route: str | None) -> list[dict[str, Any]]:
+        """Exact counts (see streams.analytics) under the same limits."""
+        return _refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
+
+    def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
+        """The latest alert states (see streams.alert_store) under the same limits."""
+        return _refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Run one of the calls above on the session's thread; AnalystBusyError when the queue is full."""
+        if not self._slots.acquire(blocking=False):
+            raise AnalystBusyError(f"{self.limits.max_waiting} analyst queries are already waiting")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Stop the session's thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _refusing(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except Exception as error:  # a limit hit, or bad input ClickHouse refused
+        raise QueryRefusedError("failed", _short(error)) from None
+
+
+def _short(error: Exception) -> str:
+    text = str(error).replace("\n", " ")
+    return text[:600]

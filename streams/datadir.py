@@ -1,0 +1,60 @@
+"""Local state: the data dir's files (API token, running worker), private to the user who runs borderwatch."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+TOKEN_FILE = "api-token"
+STATE_FILE = "worker.json"
+PRIVATE_UMASK = 0o077  # new files 0600, new dirs 0700
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """Create the data dir 0700, tighten what is already in it, and keep new files private.
+
+    The umask is process-wide on purpose: chdb, Faust and the bundled broker
+    (a child process) all create files under the data dir.
+    """
+    os.umask(PRIVATE_UMASK)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs:
+            _chmod(Path(root) / name, 0o700)
+        for name in files:
+            _chmod(Path(root) / name, 0o600)
+
+
+def ensure_token(data_dir: Path) -> str:
+    """The worker's API token, made on first start (random, 256 bits) in a 0600 file."""
+    path = data_dir / TOKEN_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        token = read_token(data_dir)
+        if token:
+            return token
+        path.unlink()
+        return ensure_token(data_dir)
+    with os.fdopen(fd, "w") as out:
+        token = secrets.token_urlsafe(32)
+        out.write(token + "\n")
+    return token
+
+
+def read_token(data_dir: Path) -> str | None:
+    """The API token of this data dir's worker, or None before its first start."""
+    try:
+        return (data_dir / TOKEN_FILE).read_text().strip() or None
+    except (FileNotFoundError, PermissionError):
+        return None
+
+
+def _chmod(path: Path, mode: int) -> None:
+    if path.is_symlink():
+        return
+    with contextlib.suppress(OSError):  # a file that vanished meanwhile (chdb renames parts as it merges)
+        path.chmod(mode)

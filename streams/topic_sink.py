@@ -1,0 +1,89 @@
+"""Sink stage: an internal topic to ClickHouse in batches; every record is checked like input.
+
+`dlq` and `alerts` are written by the worker, but anyone who can produce to
+the broker can write to them too, so a record that does not decode is never
+allowed to stop the sink: it becomes a dead letter with its topic, partition
+and offset, and the sink goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from schemas.rejection import DeadLetter, RejectReason
+from streams.kafka_io import KafkaBatchConsumer
+from streams.poison import error_text, internal_letter
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class TopicSink(Generic[M]):
+    """Reads a topic in batches of up to `within_s`, decodes each record as `model`, writes, commits."""
+
+    def __init__(
+        self,
+        consumer: KafkaBatchConsumer,
+        model: type[M],
+        write: Callable[[Sequence[M]], None],
+        undecodable: Callable[[list[DeadLetter]], Awaitable[None]],
+        batch_size: int,
+        within_s: float,
+    ) -> None:
+        self.consumer = consumer
+        self.model = model
+        self.write = write
+        self.undecodable = undecodable
+        self.batch_size = batch_size
+        self.within_s = within_s
+        self.written = 0
+        self.refused = 0
+
+    async def run(self) -> None:
+        """Until cancelled; faults of the broker or ClickHouse propagate."""
+        while True:
+            records = await self._next_batch()
+            if not records:
+                continue
+            good, bad = decode_records(records, self.model)
+            if bad:
+                await self.undecodable(bad)
+            await asyncio.to_thread(self.write, good)
+            await self.consumer.commit(records)
+            self.written += len(good)
+            self.refused += len(bad)
+
+    async def _next_batch(self) -> list[ConsumerRecord[bytes, bytes]]:
+        records = await self.consumer.next_batch(self.batch_size, self.within_s)
+        deadline = time.monotonic() + self.within_s
+        while records and len(records) < self.batch_size and time.monotonic() < deadline:
+            more = self.batch_size - len(records)
+            records += await self.consumer.next_batch(more, max(0.0, deadline - time.monotonic()))
+        return records
+
+
+def decode_records(
+    records: Sequence[ConsumerRecord[bytes, bytes]], model: type[M]
+) -> tuple[list[M], list[DeadLetter]]:
+    """Each record as `model`, or a dead letter (`undecodable_record`) naming where it was."""
+    good: list[M] = []
+    bad: list[DeadLetter] = []
+    now = datetime.now(UTC)
+    for r in records:
+        try:
+            if r.value is None:
+                raise ValueError("the record has no value")
+            good.append(model.model_validate_json(r.value))
+        except (ValidationError, ValueError) as error:
+            detail = f"a {r.topic} record that is not a {model.__name__}: {error_text(error)}"
+            bad.append(
+                internal_letter(RejectReason.UNDECODABLE_RECORD, detail, r.value, r.topic, r.partition,
+                                r.offset, now)
+            )  # fmt: skip
+    return good, bad

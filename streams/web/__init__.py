@@ -1,0 +1,1 @@
+"""Worker HTTP API: authentication and the views."""

@@ -1,0 +1,82 @@
+"""Worker HTTP API: /health, /status, /counts, /alerts and /sql (the guard in streams.web.auth runs first).
+
+With chdb the worker is the only process that may open ClickHouse, so the
+analysts' reads come here; they run in the caged analyst session, never in
+ingest's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from schemas.codec import decode_obj
+from schemas.errors import AnalystBusyError, QueryRefusedError
+from streams.analyst.session import AnalystSession
+from streams.analytics import GroupBy, parse_duration_s
+
+RETRY_AFTER_S = "2"
+
+
+def add_views(
+    app: faust.App,
+    analyst: AnalystSession,
+    status: Callable[[], dict[str, Any]],
+    health: Callable[[], dict[str, str]],
+) -> None:
+    """Register the endpoints; `status` runs in a thread (it counts rows), `health` is instant."""
+
+    async def analyst_answer(web: View, call: Callable[[], Any]) -> Response:
+        try:
+            return web.json(await analyst.run(call))
+        except QueryRefusedError as error:
+            return web.json({"error": str(error), "code": error.code}, status=400)
+        except AnalystBusyError as error:
+            return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
+
+    @app.page("/health")
+    async def health_view(web: View, request: Request) -> Response:
+        parts = health()
+        healthy = all(state == "ok" for state in parts.values())
+        return web.json({"healthy": healthy, **parts}, status=200 if healthy else 503)
+
+    @app.page("/status")
+    async def status_view(web: View, request: Request) -> Response:
+        return web.json({**await asyncio.to_thread(status), "health": health()})
+
+    @app.page("/counts")
+    async def counts(web: View, request: Request) -> Response:
+        query = request.query
+        try:
+            by = GroupBy(query.get("by", GroupBy.CROSSING.value))
+            since_s = parse_duration_s(query["since"]) if query.get("since") else None
+        except ValueError as error:
+            return web.json({"error": str(error)}, status=400)
+        route = query.get("route") or None
+        return await analyst_answer(web, lambda: analyst.counts(by, since_s, route))
+
+    @app.page("/alerts")
+    async def alerts(web: View, request: Request) -> Response:
+        query = request.query
+        try:
+            since_s = parse_duration_s(query["since"]) if query.get("since") else None
+        except ValueError as error:
+            return web.json({"error": str(error)}, status=400)
+        kind, alert_id = query.get("kind") or None, query.get("id") or None
+        return await analyst_answer(web, lambda: analyst.alerts(since_s, kind, alert_id))
+
+    @app.page("/sql")
+    class Sql(View):
+        async def post(self, request: Request) -> Response:
+            try:
+                body = decode_obj(await request.read())
+                sql = body["sql"]
+                if not isinstance(sql, str) or set(body) != {"sql"}:
+                    raise ValueError
+            except Exception:
+                return self.json({"error": 'the body must be JSON {"sql": "SELECT ..."}'}, status=400)
+            return await analyst_answer(self, lambda: analyst.sql(sql))
