@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +28,14 @@ from streams.alert_store import ClickHouseAlertSink
 from streams.delivery.deliver import Deliverer
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import DetectBatch, decode_cells
+from streams.detect.grouping import is_group
 from streams.detect.watchlist import WatchListFile
-from streams.detection import CellDetector, TrackDetector
+from streams.detection import CellDetector, TrackDetector, is_cell_state, is_crossing_state, is_vessel_state
 from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
 from streams.poison import dead_letter_key, error_text, internal_letter
 from streams.settings import Settings
 from streams.table_batch import BatchedTable
+from streams.table_guard import guard_changelog
 from streams.topic_sink import TopicSink
 from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ
 
@@ -100,11 +103,16 @@ def add_detection(
         )  # fmt: skip
         await dead_letter([letter])
 
-    def table(name: str) -> Any:
-        return app.Table(name, partitions=n)  # str keys, JSON values (Faust's changelog codec)
+    refused_changelog: list[DeadLetter] = []  # found during recovery; published at the next tick
 
-    vessels, crossings, track_groups = table("vessels"), table("crossings"), table("track_alert_groups")
-    cell_table, cell_groups = table("cells"), table("cell_alert_groups")
+    def table(name: str, accepts: Callable[[Any], bool]) -> Any:
+        created = app.Table(name, partitions=n)  # str keys, JSON values
+        guard_changelog(created, accepts, refused_changelog.append)
+        return created
+
+    vessels, crossings = table("vessels", is_vessel_state), table("crossings", is_crossing_state)
+    track_groups = table("track_alert_groups", is_group)
+    cell_table, cell_groups = table("cells", is_cell_state), table("cell_alert_groups", is_group)
     tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
 
@@ -159,6 +167,10 @@ def add_detection(
     @app.timer(settings.tick_s)
     async def tick() -> None:
         """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
+        if refused_changelog and publishers:
+            letters = list(refused_changelog)
+            refused_changelog.clear()
+            await dead_letter(letters)
         for partition in range(n):
             await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
 

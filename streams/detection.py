@@ -10,6 +10,7 @@ string (one character per byte, about 110 bytes in memory).
 from __future__ import annotations
 
 import math
+import struct
 from collections import defaultdict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -204,3 +205,32 @@ def _unpack(stored: str) -> VesselState:
 def _maybe_silent(stored: str, due: float) -> bool:
     last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
     return last_ts <= due and not flags & GAP_OPEN
+
+
+def is_vessel_state(stored: Any) -> bool:
+    """A value of the `vessels` table: a packed VesselState as latin-1."""
+    try:
+        VesselState.unpack(stored.encode("latin-1"))
+    except (AttributeError, UnicodeError, ValueError, TypeError, struct.error):
+        return False
+    return True
+
+
+def is_crossing_state(stored: Any) -> bool:
+    """A value of the `crossings` table."""
+    return _decodes(CrossingState.from_json, stored)
+
+
+def is_cell_state(stored: Any) -> bool:
+    """A value of the `cells` table."""
+    return _decodes(CellState.from_json, stored)
+
+
+def _decodes(from_json: Any, stored: Any) -> bool:
+    if not isinstance(stored, dict):
+        return False
+    try:
+        from_json(stored)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return False
+    return True

@@ -198,7 +198,10 @@ def _internal_error(message: RawMessage, error: Exception) -> Rejected:
         message.offset,
         exc_info=error,
     )
-    text = f"{type(error).__name__}: {error}"
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except Exception:  # an exception whose str() itself fails must not escape either
+        text = f"{type(error).__name__}: <unprintable>"
     return Rejected(
         reason=RejectReason.INTERNAL_ERROR,
         detail=text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 1] + "…",

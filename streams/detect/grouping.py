@@ -172,3 +172,20 @@ def _alert(group: Group, notify: bool, sent_at: datetime) -> Alert:
         opened_at=datetime.fromtimestamp(group["opened_at"], UTC),
         sent_at=sent_at,
     )
+
+
+_NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
+
+
+def is_group(value: Any) -> bool:
+    """Does a stored value have the shape `group_findings` reads (a changelog record is input too)?"""
+    if not isinstance(value, dict) or not isinstance(value.get("partition"), int):
+        return False
+    try:
+        numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS)
+        Impact(value["impact"])
+        AlertKind(value["kind"])
+        _alert(dict(value), False, datetime.now(UTC))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return numbers_ok

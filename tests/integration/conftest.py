@@ -36,6 +36,7 @@ class Worker:
     process: subprocess.Popen[bytes]
     base_url: str
     log: Path
+    worker_id: str = ""
     api: WorkerApi | None = None
 
     def status(self) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
             log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port),
             worker_id=worker_id, partitions="2", **env,
         )  # fmt: skip
-        worker = Worker(process, f"http://127.0.0.1:{port}", log)
+        worker = Worker(process, f"http://127.0.0.1:{port}", log, worker_id)
         started.append(worker)
         worker.api = wait_for_worker(process, worker.base_url, data_dir, log)
         return worker
