@@ -291,7 +291,8 @@ def _query(
     from streams.clickhouse import connect
 
     try:
-        session = AnalystSession(connect(settings.clickhouse_dsn), settings.database, settings.analyst)
+        dsn = settings.clickhouse_dsn
+        session = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
     except Exception as error:
         if "UNKNOWN_DATABASE" in str(error):
             raise fail(

@@ -59,7 +59,8 @@ def run_worker(settings: Settings) -> None:
         applied = migrate(sink.client, settings.database)
         if sink.repair_counts():
             log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
-        analyst = AnalystSession(connect(settings.clickhouse_dsn), settings.database, settings.analyst)
+        dsn = settings.clickhouse_dsn
+        analyst = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
         stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})

@@ -6,11 +6,17 @@ limits and then to `readonly=1`, so nothing an analyst sends can change
 ingest's session or its settings. Queries run on the session's own thread, so
 a slow one never takes a thread that ingest's inserts wait for, and at most
 `max_waiting` more queue behind it.
+
+The query is parsed on one client and run on another, and a client whose
+query failed is replaced: after a query fails mid-result, the chdb backend
+can hand that query's leftover rows to the next query on the same client,
+which would let one query forge the parse tree of the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,28 +36,47 @@ T = TypeVar("T")
 class AnalystSession:
     """Read-only queries for analysts, checked and capped; one at a time."""
 
-    def __init__(self, client: Client, db: str, limits: AnalystLimits) -> None:
-        self.client = client
+    def __init__(self, connect: Callable[[], Client], db: str, limits: AnalystLimits) -> None:
+        self._connect = connect
         self.db = db
         self.limits = limits
-        for name, value in limits.clickhouse_settings().items():
-            literal = f"'{value}'" if isinstance(value, str) else repr(value)
-            client.command(f"SET {name} = {literal}")
-        client.database = db  # unqualified names are borderwatch's tables
-        client.command("SET readonly = 1")
         self.policy = self._policy()
+        self.parser = self._open(limited=False)
+        self.client = self._open()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyst-sql")
         self._slots = threading.BoundedSemaphore(limits.max_waiting + 1)
 
+    def _open(self, limited: bool = True) -> Client:
+        """A client of its own, set to the limits (the parser's only to the time limit), read-only."""
+        client = self._connect()
+        settings = self.limits.clickhouse_settings()
+        if not limited:
+            settings = {"max_execution_time": self.limits.max_execution_s}
+        for name, value in settings.items():
+            literal = f"'{value}'" if isinstance(value, str) else repr(value)
+            client.command(f"SET {name} = {literal}")
+        client.database = self.db  # unqualified names are borderwatch's tables
+        client.command("SET readonly = 1")
+        return client
+
+    def _replace(self, client: Client, limited: bool = True) -> Client:
+        with contextlib.suppress(Exception):  # the old handle is dropped either way
+            client.close()
+        return self._open(limited)
+
     def _policy(self) -> Policy:
-        functions = [
-            FunctionInfo(name, categories, bool(aggregate), bool(insensitive), alias_to)
-            for name, categories, aggregate, insensitive, alias_to in self.client.query(
-                "SELECT name, categories, is_aggregate, case_insensitive, alias_to FROM system.functions"
-            ).result_rows
-        ]
-        tables = [row[0] for row in self.client.query(f"SHOW TABLES FROM {self.db}").result_rows]
-        databases = [row[0] for row in self.client.query("SHOW DATABASES").result_rows]
+        client = self._connect()
+        try:
+            functions = [
+                FunctionInfo(name, categories, bool(aggregate), bool(insensitive), alias_to)
+                for name, categories, aggregate, insensitive, alias_to in client.query(
+                    "SELECT name, categories, is_aggregate, case_insensitive, alias_to FROM system.functions"
+                ).result_rows
+            ]
+            tables = [row[0] for row in client.query(f"SHOW TABLES FROM {self.db}").result_rows]
+            databases = [row[0] for row in client.query("SHOW DATABASES").result_rows]
+        finally:
+            client.close()
         public = [t for t in tables if t != "schema_migrations" and not t.endswith("_mv")]
         return build_policy(functions, self.db, public, databases)
 
@@ -62,16 +87,16 @@ class AnalystSession:
         if not query.strip():
             raise QueryRefusedError("not_a_select", "the query is empty")
         try:
-            explained = self.client.query(f"EXPLAIN AST {query}").result_rows
+            explained = self.parser.query(f"EXPLAIN AST {query}").result_rows
         except Exception as error:  # ClickHouse's parser says what is wrong with the text
+            self.parser = self._replace(self.parser, limited=False)
             raise QueryRefusedError("syntax", _short(error)) from None
         refused = check_ast("\n".join(str(row[0]) for row in explained), self.policy)
         if refused is not None:
             raise QueryRefusedError(refused.code.value, refused.detail)
-        try:
-            result = self.client.query(query)
-        except Exception as error:
-            raise QueryRefusedError("failed", _short(error)) from None
+        result = self._refusing(lambda: self.client.query(query))
+        if len(result.result_rows) > self.limits.max_result_rows:  # ClickHouse checks per block only
+            raise QueryRefusedError("failed", f"the result has over {self.limits.max_result_rows} rows")
         return {
             "columns": list(result.column_names),
             "rows": [[v.isoformat() if hasattr(v, "isoformat") else v for v in row]
@@ -80,11 +105,18 @@ class AnalystSession:
 
     def counts(self, by: GroupBy, since_s: int | None, route: str | None) -> list[dict[str, Any]]:
         """Exact counts (see streams.analytics) under the same limits."""
-        return _refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
+        return self._refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
 
     def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
         """The latest alert states (see streams.alert_store) under the same limits."""
-        return _refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
+        return self._refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
+
+    def _refusing(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as error:  # a limit hit, or bad input ClickHouse refused
+            self.client = self._replace(self.client)
+            raise QueryRefusedError("failed", _short(error)) from None
 
     async def run(self, call: Callable[[], T]) -> T:
         """Run one of the calls above on the session's thread; AnalystBusyError when the queue is full."""
@@ -96,15 +128,10 @@ class AnalystSession:
             self._slots.release()
 
     def close(self) -> None:
-        """Stop the session's thread."""
+        """Stop the session's thread and close its clients."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _refusing(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except Exception as error:  # a limit hit, or bad input ClickHouse refused
-        raise QueryRefusedError("failed", _short(error)) from None
+        for client in (self.parser, self.client):
+            client.close()
 
 
 def _short(error: Exception) -> str:

@@ -67,3 +67,34 @@ def test_bad_reports_go_to_dlq_and_rejects_and_nothing_is_lost(broker: Any, star
     # Still running and still accepting reports after all that.
     sent += send(broker, INTERCEPTIONS, [orjson.dumps({**GOOD, "report_id": "OK-after"})])
     assert worker.wait_until(lambda s: s["events"] == len(good) + 1)["rejects"] == len(expected)
+
+
+# Each was accepted and altered (or crashed ingest for good) before the hardening issue.
+ALTERED: list[tuple[bytes, RejectReason]] = [
+    (variant(20).replace(b'"persons":42', b'"persons":' + str(10**30).encode()), RejectReason.OUT_OF_RANGE),
+    (variant(21, persons=2**32 + 1), RejectReason.OUT_OF_RANGE),
+    (variant(22, persons=2**31), RejectReason.IMPLAUSIBLE_VALUE),
+    (variant(23, persons=100_001), RejectReason.IMPLAUSIBLE_VALUE),
+    (variant(24, persons_detail={"nationalities": {"MA": 2**32 + 7}}), RejectReason.OUT_OF_RANGE),
+    (variant(25, observed_at="0001-01-01T00:00:00Z"), RejectReason.TIMESTAMP_TOO_EARLY),
+    (variant(26, observed_at="1899-12-31T23:00:00Z"), RejectReason.TIMESTAMP_TOO_EARLY),
+    (variant(27, observed_at="1969-07-20T20:17:00Z"), RejectReason.TIMESTAMP_TOO_EARLY),
+    (variant(28)[:-1] + b',"persons":500}', RejectReason.DUPLICATE_KEY),
+    (orjson.dumps({**GOOD, "report_id": "BAD-\u0000-29"}), RejectReason.CONTROL_CHARACTER),
+]
+
+
+def test_a_poison_report_is_refused_and_ingest_goes_on(broker: Any, start_worker: Any) -> None:
+    worker = start_worker()
+    lines = [line for line, _ in ALTERED]
+    good = [orjson.dumps({**GOOD, "report_id": f"OK-{n}"}) for n in range(3)]
+    sent = send(broker, INTERCEPTIONS, lines + good)
+    status = worker.wait_until(lambda s: s["events"] + s["rejects"] >= sent)
+    assert (status["events"], status["rejects"]) == (len(good), len(ALTERED))
+    stored = worker.sql("SELECT raw, reason FROM borderwatch.rejects FINAL")
+    assert {raw.encode(): reason for raw, reason in stored} == {
+        line: reason.value for line, reason in ALTERED
+    }
+    assert worker.sql("SELECT sum(persons) FROM borderwatch.crossing_counts") == [[42 * len(good)]]
+    assert worker.sql("SELECT count() FROM borderwatch.alerts") == [[0]]
+    assert worker.process.poll() is None
