@@ -15,6 +15,7 @@ line, never on its absence, so an injected line can only make a query refused.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,12 +40,13 @@ SAFE_CATEGORIES = frozenset({
 })  # fmt: skip
 # Useful functions that ClickHouse files under "Other" or no category.
 EXTRA_FUNCTIONS = frozenset({
-    "lambda", "bar", "formatReadableSize", "formatReadableDecimalSize", "formatReadableQuantity",
+    "bar", "formatReadableSize", "formatReadableDecimalSize", "formatReadableQuantity",
     "formatReadableTimeDelta", "toTypeName", "transform", "runningDifference", "neighbor", "isFinite",
     "isInfinite", "isNaN", "ifNotFinite", "materialize", "ignore", "identity", "throwIf", "countDigits",
     "finalizeAggregation", "initializeAggregation", "runningAccumulate", "rowNumberInAllBlocks",
-    "visibleWidth", "byteSize", "errorCodeToName",
+    "visibleWidth", "byteSize", "errorCodeToName", "exists",
 })  # fmt: skip
+SYNTAX_FUNCTIONS = frozenset({"lambda", "exists"})  # parsed as functions, not in system.functions
 # Never, whatever their category says: files, URLs, other servers, the shell, settings, sleeping.
 DENIED_FUNCTIONS = frozenset({
     "file", "url", "s3", "hdfs", "remote", "remoteSecure", "mysql", "postgresql", "executable", "input",
@@ -52,6 +54,10 @@ DENIED_FUNCTIONS = frozenset({
     "getMergeTreeSetting", "getMacro", "getClientHTTPHeader", "currentRequestURL", "showCertificate",
     "hasColumnInTable", "joinGet", "joinGetOrNull", "catboostEvaluate", "evalMLMethod",
     "filesystemAvailable", "filesystemCapacity", "filesystemUnreserved",
+    # Quadratic in a string's length inside one block, where ClickHouse does not check the time limit.
+    "editDistance", "editDistanceUTF8", "levenshteinDistance", "levenshteinDistanceUTF8",
+    "damerauLevenshteinDistance", "jaroSimilarity", "jaroWinklerSimilarity", "stringJaccardIndex",
+    "stringJaccardIndexUTF8",
 })  # fmt: skip
 DENIED_PREFIXES = ("dictGet", "dictHas", "dictIs", "ai", "AI", "joinGet")
 AGGREGATE_COMBINATORS = (
@@ -68,6 +74,7 @@ class Refusal(StrEnum):
     OUTPUT_CLAUSE = "output_clause"
     NODE = "node"
     FUNCTION = "function"
+    TABLE_FUNCTION = "table_function"
     TABLE = "table"
     DATABASE = "database"
 
@@ -100,6 +107,7 @@ class Policy:
     aggregates: frozenset[str]
     database: str
     tables: frozenset[str]
+    hidden: frozenset[str]  # tables of the database that analysts do not read (migrations, views)
     other_databases: frozenset[str]
 
     def allows_function(self, name: str) -> bool:
@@ -122,7 +130,9 @@ class Policy:
 def build_policy(
     functions: Iterable[FunctionInfo], database: str, tables: Iterable[str], databases: Iterable[str]
 ) -> Policy:
-    """The allow-list from this engine's own function list: safe categories and extras, minus denials."""
+    """The allow-list from this engine's own lists: functions of safe categories and extras, minus
+    denials; the database's tables but its migrations and materialized views."""
+    hidden = {t for t in tables if t == "schema_migrations" or t.endswith("_mv")}
     rows = {f.name: f for f in functions}
 
     def safe(info: FunctionInfo) -> bool:
@@ -134,7 +144,7 @@ def build_policy(
         categories = {c.strip() for c in info.categories.split(",") if c.strip()}
         return info.name in EXTRA_FUNCTIONS or (bool(categories) and categories <= SAFE_CATEGORIES)
 
-    allowed = {name for name, info in rows.items() if safe(info)} | {"lambda"}
+    allowed = {name for name, info in rows.items() if safe(info)} | SYNTAX_FUNCTIONS
     return Policy(
         functions=frozenset(allowed),
         insensitive=frozenset(n.lower() for n in allowed if n in rows and rows[n].case_insensitive),
@@ -144,7 +154,8 @@ def build_policy(
             if name in rows and rows[name].is_aggregate
         ),
         database=database,
-        tables=frozenset(tables),
+        tables=frozenset(tables) - hidden,
+        hidden=frozenset(hidden),
         other_databases=frozenset(d for d in databases if d != database),
     )
 
@@ -157,8 +168,11 @@ def check_ast(explained: str, policy: Policy) -> Refused | None:
     root = lines[0].split()[0]
     if root not in ROOTS:
         return Refused(Refusal.NOT_A_SELECT, f"only SELECT and DESCRIBE queries run here, not {root!r}")
-    for line in lines[1:]:
+    for previous, line in itertools.pairwise(lines):
         refused = _check_line(line, policy)
+        if refused is None and line.split()[0] == "Function" and previous.split()[0] == "TableExpression":
+            name = line.split()[1] if len(line.split()) > 1 else ""
+            refused = Refused(Refusal.TABLE_FUNCTION, f"table function {name!r} is not allowed; use a table")
         if refused is not None:
             return refused
     return None
@@ -183,9 +197,15 @@ def _check_line(line: str, policy: Policy) -> Refused | None:
         return Refused(Refusal.TABLE, f"table {name!r} is not allowed; the tables are {tables}")
     if node == "Identifier" and "." in name and name.split(".")[0] in policy.other_databases:
         return Refused(Refusal.DATABASE, f"{name!r} is in another database than {policy.database!r}")
+    if node == "Identifier" and name.removeprefix(f"{policy.database}.") in policy.hidden:
+        return Refused(Refusal.TABLE, f"table {name!r} is not allowed")  # `x IN table` reads it
     return None
 
 
 def _allowed_table(name: str, policy: Policy) -> bool:
     database, _, table = name.rpartition(".")
-    return table in policy.tables and database in ("", policy.database)
+    if database in ("", policy.database) and table in policy.tables:
+        return True
+    # EXPLAIN AST does not print a CTE's name, so `WITH t AS (…) SELECT … FROM t` shows `t`:
+    # an unqualified name that is no table of the database can only be such a CTE.
+    return database == "" and table not in policy.hidden and table not in policy.tables

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +52,8 @@ class AnalystSession:
         """A client of its own, set to the limits (the parser's only to the time limit), read-only."""
         client = self._connect()
         settings = self.limits.clickhouse_settings()
-        if not limited:
-            settings = {"max_execution_time": self.limits.max_execution_s}
+        if not limited:  # EXPLAIN prints a line per node: no result limits, the rest stays
+            settings = {k: v for k, v in settings.items() if not k.startswith(("max_result", "result_"))}
         for name, value in settings.items():
             literal = f"'{value}'" if isinstance(value, str) else repr(value)
             client.command(f"SET {name} = {literal}")
@@ -77,8 +79,15 @@ class AnalystSession:
             databases = [row[0] for row in client.query("SHOW DATABASES").result_rows]
         finally:
             client.close()
-        public = [t for t in tables if t != "schema_migrations" and not t.endswith("_mv")]
-        return build_policy(functions, self.db, public, databases)
+        return build_policy(functions, self.db, tables, databases)
+
+    def _current_policy(self) -> Policy:
+        """The policy, with tables made since the start hidden: a name of theirs is no CTE name."""
+        tables = {str(row[0]) for row in self.parser.query(f"SHOW TABLES FROM {self.db}").result_rows}
+        later = tables - self.policy.tables - self.policy.hidden
+        if later:
+            self.policy = dataclasses.replace(self.policy, hidden=self.policy.hidden | later)
+        return self.policy
 
     def sql(self, query: str) -> dict[str, Any]:
         """An analyst's query: {"columns", "rows"}; raises QueryRefusedError with the reason."""
@@ -86,15 +95,25 @@ class AnalystSession:
             raise QueryRefusedError("too_long", f"the query is over {self.limits.max_sql_bytes} bytes")
         if not query.strip():
             raise QueryRefusedError("not_a_select", "the query is empty")
+        if _longest_space_run(query) > MAX_SPACE_RUN:
+            # clickhouse-connect scans query text with a regex that is quadratic in such runs.
+            raise QueryRefusedError("too_long", f"a run of over {MAX_SPACE_RUN} spaces")
         try:
-            explained = self.parser.query(f"EXPLAIN AST {query}").result_rows
+            # One statement, re-written by ClickHouse's own formatter: what is checked is what runs.
+            canonical = str(
+                self.parser.query("SELECT formatQuery({q:String})", parameters={"q": query}).result_rows[0][0]
+            )
+            explained = self.parser.query(f"EXPLAIN AST {canonical}").result_rows
         except Exception as error:  # ClickHouse's parser says what is wrong with the text
             self.parser = self._replace(self.parser, limited=False)
             raise QueryRefusedError("syntax", _short(error)) from None
-        refused = check_ast("\n".join(str(row[0]) for row in explained), self.policy)
+        tree = "\n".join(str(row[0]) for row in explained)
+        refused = check_ast(tree, self._current_policy())
         if refused is not None:
             raise QueryRefusedError(refused.code.value, refused.detail)
-        result = self._refusing(lambda: self.client.query(query))
+        # Wrapped, a SELECT without FROM is held to the result limits too.
+        runnable = canonical if tree.startswith("DescribeQuery") else f"SELECT * FROM ({canonical})"
+        result = self._refusing(lambda: self.client.query(runnable))
         if len(result.result_rows) > self.limits.max_result_rows:  # ClickHouse checks per block only
             raise QueryRefusedError("failed", f"the result has over {self.limits.max_result_rows} rows")
         return {
@@ -132,6 +151,13 @@ class AnalystSession:
         self._executor.shutdown(wait=False, cancel_futures=True)
         for client in (self.parser, self.client):
             client.close()
+
+
+MAX_SPACE_RUN = 256
+
+
+def _longest_space_run(text: str) -> int:
+    return max((len(list(run)) for space, run in itertools.groupby(text, str.isspace) if space), default=0)
 
 
 def _short(error: Exception) -> str:

@@ -59,7 +59,8 @@ def check_request(
     given = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type is not None and given != content_type:
         return Denied(415, f"{path} takes Content-Type {content_type}, not {given or 'none'!r}")
-    if content_type is None and (given or headers.get("Content-Length", "0") not in ("", "0")):
+    has_body = headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in headers
+    if content_type is None and (given or has_body):
         return Denied(415, f"{path} takes no request body")
     return None
 
