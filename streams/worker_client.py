@@ -58,7 +58,7 @@ class WorkerApi:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return decode_obj(response.read())
         except urllib.error.HTTPError as error:
-            return {"error": error.read().decode(errors="replace"), "status": error.code}
+            return _refusal(error)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
 
@@ -72,7 +72,19 @@ class WorkerApi:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return dict(decode_obj(response.read()))
         except urllib.error.HTTPError as error:
-            return {"error": error.read().decode(errors="replace"), "status": error.code}
+            return _refusal(error)
+
+
+def _refusal(error: urllib.error.HTTPError) -> dict[str, Any]:
+    """The worker's {"error": ...} answer, with the HTTP status."""
+    body = error.read()
+    try:
+        answer = decode_obj(body)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and "error" in answer:
+        return {"error": answer["error"], "status": error.code}
+    return {"error": body.decode(errors="replace"), "status": error.code}
 
 
 def wait_for_worker(

@@ -84,5 +84,5 @@ def test_counts_command_reads_through_the_worker(broker: Any, start_worker: Any,
         env={"BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PATH": ""},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert refused.returncode == 2 and "READONLY" in refused.stderr
+    assert refused.returncode == 2 and "only SELECT and DESCRIBE" in refused.stderr
     assert worker.sql("SELECT count() FROM borderwatch.events")[0][0] == feed.expected_totals()[0]
