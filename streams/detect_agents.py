@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 from faust.types import StreamT
+from mode import CrashingSupervisor
 
 from geo.catalogue import Catalogue
 from geo.ports import load_ports
@@ -132,7 +133,8 @@ def add_detection(
         for alert in alerts:
             await deliverer.offer(alert)
 
-    @app.agent(tracks_topic, name="detect_tracks")
+    # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
+    @app.agent(tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)
     async def detect_tracks(stream: StreamT) -> None:
         await ready.wait()
         async for value in stream:
@@ -148,7 +150,7 @@ def add_detection(
                 tracks.stats.cpu_s += time.thread_time() - started
             await finish(partition, views, alerts)
 
-    @app.agent(cells_topic, name="detect_cells")
+    @app.agent(cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)
     async def detect_cells(stream: StreamT) -> None:
         await ready.wait()
         async for value in stream:
