@@ -124,6 +124,7 @@ def test_a_get_with_a_body_is_415(path: str) -> None:
     assert status(ask("GET", path, Content_Length="12")) == 415
     assert status(ask("GET", path, Content_Type="text/plain")) == 415
     assert ask("GET", path, Content_Length="0") is None
+    assert status(ask("GET", path, Transfer_Encoding="chunked")) == 415  # a body without a length
 
 
 def test_health_is_open_without_a_token_but_not_to_other_hosts() -> None:
