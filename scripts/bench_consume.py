@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.bench_spine import feed_lines
-from streams.broker import start_local_broker
-from streams.kafka_io import KafkaBatchConsumer
+from streams.kafka.broker import start_local_broker
+from streams.kafka.clients import KafkaBatchConsumer
+from streams.kafka.topics import INTERCEPTIONS, ensure_topics
 from streams.replay import replay_lines
-from streams.topics import INTERCEPTIONS, ensure_topics
 
 
 async def consume_with_aiokafka(broker_url: str, count: int) -> tuple[float, float]:

@@ -35,9 +35,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.make_sample_feed import generate
-from streams.broker import free_port, start_local_broker
+from streams.kafka.broker import free_port, start_local_broker
+from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.replay import replay_lines
-from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.worker_client import (
     WorkerApi,
     start_worker_process,

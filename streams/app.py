@@ -16,20 +16,28 @@ from geo.catalogue import Catalogue
 from schemas.codec import encode
 from schemas.limits import ReportLimits
 from schemas.rejection import DeadLetter, RejectReason
-from streams.alert_store import ClickHouseAlertSink
 from streams.analyst.session import AnalystSession
-from streams.clickhouse import ClickHouseIncidentSink
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import split_for_detection
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
 from streams.detect_agents import add_detection
-from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.topics import (
+    DETECT_CELLS,
+    DETECT_TRACKS,
+    DLQ,
+    ENRICHED,
+    INTERCEPTIONS,
+    KIND_OF_TOPIC,
+    VESSELS,
+)
 from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
 from streams.poison import dead_letter_key, internal_letter, isolate_poison
 from streams.settings import Settings
-from streams.topic_sink import TopicSink
-from streams.topics import DETECT_CELLS, DETECT_TRACKS, DLQ, ENRICHED, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
+from streams.sinks.alerts import ClickHouseAlertSink
+from streams.sinks.clickhouse import ClickHouseIncidentSink
+from streams.sinks.topic import TopicSink
 from streams.web.auth import auth_middleware
 from streams.web.views import add_views
 

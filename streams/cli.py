@@ -19,8 +19,8 @@ from schemas.cap import render_cap
 from schemas.codec import encode
 from schemas.errors import BorderwatchError
 from streams.analytics import GroupBy, parse_duration_s
+from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
 from streams.settings import LOCAL, Settings
-from streams.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
 from streams.worker_client import WorkerApi
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def broker(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
 ) -> None:
     """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
-    from streams.broker import start_local_broker
+    from streams.kafka.broker import start_local_broker
 
     settings = Settings()
     with start_local_broker(settings.data_dir, port) as local:
@@ -189,7 +189,7 @@ def ingest_ais(
     from datetime import UTC, datetime
 
     from streams.ais import AisDecoder
-    from streams.kafka_io import KafkaEventPublisher
+    from streams.kafka.clients import KafkaEventPublisher
     from streams.poison import dead_letter_key
 
     settings = Settings()
@@ -247,7 +247,7 @@ def counts_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 
 def _broker_url(settings: Settings) -> str:
-    from streams.broker import running_local_broker
+    from streams.kafka.broker import running_local_broker
 
     if settings.kafka != LOCAL:
         return settings.kafka
@@ -288,7 +288,7 @@ def _query(
         if answer is None:
             raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
-    from streams.clickhouse import connect
+    from streams.sinks.clickhouse import connect
 
     try:
         dsn = settings.clickhouse_dsn

@@ -18,13 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas.alerts import Impact
-from streams.broker import free_port, start_local_broker
-from streams.clickhouse import redact_dsn
 from streams.datadir import secure_data_dir
+from streams.kafka.broker import free_port, start_local_broker
+from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.replay import open_lines, replay_lines
 from streams.scenario import build_scenario, default_start
 from streams.settings import Settings
-from streams.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.sinks.clickhouse import redact_dsn
 from streams.worker_client import WorkerApi, start_worker_process, stop_process, wait_for_worker
 
 BUNDLED = Path(__file__).resolve().parent / "data"

@@ -25,20 +25,20 @@ from geo.ports import load_ports
 from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.rejection import DeadLetter, RejectReason
-from streams.alert_store import ClickHouseAlertSink
 from streams.delivery.deliver import Deliverer
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import DetectBatch, decode_cells
 from streams.detect.grouping import is_group
 from streams.detect.watchlist import WatchListFile
 from streams.detection import CellDetector, TrackDetector, is_cell_state, is_crossing_state, is_vessel_state
-from streams.kafka_io import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ
 from streams.poison import dead_letter_key, error_text, internal_letter
 from streams.settings import Settings
-from streams.table_batch import BatchedTable
-from streams.table_guard import guard_changelog
-from streams.topic_sink import TopicSink
-from streams.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ
+from streams.sinks.alerts import ClickHouseAlertSink
+from streams.sinks.topic import TopicSink
+from streams.state.batched_table import BatchedTable
+from streams.state.changelog_guard import guard_changelog
 
 log = logging.getLogger(__name__)
 ALERT_SINK_WITHIN_S = 1.0

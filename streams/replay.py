@@ -12,7 +12,7 @@ from typing import IO
 from aiokafka import AIOKafkaProducer
 
 from schemas.codec import decode_obj
-from streams.topics import MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
+from streams.kafka.topics import MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
 
 
 def open_lines(path: Path) -> Iterator[bytes]:

@@ -17,13 +17,13 @@ from schemas.codec import decode_obj, encode_obj
 from schemas.errors import BrokerUnavailableError
 from streams.analyst.session import AnalystSession
 from streams.app import create_app
-from streams.broker import free_port, running_local_broker, start_local_broker
-from streams.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.datadir import STATE_FILE, ensure_token, secure_data_dir
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.watchlist import WatchListFile
+from streams.kafka.broker import free_port, running_local_broker, start_local_broker
+from streams.kafka.topics import ALL_TOPICS, ensure_topics
 from streams.settings import LOCAL, Settings
-from streams.topics import ALL_TOPICS, ensure_topics
+from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.worker_client import WorkerApi
 
 log = logging.getLogger(__name__)

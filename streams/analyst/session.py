@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 
 from schemas.errors import AnalystBusyError, QueryRefusedError
-from streams.alert_store import read_alerts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
 from streams.analytics import GroupBy, run_counts
+from streams.sinks.alerts import read_alerts
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ class AnalystSession:
         return self._refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
 
     def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
-        """The latest alert states (see streams.alert_store) under the same limits."""
+        """The latest alert states (see streams.sinks.alerts) under the same limits."""
         return self._refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
 
     def _refusing(self, call: Callable[[], T]) -> T:

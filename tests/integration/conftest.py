@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from streams.broker import LocalBroker, free_port, start_local_broker
+from streams.kafka.broker import LocalBroker, free_port, start_local_broker
+from streams.kafka.topics import ensure_topics
 from streams.replay import replay_lines
-from streams.topics import ensure_topics
 from streams.worker_client import (
     WorkerApi,
     start_worker_process,
@@ -107,7 +107,7 @@ async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) ->
     """The first `count` records of a topic (all partitions), or fail after timeout_s."""
     from aiokafka import AIOKafkaConsumer
 
-    from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+    from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
 
     consumer = AIOKafkaConsumer(
         topic,

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from schemas.rejection import DeadLetter, RejectReason
-from streams.topics import DLQ, INTERCEPTIONS, VESSELS
+from streams.kafka.topics import DLQ, INTERCEPTIONS, VESSELS
 from tests.integration.conftest import read_topic, send
 
 GOOD = {

@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.events import EnrichedEvent
 from scripts.make_sample_feed import Feed, generate
-from streams.topics import ENRICHED, INTERCEPTIONS, VESSELS
+from streams.kafka.topics import ENRICHED, INTERCEPTIONS, VESSELS
 from tests.integration.conftest import read_topic, send
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scripts.make_sample_feed import generate
-from streams.topics import INTERCEPTIONS
+from streams.kafka.topics import INTERCEPTIONS
 from tests.integration.conftest import send
 from tests.integration.test_counts import stored_counts
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from schemas.rejection import DeadLetter, RejectReason
-from streams.broker import LocalBroker
-from streams.topics import DLQ
+from streams.kafka.broker import LocalBroker
+from streams.kafka.topics import DLQ
 from tests.integration.conftest import read_topic
 from tests.integration.test_cli import run
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from streams.broker import LocalBroker
-from streams.topics import INTERCEPTIONS, VESSELS
+from streams.kafka.broker import LocalBroker
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from tests.integration.conftest import send
 
 SEED = 20261201

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from streams.broker import LocalBroker
 from streams.datadir import TOKEN_FILE
-from streams.topics import INTERCEPTIONS
+from streams.kafka.broker import LocalBroker
+from streams.kafka.topics import INTERCEPTIONS
 from tests.integration.conftest import Worker, send
 
 GOOD = {

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from streams.broker import LocalBroker
-from streams.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, INTERCEPTIONS, bootstrap_servers
+from streams.kafka.broker import LocalBroker
+from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, INTERCEPTIONS, bootstrap_servers
 from tests.integration.conftest import send
 
 GOOD = {

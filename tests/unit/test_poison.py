@@ -15,7 +15,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from schemas.errors import SinkUnavailableError
 from schemas.rejection import DeadLetter, Rejected, RejectReason
 from streams.poison import MAX_KEPT_RAW, error_text, internal_letter, is_fault, isolate_poison
-from streams.topic_sink import decode_records
+from streams.sinks.topic import decode_records
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from schemas.rejection import DeadLetter, RejectReason
-from streams.kafka_io import KafkaBatchConsumer
+from streams.kafka.clients import KafkaBatchConsumer
 from streams.poison import error_text, internal_letter
 
 M = TypeVar("M", bound=BaseModel)

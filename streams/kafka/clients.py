@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from streams.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
 
 
 class KafkaBatchConsumer:

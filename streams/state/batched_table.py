@@ -17,7 +17,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from schemas.codec import encode_obj
-from streams.kafka_io import KafkaEventPublisher
+from streams.kafka.clients import KafkaEventPublisher
 
 _DELETED = object()
 

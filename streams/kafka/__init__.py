@@ -1,0 +1,1 @@
+"""Kafka adapters: the batch consumer and publisher, the bundled broker, the topics."""

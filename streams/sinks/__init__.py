@@ -1,0 +1,1 @@
+"""Sinks: ClickHouse tables for events, rejects and alerts, and checked internal-topic sinks."""

@@ -1,0 +1,1 @@
+"""Detector state: Faust tables written in batches, their changelogs checked on recovery."""
