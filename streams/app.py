@@ -38,6 +38,7 @@ from streams.settings import Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.topic import TopicSink
+from streams.supervise import run_or_crash
 from streams.web.auth import auth_middleware
 from streams.web.views import add_views
 
@@ -248,14 +249,10 @@ def create_app(
         publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
         await consumer.start()
-        health["ingest"] = "ok"
         try:
-            await run_ingest(stage, consumer, publisher, settings.batch_size, settings.batch_within_s)
-        except Exception as error:
-            health["ingest"] = f"failed: {error}"
-            log.exception("ingest stopped the worker")
-            await app.crash(error)
-            raise
+            await run_or_crash(app, health, "ingest", lambda: run_ingest(
+                stage, consumer, publisher, settings.batch_size, settings.batch_within_s
+            ))  # fmt: skip
         finally:
             await consumer.stop()
             await publisher.stop()
@@ -274,14 +271,8 @@ def create_app(
             consumer, DeadLetter, sink.write_rejects, store_directly,
             settings.batch_size, settings.batch_within_s,
         )  # fmt: skip
-        health["rejects"] = "ok"
         try:
-            await rejects.run()
-        except Exception as error:
-            health["rejects"] = f"failed: {error}"
-            log.exception("the rejects sink stopped the worker")
-            await app.crash(error)
-            raise
+            await run_or_crash(app, health, "rejects", rejects.run)
         finally:
             await consumer.stop()
 

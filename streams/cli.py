@@ -290,18 +290,9 @@ def _query(
         return answer
     from streams.sinks.clickhouse import connect
 
+    dsn = settings.clickhouse_dsn
     try:
-        dsn = settings.clickhouse_dsn
-        session = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
-    except Exception as error:
-        if "UNKNOWN_DATABASE" in str(error):
-            raise fail(
-                f"no borderwatch data in {settings.clickhouse_dsn!r} yet: run 'borderwatch demo' "
-                "or 'borderwatch worker' first"
-            ) from None
-        raise fail(f"cannot open ClickHouse: {error}") from None
-    try:
-        return direct(session)
+        return direct(AnalystSession(lambda: connect(dsn), settings.database, settings.analyst))
     except QueryRefusedError as error:
         return {"error": str(error)}
     except Exception as error:

@@ -39,6 +39,7 @@ from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.topic import TopicSink
 from streams.state.batched_table import BatchedTable
 from streams.state.changelog_guard import guard_changelog
+from streams.supervise import run_or_crash
 
 log = logging.getLogger(__name__)
 ALERT_SINK_WITHIN_S = 1.0
@@ -185,14 +186,8 @@ def add_detection(
         alerts = TopicSink(
             consumer, Alert, alert_sink.write_alerts, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S
         )
-        runtime.health["alerts_sink"] = "ok"
         try:
-            await alerts.run()
-        except Exception as error:
-            runtime.health["alerts_sink"] = f"failed: {error}"
-            log.exception("the alerts sink stopped the worker")
-            await app.crash(error)
-            raise
+            await run_or_crash(app, runtime.health, "alerts_sink", alerts.run)
         finally:
             await consumer.stop()
 

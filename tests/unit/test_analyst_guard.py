@@ -21,14 +21,6 @@ from streams.sinks.clickhouse import connect, migrate
 DB = "borderwatch"
 
 
-@pytest.fixture(scope="session")
-def engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The one chdb data path of this pytest process."""
-    path = tmp_path_factory.getbasetemp() / "chdb-unit"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def engine(engine_dir: Path) -> Iterator[Client]:
     client = connect(f"chdb://{engine_dir}")

@@ -36,14 +36,6 @@ SELECT 'TEST', toString(number), 'interception', now64(3) - toIntervalMinute(num
 FROM system.numbers LIMIT {EVENT_ROWS}"""  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The one chdb data path of this pytest process."""
-    path = tmp_path_factory.getbasetemp() / "chdb-unit"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def ingest(engine_dir: Path) -> Iterator[Client]:
     """The worker's own client: migrated tables, some events, a probe table to insert into."""
