@@ -34,8 +34,11 @@ FIX_COLUMNS = (
     "imo",
     "name",
     "callsign",
+    "vessel_type",
 )
-SIGHTING_COLUMNS = ("event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon")
+SIGHTING_COLUMNS = (
+    "event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon", "received",
+)  # fmt: skip
 CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
 # Columns that may be unknown: null on the wire, NaN in memory.
 OPTIONAL_NUMBERS = frozenset({"sog", "lat", "lon"})
@@ -106,7 +109,7 @@ def split_for_detection(
                 (event_id, key, ts, report.lat, report.lon, report.sog, event.crossing_id, event.route,
                  "" if report.mmsi is None else f"{report.mmsi:09d}",
                  "" if report.imo is None else f"{report.imo:07d}",
-                 report.name or "", report.callsign or "")
+                 report.name or "", report.callsign or "", report.vessel_type or "")
             )  # fmt: skip
             if report.sog is None or report.sog < meeting_max_kn:
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
@@ -120,7 +123,8 @@ def split_for_detection(
             if p is None:
                 p = known[event.crossing_id] = partition_of(event.crossing_id, partitions)
             tracks[p].sightings.append(
-                (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon)
+                (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon,
+                 event.received_at.timestamp())
             )
     return (
         [

@@ -11,7 +11,7 @@ class Thresholds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allowed_lateness_s: float = Field(
-        3600.0, ge=0, description="reports this late still land in their window"
+        24 * 3600.0, ge=0, description="reports this late still land in their window (EUROSUR's 24 h deadline)"
     )
     live_within_s: float = Field(
         900.0, ge=0, description="a partition whose newest report is this close to now runs on wall time"
@@ -49,3 +49,9 @@ class Thresholds(BaseModel):
     )
     encounter_max_kn: float = Field(2.0, gt=0, description="median speed of both during the meeting")
     encounter_max_dt_s: float = Field(600.0, gt=0, description="fixes further apart in time are not compared")
+    encounter_dark_max_s: float = Field(
+        12 * 3600.0,
+        gt=0,
+        description="a meeting pair that goes dark together and reappears together within this time "
+        "is one encounter, flagged as a dark meeting",
+    )

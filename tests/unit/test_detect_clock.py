@@ -35,7 +35,7 @@ def test_a_live_vessel_that_falls_silent_is_found_by_ticks_alone() -> None:
     tables: list[dict[str, Any]] = [{}, {}, {}]
     fix = dict(zip(FIX_COLUMNS, ([v] for v in (
         "EMSA:1", "mmsi:224000103", WALL, 35.99, -5.45, 5.0, "ES-GIB-STRAIT-N", "Western Mediterranean",
-        "224000103", "", "", "",
+        "224000103", "", "", "", "",
     ))))  # fmt: skip
     assert detector.on_batch(0, DetectBatch(fixes=fix), WALL, *tables) == []
     quiet = detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60, *tables)  # an empty tick

@@ -35,7 +35,7 @@ def fixes(*rows: tuple[Any, ...]) -> dict[str, list[Any]]:
         vessel, ts, lat, lon, *rest = row
         mmsi, name = ([*list(rest), "", ""])[:2]
         crossing, _, route = locate_one(CATALOGUE, lon, lat)
-        values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "")
+        values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "", "")
         for column, value in zip(columns.values(), values):
             column.append(value)
     return columns
