@@ -1,214 +1,326 @@
 """Detect stage: surges and mass attempts at a crossing, on event-time windows.
 
-Pure: a crossing's state in, its new state and findings out. Persons are kept
-per minute of observed_at, so a report up to the allowed lateness late still
-lands in its own window. A window closes when the watermark passes its end;
-only then does it teach the baseline (an EWMA mean and variance for that hour
-of the week), empty windows included.
+Pure: a crossing's state and learned history in, their new values and
+findings out. Persons and reports are kept per hour of observed_at, so a report
+up to the allowed lateness late still lands in its own hour; hours older than
+the watermark are closed, and a day whose hours are all closed becomes a day of
+learned history (`CrossingHistory`). Each batch judges the windows (6 h, 24 h,
+7 days by default) that end at every hour it added to, and at the clock's
+current hour: a late report can open or raise a surge after the fact.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.alerts import AlertKind, Impact
+from streams.detect.baseline import Baselines, Learned
 from streams.detect.findings import Finding
-from streams.detect.thresholds import Thresholds
+from streams.detect.seed import DAY_S, day_of
+from streams.detect.surge import WindowTest
+from streams.detect.thresholds import SURGE_MAX_SCALE_H, Thresholds
 
-WEEK_S = 7 * 24 * 3600
+HOUR_S = 3600
 MINUTE_S = 60
 MASS_KINDS = frozenset({"land_crossing", "fence_section"})
 MAX_EVIDENCE = 50
+METRICS = ("persons", "reports")
+LATE_NOTE_S = 3600  # reports this much later than their window are said to be late
 
 
 @dataclass
 class CrossingState:
-    """Persons per minute still inside the lateness horizon, and the weekly baseline."""
+    """Counts per hour still inside the longest window, and per minute for mass attempts.
+
+    `closed_until` is an hour boundary: no report older than it is taken.
+    Event ids (to count a replayed report once) are kept only for open hours.
+    """
 
     closed_until: float
-    mean: list[float]
-    var: list[float]
-    minutes: dict[int, list[Any]] = field(default_factory=dict)  # minute start -> [persons, [event ids]]
-    surging: list[float] = field(default_factory=list)  # starts of open windows that surged
-
-    @classmethod
-    def new(cls, first_ts: float, t: Thresholds) -> CrossingState:
-        """A crossing seen for the first time: baseline from the configured prior."""
-        slots = _slots(t)
-        start = math.floor(first_ts / t.surge_window_s) * t.surge_window_s
-        return cls(start, [t.surge_prior_mean] * slots, [t.surge_prior_var] * slots)
+    hours: dict[int, list[Any]] = field(default_factory=dict)  # hour start -> [persons, reports, [ids]]
+    minutes: dict[int, int] = field(default_factory=dict)  # minute start -> persons (mass kinds only)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the table's changelog."""
         return {
             "closed_until": self.closed_until,
-            "mean": self.mean,
-            "var": self.var,
-            "minutes": [[m, p, ids] for m, (p, ids) in self.minutes.items()],
-            "surging": self.surging,
+            "hours": [[h, p, r, ids] for h, (p, r, ids) in self.hours.items()],
+            "minutes": [[m, p] for m, p in self.minutes.items()],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrossingState:
-        """Back from `to_json`."""
-        minutes = {int(m): [p, ids] for m, p, ids in data["minutes"]}
-        return cls(data["closed_until"], data["mean"], data["var"], minutes, data["surging"])
+        """Back from `to_json`; raises on any other shape (a changelog record is input too)."""
+        hours = {int(h): [int(p), int(r), [str(i) for i in ids]] for h, p, r, ids in data["hours"]}
+        minutes = {int(m): int(p) for m, p in data["minutes"]}
+        return cls(float(data["closed_until"]), hours, minutes)
+
+
+@dataclass
+class CrossingHistory:
+    """Persons and reports of each whole day the crossing has seen: days in [since, until)."""
+
+    since: int
+    until: int
+    days: dict[int, tuple[int, int]] = field(default_factory=dict)  # non-zero days only
+
+    def learned(self) -> Learned:
+        """The view baselines read."""
+        return Learned(self.since, self.until, self.days)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the table's changelog."""
+        return {
+            "since": self.since,
+            "until": self.until,
+            "days": [[d, p, r] for d, (p, r) in self.days.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CrossingHistory:
+        """Back from `to_json`; raises on any other shape."""
+        days = {int(d): (int(p), int(r)) for d, p, r in data["days"]}
+        return cls(int(data["since"]), int(data["until"]), days)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One interception report as the crossing detector sees it."""
+
+    event_id: str
+    ts: float
+    persons: int
+    received: float
+
+
+@dataclass(frozen=True)
+class CrossingContext:
+    """What crossing detection needs besides the sightings: its thresholds and baselines."""
+
+    thresholds: Thresholds
+    baselines: Baselines
 
 
 @dataclass(frozen=True)
 class CrossingOutcome:
-    """A crossing's new state, its findings, and the reports that came too late for any window."""
+    """A crossing's new state and history, its findings, and the reports too late for any window."""
 
     state: CrossingState
+    history: CrossingHistory
+    history_changed: bool
     findings: list[Finding]
     too_late: int
 
 
 def detect_crossing(
     crossing: str,
-    sightings: list[tuple[str, float, int, str, str]],
-    state: CrossingState | None,
+    kind: str,
+    route: str,
+    sightings: list[Sighting],
+    stored: tuple[CrossingState, CrossingHistory] | None,
     watermark: float,
-    t: Thresholds,
-    close_until: float | None = None,
+    now_ts: float,
+    ctx: CrossingContext,
 ) -> CrossingOutcome:
-    """Add (event_id, ts, persons, crossing_kind, route) sightings in arrival order; close windows; evaluate.
+    """Add sightings in arrival order; close what the watermark passed; judge the windows touched.
 
     `watermark` is the partition's before this batch; within the batch it
     advances with each sighting, as if they had arrived one by one. A sighting
-    older than the watermark at its arrival, or in a window already closed, is
+    older than the watermark at its arrival, or in an hour already closed, is
     too late (it is still in ClickHouse). A sighting already counted (a replay)
-    is not counted again. Windows close up to the watermark after the batch, or
-    `close_until` (the partition's watermark) when that is later.
+    is not counted again.
     """
-    if state is None:
-        state = CrossingState.new(min(s[1] for s in sightings) if sightings else watermark, t)
-    route = sightings[0][4] if sightings else ""
-    kind = sightings[0][3] if sightings else ""
-    touched: set[int] = set()
+    t = ctx.thresholds
+    if stored is None:
+        first = min((s.ts for s in sightings), default=now_ts)
+        start = _floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S)
+        first_day = day_of(start) + (0 if start % DAY_S == 0 else 1)
+        state, history = CrossingState(start), CrossingHistory(first_day, first_day)
+    else:
+        state, history = stored
+    touched: dict[int, float] = {}  # hour -> latest receipt of a report added to it
+    minutes: set[int] = set()
     too_late = 0
-    for event_id, ts, persons, _, _ in sightings:
-        if ts < watermark or ts < state.closed_until:
+    for s in sightings:
+        if s.ts < watermark or s.ts < state.closed_until:
             too_late += 1
             continue
-        watermark = max(watermark, ts - t.allowed_lateness_s)
-        minute = int(ts // MINUTE_S) * MINUTE_S
-        bucket = state.minutes.setdefault(minute, [0, []])
-        if event_id in bucket[1]:
+        watermark = max(watermark, s.ts - t.allowed_lateness_s)
+        hour = _floor(s.ts, HOUR_S)
+        bucket = state.hours.setdefault(hour, [0, 0, []])
+        if s.event_id in bucket[2]:
             continue
-        bucket[0] += persons
-        bucket[1].append(event_id)
-        touched.add(minute)
+        bucket[0] += s.persons
+        bucket[1] += 1
+        bucket[2].append(s.event_id)
+        touched[hour] = max(touched.get(hour, -math.inf), s.received)
+        if kind in MASS_KINDS:
+            minute = _floor(s.ts, MINUTE_S)
+            state.minutes[minute] = state.minutes.get(minute, 0) + s.persons
+            minutes.add(minute)
 
-    # Judge the touched windows first, then close what the watermark has passed:
-    # a window that surged and closed in the same batch is reported, then resolved.
-    findings = _surges(crossing, route, state, touched, t)
-    if kind in MASS_KINDS:
-        findings += _mass_attempts(crossing, route, state, touched, t)
-    closing = watermark if close_until is None else max(watermark, close_until)
-    findings += _close_windows(crossing, route, state, closing, t)
-    horizon = state.closed_until - t.mass_window_s
-    state.minutes = {m: b for m, b in state.minutes.items() if m >= horizon}
-    return CrossingOutcome(state, findings, too_late)
-
-
-def surge_impact(persons: float, mean: float, var: float, t: Thresholds) -> tuple[Impact, float] | None:
-    """Impact level and z-score of a window's persons against its baseline; None below threshold."""
-    z = (persons - mean) / math.sqrt(var)
-    if persons < t.surge_min_persons or z < t.surge_z[0]:
-        return None
-    level = sum(1 for threshold in t.surge_z if z >= threshold) - 1
-    return list(Impact)[level], z
+    # Judge first, then close: a surge found in an hour that closes in this batch is still reported.
+    findings = _surges(crossing, route, state, history, touched, now_ts, ctx)
+    if minutes:
+        findings += _mass_attempts(crossing, route, state, minutes, t)
+    history_changed = _close(state, history, max(watermark, now_ts - t.allowed_lateness_s), t)
+    return CrossingOutcome(state, history, history_changed, findings, too_late)
 
 
-def _slots(t: Thresholds) -> int:
-    return max(1, round(WEEK_S / t.surge_window_s))
+def _floor(ts: float, step: int) -> int:
+    return int(ts // step) * step
 
 
-def _slot(window_start: float, t: Thresholds) -> int:
-    return int(window_start // t.surge_window_s) % _slots(t)
+def _close(state: CrossingState, history: CrossingHistory, watermark: float, t: Thresholds) -> bool:
+    """Close the hours the watermark passed, learn the days they complete, forget what no window reads."""
+    closed = _floor(watermark, HOUR_S)
+    if closed <= state.closed_until:
+        return False
+    state.closed_until = closed
+    for hour, bucket in state.hours.items():
+        if hour < closed and bucket[2]:
+            bucket[2] = []
+    last_day = day_of(closed)  # days before this one are whole
+    changed = False
+    if last_day > history.until:
+        first = max(history.until, history.since)
+        for hour, (persons, reports, _) in state.hours.items():
+            day = day_of(hour)
+            if first <= day < last_day:
+                old = history.days.get(day, (0, 0))
+                history.days[day] = (old[0] + persons, old[1] + reports)
+        history.until = max(history.until, last_day)
+        keep_from = last_day - round(t.surge_years * 366 + 7 * t.surge_weeks_around) - 1
+        keep_from = min(keep_from, last_day - t.surge_recent_days - t.surge_guard_days - 1)
+        history.days = {d: v for d, v in history.days.items() if d >= keep_from}
+        changed = True
+    horizon = closed - SURGE_MAX_SCALE_H * HOUR_S
+    state.hours = {h: b for h, b in state.hours.items() if h >= horizon}
+    state.minutes = {m: p for m, p in state.minutes.items() if m >= closed - t.mass_window_s}
+    return changed
 
 
-def _window_sum(state: CrossingState, start: float, length: float) -> tuple[int, list[str]]:
-    """Persons and evidence in [start, start + length), read minute by minute."""
-    persons, ids = 0, []
-    for minute in range(int(start), int(start + length), MINUTE_S):
-        bucket = state.minutes.get(minute)
-        if bucket is not None:
-            persons += bucket[0]
-            ids.extend(bucket[1])
-    return persons, ids
+@dataclass(frozen=True)
+class _Window:
+    """The outcome of one window's test: which scale and metric, the counts, the level reached."""
 
+    hours: int
+    metric: int
+    observed: int
+    test: WindowTest
+    impact: Impact
 
-def _window_totals(state: CrossingState, length: float) -> dict[float, int]:
-    """Persons per aligned window, in one pass over the minutes."""
-    totals: dict[float, int] = {}
-    for minute, (persons, _) in state.minutes.items():
-        start = math.floor(minute / length) * length
-        totals[start] = totals.get(start, 0) + persons
-    return totals
-
-
-def _close_windows(
-    crossing: str, route: str, state: CrossingState, watermark: float, t: Thresholds
-) -> list[Finding]:
-    """Teach the baseline every window the watermark has passed, and end surges whose window closed."""
-    findings = []
-    w = t.surge_window_s
-    closable = math.floor((watermark - state.closed_until) / w)
-    # After a long silence each slot has seen a week of empty windows; more would change little.
-    skip = max(0, closable - _slots(t))
-    state.closed_until += skip * w
-    totals = _window_totals(state, w) if closable > skip else {}
-    for _ in range(closable - skip):
-        start = state.closed_until
-        persons = totals.get(start, 0)
-        slot = _slot(start, t)
-        diff = persons - state.mean[slot]
-        state.mean[slot] += t.surge_alpha * diff
-        state.var[slot] = max((1 - t.surge_alpha) * (state.var[slot] + t.surge_alpha * diff * diff), 1.0)
-        state.closed_until = start + w
-        if start in state.surging:
-            state.surging.remove(start)
-            if not state.surging:
-                findings.append(
-                    Finding(
-                        AlertKind.SURGE, crossing, ts=start + w, active=False, zone_id=crossing, route=route,
-                        detail=f"surge at {crossing} over: {persons} persons in the window that closed",
-                    )
-                )  # fmt: skip
-    return findings
+    @property
+    def strength(self) -> tuple[int, float]:
+        return self.impact.rank, self.observed / self.test.counts[0]
 
 
 def _surges(
-    crossing: str, route: str, state: CrossingState, minutes: set[int], t: Thresholds
+    crossing: str,
+    route: str,
+    state: CrossingState,
+    history: CrossingHistory,
+    touched: dict[int, float],
+    now_ts: float,
+    ctx: CrossingContext,
 ) -> list[Finding]:
-    w = t.surge_window_s
+    """The strongest exceedance of the windows ending at each touched hour and at the current hour."""
+    t = ctx.thresholds
+    if not state.hours:
+        return []
+    now_hour = _floor(now_ts, HOUR_S)
+    ends = set(touched)
+    if now_hour - max(state.hours) < SURGE_MAX_SCALE_H * HOUR_S:
+        ends.add(now_hour)
+    sums = _PrefixSums(state.hours)
+    learned = history.learned()
     findings = []
-    totals = _window_totals(state, w) if minutes else {}
-    for start in sorted({math.floor(m / w) * w for m in minutes}):
-        persons = totals.get(start, 0)
-        slot = _slot(start, t)
-        found = surge_impact(persons, state.mean[slot], state.var[slot], t)
-        if found is None:
-            continue
-        impact, z = found
-        _, ids = _window_sum(state, start, w)
-        if start not in state.surging:
-            state.surging.append(start)
-        findings.append(
-            Finding(
-                AlertKind.SURGE, crossing, ts=start + w, impact=impact, confidence=min(0.99, 0.5 + z / 40),
-                zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]),
-                detail=f"{persons} persons at {crossing} in {w / 3600:g} h against a baseline of "
-                f"{state.mean[slot]:.1f} (z = {z:.1f})",
-                facts={"persons": persons, "baseline_mean": state.mean[slot], "z": z},
-            )
-        )  # fmt: skip
+    for hour in sorted(ends):
+        end = hour + HOUR_S
+        day = day_of(hour)
+        best: _Window | None = None
+        for hours in t.surge_scales_h:
+            observed = sums.between(end - hours * HOUR_S, end)
+            for metric in (0, 1):
+                test = ctx.baselines.test(crossing, day, learned, hours, metric)
+                impact = test.impact(observed[metric])
+                if impact is None:
+                    continue
+                if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
+                    continue  # a week-long window counts only while its last day is above normal too
+                window = _Window(hours, metric, observed[metric], test, impact)
+                if best is None or window.strength > best.strength:
+                    best = window
+        if best is not None:
+            received = touched.get(hour, max(touched.values(), default=now_ts))
+            findings.append(_surge(crossing, route, state, history, best, end, received, ctx))
     return findings
+
+
+def _surge(
+    crossing: str,
+    route: str,
+    state: CrossingState,
+    history: CrossingHistory,
+    w: _Window,
+    end: int,
+    received: float,
+    ctx: CrossingContext,
+) -> Finding:
+    start = end - w.hours * HOUR_S
+    base = ctx.baselines.of(crossing, day_of(end - HOUR_S), history.learned())
+    expected = base.persons if w.metric == 0 else base.reports
+    level = list(Impact).index(w.impact)
+    threshold = w.test.counts[level]
+    upper = w.test.upper()
+    probability = w.test.probability(w.observed)
+    noun = "persons" if w.metric == 0 else "reports"
+    detail = (
+        f"{w.observed:,} {noun} in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}); "
+        f"expected {w.test.expected:,.0f} (99% upper bound {upper:,}) for {expected.comparison}; "
+        f"{w.impact.value.replace('_', ' ')} from {threshold:,} {noun} "
+        f"(tail probability {ctx.thresholds.surge_p[level]:.0e}; this one {probability:.1e})"
+    )
+    if received - end > LATE_NOTE_S:
+        late_h = (received - end) / 3600
+        detail += f"; reported late: the last report arrived {_when(received)}, {late_h:.0f} h after"
+    ids = [i for h in sorted(state.hours) if start <= h < end for i in state.hours[h][2]]
+    return Finding(
+        AlertKind.SURGE, crossing, ts=end, impact=w.impact, confidence=min(0.99, 1 - probability),
+        zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]), detail=detail,
+        facts={"observed": w.observed, "expected": w.test.expected, "upper_bound": upper,
+               "threshold": threshold, "window_h": w.hours, "tail_probability": probability,
+               "reported_at": received},
+    )  # fmt: skip
+
+
+def _span(hours: int) -> str:
+    return f"{hours // 24} days" if hours > 24 and hours % 24 == 0 else f"{hours} h"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%d %b %Y %H:%M UTC")
+
+
+class _PrefixSums:
+    """Persons and reports in any span of whole hours, by bisection over running totals."""
+
+    def __init__(self, hours: Mapping[int, list[Any]]) -> None:
+        self.starts = sorted(hours)
+        self.totals = [(0, 0)]
+        for h in self.starts:
+            p, r = self.totals[-1]
+            self.totals.append((p + hours[h][0], r + hours[h][1]))
+
+    def between(self, start: float, end: float) -> tuple[int, int]:
+        a, b = bisect_left(self.starts, start), bisect_left(self.starts, end)
+        (p0, r0), (p1, r1) = self.totals[a], self.totals[b]
+        return p1 - p0, r1 - r0
 
 
 def _mass_attempts(
@@ -219,12 +331,10 @@ def _mass_attempts(
     Running sums over the minutes around the touched ones: one pass, however
     many reports the batch brought.
     """
-    if not minutes:
-        return []
     span = int(t.mass_window_s // MINUTE_S)
     first = min(minutes) - (span - 1) * MINUTE_S
     last = max(minutes) + (span - 1) * MINUTE_S
-    per_minute = [state.minutes.get(m, (0,))[0] for m in range(first, last + MINUTE_S, MINUTE_S)]
+    per_minute = [state.minutes.get(m, 0) for m in range(first, last + MINUTE_S, MINUTE_S)]
     running = [0]
     for persons in per_minute:
         running.append(running[-1] + persons)
@@ -240,13 +350,15 @@ def _mass_attempts(
     if best_persons < t.mass_min_persons:
         return []
     persons, start = best_persons, best_start
-    _, ids = _window_sum(state, start, t.mass_window_s)
+    end = start + t.mass_window_s
+    ids = [i for h in sorted(state.hours) if start - HOUR_S < h < end for i in state.hours[h][2]]
     impact = Impact.VERY_HIGH if persons >= 3 * t.mass_min_persons else Impact.HIGH
     return [
         Finding(
-            AlertKind.MASS_ATTEMPT, crossing, ts=start + t.mass_window_s, impact=impact, confidence=0.9,
+            AlertKind.MASS_ATTEMPT, crossing, ts=end, impact=impact, confidence=0.9,
             zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]),
-            detail=f"{persons} persons at {crossing} within {t.mass_window_s / 60:g} min",
-            facts={"persons": persons},
+            detail=f"{persons:,} persons at {crossing} within {t.mass_window_s / 60:g} min "
+            f"({_when(start)} to {_when(end)}); a mass attempt is {t.mass_min_persons:,} or more",
+            facts={"persons": persons, "threshold": t.mass_min_persons},
         )
     ]  # fmt: skip

@@ -1,14 +1,17 @@
-"""Detect stage: findings to alerts, grouped and deduplicated the way Alertmanager does it.
+"""Detect stage: findings to alerts, one alert per episode, deduplicated the way Alertmanager does it.
 
-One alert group per kind and zone (or vessel, or vessel pair). A group's first
-finding makes a new alert; later findings update it, and notify again only
-when the impact rises or the repeat interval has passed; the group resolves
-when its detector says the condition cleared, or, for one-off kinds, after a
-quiet time. Each batch emits at most one state per group.
+One alert group per kind and zone (or vessel, or vessel pair) at a time. A
+group's first finding makes a new alert; later findings update it, and notify
+again only when the impact rises or the repeat interval has passed. An episode
+ends when its condition has been clear for a while, when its detector says it
+ended, or when it reaches its maximum time open; a later finding is a new
+episode with a new id. Each batch emits at most one state per alert id.
 """
 
 from __future__ import annotations
 
+import hashlib
+import string
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,16 +20,9 @@ from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
 
-ONE_OFF = frozenset(
-    {
-        AlertKind.MASS_ATTEMPT,
-        AlertKind.IMPLAUSIBLE_SPEED,
-        AlertKind.GEOFENCE_ENTER,
-        AlertKind.GEOFENCE_EXIT,
-        AlertKind.GEOFENCE_CROSS,
-        AlertKind.VESSEL_OF_INTEREST,
-    }
-)
+# Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
+# the others resolve once no finding has come for `clear_after_s`.
+ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
 MAX_EVIDENCE = 50
 HEADLINES = {
     AlertKind.SURGE: "Surge at {where}",
@@ -51,25 +47,49 @@ def group_findings(
     t: Thresholds,
     sent_at: datetime,
 ) -> tuple[dict[str, Group | None], list[Alert]]:
-    """Apply findings to the open groups; returns changed groups (None = closed) and alert states."""
+    """Apply findings to the open groups; returns changed groups (None = closed) and alert states.
+
+    One alert per episode: a group resolves when its condition has been clear
+    for `clear_after_s` (or its detector says it ended), and closes after
+    `max_open_s` however long the condition lasts; the next finding, or for
+    kinds ended by their detector the group itself, opens a new alert with a
+    new id. A rise in impact notifies again, as does a repeat after
+    `repeat_interval_s`.
+    """
     changed: dict[str, Group | None] = {}
     notify: dict[str, bool] = {}
+    states: list[tuple[str, Group]] = []  # (group id, state to publish), in order
 
     def current(group_id: str) -> Group | None:
         return changed[group_id] if group_id in changed else groups.get(group_id)
 
+    def publish(group_id: str, group: Group, notifies: bool) -> None:
+        states.append((group_id, group))
+        notify[group["id"]] = notify.get(group["id"], False) or notifies
+
+    def close(group_id: str, group: Group, why: str) -> None:
+        closed = dict(group, resolved=True, detail=f"{group['detail']}; {why}")
+        publish(group_id, closed, True)
+        changed[group_id] = None
+
     for finding in findings:
         group_id = finding.group_id
         group = current(group_id)
+        if group is not None and _too_old(group, max(clock_ts, finding.ts), t):
+            close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
+            group = _successor(group, finding.ts, sent_at) if finding.active else None
+            if group is not None:
+                changed[group_id] = group
+                notify[group["id"]] = True
         if finding.active:
             if group is None:
                 group = _open(finding, sent_at)
-                notify[group_id] = True
+                notify[group["id"]] = True
             else:
                 group = dict(group)
                 raised = Impact(finding.impact).rank > Impact(group["impact"]).rank
                 if raised or finding.ts - group["notified_ts"] >= t.repeat_interval_s:
-                    notify[group_id] = True
+                    notify[group["id"]] = True
                     group["notified_ts"] = finding.ts
                 _merge(group, finding)
             changed[group_id] = group
@@ -80,29 +100,69 @@ def group_findings(
             _merge(group, finding)
             group["resolved"] = True
             changed[group_id] = group
-            notify[group_id] = True
+            notify[group["id"]] = True
 
     for group_id, group in groups.items():
-        if (
-            group_id not in changed
-            and group["kind"] in ONE_OFF
-            and clock_ts - group["end_ts"] >= t.resolve_after_s
-        ):
+        if group_id in changed:
+            continue
+        kind = AlertKind(group["kind"])
+        if _too_old(group, clock_ts, t):
+            close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
+            if kind in ENDED_BY_DETECTOR:  # the condition goes on: so does the alert, under a new id
+                successor = _successor(group, clock_ts, sent_at)
+                changed[group_id] = successor
+                notify[successor["id"]] = True
+        elif kind not in ENDED_BY_DETECTOR and clock_ts - group["end_ts"] >= t.clear_after_s:
             changed[group_id] = dict(group, resolved=True)
-            notify[group_id] = True
+            notify[group["id"]] = True
 
+    for group_id, group in changed.items():
+        if group is not None:
+            states.append((group_id, group))
     alerts = []
-    for group_id, group in list(changed.items()):
-        assert group is not None
-        alerts.append(_alert(group, notify.get(group_id, False), sent_at))
-        changed[group_id] = None if group.get("resolved") else dict(group, version=group["version"] + 1)
+    for group_id, group in states:
+        alerts.append(_alert(group, notify.get(group["id"], False), sent_at))
+        if changed.get(group_id) is group:
+            changed[group_id] = None if group.get("resolved") else dict(group, version=group["version"] + 1)
     return changed, alerts
+
+
+def _too_old(group: Group, now_ts: float, t: Thresholds) -> bool:
+    return not group.get("resolved") and now_ts - group["start_ts"] >= t.max_open_s
+
+
+def _successor(group: Group, start_ts: float, opened_at: datetime) -> Group:
+    """A new alert for a condition that outlasted its group's maximum time open."""
+    start = max(start_ts, group["start_ts"] + 1)
+    group_id = f"{group['kind']}:{group['key']}"
+    return dict(
+        group, id=alert_id(group_id, start), version=1, start_ts=start, end_ts=max(group["end_ts"], start),
+        notified_ts=start, emitted=False, opened_at=opened_at.timestamp(), resolved=False,
+        detail=f"{group['detail']}; continues the alert {group['id']}",
+    )  # fmt: skip
+
+
+def alert_id(group_id: str, start_ts: float) -> str:
+    """An alert id that needs no shell quoting: `[A-Za-z0-9._:+-]` only.
+
+    A group id with other characters (a track id from a report can hold
+    anything printable) keeps the safe ones and gains a hash of the whole, so
+    two groups never share an id.
+    """
+    safe = "".join(c if c in _SAFE else "-" for c in group_id.replace("|", "+"))
+    if safe != group_id.replace("|", "+"):
+        safe = f"{safe}-{hashlib.blake2s(group_id.encode(), digest_size=4).hexdigest()}"
+    return f"{safe}:{int(start_ts)}"
+
+
+_SAFE = frozenset(string.ascii_letters + string.digits + "._:+-")
 
 
 def _open(finding: Finding, opened_at: datetime) -> Group:
     start = finding.start_ts if finding.start_ts is not None else finding.ts
     return {
-        "id": f"{finding.group_id}:{int(start)}",
+        "id": alert_id(finding.group_id, start),
+        "key": finding.group,
         "version": 1,
         "kind": finding.kind.value,
         "impact": finding.impact.value,
@@ -180,6 +240,8 @@ _NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
 def is_group(value: Any) -> bool:
     """Does a stored value have the shape `group_findings` reads (a changelog record is input too)?"""
     if not isinstance(value, dict) or not isinstance(value.get("partition"), int):
+        return False
+    if not isinstance(value.get("key"), str) or not isinstance(value.get("id"), str):
         return False
     try:
         numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS)

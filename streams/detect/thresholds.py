@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SURGE_MAX_SCALE_H = 168
 
 
 class Thresholds(BaseModel):
@@ -11,22 +15,66 @@ class Thresholds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allowed_lateness_s: float = Field(
-        24 * 3600.0, ge=0, description="reports this late still land in their window (EUROSUR's 24 h deadline)"
+        24 * 3600.0,
+        ge=0,
+        description="reports this late still land in their window (EUROSUR's 24 h deadline)",
     )
     live_within_s: float = Field(
         900.0, ge=0, description="a partition whose newest report is this close to now runs on wall time"
     )
-    resolve_after_s: float = Field(3600.0, gt=0, description="one-off alerts resolve after this quiet time")
-    repeat_interval_s: float = Field(3600.0, ge=0, description="repeats within this update without notifying")
-
-    surge_window_s: float = Field(3600.0, gt=0, description="surge window per crossing")
-    surge_min_persons: int = Field(50, ge=1, description="no surge below this many persons in a window")
-    surge_z: tuple[float, float, float, float] = Field(
-        (3.0, 5.0, 8.0, 12.0), description="z-scores for impact low, medium, high, very high"
+    clear_after_s: float = Field(
+        12 * 3600.0, gt=0, description="an alert group resolves when its condition has been clear this long"
     )
-    surge_alpha: float = Field(0.1, gt=0, le=1, description="EWMA weight of a new window in the baseline")
-    surge_prior_mean: float = Field(2.0, ge=0, description="baseline persons per window before history")
-    surge_prior_var: float = Field(25.0, gt=0, description="baseline variance before history")
+    max_open_s: float = Field(
+        72 * 3600.0, gt=0, description="an alert group open this long closes; the condition reopens it anew"
+    )
+    repeat_interval_s: float = Field(
+        24 * 3600.0, ge=0, description="an open alert notifies again after this long without a rise in impact"
+    )
+
+    surge_scales_h: tuple[int, ...] = Field(
+        (6, 24, 168), min_length=1, description="surge windows per crossing, hours (at most 7 days)"
+    )
+    surge_p: tuple[float, float, float, float] = Field(
+        (1e-4, 1e-5, 1e-6, 1e-8),
+        description="tail probability a window's count must be at or below for impact low, medium, high, "
+        "very high",
+    )
+    surge_min_persons: int = Field(50, ge=1, description="no surge below this many persons in a window")
+    surge_min_reports: int = Field(
+        3, ge=1, description="no surge below this many reports (boats) in a window"
+    )
+    surge_years: int = Field(3, ge=0, le=10, description="past years in the seasonal baseline (Farrington b)")
+    surge_weeks_around: int = Field(
+        3, ge=0, le=8, description="weeks either side of the same date in past years (Farrington w)"
+    )
+    surge_recent_days: int = Field(28, ge=1, le=90, description="past days in the recent baseline (EARS)")
+    surge_guard_days: int = Field(2, ge=0, le=14, description="days before today the recent baseline skips")
+    surge_boat_dispersion: float = Field(
+        2.0, ge=1, description="least variance/mean of reports (boats) per day: departures cluster"
+    )
+    surge_level_cv: float = Field(0.25, ge=0, description="relative uncertainty of the expected level itself")
+    surge_prior_per_day: float = Field(
+        5.0, ge=0, description="expected persons a day at a crossing no seed or history covers"
+    )
+    surge_history: Path | None = Field(
+        None,
+        description="CSV of daily counts per crossing (date,crossing_id,persons[,reports]) before the seed",
+    )
+
+    @field_validator("surge_p")
+    @classmethod
+    def _levels_rise(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < p <= 0.02 for p in value) or list(value) != sorted(value, reverse=True):
+            raise ValueError("surge_p must fall from low to very high, each in (0, 0.02]")
+        return value
+
+    @field_validator("surge_scales_h")
+    @classmethod
+    def _scales_fit(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not all(1 <= h <= SURGE_MAX_SCALE_H for h in value):
+            raise ValueError(f"surge_scales_h must lie in 1..{SURGE_MAX_SCALE_H}")
+        return tuple(sorted(set(value)))
 
     mass_window_s: float = Field(600.0, gt=0, description="mass attempt window at land crossings and fences")
     mass_min_persons: int = Field(100, ge=1, description="persons in the window that make a mass attempt")

@@ -23,7 +23,7 @@ def test_a_live_partition_runs_on_wall_time_and_a_replay_on_data_time() -> None:
     replay.observe(WALL - 30 * 86400, wall_now=WALL)  # a report from last month
     assert live.now(WALL + 3600, T.live_within_s) == WALL - 60 + 3600
     assert replay.now(WALL + 3600, T.live_within_s) == WALL - 30 * 86400
-    assert live.watermark(WALL, T.live_within_s, T.allowed_lateness_s) == WALL - 60 - 3600
+    assert live.watermark(WALL, T.live_within_s, T.allowed_lateness_s) == WALL - 60 - T.allowed_lateness_s
     live.observe(WALL - 7200, wall_now=WALL + 10)  # an older report never moves the clock back
     assert live.newest_ts == WALL - 60
 
@@ -35,14 +35,14 @@ def test_a_live_vessel_that_falls_silent_is_found_by_ticks_alone() -> None:
     tables: list[dict[str, Any]] = [{}, {}, {}]
     fix = dict(zip(FIX_COLUMNS, ([v] for v in (
         "EMSA:1", "mmsi:224000103", WALL, 35.99, -5.45, 5.0, "ES-GIB-STRAIT-N", "Western Mediterranean",
-        "224000103", "", "", "", "",
+        "224000103", "", "", "", "", WALL,
     ))))  # fmt: skip
-    assert detector.on_batch(0, DetectBatch(fixes=fix), WALL, *tables) == []
+    assert detector.on_batch(0, DetectBatch(fixes=fix), WALL, *tables).alerts == []
     quiet = detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60, *tables)  # an empty tick
-    assert quiet == []
+    assert quiet.alerts == [] and quiet.transitions == []
     # Silent vessels are looked for every gap_check_s of clock time: the next look finds it.
-    assert detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60 + T.gap_check_s - 1, *tables) == []
-    (alert,) = detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60 + T.gap_check_s, *tables)
+    assert detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60 + T.gap_check_s - 1, *tables).alerts == []
+    (alert,) = detector.on_batch(0, DetectBatch(), WALL + T.gap_s - 60 + T.gap_check_s, *tables).alerts
     assert (alert.kind, alert.status, alert.vessel_ids) == (
         AlertKind.AIS_GAP,
         AlertStatus.NEW,

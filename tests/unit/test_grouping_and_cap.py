@@ -63,8 +63,8 @@ def test_one_off_alerts_resolve_after_the_quiet_time() -> None:
     watched = Finding(AlertKind.VESSEL_OF_INTEREST, "mmsi:1", ts=T0, vessel_ids=("mmsi:1",))
     groups, _ = group_findings([watched], {}, T0, T, NOW)
     groups = {k: v for k, v in groups.items() if v}
-    assert group_findings([], groups, T0 + T.resolve_after_s - 1, T, NOW)[1] == []
-    _, (resolved,) = group_findings([], groups, T0 + T.resolve_after_s, T, NOW)
+    assert group_findings([], groups, T0 + T.clear_after_s - 1, T, NOW)[1] == []
+    _, (resolved,) = group_findings([], groups, T0 + T.clear_after_s, T, NOW)
     assert resolved.status is AlertStatus.RESOLVED
 
 

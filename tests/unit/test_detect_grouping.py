@@ -1,0 +1,128 @@
+"""Alert grouping: one alert per episode, with its clear time, its maximum time open and safe ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
+from streams.detect.findings import Finding
+from streams.detect.grouping import alert_id, group_findings, is_group
+from streams.detect.thresholds import Thresholds
+
+T = Thresholds(clear_after_s=6 * 3600, max_open_s=72 * 3600, repeat_interval_s=24 * 3600)
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+T0 = 1_760_000_400.0
+HOUR = 3600.0
+SAFE_ID = re.compile(r"^[A-Za-z0-9._:+-]+$")
+
+
+def surge(ts: float, impact: Impact = Impact.HIGH) -> Finding:
+    return Finding(
+        AlertKind.SURGE, "IT-LAMPEDUSA", ts=ts, impact=impact, zone_id="IT-LAMPEDUSA",
+        start_ts=ts - 6 * HOUR, event_ids=(f"IT:{ts}",), detail="d",
+    )  # fmt: skip
+
+
+class Groups:
+    """A group table across batches, as the detect stage keeps it."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, Any] = {}
+
+    def run(self, findings: list[Finding], clock_ts: float) -> list[Alert]:
+        changed, alerts = group_findings(findings, self.table, clock_ts, T, NOW)
+        for key, group in changed.items():
+            if group is None:
+                self.table.pop(key, None)
+            else:
+                self.table[key] = dict(group, partition=0)
+        return alerts
+
+
+def test_a_surge_resolves_once_its_condition_has_been_clear_for_the_clear_time() -> None:
+    groups = Groups()
+    (first,) = groups.run([surge(T0)], T0)
+    (again,) = groups.run([surge(T0 + HOUR)], T0 + HOUR)
+    assert (first.status, again.status, again.id, again.notify) == (
+        AlertStatus.NEW, AlertStatus.UPDATED, first.id, False,
+    )  # fmt: skip
+    assert groups.run([], T0 + HOUR + T.clear_after_s - 1) == []
+    (resolved,) = groups.run([], T0 + HOUR + T.clear_after_s)
+    assert (resolved.id, resolved.status, resolved.notify) == (first.id, AlertStatus.RESOLVED, True)
+    assert groups.table == {}
+
+
+def test_a_later_episode_at_the_same_crossing_is_a_new_alert_that_notifies() -> None:
+    groups = Groups()
+    (first,) = groups.run([surge(T0)], T0)
+    groups.run([], T0 + T.clear_after_s)
+    week = 7 * 24 * HOUR
+    (second,) = groups.run([surge(T0 + week)], T0 + week)
+    assert second.id != first.id
+    assert (second.status, second.version, second.notify) == (AlertStatus.NEW, 1, True)
+
+
+def test_a_rise_in_impact_within_an_episode_notifies_again() -> None:
+    groups = Groups()
+    groups.run([surge(T0, Impact.LOW)], T0)
+    (same,) = groups.run([surge(T0 + HOUR, Impact.LOW)], T0 + HOUR)
+    (raised,) = groups.run([surge(T0 + 2 * HOUR, Impact.VERY_HIGH)], T0 + 2 * HOUR)
+    assert (same.notify, raised.notify, raised.impact) == (False, True, Impact.VERY_HIGH)
+
+
+def test_no_group_stays_open_past_the_maximum_the_condition_reopens_it_with_a_new_id() -> None:
+    groups = Groups()
+    (first,) = groups.run([surge(T0)], T0)
+    opened_at = first.window_start.timestamp()
+    hourly = [groups.run([surge(T0 + h * HOUR)], T0 + h * HOUR) for h in range(1, 66)]
+    last_before = T0 + 65 * HOUR
+    assert all(a.id == first.id for batch in hourly for a in batch)
+    assert opened_at + T.max_open_s - 1 > last_before  # still within the maximum
+    at_max = opened_at + T.max_open_s
+    closed, reopened = groups.run([surge(at_max)], at_max)
+    assert (closed.id, closed.status) == (first.id, AlertStatus.RESOLVED)
+    assert "closed after 72 h open" in closed.description
+    assert reopened.id != first.id
+    assert (reopened.status, reopened.version, reopened.notify) == (AlertStatus.NEW, 1, True)
+
+
+def test_a_gap_open_past_the_maximum_continues_as_a_new_alert() -> None:
+    groups = Groups()
+    dark = Finding(
+        AlertKind.AIS_GAP, "mmsi:1", ts=T0, start_ts=T0 - 6 * HOUR, vessel_ids=("mmsi:1",), detail="x"
+    )
+    (first,) = groups.run([dark], T0)
+    start = T0 - 6 * HOUR
+    assert groups.run([], start + T.max_open_s - 1) == []  # no clear time for kinds their detector ends
+    closed, successor = groups.run([], start + T.max_open_s)
+    assert (closed.id, closed.status, successor.status, successor.notify) == (
+        first.id, AlertStatus.RESOLVED, AlertStatus.NEW, True,
+    )  # fmt: skip
+    assert successor.id != first.id and "continues the alert" in successor.description
+    back = Finding(
+        AlertKind.AIS_GAP, "mmsi:1", ts=start + T.max_open_s + HOUR, active=False, vessel_ids=("mmsi:1",)
+    )
+    (ended,) = groups.run([back], start + T.max_open_s + HOUR)
+    assert (ended.id, ended.status) == (successor.id, AlertStatus.RESOLVED)
+
+
+def test_alert_ids_need_no_shell_quoting_and_stay_distinct() -> None:
+    ids = {
+        alert_id("encounter:mmsi:224000101|mmsi:224000102", T0),
+        alert_id("ais_gap:track:boat $(rm -rf ~) 'x'", T0),
+        alert_id("ais_gap:track:boat $(rm -rf ~) 'y'", T0),
+        alert_id("surge:IT-LAMPEDUSA", T0),
+    }
+    assert len(ids) == 4
+    assert all(SAFE_ID.match(i) for i in ids), ids
+    assert alert_id("surge:IT-LAMPEDUSA", T0) == f"surge:IT-LAMPEDUSA:{int(T0)}"
+
+
+def test_a_stored_group_without_its_key_is_refused() -> None:
+    groups = Groups()
+    groups.run([surge(T0)], T0)
+    (stored,) = groups.table.values()
+    assert is_group(stored)
+    assert not is_group({k: v for k, v in stored.items() if k != "key"})
