@@ -38,8 +38,9 @@ def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
     probabilities = ((2 / 3) ** 5, (2 / 3) ** 8, (2 / 3) ** 12, (2 / 3) ** 20)
     test = WindowTest(2.0, 3.0, 0.0, probabilities, minimum=1)
     assert test.counts == (5, 8, 12, 20)
+    low, medium, high, very_high = Impact
     assert [test.impact(n) for n in (4, 5, 7, 8, 11, 12, 19, 20)] == [
-        None, Impact.LOW, Impact.LOW, Impact.MEDIUM, Impact.MEDIUM, Impact.HIGH, Impact.HIGH, Impact.VERY_HIGH,
+        None, low, low, medium, medium, high, high, very_high,
     ]  # fmt: skip
 
 

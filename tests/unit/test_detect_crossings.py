@@ -1,0 +1,134 @@
+"""Crossing windows: late reports, replays, learned days and mass attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.alerts import AlertKind, Impact
+from streams.detect.baseline import Baselines
+from streams.detect.crossings import (
+    CrossingContext,
+    CrossingHistory,
+    CrossingOutcome,
+    CrossingState,
+    Sighting,
+    detect_crossing,
+)
+from streams.detect.seed import day_of, load_seed
+from streams.detect.thresholds import Thresholds
+
+T = Thresholds()
+CTX = CrossingContext(T, Baselines(load_seed(), T))
+T0 = datetime(2026, 9, 12, tzinfo=UTC).timestamp()
+HOUR = 3600.0
+LATE = T.allowed_lateness_s
+
+
+def run(
+    rows: list[Sighting],
+    stored: CrossingOutcome | None,
+    watermark: float,
+    now: float,
+    kind: str = "sea_sector",
+) -> CrossingOutcome:
+    previous = (stored.state, stored.history) if stored else None
+    return detect_crossing("IT-LAMPEDUSA", kind, "Central Mediterranean", rows, previous, watermark, now, CTX)
+
+
+def boats(
+    first: int, count: int, start: float, every_s: float, persons: int, delay_s: float = 0
+) -> list[Sighting]:
+    return [
+        Sighting(f"IT:{first + n}", start + n * every_s, persons, start + n * every_s + delay_s)
+        for n in range(count)
+    ]
+
+
+def test_a_replayed_report_counts_once_and_one_older_than_the_watermark_is_too_late() -> None:
+    out = run(boats(0, 1, T0 + 60, 0, 30), None, T0 - LATE, T0 + 60)
+    out = run(boats(0, 1, T0 + 60, 0, 30), out, T0 - LATE, T0 + 60)  # the same report again
+    assert out.state.hours[int(T0)][:2] == [30, 1]
+    late = run(boats(9, 1, T0 - LATE - 1, 0, 30), out, T0 + 60 - LATE, T0 + 60)
+    assert late.too_late == 1
+
+
+def test_a_report_a_day_late_still_lands_in_its_hour_and_can_raise_a_surge_after_the_fact() -> None:
+    out = run([], None, T0 - LATE, T0)
+    arrival = T0 + 23 * HOUR
+    # 40 boats observed in the first two hours, all reported 21 to 23 hours later.
+    rows = boats(0, 40, T0, 180, 45, delay_s=21 * HOUR)
+    out = run(rows, out, arrival - LATE, arrival)
+    assert out.too_late == 0
+    surges = [f for f in out.findings if f.kind is AlertKind.SURGE]
+    assert surges and max(f.impact.rank for f in surges) >= Impact.HIGH.rank
+    early = min(surges, key=lambda f: f.ts)
+    assert early.ts <= T0 + 6 * HOUR  # placed at the time of the events, not of the reports
+    assert "reported late" in early.detail and "h after" in early.detail
+
+
+def test_the_alert_says_why_observed_expected_upper_bound_window_comparison_threshold() -> None:
+    out = run(boats(0, 110, T0, 86400 / 110, 46), None, T0 - LATE, T0 + 86400)
+    strongest = max(out.findings, key=lambda f: (f.impact.rank, f.ts))
+    assert strongest.impact is Impact.VERY_HIGH
+    facts = strongest.facts
+    assert facts["observed"] > facts["threshold"] >= facts["upper_bound"] > facts["expected"] > 0
+    for words in (
+        "at IT-LAMPEDUSA",
+        "expected",
+        "99% upper bound",
+        "for ",
+        "very high from",
+        "tail probability",
+    ):
+        assert words in strongest.detail
+
+
+def test_whole_days_become_learned_history_and_take_over_from_the_seed() -> None:
+    out = run(boats(0, 3, T0, HOUR, 20), None, T0 - LATE, T0 + 3 * HOUR)
+    assert out.history.since == day_of(T0)  # first seen at midnight: that day is whole
+    assert out.history.days == {}
+    next_day = T0 + 86400 + LATE + HOUR  # the watermark has passed the end of the first day
+    out = run([], out, next_day - LATE, next_day)
+    assert out.history_changed
+    assert out.history.days == {day_of(T0): (60, 3)}
+    learned = out.history.learned()
+    assert learned.get(day_of(T0)) == (60.0, 3.0)
+    assert learned.get(day_of(T0) + 1) is None  # not whole yet
+    out = run([], out, next_day + 86400 - LATE, next_day + 86400)
+    assert out.history.learned().get(day_of(T0) + 1) == (0.0, 0.0)  # learned and quiet is zero, not the seed
+    assert learned.get(day_of(T0) - 1) is None  # before the worker saw the crossing: the seed
+
+
+def test_a_crossing_first_seen_mid_day_learns_from_the_next_whole_day() -> None:
+    out = run(boats(0, 1, T0 + 14 * HOUR, 0, 20), None, T0 + 14 * HOUR - LATE, T0 + 14 * HOUR)
+    assert out.history.since == day_of(T0) + 1
+
+
+def test_state_and_history_round_trip_and_a_wrong_shape_is_refused() -> None:
+    out = run(boats(0, 3, T0, 60, 20), None, T0 - LATE, T0 + 180)
+    state = CrossingState.from_json(out.state.to_json())
+    assert state == out.state
+    assert CrossingHistory.from_json(out.history.to_json()) == out.history
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        CrossingState.from_json({"closed_until": 0, "hours": [[1, 2]], "minutes": []})
+
+
+def test_a_mass_attempt_is_100_persons_within_10_minutes_at_a_fence() -> None:
+    almost = [Sighting("ES:1", T0, 60, T0), Sighting("ES:2", T0 + 600, 40, T0 + 600)]  # ten minutes apart
+    out = run(almost, None, T0 - LATE, T0 + 600, kind="fence_section")
+    assert [f for f in out.findings if f.kind is AlertKind.MASS_ATTEMPT] == []
+    enough = [Sighting("ES:1", T0, 60, T0), Sighting("ES:2", T0 + 540, 40, T0 + 540)]
+    out = run(enough, None, T0 - LATE, T0 + 540, kind="fence_section")
+    (mass,) = [f for f in out.findings if f.kind is AlertKind.MASS_ATTEMPT]
+    assert (mass.impact, mass.facts["persons"]) == (Impact.HIGH, 100)
+    assert set(mass.event_ids) == {"ES:1", "ES:2"}
+
+
+def test_a_week_long_window_does_not_keep_a_one_day_spike_alive() -> None:
+    out = run(boats(0, 110, T0, 86400 / 110, 46), None, T0 - LATE, T0 + 86400)
+    assert out.findings
+    three_days_later = T0 + 4 * 86400
+    quiet = run([], out, three_days_later - LATE, three_days_later)
+    assert quiet.findings == []
