@@ -39,6 +39,12 @@ class Ports:
             near[hits[0][d <= radius_m]] = True
         return near
 
+    def nearest(self, lon_deg: float, lat_deg: float) -> tuple[str, float, float]:
+        """The port nearest a position (by degrees, fine for picking one): code, lon, lat."""
+        i = int(self.tree.nearest(shapely.points(lon_deg, lat_deg)))
+        lon, lat = shapely.get_coordinates(self.tree.geometries[i])[0]
+        return self.codes[i], float(lon), float(lat)
+
     def near_one(self, lon_deg: float, lat_deg: float, radius_m: float) -> bool:
         """Scalar `near`."""
         return bool(self.near([lon_deg], [lat_deg], radius_m)[0])

@@ -15,18 +15,29 @@ from collections import defaultdict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from geo.catalogue import Catalogue
 from geo.ports import Ports
 from schemas.alerts import Alert
+from schemas.transitions import Transition
+from streams.detect.baseline import Baselines
 from streams.detect.batch import DetectBatch, partition_of
 from streams.detect.clock import EventClock
-from streams.detect.crossings import CrossingState, detect_crossing
+from streams.detect.crossings import (
+    CrossingContext,
+    CrossingHistory,
+    CrossingState,
+    Sighting,
+    detect_crossing,
+)
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
 from streams.detect.grouping import Group, group_findings
+from streams.detect.seed import load_seed
 from streams.detect.thresholds import Thresholds
+from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
 from streams.detect.watchlist import WatchListFile
 
@@ -46,6 +57,14 @@ class DetectStats:
 
 
 @dataclass
+class TrackResult:
+    """What one batch of `detect.tracks` gives: alert states, and every geofence transition (data)."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+
+@dataclass
 class TrackDetector:
     """Vessel behaviour, surges and mass attempts for the partitions of `detect.tracks`."""
 
@@ -57,6 +76,7 @@ class TrackDetector:
     clocks: dict[int, EventClock] = field(default_factory=dict)
     scanned_at: dict[int, float] = field(default_factory=dict)
     stats: DetectStats = field(default_factory=DetectStats)
+    transition_rules: TransitionRules = NO_RULES
 
     def on_batch(
         self,
@@ -66,8 +86,8 @@ class TrackDetector:
         vessels: Table,
         crossings: Table,
         groups: Table,
-    ) -> list[Alert]:
-        """One batch (or an empty tick) of one partition; returns the alert states to publish."""
+    ) -> TrackResult:
+        """One batch (or an empty tick) of one partition; returns the alert states and transitions."""
         t = self.thresholds
         clock = self.clocks.setdefault(partition, EventClock())
         watermark_before = clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
@@ -75,17 +95,18 @@ class TrackDetector:
         if stamps:
             clock.observe(max(stamps), wall_now)
         if clock.newest_ts == -math.inf:
-            return []
+            return TrackResult()
         now_ts = clock.now(wall_now, t.live_within_s)
         scan = now_ts - self.scanned_at.get(partition, -math.inf) >= t.gap_check_s
         self.stats.batches += 1
         self.stats.fixes += len(batch.fixes["ts"])
         self.stats.sightings += len(batch.sightings["ts"])
 
-        ctx = VesselContext(t, self.catalogue.crossings, self.ports, self.watch.refresh())
+        rules = self.transition_rules
+        ctx = VesselContext(t, self.catalogue.crossings, self.ports, self.watch.refresh(), rules)
         keys = set(batch.fixes["vessel"])
         states = {k: _unpack(vessels[k]) for k in keys if k in vessels}
-        changed, findings = track_vessels(batch.fixes, states, ctx)
+        changed, findings, transitions = track_vessels(batch.fixes, states, ctx)
         if scan:
             # Most vessels are not silent: read only their last time before unpacking the rest.
             due = now_ts - t.gap_s
@@ -94,7 +115,7 @@ class TrackDetector:
                 for k, v in self._own(vessels.items(), partition)
                 if _maybe_silent(v, due)
             )
-            silent, gaps = find_gaps(candidates, now_ts, t)
+            silent, gaps = find_gaps(candidates, now_ts, t, self.ports)
             changed.update(silent)
             findings += gaps
         for key, state in changed.items():
@@ -105,33 +126,41 @@ class TrackDetector:
             self.scanned_at[partition] = now_ts
         alerts = _group(findings, groups, partition, now_ts, t, scan)
         self.stats.alerts += len(alerts)
-        return alerts
+        return TrackResult(alerts, transitions)
 
     def _crossings(
         self, partition: int, batch: DetectBatch, table: Table, watermark: float, now_ts: float, scan: bool
     ) -> list[Finding]:
-        """Sightings by crossing; then every window the partition's clock has passed closes."""
-        by_crossing: dict[str, list[tuple[str, float, int, str, str]]] = defaultdict(list)
+        """Sightings by crossing; on a scan, quiet crossings too (their hours close, their windows age)."""
+        by_crossing: dict[str, list[Sighting]] = defaultdict(list)
         s = batch.sightings
-        for event_id, crossing, kind, route, ts, persons in zip(
-            s["event_id"], s["crossing"], s["crossing_kind"], s["route"], s["ts"], s["persons"]
+        for event_id, crossing, ts, persons, received in zip(
+            s["event_id"], s["crossing"], s["ts"], s["persons"], s["received"]
         ):
-            by_crossing[crossing].append((event_id, ts, persons, kind, route))
-        if scan:  # close the windows of quiet crossings too
+            by_crossing[crossing].append(Sighting(event_id, ts, persons, received))
+        if scan:
             for key, _ in self._own(table.items(), partition):
                 by_crossing.setdefault(key, [])
+        zones = self.catalogue.crossings
         findings: list[Finding] = []
         for crossing, rows in by_crossing.items():
             stored = table.get(crossing)
-            state = CrossingState.from_json(stored) if stored else None
-            if state is None and not rows:
+            if stored is None and not rows:
                 continue
-            close_until = now_ts - self.thresholds.allowed_lateness_s
-            outcome = detect_crossing(crossing, rows, state, watermark, self.thresholds, close_until)
-            table[crossing] = outcome.state.to_json()
+            props = zones.props[zones.position[crossing]] if crossing in zones.position else {}
+            outcome = detect_crossing(
+                crossing, str(props.get("kind", "")), str(props.get("route", "")), rows,
+                _crossing_from_json(stored) if stored else None, watermark, now_ts, self._crossing_ctx,
+            )  # fmt: skip
+            table[crossing] = {"state": outcome.state.to_json(), "history": outcome.history.to_json()}
             self.stats.too_late += outcome.too_late
             findings += outcome.findings
         return findings
+
+    @cached_property
+    def _crossing_ctx(self) -> CrossingContext:
+        seed = load_seed(operator_csv=self.thresholds.surge_history)
+        return CrossingContext(self.thresholds, Baselines(seed, self.thresholds))
 
     def _own(self, items: Iterable[tuple[str, Any]], partition: int) -> Iterable[tuple[str, Any]]:
         # A worker's table holds every partition it owns; a batch may only touch its own.
@@ -216,9 +245,13 @@ def is_vessel_state(stored: Any) -> bool:
     return True
 
 
+def _crossing_from_json(stored: Any) -> tuple[CrossingState, CrossingHistory]:
+    return CrossingState.from_json(stored["state"]), CrossingHistory.from_json(stored["history"])
+
+
 def is_crossing_state(stored: Any) -> bool:
-    """A value of the `crossings` table."""
-    return _decodes(CrossingState.from_json, stored)
+    """A value of the `crossings` table: a crossing's open hours and its learned days."""
+    return _decodes(_crossing_from_json, stored)
 
 
 def is_cell_state(stored: Any) -> bool:

@@ -1,6 +1,7 @@
 """Detect stage: per-vessel behaviour (AIS gap, implausible speed, loitering, geofences, watch list).
 
-Pure: state in, state and findings out. The Faust agent keeps the states in a
+Pure: state in, state, findings and geofence transitions out. Transitions are
+data; only a transition rule makes one a finding. The Faust agent keeps the states in a
 table keyed by vessel identity, on the partition of the vessel's reports.
 """
 
@@ -10,6 +11,7 @@ import math
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from geo.catalogue import Zones
@@ -17,8 +19,10 @@ from geo.distance import distance_m, knots
 from geo.ports import Ports
 from geo.transitions import crossed_zones
 from schemas.alerts import AlertKind, Impact
+from schemas.transitions import Direction, Transition
 from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
+from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchList
 
 GAP_OPEN = 1
@@ -67,32 +71,35 @@ class VesselState(NamedTuple):
 
 @dataclass(frozen=True)
 class VesselContext:
-    """What vessel detection needs besides the fixes: thresholds, zones, ports, watch list."""
+    """What vessel detection needs besides the fixes: thresholds, zones, ports, watch list, rules."""
 
     thresholds: Thresholds
     crossings: Zones
     ports: Ports
     watch: WatchList
+    rules: TransitionRules = NO_RULES
 
 
 def track_vessels(
     fixes: Mapping[str, list[Any]], states: Mapping[str, VesselState], ctx: VesselContext
-) -> tuple[dict[str, VesselState], list[Finding]]:
+) -> tuple[dict[str, VesselState], list[Finding], list[Transition]]:
     """Run each vessel's fixes, oldest first, through the per-vessel detectors.
 
     A fix not newer than the vessel's last one (a replay, or out of order across
     batches) updates nothing: tracks need order, and the window detectors are
     the ones that place late reports.
-    Returns the changed states and the findings.
+    Returns the changed states, the findings (with a GEOFENCE_* finding for each
+    transition a rule of `ctx.rules` asks for) and every geofence transition.
     """
     n = len(fixes["event_id"])
     if n == 0:
-        return {}, []
+        return {}, [], []
     vessel = fixes["vessel"]
     # Oldest first overall is oldest first for each vessel (vessels are independent).
     order = sorted(range(n), key=fixes["ts"].__getitem__)
     changed: dict[str, VesselState] = {}
     findings: list[Finding] = []
+    transitions: list[Transition] = []
     legs: list[tuple[int, VesselState]] = []
     for i in order:
         key = vessel[i]
@@ -106,23 +113,35 @@ def track_vessels(
             continue
         if fix.ts <= previous.last_ts:
             continue
-        state, found = _step(key, previous, fix, ctx)
+        state, found = _step(key, previous, fix, ctx, transitions)
         changed[key] = state
         findings.extend(found)
         legs.append((i, previous))
-    findings.extend(_crossings(fixes, legs, ctx))
-    return changed, findings
+    transitions.extend(_crossings(fixes, legs, ctx))
+    findings.extend(ctx.rules.findings(transitions, ctx.watch))
+    return changed, findings, transitions
 
 
 def find_gaps(
-    states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds
+    states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds, ports: Ports | None = None
 ) -> tuple[dict[str, VesselState], list[Finding]]:
-    """Vessels silent for `gap_s` of event time while in a zone of interest: the gap opens."""
+    """Vessels silent for `gap_s` of event time while in a zone of interest: the gap opens.
+
+    A vessel whose last position is in port is moored, not dark: AIS is often
+    switched off alongside (Global Fishing Watch, too, leaves out gaps that
+    begin in port).
+    """
     changed: dict[str, VesselState] = {}
     findings: list[Finding] = []
-    for key, state in states:
-        if state.flags & GAP_OPEN or clock_ts - state.last_ts < t.gap_s or not state.in_zone_of_interest:
-            continue
+    due = [
+        (key, state)
+        for key, state in states
+        if not state.flags & GAP_OPEN and clock_ts - state.last_ts >= t.gap_s and state.in_zone_of_interest
+    ]
+    if ports is not None and due:
+        moored = ports.near([s.lon for _, s in due], [s.lat for _, s in due], t.port_radius_m)
+        due = [item for item, in_port in zip(due, moored) if not in_port]
+    for key, state in due:
         changed[key] = state._replace(flags=state.flags | GAP_OPEN)
         hours = (clock_ts - state.last_ts) / 3600
         findings.append(
@@ -140,7 +159,10 @@ def find_gaps(
 class _Fix:
     """Row i of the fix columns, read once."""
 
-    __slots__ = ("callsign", "crossing", "event_id", "imo", "lat", "lon", "mmsi", "name", "route", "ts")
+    __slots__ = (
+        "callsign", "crossing", "event_id", "imo", "lat", "lon", "mmsi", "name", "received", "route", "ts",
+        "vessel_type",
+    )  # fmt: skip
 
     def __init__(self, fixes: Mapping[str, list[Any]], i: int) -> None:
         self.event_id: str = fixes["event_id"][i]
@@ -153,9 +175,13 @@ class _Fix:
         self.imo: str = fixes["imo"][i]
         self.name: str = fixes["name"][i]
         self.callsign: str = fixes["callsign"][i]
+        self.vessel_type: str = fixes["vessel_type"][i]
+        self.received: float = fixes["received"][i]
 
 
-def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[VesselState, list[Finding]]:
+def _step(
+    key: str, s: VesselState, fix: _Fix, ctx: VesselContext, transitions: list[Transition]
+) -> tuple[VesselState, list[Finding]]:
     t = ctx.thresholds
     found: list[Finding] = []
     dt = fix.ts - s.last_ts
@@ -170,7 +196,10 @@ def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[Vess
         "lon": fix.lon,
     }
 
-    if dt >= t.gap_s and (s.in_zone_of_interest or flags & GAP_OPEN):
+    was_dark = flags & GAP_OPEN or (
+        s.in_zone_of_interest and not ctx.ports.near_one(s.lon, s.lat, t.port_radius_m)
+    )
+    if dt >= t.gap_s and was_dark:
         found.append(
             Finding(
                 AlertKind.AIS_GAP, key, ts=fix.ts, active=False, impact=Impact.MEDIUM, confidence=0.7,
@@ -195,9 +224,9 @@ def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[Vess
 
     if fix.crossing != s.crossing:
         if s.crossing:
-            found.append(_transition(AlertKind.GEOFENCE_EXIT, key, fix, s.crossing, s.route, common))
+            transitions.append(_transition(Direction.EXIT, key, fix, s.crossing, s.route))
         if fix.crossing:
-            found.append(_transition(AlertKind.GEOFENCE_ENTER, key, fix, fix.crossing, fix.route, common))
+            transitions.append(_transition(Direction.ENTER, key, fix, fix.crossing, fix.route))
 
     loiter_start, loiter_dist = s.loiter_start_ts, s.loiter_dist_m
     if speed_kn < t.loiter_max_kn and dt < t.gap_s:
@@ -224,17 +253,12 @@ def _step(key: str, s: VesselState, fix: _Fix, ctx: VesselContext) -> tuple[Vess
     return state, found
 
 
-def _transition(
-    kind: AlertKind, key: str, fix: _Fix, zone: str, route: str, common: dict[str, Any]
-) -> Finding:
-    verb = {
-        AlertKind.GEOFENCE_ENTER: "entered",
-        AlertKind.GEOFENCE_EXIT: "left",
-        AlertKind.GEOFENCE_CROSS: "crossed",
-    }
-    return Finding(
-        kind, f"{key}@{zone}", ts=fix.ts, impact=Impact.LOW, confidence=0.9, zone_id=zone, route=route,
-        detail=f"{key} {verb[kind]} {zone}", **common,
+def _transition(direction: Direction, key: str, fix: _Fix, zone: str, route: str) -> Transition:
+    return Transition(
+        vessel_key=key, mmsi=fix.mmsi, imo=fix.imo, name=fix.name, callsign=fix.callsign,
+        vessel_type=fix.vessel_type, zone_id=zone, route=route, direction=direction,
+        observed_at=datetime.fromtimestamp(fix.ts, UTC), event_id=fix.event_id, lat=fix.lat, lon=fix.lon,
+        received_at=datetime.fromtimestamp(fix.received, UTC),
     )  # fmt: skip
 
 
@@ -264,7 +288,7 @@ def _watched(key: str, fix: _Fix, reason: str) -> Finding:
 
 def _crossings(
     fixes: Mapping[str, list[Any]], legs: list[tuple[int, VesselState]], ctx: VesselContext
-) -> list[Finding]:
+) -> list[Transition]:
     """Zones a leg passes through with no fix inside: one vectorised query for the batch."""
     if not legs:
         return []
@@ -281,14 +305,6 @@ def _crossings(
     found = []
     for leg, zone in hits:
         i, _ = legs[leg]
-        fix = _Fix(fixes, i)
-        key = fixes["vessel"][i]
         route = str(ctx.crossings.props[ctx.crossings.index_of(zone)]["route"])
-        common: dict[str, Any] = {
-            "vessel_ids": (key,),
-            "event_ids": (fix.event_id,),
-            "lat": fix.lat,
-            "lon": fix.lon,
-        }
-        found.append(_transition(AlertKind.GEOFENCE_CROSS, key, fix, zone, route, common))
+        found.append(_transition(Direction.CROSS, fixes["vessel"][i], _Fix(fixes, i), zone, route))
     return found
