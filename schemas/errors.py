@@ -33,6 +33,10 @@ class SubscriptionError(BorderwatchError, ValueError):
     """A subscriptions file cannot be used; the message names the file and entry."""
 
 
+class TransitionRulesError(BorderwatchError, ValueError):
+    """A transition rules file cannot be used; the message names the file, rule and problem."""
+
+
 class QueryRefusedError(BorderwatchError, ValueError):
     """An analyst query was refused or failed; `code` is a stable reason."""
 

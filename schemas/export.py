@@ -11,6 +11,7 @@ from schemas.codec import encode_obj
 from schemas.events import EnrichedEvent
 from schemas.rejection import DeadLetter
 from schemas.reports import InterceptionReport, VesselReport
+from schemas.transitions import Transition
 
 EXPORTED: dict[str, type[BaseModel]] = {
     "interception_report": InterceptionReport,
@@ -18,6 +19,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "enriched_event": EnrichedEvent,
     "dead_letter": DeadLetter,
     "alert": Alert,
+    "transition": Transition,
 }
 
 

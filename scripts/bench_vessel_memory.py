@@ -40,7 +40,7 @@ def fixes(first: int, lat: Any, lon: Any, ts: float, catalogue: Any) -> DetectBa
     for i in range(count):
         mmsi = f"{200_000_000 + first + i:09d}"
         row = (f"BENCH:{mmsi}:{ts}", f"mmsi:{mmsi}", ts, float(lat[i]), float(lon[i]), 8.0,
-               str(found.crossing_id[i]), str(found.route[i]), mmsi, "", "", "", "")  # fmt: skip
+               str(found.crossing_id[i]), str(found.route[i]), mmsi, "", "", "", "", ts)  # fmt: skip
         for column, value in zip(columns.values(), row):
             column.append(value)
     return DetectBatch(fixes=columns)

@@ -20,6 +20,7 @@ from streams.analyst.session import AnalystSession
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import split_for_detection
 from streams.detect.thresholds import Thresholds
+from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
 from streams.detect_agents import add_detection
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
@@ -38,6 +39,7 @@ from streams.settings import Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.topic import TopicSink
+from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.supervise import run_or_crash
 from streams.web.auth import auth_middleware
 from streams.web.views import add_views
@@ -202,6 +204,7 @@ def create_app(
     subscriptions: list[Subscription],
     analyst: AnalystSession,
     token: str,
+    transition_rules: TransitionRules = NO_RULES,
 ) -> faust.App:
     """The worker's Faust app, wired to a checked catalogue, a migrated sink and a caged analyst session."""
     app = faust.App(
@@ -277,11 +280,9 @@ def create_app(
             await consumer.stop()
 
     alert_sink = ClickHouseAlertSink(sink.client, settings.database)
-    runtime = (
-        add_detection(app, settings, broker_url, catalogue, alert_sink, watch, subscriptions)
-        if settings.detectors
-        else None
-    )
+    transition_sink = ClickHouseTransitionSink(sink.client, settings.database)
+    parts = (alert_sink, watch, subscriptions, transition_sink, transition_rules)
+    runtime = add_detection(app, settings, broker_url, catalogue, *parts) if settings.detectors else None
 
     def status() -> dict[str, object]:
         totals = sink.totals()

@@ -1,9 +1,10 @@
 """The Faust side of detect and deliver: tables, agents, the tick timer, the alert sink and deliverer.
 
 The detect agents publish their alerts to the `alerts` topic and hand them to
-the deliverer; a batch consumer (aiokafka, like the ingest stage) sinks the
-topic to ClickHouse. Faust agents reading `alerts` back would cost about 100
-µs per alert state (scripts/bench_consume.py).
+the deliverer, and publish every geofence transition to `transitions`; batch
+consumers (aiokafka, like the ingest stage) sink both topics to ClickHouse.
+Faust agents reading `alerts` back would cost about 100 µs per alert state
+(scripts/bench_consume.py).
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ from geo.ports import load_ports
 from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.rejection import DeadLetter, RejectReason
+from schemas.transitions import Transition
 from streams.delivery.deliver import Deliverer
 from streams.delivery.subscriptions import Subscription
 from streams.detect.batch import DetectBatch, decode_cells
 from streams.detect.grouping import is_group
+from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
 from streams.detection import CellDetector, TrackDetector, is_cell_state, is_crossing_state, is_vessel_state
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
-from streams.kafka.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ
+from streams.kafka.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ, TRANSITIONS
 from streams.poison import dead_letter_key, error_text, internal_letter
 from streams.settings import Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.topic import TopicSink
+from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.state.batched_table import BatchedTable
 from streams.state.changelog_guard import guard_changelog
 from streams.supervise import run_or_crash
@@ -52,8 +56,10 @@ class DetectRuntime:
     tracks: TrackDetector
     cells: CellDetector
     deliverer: Deliverer
+    transition_sink: ClickHouseTransitionSink
     health: dict[str, str] = field(default_factory=dict)
     refused: int = 0  # internal records that did not decode or broke a detector
+    transitions: int = 0  # published to `transitions`, replays included
 
     def status(self) -> dict[str, Any]:
         """Counts for /status."""
@@ -65,6 +71,8 @@ class DetectRuntime:
                 "watch_list_error": self.tracks.watch.error, "refused_records": self.refused,
             },
             "delivery": {"delivered": self.deliverer.stats.delivered, "failed": self.deliverer.stats.failed},
+            "transitions": {"published": self.transitions, "stored": self.transition_sink.written,
+                            "duplicates": self.transition_sink.duplicates},
         }  # fmt: skip
 
 
@@ -76,11 +84,13 @@ def add_detection(
     alert_sink: ClickHouseAlertSink,
     watch: WatchListFile,
     subscriptions: list[Subscription],
+    transition_sink: ClickHouseTransitionSink,
+    transition_rules: TransitionRules = NO_RULES,
 ) -> DetectRuntime:
-    """Register the detect tables and agents, the alert sink and the deliverer on `app`."""
+    """Register the detect tables and agents, the alert and transition sinks and the deliverer on `app`."""
     ports = load_ports()
     n = settings.partitions
-    tracks = TrackDetector(settings.detect, catalogue, ports, watch, n)
+    tracks = TrackDetector(settings.detect, catalogue, ports, watch, n, transition_rules=transition_rules)
     cells = CellDetector(settings.detect, ports)
     publishers: list[KafkaEventPublisher] = []  # made in run_delivery: aiokafka needs the running loop
     ready = asyncio.Event()
@@ -89,7 +99,10 @@ def add_detection(
         await publishers[0].publish(topic, [(key, value)])
 
     deliverer = Deliverer(subscriptions, publish, ALERTS_DLQ, settings.cap_sender)
-    runtime = DetectRuntime(tracks, cells, deliverer, {"detect": "starting", "alerts_sink": "starting"})
+    runtime = DetectRuntime(
+        tracks, cells, deliverer, transition_sink,
+        {"detect": "starting", "alerts_sink": "starting", "transitions_sink": "starting"},
+    )  # fmt: skip
 
     async def dead_letter(letters: list[DeadLetter]) -> None:
         runtime.refused += len(letters)
@@ -118,17 +131,24 @@ def add_detection(
     tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
 
-    async def finish(partition: int, views: list[BatchedTable], alerts: list[Alert]) -> None:
-        """Alerts to the `alerts` topic, then the state to its changelogs, then delivery.
+    async def finish(
+        partition: int, views: list[BatchedTable], alerts: list[Alert], transitions: list[Transition]
+    ) -> None:
+        """Alerts and transitions to their topics, then the state to its changelogs, then delivery.
 
         In that order a crash anywhere replays the batch and raises the same alert
-        states again (the same id and version: one row in ClickHouse); only
-        queued deliveries can be lost.
+        states and transitions again (the same id and version, the same
+        transition identity: one row in ClickHouse); only queued deliveries can
+        be lost.
         """
         started = time.thread_time()
         messages = [(a.id.encode(), encode(a)) for a in alerts]
+        moves = [(t.vessel_key.encode(), encode(t)) for t in transitions]
         tracks.stats.cpu_s += time.thread_time() - started
-        await publishers[0].publish(ALERTS, messages)
+        await asyncio.gather(
+            publishers[0].publish(ALERTS, messages), publishers[0].publish(TRANSITIONS, moves)
+        )
+        runtime.transitions += len(moves)
         await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
         tracks.stats.cpu_s += sum(view.cpu_s for view in views)
         for alert in alerts:
@@ -143,13 +163,13 @@ def add_detection(
             views = [BatchedTable(vessels), BatchedTable(crossings), BatchedTable(track_groups)]
             started = time.thread_time()
             try:
-                alerts = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
+                result = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
             except Exception as error:  # pure code on hostile input: nothing of it reached the tables
                 await refuse(stream, value, error)
                 continue
             finally:
                 tracks.stats.cpu_s += time.thread_time() - started
-            await finish(partition, views, alerts)
+            await finish(partition, views, result.alerts, result.transitions)
 
     @app.agent(cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)
     async def detect_cells(stream: StreamT) -> None:
@@ -165,7 +185,7 @@ def add_detection(
                 continue
             finally:
                 tracks.stats.cpu_s += time.thread_time() - started
-            await finish(partition, views, alerts)
+            await finish(partition, views, alerts, [])
 
     @app.timer(settings.tick_s)
     async def tick() -> None:
@@ -188,6 +208,21 @@ def add_detection(
         )
         try:
             await run_or_crash(app, runtime.health, "alerts_sink", alerts.run)
+        finally:
+            await consumer.stop()
+
+    @app.task
+    async def sink_transitions() -> None:
+        """`transitions` to ClickHouse, like `alerts`; a record that is no Transition is a dead letter."""
+        await ready.wait()
+        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-transitions", (TRANSITIONS,))
+        await consumer.start()
+        moves = TopicSink(
+            consumer, Transition, transition_sink.write_transitions, dead_letter, settings.batch_size,
+            ALERT_SINK_WITHIN_S,
+        )  # fmt: skip
+        try:
+            await run_or_crash(app, runtime.health, "transitions_sink", moves.run)
         finally:
             await consumer.stop()
 

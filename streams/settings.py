@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         None, description="CSV of vessels of interest (mmsi, imo, name, callsign, reason); re-read on change"
     )
     subscriptions: Path | None = Field(None, description="TOML file of coordination-centre subscriptions")
+    transition_rules: Path | None = Field(
+        None,
+        description="TOML file of the transition rules: which geofence transitions raise alerts; "
+        "none: transitions are data only",
+    )
     cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
     tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")
     analyst: AnalystLimits = Field(

@@ -19,6 +19,7 @@ from streams.analyst.session import AnalystSession
 from streams.app import create_app
 from streams.datadir import STATE_FILE, ensure_token, secure_data_dir
 from streams.delivery.subscriptions import load_subscriptions
+from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
@@ -46,6 +47,8 @@ def run_worker(settings: Settings) -> None:
     catalogue = load_catalogue(settings.geofences)
     watch = WatchListFile(settings.watch_list)
     subscriptions = load_subscriptions(settings.subscriptions) if settings.subscriptions else []
+    rules_file = settings.transition_rules
+    rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
     token = ensure_token(settings.data_dir)
     with ExitStack() as stack:
@@ -64,15 +67,15 @@ def run_worker(settings: Settings) -> None:
         stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
-        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions, analyst, token)
+        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions, analyst, token, rules)
         state_file = settings.data_dir / STATE_FILE
         state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
         stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
             "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d, "
-            "%d watched identifiers, %d subscriptions",
+            "%d watched identifiers, %d subscriptions, %d transition rules",
             settings.worker_id, broker_url, redact_dsn(settings.clickhouse_dsn), applied,
-            _describe(catalogue), port, len(watch.current), len(subscriptions),
+            _describe(catalogue), port, len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip
         # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
         worker = faust.Worker(app, loglevel="info", quiet=True)

@@ -35,6 +35,7 @@ FIX_COLUMNS = (
     "name",
     "callsign",
     "vessel_type",
+    "received",
 )
 SIGHTING_COLUMNS = (
     "event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon", "received",
@@ -109,7 +110,8 @@ def split_for_detection(
                 (event_id, key, ts, report.lat, report.lon, report.sog, event.crossing_id, event.route,
                  "" if report.mmsi is None else f"{report.mmsi:09d}",
                  "" if report.imo is None else f"{report.imo:07d}",
-                 report.name or "", report.callsign or "", report.vessel_type or "")
+                 report.name or "", report.callsign or "", report.vessel_type or "",
+                 event.received_at.timestamp())
             )  # fmt: skip
             if report.sog is None or report.sog < meeting_max_kn:
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):

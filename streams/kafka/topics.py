@@ -15,10 +15,14 @@ ENRICHED = "events.enriched"
 DLQ = "dlq"
 ALERTS = "alerts"
 ALERTS_DLQ = "alerts.dlq"
+# Internal: every geofence transition, as data (schemas/transitions.py), keyed by vessel.
+TRANSITIONS = "transitions"
 # Internal: each ingest batch in columns, per partition (see streams/detect/batch.py).
 DETECT_TRACKS = "detect.tracks"
 DETECT_CELLS = "detect.cells"
-ALL_TOPICS = (INTERCEPTIONS, VESSELS, ENRICHED, DLQ, ALERTS, ALERTS_DLQ, DETECT_TRACKS, DETECT_CELLS)
+ALL_TOPICS = (
+    INTERCEPTIONS, VESSELS, ENRICHED, DLQ, ALERTS, ALERTS_DLQ, DETECT_TRACKS, DETECT_CELLS, TRANSITIONS,
+)  # fmt: skip
 
 KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}
 

@@ -9,7 +9,15 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.kafka.broker import LocalBroker
-from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, INTERCEPTIONS, bootstrap_servers
+from streams.kafka.topics import (
+    ALERTS,
+    DETECT_CELLS,
+    DETECT_TRACKS,
+    DLQ,
+    INTERCEPTIONS,
+    TRANSITIONS,
+    bootstrap_servers,
+)
 from tests.integration.conftest import send
 
 GOOD = {
@@ -45,6 +53,7 @@ def test_garbage_on_every_internal_topic_is_dead_lettered_and_the_worker_goes_on
     hostile = {
         ALERTS: GARBAGE,
         DLQ: GARBAGE,
+        TRANSITIONS: GARBAGE,
         DETECT_TRACKS: [*GARBAGE, HOSTILE_BATCH],
         DETECT_CELLS: [*GARBAGE, HOSTILE_BATCH],
     }
@@ -62,7 +71,9 @@ def test_garbage_on_every_internal_topic_is_dead_lettered_and_the_worker_goes_on
     # Still alive, healthy and counting.
     send(broker, INTERCEPTIONS, [good(n) for n in range(3, 6)])
     status = worker.wait_until(lambda s: s["events"] == 6)
-    assert status["health"] == {"ingest": "ok", "rejects": "ok", "detect": "ok", "alerts_sink": "ok"}
+    assert status["health"] == {
+        "ingest": "ok", "rejects": "ok", "detect": "ok", "alerts_sink": "ok", "transitions_sink": "ok",
+    }  # fmt: skip
     assert worker.process.poll() is None
 
 

@@ -219,6 +219,9 @@ WHERE route = 'Western African' GROUP BY nat ORDER BY persons DESC;""",
     """SELECT id, kind, impact, zone_id, window_start, headline
 FROM borderwatch.alerts FINAL WHERE status != 'resolved'
 ORDER BY indexOf(['low', 'medium', 'high', 'very_high'], impact) DESC, window_end DESC;""",
+    """SELECT toDate(observed_at) AS day, zone_id, uniqExact(vessel_key) AS vessels, count() AS entries
+FROM borderwatch.transitions WHERE direction = 'enter'
+GROUP BY day, zone_id ORDER BY day, entries DESC;""",
 ]
 
 
@@ -267,6 +270,7 @@ ANALYST_QUERIES: list[tuple[str, list[list[object]] | None]] = [
         None,
     ),
     ("SELECT (SELECT count() FROM alerts), (SELECT count() FROM rejects)", [[0, 0]]),
+    ("SELECT count() FROM transitions", None),
     ("SELECT * EXCEPT (report) FROM events LIMIT 1", None),
     ("SELECT COLUMNS('_deg$') FROM events LIMIT 1", None),
     ("SELECT route, persons FROM events ORDER BY persons DESC LIMIT 1 BY route", None),

@@ -12,8 +12,11 @@ from geo.distance import METRES_PER_NM, distance_m
 from geo.lookup import locate_one
 from geo.ports import load_ports
 from schemas.alerts import AlertKind
+from schemas.transitions import Direction
 from streams.detect.batch import FIX_COLUMNS
+from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
+from streams.detect.transition_rules import TransitionRule, TransitionRules
 from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
 from streams.detect.watchlist import WatchList
 
@@ -22,6 +25,7 @@ CATALOGUE = load_catalogue(builtin_path())
 # Open sea in the Alboran route area, 40 km from any port in the port list.
 SEA = (36.0, -3.6)
 T0 = 1_760_000_000.0
+GEOFENCE = (AlertKind.GEOFENCE_ENTER, AlertKind.GEOFENCE_EXIT, AlertKind.GEOFENCE_CROSS)
 
 
 def context(watch: WatchList | None = None) -> VesselContext:
@@ -35,10 +39,18 @@ def fixes(*rows: tuple[Any, ...]) -> dict[str, list[Any]]:
         vessel, ts, lat, lon, *rest = row
         mmsi, name = ([*list(rest), "", ""])[:2]
         crossing, _, route = locate_one(CATALOGUE, lon, lat)
-        values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "", "")
+        values = (f"A:{n}", vessel, ts, lat, lon, math.nan, crossing, route, mmsi, "", name, "", "", ts + 5)
         for column, value in zip(columns.values(), values):
             column.append(value)
     return columns
+
+
+def run_vessels(
+    rows: dict[str, list[Any]], states: dict[str, VesselState], ctx: VesselContext
+) -> tuple[dict[str, VesselState], list[Finding]]:
+    """track_vessels without the transitions, for the tests of the other detectors."""
+    changed, found, _ = track_vessels(rows, states, ctx)
+    return changed, found
 
 
 def north_of(lat: float, lon: float, metres: float) -> tuple[float, float]:
@@ -53,19 +65,19 @@ def test_speed_just_over_40_kn_is_implausible_and_exactly_40_is_not() -> None:
     one_hour = 3600.0
     for knots_, expected in ((40.0, []), (40.5, [AlertKind.IMPLAUSIBLE_SPEED])):
         lat2, lon2 = north_of(*SEA, knots_ * METRES_PER_NM)
-        states, found = track_vessels(fixes(("v", T0, *SEA), ("v", T0 + one_hour, lat2, lon2)), {}, context())
+        states, found = run_vessels(fixes(("v", T0, *SEA), ("v", T0 + one_hour, lat2, lon2)), {}, context())
         assert kinds(found, AlertKind.IMPLAUSIBLE_SPEED) == expected, knots_
         assert states["v"].last_ts == T0 + one_hour
 
 
 def test_jump_below_noise_distance_is_not_a_speed() -> None:
     lat2, lon2 = north_of(*SEA, T.speed_min_distance_m - 1)
-    _, found = track_vessels(fixes(("v", T0, *SEA), ("v", T0 + 1, lat2, lon2)), {}, context())
+    _, found = run_vessels(fixes(("v", T0, *SEA), ("v", T0 + 1, lat2, lon2)), {}, context())
     assert kinds(found, AlertKind.IMPLAUSIBLE_SPEED) == []
 
 
 def test_gap_reported_when_it_opens_and_when_the_vessel_reappears() -> None:
-    states, _ = track_vessels(fixes(("v", T0, *SEA)), {}, context())
+    states, _ = run_vessels(fixes(("v", T0, *SEA)), {}, context())
     _, none_yet = find_gaps(states.items(), T0 + T.gap_s - 1, T)
     assert none_yet == []
     opened_states, opened = find_gaps(states.items(), T0 + T.gap_s, T)
@@ -76,7 +88,7 @@ def test_gap_reported_when_it_opens_and_when_the_vessel_reappears() -> None:
 
     lat2, lon2 = north_of(*SEA, 10_000)
     back_at = T0 + 8 * 3600
-    states2, back = track_vessels(fixes(("v", back_at, lat2, lon2)), opened_states, context())
+    states2, back = run_vessels(fixes(("v", back_at, lat2, lon2)), opened_states, context())
     (gap,) = [f for f in back if f.kind is AlertKind.AIS_GAP]
     assert not gap.active
     assert gap.facts["gap_s"] == 8 * 3600
@@ -85,20 +97,20 @@ def test_gap_reported_when_it_opens_and_when_the_vessel_reappears() -> None:
 
 
 def test_no_gap_outside_any_zone_of_interest() -> None:
-    states, _ = track_vessels(fixes(("v", T0, 38.5, 4.0)), {}, context())
+    states, _ = run_vessels(fixes(("v", T0, 38.5, 4.0)), {}, context())
     assert find_gaps(states.items(), T0 + 10 * T.gap_s, T)[1] == []
 
 
 def test_loitering_after_an_hour_below_2_kn_then_resolves_when_moving_on() -> None:
     track = [("v", T0 + k * 600, *north_of(*SEA, k * 300)) for k in range(7)]  # 300 m per 10 min = 0.97 kn
-    states, found = track_vessels(fixes(*track[:6]), {}, context())
+    states, found = run_vessels(fixes(*track[:6]), {}, context())
     assert AlertKind.LOITERING not in kinds(found)  # 50 min
-    states, found = track_vessels(fixes(track[6]), states, context())
+    states, found = run_vessels(fixes(track[6]), states, context())
     found = [f for f in found if f.kind is AlertKind.LOITERING]
     assert [(f.kind, f.active) for f in found] == [(AlertKind.LOITERING, True)]
     assert found[0].facts["duration_s"] == 3600
     fast = ("v", T0 + 4200, *north_of(*SEA, 1800 + 5 * METRES_PER_NM / 6))  # 5 kn
-    _, moved = track_vessels(fixes(fast), states, context())
+    _, moved = run_vessels(fixes(fast), states, context())
     assert [(f.kind, f.active) for f in moved if f.kind is AlertKind.LOITERING] == [
         (AlertKind.LOITERING, False)
     ]
@@ -107,37 +119,71 @@ def test_loitering_after_an_hour_below_2_kn_then_resolves_when_moving_on() -> No
 def test_no_loitering_in_a_port() -> None:
     algeciras = (36.13, -5.44)
     track = [("v", T0 + k * 600, *north_of(*algeciras, k * 50)) for k in range(8)]
-    _, found = track_vessels(fixes(*track), {}, context())
+    _, found = run_vessels(fixes(*track), {}, context())
     assert AlertKind.LOITERING not in kinds(found)
 
 
-def test_geofence_enter_exit_and_cross() -> None:
+def strait_and_ceuta_tracks() -> tuple[str, dict[str, list[Any]], dict[str, list[Any]]]:
+    """A vessel in and out of the Strait sector; another across the Ceuta strip with no fix inside."""
     strait = "ES-GIB-STRAIT-N"
     inside = CATALOGUE.crossings.geoms[CATALOGUE.crossings.index_of(strait)].representative_point()
     entered = fixes(("v", T0, 36.5, -2.5), ("v", T0 + 3600, inside.y, inside.x), ("v", T0 + 7200, 36.5, -2.5))
-    _, found = track_vessels(entered, {}, context())
-    transitions = [(f.kind, f.zone_id) for f in found if f.kind.value.startswith("geofence")]
-    assert (AlertKind.GEOFENCE_ENTER, strait) in transitions
-    assert (AlertKind.GEOFENCE_EXIT, strait) in transitions
-
-    ceuta = CATALOGUE.crossings.geoms[CATALOGUE.crossings.index_of("ES-CEUTA-LAND")]
-    c = ceuta.centroid
+    c = CATALOGUE.crossings.geoms[CATALOGUE.crossings.index_of("ES-CEUTA-LAND")].centroid
     across = fixes(("w", T0, c.y - 0.2, c.x), ("w", T0 + 3600, c.y + 0.2, c.x))
-    _, found = track_vessels(across, {}, context())
-    assert (AlertKind.GEOFENCE_CROSS, "ES-CEUTA-LAND") in [(f.kind, f.zone_id) for f in found]
+    return strait, entered, across
+
+
+def test_geofence_enter_exit_and_cross_are_transitions_and_no_findings_without_rules() -> None:
+    strait, entered, across = strait_and_ceuta_tracks()
+    _, found, moves = track_vessels(entered, {}, context())
+    assert [(t.direction, t.zone_id, t.event_id) for t in moves] == [
+        (Direction.ENTER, strait, "A:1"),
+        (Direction.EXIT, strait, "A:2"),
+        (Direction.CROSS, "ES-ALBORAN", "A:1"),  # both legs pass through the Alboran sector
+        (Direction.CROSS, "ES-ALBORAN", "A:2"),
+    ]
+    enter = moves[0]
+    assert (enter.vessel_key, enter.route, enter.lat) == ("v", "Western Mediterranean", entered["lat"][1])
+    assert enter.observed_at.timestamp() == T0 + 3600
+    assert enter.received_at is not None and enter.received_at.timestamp() == T0 + 3605
+    assert moves[1].route == "Western Mediterranean"  # the route of the zone it left
+    assert [f for f in found if f.kind in GEOFENCE] == []
+
+    _, found, moves = track_vessels(across, {}, context())
+    assert [(t.direction, t.zone_id, t.event_id) for t in moves] == [
+        (Direction.ENTER, strait, "A:1"),  # the end of the leg is in the Strait sector
+        (Direction.CROSS, "MA-GIB-STRAIT-S", "A:1"),
+        (Direction.CROSS, "ES-CEUTA-LAND", "A:1"),
+    ]
+    assert [f for f in found if f.kind in GEOFENCE] == []
+
+
+def test_a_rule_turns_its_transitions_into_the_geofence_findings() -> None:
+    strait, entered, across = strait_and_ceuta_tracks()
+    rules = TransitionRules((TransitionRule(name="strait", zones=[strait], directions=[Direction.ENTER]),))
+    ctx = VesselContext(T, CATALOGUE.crossings, load_ports(), WatchList(), rules)
+    _, found, moves = track_vessels(entered, {}, ctx)
+    assert len(moves) == 4
+    (finding,) = [f for f in found if f.kind in GEOFENCE]
+    assert (finding.kind, finding.group, finding.zone_id, finding.event_ids, finding.ts) == (
+        AlertKind.GEOFENCE_ENTER, f"v@{strait}", strait, ("A:1",), T0 + 3600,
+    )  # fmt: skip
+    _, found, moves = track_vessels(across, {}, ctx)  # crossing other zones: data only
+    assert len(moves) == 3
+    assert [(f.kind, f.zone_id) for f in found if f.kind in GEOFENCE] == [(AlertKind.GEOFENCE_ENTER, strait)]
 
 
 def test_watch_list_matches_mmsi_and_name_case_insensitively() -> None:
     watch = WatchList(mmsi={"224000001": "smuggling"}, name={"BLUE STAR": ""})
     rows = fixes(("a", T0, *SEA, "224000001"), ("b", T0, *SEA, "", "Blue Star"), ("c", T0, *SEA))
-    _, found = track_vessels(rows, {}, context(watch))
+    _, found = run_vessels(rows, {}, context(watch))
     assert sorted(f.group for f in found if f.kind is AlertKind.VESSEL_OF_INTEREST) == ["a", "b"]
 
 
 def test_out_of_order_and_replayed_fixes_change_nothing() -> None:
-    states, _ = track_vessels(fixes(("v", T0, *SEA)), {}, context())
+    states, _ = run_vessels(fixes(("v", T0, *SEA)), {}, context())
     lat2, lon2 = north_of(*SEA, 100_000)
-    again, found = track_vessels(fixes(("v", T0 - 10, lat2, lon2), ("v", T0, lat2, lon2)), states, context())
+    again, found = run_vessels(fixes(("v", T0 - 10, lat2, lon2), ("v", T0, lat2, lon2)), states, context())
     assert found == [] and again == {}
 
 
