@@ -5,6 +5,14 @@ partitions, so encounters have their own stream keyed by grid cell. A fix is
 sent to its own cell and to each neighbouring cell within the meeting distance,
 so every close pair shares a cell; the pair is judged only in the cell that is
 home to its first vessel (by id), so it is judged once.
+
+An encounter whose two vessels go silent together (in the view of its cell:
+neither has a newer fix there) does not end: it goes dark. If both come back
+together, close, within `encounter_dark_max_s`, it is the same encounter, now a
+dark meeting (Global Fishing Watch merges such encounters). Only the cell that
+holds the dark record knows, so that cell judges the pair's return on every fix
+that reaches it, home or not; if they come back in a neighbouring cell, it
+keeps the pair (adopted) until the encounter ends.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from streams.detect.thresholds import Thresholds
 
 CELL_DEG = 0.05
 MAX_SPEEDS = 32
+# A pair record's flag (record[4]): close but no encounter yet, an encounter, an encounter this cell
+# judges on every fix (it came back from a dark here while its home is another cell), a dark encounter.
+WATCHING, ALERTED, ADOPTED, DARK = 0, 1, 2, 3
 
 
 def cell_id(lat_deg: float, lon_deg: float) -> str:
@@ -42,10 +53,18 @@ def cells_of(lat_deg: float, lon_deg: float, reach_m: float) -> list[str]:
 
 @dataclass
 class CellState:
-    """The latest fix of each vessel seen in a cell, and the pairs that are close."""
+    """The latest fix of each vessel seen in a cell, and the pairs that are close (or dark together).
 
-    vessels: dict[str, list[Any]] = field(default_factory=dict)  # vessel -> [ts, lat, lon, speed_kn, home]
-    pairs: dict[str, list[Any]] = field(default_factory=dict)  # "a|b" -> see _judge
+    vessels: vessel -> [ts, lat, lon, speed_kn, home]
+    pairs: "a|b" (a < b) -> one of
+        [start_ts, last_ts, speeds of a, speeds of b, flag]    flag WATCHING, ALERTED or ADOPTED
+        [start_ts, dark_ts, [ts, lat, lon] of a, of b, DARK, back_ts]
+    A dark record keeps each vessel's last fix; dark_ts is when the pair was last
+    seen together, back_ts the first fix of either vessel after the dark (or None).
+    """
+
+    vessels: dict[str, list[Any]] = field(default_factory=dict)
+    pairs: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data for the table's changelog (an unknown speed is null, not NaN)."""
@@ -54,9 +73,10 @@ class CellState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CellState:
-        """Back from `to_json`."""
-        vessels = {v: [*f[:3], math.nan if f[3] is None else f[3], f[4]] for v, f in data["vessels"].items()}
-        return cls(vessels, {p: list(r) for p, r in data["pairs"].items()})
+        """Back from `to_json`; ValueError for any other shape (a changelog record is input too)."""
+        vessels, pairs = data["vessels"], data["pairs"]
+        _require(isinstance(vessels, dict) and isinstance(pairs, dict), "cell state", data)
+        return cls({v: _vessel(f) for v, f in vessels.items()}, {p: _pair(p, r) for p, r in pairs.items()})
 
 
 @dataclass(frozen=True)
@@ -77,28 +97,48 @@ class CellFix:
 def detect_encounters(
     cell: str, fixes: list[CellFix], state: CellState, clock_ts: float, t: Thresholds, ports: Ports
 ) -> list[Finding]:
-    """Update the cell with its fixes, oldest first; report meetings that start or end."""
+    """Update the cell with its fixes, oldest first; report meetings that start, end or resume."""
     findings: list[Finding] = []
+    dark, adopted = _special(state)
     for fix in sorted(fixes, key=lambda f: f.ts):
         previous = state.vessels.get(fix.vessel)
         if previous is not None and fix.ts <= previous[0]:
             continue
+        if previous is not None and fix.ts - previous[0] > t.encounter_max_dt_s:
+            # Back after a silence: its pairs are settled (ended, or dark) before this fix counts.
+            findings.extend(_settle(state, fix.ts, t))
+            dark, adopted = _special(state)
         speed = fix.sog
         if math.isnan(speed) and previous is not None:
             speed = knots(distance_m(previous[1], previous[2], fix.lat, fix.lon), fix.ts - previous[0])
         state.vessels[fix.vessel] = [fix.ts, fix.lat, fix.lon, speed, fix.home]
+        mine = [p for p in dark if fix.vessel in p.split("|") and state.pairs.get(p, [0] * 5)[4] == DARK]
+        if mine:
+            for pair in mine:
+                findings.extend(_back(pair, fix, state, t))
+            dark, adopted = _special(state)
         for other, (ts, lat, lon, other_speed, other_home) in list(state.vessels.items()):
             if other == fix.vessel or abs(fix.ts - ts) > t.encounter_max_dt_s:
                 continue
             first_home = fix.home if fix.vessel < other else other_home
-            if not first_home:
+            if not (first_home or adopted):
                 continue
             first, second = sorted((fix.vessel, other))
+            pair = f"{first}|{second}"
+            flag = state.pairs[pair][4] if pair in state.pairs else WATCHING
+            if flag == DARK or not (first_home or flag == ADOPTED):
+                continue
             speeds = (speed, other_speed) if first == fix.vessel else (other_speed, speed)
             close = distance_m(fix.lat, fix.lon, lat, lon) <= t.encounter_distance_m
-            findings.extend(_judge(f"{first}|{second}", close, fix, speeds, state, t, ports))
+            findings.extend(_judge(pair, close, fix, speeds, state, t, ports))
     findings.extend(_expire(state, clock_ts, t))
     return findings
+
+
+def _special(state: CellState) -> tuple[list[str], bool]:
+    """The dark pairs, and whether any pair is adopted (both rare: most cells have neither)."""
+    flags = [(p, r[4]) for p, r in state.pairs.items() if r[4] >= ADOPTED]
+    return [p for p, flag in flags if flag == DARK], any(flag == ADOPTED for _, flag in flags)
 
 
 def _judge(
@@ -110,7 +150,7 @@ def _judge(
     t: Thresholds,
     ports: Ports,
 ) -> list[Finding]:
-    """A pair record is [start_ts, last_ts, speeds of the first vessel, of the second, alerted]."""
+    """A close pair: it starts when close, slow and away from ports long enough; it ends when apart."""
     record = state.pairs.get(pair)
     if not close:
         if record is None:
@@ -118,7 +158,7 @@ def _judge(
         del state.pairs[pair]
         return [_finding(pair, fix, record, active=False)] if record[4] else []
     if record is None:
-        record = state.pairs[pair] = [fix.ts, fix.ts, [], [], 0]
+        record = state.pairs[pair] = [fix.ts, fix.ts, [], [], WATCHING]
     record[1] = max(record[1], fix.ts)
     for column, speed in ((2, speeds[0]), (3, speeds[1])):
         if not math.isnan(speed):
@@ -131,26 +171,87 @@ def _judge(
         and slow
         and not ports.near_one(fix.lon, fix.lat, t.port_radius_m)
     ):
-        record[4] = 1
+        record[4] = ALERTED
         return [_finding(pair, fix, record, active=True)]
     return []
 
 
-def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
-    """Forget vessels and pairs not seen for the comparison time; a meeting left open ends."""
-    horizon = clock_ts - t.encounter_max_dt_s
-    state.vessels = {v: f for v, f in state.vessels.items() if f[0] >= horizon}
-    ended = [(p, r) for p, r in state.pairs.items() if r[1] < horizon]
-    findings = []
-    for pair, record in ended:
+def _back(pair: str, fix: CellFix, state: CellState, t: Thresholds) -> list[Finding]:
+    """A fix of a dark pair's vessel: the first one back waits for the other; both back and close resume."""
+    start_ts, dark_ts, fix_a, fix_b, _, back_ts = state.pairs[pair]
+    a, b = pair.split("|")
+    (mine, theirs), other = ((fix_a, fix_b), b) if fix.vessel == a else ((fix_b, fix_a), a)
+    if fix.ts <= mine[0]:
+        return []  # a report from before the dark, arriving late
+    if back_ts is None:
+        gap = fix.ts - dark_ts
+        if gap <= t.encounter_max_dt_s:  # no real gap (its reports came late): the encounter goes on
+            state.pairs[pair] = [start_ts, dark_ts, [], [], ALERTED]
+        elif gap > t.encounter_dark_max_s:
+            del state.pairs[pair]
+            return [_ended(pair, dark_ts, _stayed_dark(t))]
+        else:
+            state.pairs[pair][5] = fix.ts
+        return []
+    latest = state.vessels.get(other)
+    if latest is None or latest[0] <= theirs[0]:
+        return []  # still only one of them back
+    together = (
+        fix.ts - back_ts <= t.encounter_max_dt_s
+        and abs(fix.ts - latest[0]) <= t.encounter_max_dt_s
+        and distance_m(fix.lat, fix.lon, latest[1], latest[2]) <= t.encounter_distance_m
+    )
+    if not together:
         del state.pairs[pair]
-        if record[4]:
-            findings.append(
-                Finding(
-                    AlertKind.ENCOUNTER, pair, ts=record[1], active=False, vessel_ids=tuple(pair.split("|")),
-                    detail=f"{pair.replace('|', ' and ')} no longer seen together",
-                )
-            )  # fmt: skip
+        return [_ended(pair, dark_ts, "went dark together and did not reappear together")]
+    first_home = fix.home if fix.vessel == a else latest[4]
+    state.pairs[pair] = [start_ts, fix.ts, [], [], ALERTED if first_home else ADOPTED]
+    return [_dark_meeting(pair, fix, start_ts, back_ts - dark_ts)]
+
+
+def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
+    """Pairs not seen together for the comparison time end, or go dark; dark pairs past their time end."""
+    horizon = now_ts - t.encounter_max_dt_s
+    findings = []
+    for pair, record in list(state.pairs.items()):
+        if record[4] != DARK and record[1] < horizon:
+            del state.pairs[pair]
+            dark = _dark_record(pair, record, state.vessels) if record[4] else None
+            if dark is not None:
+                state.pairs[pair] = dark
+            elif record[4]:
+                findings.append(_ended(pair, record[1], "no longer seen together"))
+    for pair, record in list(state.pairs.items()):
+        if record[4] != DARK:
+            continue
+        dark_ts, back_ts = record[1], record[5]
+        if back_ts is None and now_ts - dark_ts > t.encounter_dark_max_s:
+            why = _stayed_dark(t)
+        elif back_ts is not None and back_ts < horizon:
+            why = "went dark together and did not reappear together"
+        else:
+            continue
+        del state.pairs[pair]
+        findings.append(_ended(pair, dark_ts, why))
+    return findings
+
+
+def _dark_record(pair: str, record: list[Any], vessels: Mapping[str, list[Any]]) -> list[Any] | None:
+    """An encounter both of whose vessels went silent here (the first last seen in this, its home cell)."""
+    a, b = pair.split("|")
+    fix_a, fix_b = vessels.get(a), vessels.get(b)
+    if fix_a is None or fix_b is None or not fix_a[4] or max(fix_a[0], fix_b[0]) > record[1]:
+        return None
+    return [record[0], record[1], fix_a[:3], fix_b[:3], DARK, None]
+
+
+def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
+    """Forget vessels and pairs not seen for the comparison time; a meeting left open ends or goes dark."""
+    findings = _settle(state, clock_ts, t)
+    horizon = clock_ts - t.encounter_max_dt_s
+    # An encounter's vessels stay until it is settled: their last fixes make its dark record.
+    keep = {v for p, r in state.pairs.items() if r[4] in (ALERTED, ADOPTED) for v in p.split("|")}
+    state.vessels = {v: f for v, f in state.vessels.items() if f[0] >= horizon or v in keep}
     return findings
 
 
@@ -168,3 +269,67 @@ def _finding(pair: str, fix: CellFix, record: list[Any], active: bool) -> Findin
         vessel_ids=(a, b), lat=fix.lat, lon=fix.lon, detail=detail,
         facts={"duration_s": record[1] - record[0]},
     )  # fmt: skip
+
+
+def _dark_meeting(pair: str, fix: CellFix, start_ts: float, dark_s: float) -> Finding:
+    a, b = pair.split("|")
+    return Finding(
+        AlertKind.ENCOUNTER, pair, ts=fix.ts, active=True, impact=Impact.VERY_HIGH, confidence=0.75,
+        zone_id=fix.zone_id, route=fix.route, start_ts=start_ts, event_ids=(fix.event_id,),
+        vessel_ids=(a, b), lat=fix.lat, lon=fix.lon,
+        detail=f"{a} and {b} went dark together for {_hours(dark_s)} and reappeared together: dark meeting",
+        facts={"duration_s": fix.ts - start_ts, "dark_s": dark_s},
+    )  # fmt: skip
+
+
+def _ended(pair: str, ts: float, why: str) -> Finding:
+    a, b = pair.split("|")
+    return Finding(
+        AlertKind.ENCOUNTER, pair, ts=ts, active=False, vessel_ids=(a, b), detail=f"{a} and {b} {why}"
+    )
+
+
+def _stayed_dark(t: Thresholds) -> str:
+    return f"went dark together and stayed dark over {_hours(t.encounter_dark_max_s)}"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def _require(ok: bool, what: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"not a {what}: {value!r:.120}")
+
+
+def _number(x: Any) -> bool:
+    return type(x) in (int, float) and math.isfinite(x)
+
+
+def _vessel(f: Any) -> list[Any]:
+    _require(
+        isinstance(f, list) and len(f) == 5 and all(map(_number, f[:3]))
+        and (f[3] is None or _number(f[3])) and type(f[4]) is bool,
+        "cell vessel", f,
+    )  # fmt: skip
+    return [*f[:3], math.nan if f[3] is None else f[3], f[4]]
+
+
+def _pair(key: str, r: Any) -> list[Any]:
+    names = key.split("|")
+    ok = len(names) == 2 and "" < names[0] < names[1] and isinstance(r, list)
+    if ok and len(r) == 5:  # close pair
+        ok = (
+            _number(r[0]) and _number(r[1]) and r[4] in (WATCHING, ALERTED, ADOPTED) and type(r[4]) is int
+            and all(isinstance(s, list) and len(s) <= MAX_SPEEDS and all(map(_number, s)) for s in r[2:4])
+        )  # fmt: skip
+    elif ok and len(r) == 6:  # dark pair
+        ok = (
+            _number(r[0]) and _number(r[1]) and r[4] == DARK and type(r[4]) is int
+            and (r[5] is None or _number(r[5]))
+            and all(isinstance(f, list) and len(f) == 3 and all(map(_number, f)) for f in r[2:4])
+        )  # fmt: skip
+    else:
+        ok = False
+    _require(ok, f"cell pair {key!r}", r)
+    return list(r)
