@@ -1,0 +1,330 @@
+"""Command line: worker, broker, replay, ingest-ais, counts, alerts, sql, demo and schema export.
+
+What counts, alerts and sql print is shaped in streams.cli.output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from schemas.alerts import Alert, AlertKind
+from schemas.cap import render_cap
+from schemas.codec import encode
+from schemas.errors import BorderwatchError
+from streams.analytics import GroupBy, parse_duration_s
+from streams.cli.output import (
+    ALERT_COLUMNS,
+    OutputFormat,
+    alerts_table,
+    columns_and_rows,
+    counts_table,
+    render,
+    rich_table,
+)
+from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
+from streams.settings import LOCAL, Settings
+from streams.worker_client import WorkerApi
+
+if TYPE_CHECKING:
+    from streams.analyst.session import AnalystSession
+
+cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_help=True)
+cli.add_typer(schemas_cli, name="schemas")
+alerts_cli = typer.Typer(help="Alerts raised by the detectors.", invoke_without_command=True)
+cli.add_typer(alerts_cli, name="alerts")
+console = Console()
+err = Console(stderr=True)
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table (for people), json (an array of row objects) or csv (spreadsheets)"),
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and give the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker: settings from BORDERWATCH_* (see README), in the foreground."""
+    from streams.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_worker(Settings())
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
+
+
+@cli.command()
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+) -> None:
+    """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
+    from streams.kafka.broker import start_local_broker
+
+    settings = Settings()
+    with start_local_broker(settings.data_dir, port) as local:
+        asyncio.run(ensure_topics(local.url, settings.partitions))
+        console.print(f"Tansu broker on [bold]{local.url}[/] with topics {', '.join(ALL_TOPICS)}")
+        console.print("Workers and replays in this data dir find it; Ctrl-C stops it.")
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        signal.sigwait(stop_signals)
+
+
+@cli.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines, may be .gz")],
+    topic: Annotated[str, typer.Option(help="input topic")] = INTERCEPTIONS,
+    rate: Annotated[float, typer.Option(help="reports per second, 0 = as fast as possible")] = 0,
+) -> None:
+    """Send a file of reports to a topic, one line per message, with a progress bar."""
+    from streams.replay import open_lines, replay_lines
+
+    if topic not in KIND_OF_TOPIC:
+        raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
+    url = _broker_url(Settings())
+    total = sum(1 for _ in open_lines(file))
+    with _progress() as progress:
+        task = progress.add_task(f"{file.name} → {topic}", total=total)
+        sent = asyncio.run(replay_lines(open_lines(file), topic, url, rate or None,
+                                        lambda n: progress.advance(task, n)))  # fmt: skip
+    console.print(f"sent {sent} reports to {topic} on {url}")
+
+
+@cli.command()
+def counts(
+    since: Annotated[str | None, typer.Option(help="e.g. 15m, 1h, 7d (event time)")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+    by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Exact counts of reports and persons from ClickHouse."""
+    settings = Settings()
+    try:
+        since_s = parse_duration_s(since) if since else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    params = {"by": by.value, "since": since or "", "route": route or ""}
+    rows = _query(
+        settings,
+        lambda api: api.get("/counts", params),
+        lambda session: session.counts(by, since_s, route),
+    )
+    if isinstance(rows, dict) and "error" in rows:
+        raise fail(f"query failed: {rows['error']}")
+    if fmt is OutputFormat.TABLE:
+        console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
+        return
+    _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
+
+
+@cli.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="a read-only SQL query")],
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Run a read-only SQL query against borderwatch's ClickHouse."""
+    settings = Settings()
+    result = _query(settings, lambda api: api.sql(query), lambda session: session.sql(query))
+    if "error" in result:
+        raise fail(f"query failed: {result['error']}")
+    if fmt is OutputFormat.TABLE:
+        console.print(rich_table(result["columns"], result["rows"]))
+        return
+    _emit(fmt, result["columns"], result["rows"], empty="no rows")
+
+
+@cli.command()
+def demo(
+    data_dir: Annotated[Path | None, typer.Option(help="default: BORDERWATCH_DATA_DIR")] = None,
+    interceptions: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
+    vessels: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
+) -> None:
+    """Start broker, chdb and a worker, replay the sample feed and watch counts per crossing."""
+    from streams.demo import run_demo
+
+    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    try:
+        run_demo(settings, console, interceptions, vessels)
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
+
+
+@alerts_cli.callback()
+def alerts(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="e.g. 1h, 7d, back from the newest alert")] = None,
+    kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """List the latest state of each alert, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        since_s = parse_duration_s(since) if since else None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    found = _alerts(Settings(), since, since_s, kind.value if kind else None, None)
+    if fmt is OutputFormat.TABLE:
+        console.print(alerts_table(found, "alerts" + (f", last {since}" if since else "")))
+        return
+    columns, rows = columns_and_rows(found)
+    _emit(fmt, columns or list(ALERT_COLUMNS), rows, empty="no alerts yet")
+
+
+@alerts_cli.command("cap")
+def alerts_cap(alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")]) -> None:
+    """Print one alert's latest state as CAP 1.2 XML."""
+    settings = Settings()
+    found = _alerts(settings, None, None, None, alert_id)
+    if not found:
+        raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
+    typer.echo(render_cap(Alert.model_validate(found[0]), settings.cap_sender).decode())
+
+
+@cli.command("ingest-ais")
+def ingest_ais(
+    file: Annotated[str, typer.Argument(help="NMEA file, or - for standard input")],
+    authority: Annotated[str, typer.Option(help="authority of the reports")] = "AIS",
+) -> None:
+    """Decode AIS NMEA sentences and publish vessel reports keyed by MMSI; undecodable lines go to dlq."""
+    from datetime import UTC, datetime
+
+    from streams.ais import AisDecoder
+    from streams.kafka.clients import KafkaEventPublisher
+    from streams.poison import dead_letter_key
+
+    settings = Settings()
+    url = _broker_url(settings)
+    if file == "-":
+        lines: list[bytes] = sys.stdin.buffer.read().splitlines()
+    else:
+        try:
+            lines = Path(file).read_bytes().splitlines()
+        except OSError as error:
+            raise fail(f"cannot read {file!r}: {error}") from None
+    decoder = AisDecoder(authority, "stdin" if file == "-" else Path(file).name)
+    reports = list(decoder.decode_lines(lines, datetime.now(UTC)))
+
+    async def publish() -> None:
+        await ensure_topics(url, settings.partitions)
+        publisher = KafkaEventPublisher(url)
+        await publisher.start()
+        try:
+            await publisher.publish(VESSELS, reports)
+            letters = [(dead_letter_key(d), encode(d)) for d in decoder.dead_letters]
+            await publisher.publish(DLQ, letters)
+        finally:
+            await publisher.stop()
+
+    asyncio.run(publish())
+    s = decoder.stats
+    console.print(
+        f"{s.sentences} sentences: {s.reports} vessel reports to {VESSELS}, "
+        f"{s.undecodable} undecodable to {DLQ}, {s.without_position} without a position, "
+        f"{s.other_types} of other message types"
+    )
+
+
+@schemas_cli.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) -> None:
+    """Write one JSON Schema file per wire model into DIRECTORY."""
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        console.print(f"wrote {path}")
+
+
+def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
+    """Write rows as json or csv to stdout and nothing else; a note on an empty result to stderr.
+
+    UTF-8 bytes, as they are: click's echo would strip escape sequences from values when piped.
+    """
+    if not rows:
+        err.print(f"({empty})")
+    sys.stdout.buffer.write(render(fmt, columns, rows).encode())
+    sys.stdout.buffer.flush()
+
+
+def _broker_url(settings: Settings) -> str:
+    from streams.kafka.broker import running_local_broker
+
+    if settings.kafka != LOCAL:
+        return settings.kafka
+    url = running_local_broker(settings.data_dir)
+    if url is None:
+        raise fail(
+            f"no local broker is running for data dir {str(settings.data_dir)!r}: start "
+            "'borderwatch worker' or 'borderwatch broker', or set BORDERWATCH_KAFKA"
+        )
+    return url
+
+
+def _alerts(
+    settings: Settings, since: str | None, since_s: int | None, kind: str | None, alert_id: str | None
+) -> list[dict[str, Any]]:
+    params = {"since": since or "", "kind": kind or "", "id": alert_id or ""}
+    answer = _query(
+        settings,
+        lambda api: api.get("/alerts", params),
+        lambda session: session.alerts(since_s, kind, alert_id),
+    )
+    if isinstance(answer, dict) and "error" in answer:
+        raise fail(str(answer["error"]))
+    return list(answer)
+
+
+def _query(
+    settings: Settings, via_worker: Callable[[WorkerApi], Any], direct: Callable[[AnalystSession], Any]
+) -> Any:
+    """Ask the worker that owns chdb over HTTP, else open a caged analyst session directly."""
+    from schemas.errors import QueryRefusedError
+    from streams.analyst.session import AnalystSession
+    from streams.worker import running_worker
+
+    api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
+    if api is not None:
+        answer = via_worker(api)
+        if answer is None:
+            raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
+        return answer
+    from streams.sinks.clickhouse import connect
+
+    dsn = settings.clickhouse_dsn
+    try:
+        return direct(AnalystSession(lambda: connect(dsn), settings.database, settings.analyst))
+    except QueryRefusedError as error:
+        return {"error": str(error)}
+    except Exception as error:
+        if "UNKNOWN_DATABASE" in str(error):
+            raise fail(
+                f"no borderwatch data in {settings.clickhouse_dsn!r} yet: run 'borderwatch demo' "
+                "or 'borderwatch worker' first"
+            ) from None
+        raise fail(f"query failed: {error}") from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console)  # fmt: skip
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()
