@@ -74,6 +74,7 @@ class TrackDetector:
     watch: WatchListFile
     partitions: int
     clocks: dict[int, EventClock] = field(default_factory=dict)
+    report_clocks: dict[int, EventClock] = field(default_factory=dict)
     scanned_at: dict[int, float] = field(default_factory=dict)
     stats: DetectStats = field(default_factory=DetectStats)
     transition_rules: TransitionRules = NO_RULES
@@ -89,14 +90,19 @@ class TrackDetector:
     ) -> TrackResult:
         """One batch (or an empty tick) of one partition; returns the alert states and transitions."""
         t = self.thresholds
+        # Vessels and interception reports keep clocks of their own: AIS is near real time, centres
+        # report hours late, and the two topics are read at their own pace.
         clock = self.clocks.setdefault(partition, EventClock())
-        watermark_before = clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
-        stamps = batch.fixes["ts"] + batch.sightings["ts"]
-        if stamps:
-            clock.observe(max(stamps), wall_now)
-        if clock.newest_ts == -math.inf:
+        reports_clock = self.report_clocks.setdefault(partition, EventClock())
+        watermark_before = reports_clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
+        if batch.fixes["ts"]:
+            clock.observe(max(batch.fixes["ts"]), wall_now)
+        if batch.sightings["ts"]:
+            reports_clock.observe(max(batch.sightings["ts"]), wall_now)
+        if clock.newest_ts == -math.inf and reports_clock.newest_ts == -math.inf:
             return TrackResult()
-        now_ts = clock.now(wall_now, t.live_within_s)
+        now_ts = max(clock.now(wall_now, t.live_within_s), reports_clock.now(wall_now, t.live_within_s))
+        reports_ts = reports_clock.now(wall_now, t.live_within_s)
         scan = now_ts - self.scanned_at.get(partition, -math.inf) >= t.gap_check_s
         self.stats.batches += 1
         self.stats.fixes += len(batch.fixes["ts"])
@@ -121,10 +127,12 @@ class TrackDetector:
         for key, state in changed.items():
             vessels[key] = state.pack().decode("latin-1")
 
-        findings += self._crossings(partition, batch, crossings, watermark_before, now_ts, scan)
+        if reports_ts > -math.inf:
+            findings += self._crossings(partition, batch, crossings, watermark_before, reports_ts, scan)
         if scan:
             self.scanned_at[partition] = now_ts
-        alerts = _group(findings, groups, partition, now_ts, t, scan)
+        vessels_ts = clock.now(wall_now, t.live_within_s)
+        alerts = _group(findings, groups, partition, max(vessels_ts, reports_ts), t, scan, reports_ts)
         self.stats.alerts += len(alerts)
         return TrackResult(alerts, transitions)
 
@@ -208,8 +216,12 @@ def _group(
     now_ts: float,
     t: Thresholds,
     scan: bool,
+    zone_now: float | None = None,
 ) -> list[Alert]:
-    """Alert grouping with the group table: only the groups the findings touch, all of them on a scan."""
+    """Alert grouping with the group table: only the groups the findings touch, all of them on a scan.
+
+    `zone_now`, when known, is the clock of interception reports, for the groups of crossings.
+    """
     if not findings and not scan:
         return []
     wanted = {f.group_id for f in findings}
@@ -217,7 +229,7 @@ def _group(
     if scan:
         # Group ids are not partition keys: each group records the partition it lives on.
         groups.update({k: g for k, g in table.items() if g.get("partition") == partition})
-    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC))
+    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC), zone_now)
     for group_id, group in changed.items():
         if group is None:
             if group_id in table:

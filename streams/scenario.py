@@ -9,13 +9,15 @@ timeline. Reports are in order of arrival.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geo.distance import distance_m
-from schemas.codec import encode_obj
+from schemas.codec import decode_obj, encode_obj
 from streams.detect.batch import partition_of
 
 MOTHER, GOFAST, DARK, WATCHED, KEEPER = "224000101", "224000102", "224000103", "224000104", "224000105"
@@ -137,6 +139,27 @@ def _interception(
 def _lines(reports: list[tuple[datetime, dict[str, Any]]]) -> list[bytes]:
     """In order of arrival: when the report reached the centre's producer."""
     return [encode_obj(r) for _, r in sorted(reports, key=lambda pair: pair[0])]
+
+
+def interleave(sample: Iterable[bytes], night: Iterable[bytes]) -> list[bytes]:
+    """Two feeds' lines merged by arrival (`reported_at`, else `observed_at`), as one centre would send them.
+
+    A line that is not a report (the sample's malformed ones) keeps its place
+    after the line before it.
+    """
+    return [line for _, line in heapq.merge(_arrivals(sample), _arrivals(night), key=lambda pair: pair[0])]
+
+
+def _arrivals(lines: Iterable[bytes]) -> list[tuple[str, bytes]]:
+    keyed, last = [], ""
+    for line in lines:
+        try:
+            report = decode_obj(line)
+            last = str(report.get("reported_at") or report["observed_at"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        keyed.append((last, line))
+    return keyed
 
 
 def _north_deg(metres: float) -> float:

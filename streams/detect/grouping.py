@@ -11,6 +11,7 @@ episode with a new id. Each batch emits at most one state per alert id.
 from __future__ import annotations
 
 import hashlib
+import math
 import string
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
+ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT})
 MAX_EVIDENCE = 50
 HEADLINES = {
     AlertKind.SURGE: "Surge at {where}",
@@ -46,6 +48,7 @@ def group_findings(
     clock_ts: float,
     t: Thresholds,
     sent_at: datetime,
+    zone_clock_ts: float | None = None,
 ) -> tuple[dict[str, Group | None], list[Alert]]:
     """Apply findings to the open groups; returns changed groups (None = closed) and alert states.
 
@@ -54,8 +57,15 @@ def group_findings(
     `max_open_s` however long the condition lasts; the next finding, or for
     kinds ended by their detector the group itself, opens a new alert with a
     new id. A rise in impact notifies again, as does a repeat after
-    `repeat_interval_s`.
+    `repeat_interval_s`. Groups of crossings (surges, mass attempts) run on
+    `zone_clock_ts`, the clock of interception reports, when it is given.
     """
+
+    def clock_of(kind: str) -> float:
+        if zone_clock_ts is not None and zone_clock_ts > -math.inf and kind in ZONE_KINDS:
+            return zone_clock_ts
+        return clock_ts
+
     changed: dict[str, Group | None] = {}
     notify: dict[str, bool] = {}
     states: list[tuple[str, Group]] = []  # (group id, state to publish), in order
@@ -75,7 +85,7 @@ def group_findings(
     for finding in findings:
         group_id = finding.group_id
         group = current(group_id)
-        if group is not None and _too_old(group, max(clock_ts, finding.ts), t):
+        if group is not None and _too_old(group, max(clock_of(group["kind"]), finding.ts), t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             group = _successor(group, finding.ts, sent_at) if finding.active else None
             if group is not None:
@@ -106,13 +116,14 @@ def group_findings(
         if group_id in changed:
             continue
         kind = AlertKind(group["kind"])
-        if _too_old(group, clock_ts, t):
+        now = clock_of(kind)
+        if _too_old(group, now, t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             if kind in ENDED_BY_DETECTOR:  # the condition goes on: so does the alert, under a new id
-                successor = _successor(group, clock_ts, sent_at)
+                successor = _successor(group, now, sent_at)
                 changed[group_id] = successor
                 notify[successor["id"]] = True
-        elif kind not in ENDED_BY_DETECTOR and clock_ts - group["end_ts"] >= t.clear_after_s:
+        elif kind not in ENDED_BY_DETECTOR and now - group["end_ts"] >= t.clear_after_s:
             changed[group_id] = dict(group, resolved=True)
             notify[group["id"]] = True
 

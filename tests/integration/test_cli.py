@@ -47,29 +47,6 @@ def environment(tmp_path: Path, **env: str) -> dict[str, str]:
     return {**os.environ, "BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "160", **env}
 
 
-def test_demo_runs_the_feed_to_the_end_and_says_where_the_data_is(tmp_path: Path) -> None:
-    result = run(["demo"], tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The sample month (3,230 messages) and the scripted night with anomalies (80 reports).
-    assert "handled 3310/3310 messages: 3304 reports stored, 3 rejected" in result.stdout
-    for headline in (
-        "Surge at IT-LAMPEDUSA",
-        "Mass crossing attempt at ES-CEUTA-LAND",
-        "Encounter at sea",
-        "Vessel of interest: mmsi:224000104",
-    ):
-        assert headline in result.stdout, headline
-    # The dark vessel's gap is one of many medium alerts (the sample's vessels fall silent too).
-    gaps = run(["alerts", "--kind", "ais_gap"], tmp_path)
-    assert gaps.returncode == 0 and "ais_gap:mmsi:224000103" in gaps.stdout, gaps.stdout + gaps.stderr
-    assert "3 resends ignored" in result.stdout
-    assert "IT-LAMPEDUSA" in result.stdout and "borderwatch counts" in result.stdout
-    # The demo has stopped, so chdb is free: counts open it directly.
-    counts = run(["counts", "--by", "route"], tmp_path)
-    assert counts.returncode == 0, counts.stderr
-    assert "Central Mediterranean" in counts.stdout and "6698" in counts.stdout
-
-
 def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:
     result = run(["schemas", "export", str(tmp_path / "out")], tmp_path)
     assert result.returncode == 0, result.stderr
