@@ -11,7 +11,7 @@ from tests.integration.test_counts import stored_counts
 
 
 def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_worker: Any) -> None:
-    feed = generate(scale=60, vessels=0)
+    feed = generate(scale=90, vessels=0)
     reports, _ = feed.expected_totals()
     assert reports >= 20_000
     worker = start_worker(batch_size="500")
