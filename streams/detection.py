@@ -142,10 +142,10 @@ class TrackDetector:
         """Sightings by crossing; on a scan, quiet crossings too (their hours close, their windows age)."""
         by_crossing: dict[str, list[Sighting]] = defaultdict(list)
         s = batch.sightings
-        for event_id, crossing, ts, persons, received in zip(
-            s["event_id"], s["crossing"], s["ts"], s["persons"], s["received"]
+        for event_id, crossing, ts, persons, reported in zip(
+            s["event_id"], s["crossing"], s["ts"], s["persons"], s["reported"]
         ):
-            by_crossing[crossing].append(Sighting(event_id, ts, persons, received))
+            by_crossing[crossing].append(Sighting(event_id, ts, persons, reported))
         if scan:
             for key, _ in self._own(table.items(), partition):
                 by_crossing.setdefault(key, [])

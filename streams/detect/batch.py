@@ -38,7 +38,7 @@ FIX_COLUMNS = (
     "received",
 )
 SIGHTING_COLUMNS = (
-    "event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon", "received",
+    "event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon", "reported",
 )  # fmt: skip
 CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
 # Columns that may be unknown: null on the wire, NaN in memory.
@@ -124,9 +124,11 @@ def split_for_detection(
             p = known.get(event.crossing_id)
             if p is None:
                 p = known[event.crossing_id] = partition_of(event.crossing_id, partitions)
+            # When the centre reported it (its own reported_at, else when borderwatch received it).
+            reported = (report.reported_at or event.received_at).timestamp()
             tracks[p].sightings.append(
                 (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon,
-                 event.received_at.timestamp())
+                 reported)
             )
     return (
         [

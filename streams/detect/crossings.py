@@ -95,7 +95,7 @@ class Sighting:
     event_id: str
     ts: float
     persons: int
-    received: float
+    reported: float  # when the centre reported it
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def detect_crossing(
         state, history = CrossingState(start), CrossingHistory(first_day, first_day)
     else:
         state, history = stored
-    touched: dict[int, float] = {}  # hour -> latest receipt of a report added to it
+    touched: dict[int, float] = {}  # hour -> latest report time of a report added to it
     minutes: set[int] = set()
     too_late = 0
     for s in sightings:
@@ -158,7 +158,7 @@ def detect_crossing(
         bucket[0] += s.persons
         bucket[1] += 1
         bucket[2].append(s.event_id)
-        touched[hour] = max(touched.get(hour, -math.inf), s.received)
+        touched[hour] = max(touched.get(hour, -math.inf), s.reported)
         if kind in MASS_KINDS:
             minute = _floor(s.ts, MINUTE_S)
             state.minutes[minute] = state.minutes.get(minute, 0) + s.persons
@@ -257,8 +257,8 @@ def _surges(
                 if best is None or window.strength > best.strength:
                     best = window
         if best is not None:
-            received = touched.get(hour, max(touched.values(), default=now_ts))
-            findings.append(_surge(crossing, route, state, history, best, end, received, ctx))
+            reported = touched.get(hour, max(touched.values(), default=now_ts))
+            findings.append(_surge(crossing, route, state, history, best, end, reported, ctx))
     return findings
 
 
@@ -269,7 +269,7 @@ def _surge(
     history: CrossingHistory,
     w: _Window,
     end: int,
-    received: float,
+    reported: float,
     ctx: CrossingContext,
 ) -> Finding:
     start = end - w.hours * HOUR_S
@@ -286,16 +286,16 @@ def _surge(
         f"{w.impact.value.replace('_', ' ')} from {threshold:,} {noun} "
         f"(tail probability {ctx.thresholds.surge_p[level]:.0e}; this one {probability:.1e})"
     )
-    if received - end > LATE_NOTE_S:
-        late_h = (received - end) / 3600
-        detail += f"; reported late: the last report arrived {_when(received)}, {late_h:.0f} h after"
+    if reported - end > LATE_NOTE_S:
+        late_h = (reported - end) / 3600
+        detail += f"; reported late: the last report came {_when(reported)}, {late_h:.0f} h after"
     ids = [i for h in sorted(state.hours) if start <= h < end for i in state.hours[h][2]]
     return Finding(
         AlertKind.SURGE, crossing, ts=end, impact=w.impact, confidence=min(0.99, 1 - probability),
         zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]), detail=detail,
         facts={"observed": w.observed, "expected": w.test.expected, "upper_bound": upper,
                "threshold": threshold, "window_h": w.hours, "tail_probability": probability,
-               "reported_at": received},
+               "reported_at": reported},
     )  # fmt: skip
 
 

@@ -120,11 +120,6 @@ class WindowTest:
                 for p in self.probabilities[1:])  # fmt: skip
         return (self.low, *rest)
 
-    @property
-    def sd(self) -> float:
-        """Standard deviation of the window's count."""
-        return math.sqrt(self.phi * self.expected + (self.level_cv * self.expected) ** 2)
-
     def impact(self, observed: int) -> Impact | None:
         """The highest level `observed` reaches; None below the lowest.
 
