@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import faust
 from aiokafka.structs import ConsumerRecord
+from faust.types import StreamT
 
 from geo.catalogue import Catalogue
 from schemas.codec import encode
@@ -283,6 +284,14 @@ def create_app(
     transition_sink = ClickHouseTransitionSink(sink.client, settings.database)
     parts = (alert_sink, watch, subscriptions, transition_sink, transition_rules)
     runtime = add_detection(app, settings, broker_url, catalogue, *parts) if settings.detectors else None
+    if runtime is None:
+        # Faust's conductor subscribes to its agents' topics and crashes on none at all
+        # (aiokafka: "You should provide either `topics` or `pattern`"); nothing publishes here
+        # when detection is off, so this agent only keeps the conductor whole.
+        @app.agent(app.topic(DETECT_TRACKS, value_serializer="raw"), name="detection_off")
+        async def detection_off(stream: StreamT) -> None:
+            async for _ in stream:
+                pass
 
     def status() -> dict[str, object]:
         totals = sink.totals()
