@@ -33,7 +33,14 @@ from streams.detect.batch import DetectBatch, decode_cells
 from streams.detect.grouping import is_group
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
-from streams.detection import CellDetector, TrackDetector, is_cell_state, is_crossing_state, is_vessel_state
+from streams.detection import (
+    CellDetector,
+    TrackDetector,
+    is_cell_state,
+    is_crossing_history,
+    is_crossing_state,
+    is_vessel_state,
+)
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DETECT_CELLS, DETECT_TRACKS, DLQ, TRANSITIONS
 from streams.poison import dead_letter_key, error_text, internal_letter
@@ -126,6 +133,7 @@ def add_detection(
         return created
 
     vessels, crossings = table("vessels", is_vessel_state), table("crossings", is_crossing_state)
+    histories = table("crossing_history", is_crossing_history)
     track_groups = table("track_alert_groups", is_group)
     cell_table, cell_groups = table("cells", is_cell_state), table("cell_alert_groups", is_group)
     tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
@@ -160,7 +168,7 @@ def add_detection(
         await ready.wait()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(vessels), BatchedTable(crossings), BatchedTable(track_groups)]
+            views = [BatchedTable(t) for t in (vessels, crossings, histories, track_groups)]
             started = time.thread_time()
             try:
                 result = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)

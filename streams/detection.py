@@ -78,6 +78,9 @@ class TrackDetector:
     scanned_at: dict[int, float] = field(default_factory=dict)
     stats: DetectStats = field(default_factory=DetectStats)
     transition_rules: TransitionRules = NO_RULES
+    # The objects behind the crossing values this detector last wrote, so that a
+    # crossing seen again is not decoded again: crossing -> (state value, history value, decoded).
+    written: dict[str, tuple[Any, Any, CrossingState, CrossingHistory]] = field(default_factory=dict)
 
     def on_batch(
         self,
@@ -86,6 +89,7 @@ class TrackDetector:
         wall_now: float,
         vessels: Table,
         crossings: Table,
+        histories: Table,
         groups: Table,
     ) -> TrackResult:
         """One batch (or an empty tick) of one partition; returns the alert states and transitions."""
@@ -128,7 +132,9 @@ class TrackDetector:
             vessels[key] = state.pack().decode("latin-1")
 
         if reports_ts > -math.inf:
-            findings += self._crossings(partition, batch, crossings, watermark_before, reports_ts, scan)
+            findings += self._crossings(
+                partition, batch, crossings, histories, watermark_before, reports_ts, scan
+            )
         if scan:
             self.scanned_at[partition] = now_ts
         vessels_ts = clock.now(wall_now, t.live_within_s)
@@ -137,9 +143,20 @@ class TrackDetector:
         return TrackResult(alerts, transitions)
 
     def _crossings(
-        self, partition: int, batch: DetectBatch, table: Table, watermark: float, now_ts: float, scan: bool
+        self,
+        partition: int,
+        batch: DetectBatch,
+        table: Table,
+        histories: Table,
+        watermark: float,
+        now_ts: float,
+        scan: bool,
     ) -> list[Finding]:
-        """Sightings by crossing; on a scan, quiet crossings too (their hours close, their windows age)."""
+        """Sightings by crossing; on a scan, quiet crossings too (their hours close, their windows age).
+
+        A crossing's learned history is written only on the batch that closes a
+        day: it is most of a crossing's state, and every write goes to the changelog.
+        """
         by_crossing: dict[str, list[Sighting]] = defaultdict(list)
         s = batch.sightings
         for event_id, crossing, ts, persons, reported in zip(
@@ -152,18 +169,37 @@ class TrackDetector:
         zones = self.catalogue.crossings
         findings: list[Finding] = []
         for crossing, rows in by_crossing.items():
-            stored = table.get(crossing)
+            stored, learned = table.get(crossing), histories.get(crossing)
             if stored is None and not rows:
                 continue
+            state, history = self._decoded(crossing, stored, learned)
             props = zones.props[zones.position[crossing]] if crossing in zones.position else {}
             outcome = detect_crossing(
                 crossing, str(props.get("kind", "")), str(props.get("route", "")), rows,
-                _crossing_from_json(stored) if stored else None, watermark, now_ts, self._crossing_ctx,
+                state, history, watermark, now_ts, self._crossing_ctx,
             )  # fmt: skip
-            table[crossing] = {"state": outcome.state.to_json(), "history": outcome.history.to_json()}
+            stored = table[crossing] = outcome.state.to_json()
+            if outcome.history_changed or learned is None:
+                learned = histories[crossing] = outcome.history.to_json()
+            self.written[crossing] = (stored, learned, outcome.state, outcome.history)
             self.stats.too_late += outcome.too_late
             findings += outcome.findings
         return findings
+
+    def _decoded(
+        self, crossing: str, stored: Any, learned: Any
+    ) -> tuple[CrossingState | None, CrossingHistory | None]:
+        """The crossing's state and history: the objects written last if the table still holds them.
+
+        Taken out of the cache while in use: a batch that fails halfway leaves
+        them changed, and the next batch decodes the table's values again.
+        """
+        cached = self.written.pop(crossing, None)
+        if cached is not None and cached[0] is stored and cached[1] is learned:
+            return cached[2], cached[3]
+        state = CrossingState.from_json(stored) if stored is not None else None
+        history = CrossingHistory.from_json(learned) if learned is not None else None
+        return state, history
 
     @cached_property
     def _crossing_ctx(self) -> CrossingContext:
@@ -257,13 +293,14 @@ def is_vessel_state(stored: Any) -> bool:
     return True
 
 
-def _crossing_from_json(stored: Any) -> tuple[CrossingState, CrossingHistory]:
-    return CrossingState.from_json(stored["state"]), CrossingHistory.from_json(stored["history"])
-
-
 def is_crossing_state(stored: Any) -> bool:
-    """A value of the `crossings` table: a crossing's open hours and its learned days."""
-    return _decodes(_crossing_from_json, stored)
+    """A value of the `crossings` table: a crossing's open hours."""
+    return _decodes(CrossingState.from_json, stored)
+
+
+def is_crossing_history(stored: Any) -> bool:
+    """A value of the `crossing_history` table: the whole days a crossing has learned."""
+    return _decodes(CrossingHistory.from_json, stored)
 
 
 def is_cell_state(stored: Any) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streams.detect.seed import CrossingSeed, SeedHistory, date_of
-from streams.detect.surge import Level, WindowTest, robust_level
+from streams.detect.surge import Level, WindowTest, robust_level, window_tests
 from streams.detect.thresholds import Thresholds
 
 DAYS_PER_YEAR = 365.25
@@ -69,7 +69,7 @@ class Baselines:
         self.seed = seed
         self.t = t
         self._cache: dict[tuple[str, int, int], DayBaseline] = {}
-        self._tests: dict[tuple[str, int, int, int, int], WindowTest] = {}
+        self._tests: dict[tuple[str, int, int, int], dict[int, WindowTest]] = {}
 
     def of(self, crossing: str, day: int, learned: Learned) -> DayBaseline:
         """The baseline of `crossing` on `day`."""
@@ -82,8 +82,13 @@ class Baselines:
         return found
 
     def test(self, crossing: str, day: int, learned: Learned, hours: int, metric: int) -> WindowTest:
-        """The test of a window of `hours` ending on `day`, for persons (metric 0) or reports (1)."""
-        key = (crossing, day, learned.until, hours, metric)
+        """The test of a window of `hours` (one of `surge_scales_h`) ending on `day`.
+
+        `metric` is 0 for persons, 1 for reports.
+
+        The tests of every time scale are made together: one scipy call for their thresholds.
+        """
+        key = (crossing, day, learned.until, metric)
         found = self._tests.get(key)
         if found is None:
             if len(self._tests) >= MAX_CACHED:
@@ -91,10 +96,11 @@ class Baselines:
             base = self.of(crossing, day, learned)
             level = (base.persons if metric == 0 else base.reports).level
             minimum = self.t.surge_min_persons if metric == 0 else self.t.surge_min_reports
-            found = self._tests[key] = WindowTest(
-                level.per_day * hours / 24, level.phi, self.t.surge_level_cv, self.t.surge_p, minimum
-            )
-        return found
+            scales = self.t.surge_scales_h
+            expected = [level.per_day * h / 24 for h in scales]
+            tests = window_tests(expected, level.phi, self.t.surge_level_cv, self.t.surge_p, minimum)
+            found = self._tests[key] = dict(zip(scales, tests))
+        return found[hours]
 
 
 def day_baseline(crossing: str, day: int, learned: Learned, seed: SeedHistory, t: Thresholds) -> DayBaseline:

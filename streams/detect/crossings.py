@@ -16,6 +16,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from schemas.alerts import AlertKind, Impact
@@ -49,7 +50,7 @@ class CrossingState:
         """Plain data for the table's changelog."""
         return {
             "closed_until": self.closed_until,
-            "hours": [[h, p, r, ids] for h, (p, r, ids) in self.hours.items()],
+            "hours": [[h, p, r, list(ids)] for h, (p, r, ids) in self.hours.items()],
             "minutes": [[m, p] for m, p in self.minutes.items()],
         }
 
@@ -122,7 +123,8 @@ def detect_crossing(
     kind: str,
     route: str,
     sightings: list[Sighting],
-    stored: tuple[CrossingState, CrossingHistory] | None,
+    state: CrossingState | None,
+    history: CrossingHistory | None,
     watermark: float,
     now_ts: float,
     ctx: CrossingContext,
@@ -133,16 +135,15 @@ def detect_crossing(
     advances with each sighting, as if they had arrived one by one. A sighting
     older than the watermark at its arrival, or in an hour already closed, is
     too late (it is still in ClickHouse). A sighting already counted (a replay)
-    is not counted again.
+    is not counted again. `state` and `history` are changed in place.
     """
     t = ctx.thresholds
-    if stored is None:
+    if state is None:
         first = min((s.ts for s in sightings), default=now_ts)
-        start = _floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S)
-        first_day = day_of(start) + (0 if start % DAY_S == 0 else 1)
-        state, history = CrossingState(start), CrossingHistory(first_day, first_day)
-    else:
-        state, history = stored
+        state = CrossingState(_floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S))
+    if history is None:
+        first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
+        history = CrossingHistory(first_day, first_day)
     touched: dict[int, float] = {}  # hour -> latest report time of a report added to it
     minutes: set[int] = set()
     too_late = 0
@@ -239,6 +240,7 @@ def _surges(
         ends.add(now_hour)
     sums = _PrefixSums(state.hours)
     learned = history.learned()
+    minimums = (t.surge_min_persons, t.surge_min_reports)
     findings = []
     for hour in sorted(ends):
         end = hour + HOUR_S
@@ -247,6 +249,8 @@ def _surges(
         for hours in t.surge_scales_h:
             observed = sums.between(end - hours * HOUR_S, end)
             for metric in (0, 1):
+                if observed[metric] < minimums[metric]:
+                    continue  # no surge however unusual: no baseline needed
                 test = ctx.baselines.test(crossing, day, learned, hours, metric)
                 impact = test.impact(observed[metric])
                 if impact is None:
@@ -312,15 +316,12 @@ class _PrefixSums:
 
     def __init__(self, hours: Mapping[int, list[Any]]) -> None:
         self.starts = sorted(hours)
-        self.totals = [(0, 0)]
-        for h in self.starts:
-            p, r = self.totals[-1]
-            self.totals.append((p + hours[h][0], r + hours[h][1]))
+        self.persons = list(accumulate((hours[h][0] for h in self.starts), initial=0))
+        self.reports = list(accumulate((hours[h][1] for h in self.starts), initial=0))
 
     def between(self, start: float, end: float) -> tuple[int, int]:
         a, b = bisect_left(self.starts, start), bisect_left(self.starts, end)
-        (p0, r0), (p1, r1) = self.totals[a], self.totals[b]
-        return p1 - p0, r1 - r0
+        return self.persons[b] - self.persons[a], self.reports[b] - self.reports[a]
 
 
 def _mass_attempts(

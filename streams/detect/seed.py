@@ -25,6 +25,7 @@ SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
 CLIMATOLOGY_YEARS = 3
 MAX_HISTORY_BYTES = 64 * 1024 * 1024
 MAX_DAILY_COUNT = 1_000_000
+MAX_CACHED_DAYS = 200_000
 EPOCH = date(1970, 1, 1)
 DAY_S = 86400
 
@@ -65,9 +66,21 @@ class SeedHistory:
     crossings: dict[str, CrossingSeed]
     monthly: dict[str, dict[tuple[int, int], int]]  # Frontex route -> (year, month) -> persons
     operator: dict[str, dict[int, tuple[float, float | None]]] = field(default_factory=dict)
+    # Every baseline reads some 150 reference days; the seed of a day never changes.
+    _cache: dict[tuple[str, int], tuple[float, float] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def daily(self, crossing: str, day: int) -> tuple[float, float] | None:
         """(persons, reports) expected on `day` at `crossing`; None when nothing seeds it."""
+        key = (crossing, day)
+        if key not in self._cache:
+            if len(self._cache) >= MAX_CACHED_DAYS:
+                self._cache.clear()
+            self._cache[key] = self._daily(crossing, day)
+        return self._cache[key]
+
+    def _daily(self, crossing: str, day: int) -> tuple[float, float] | None:
         seed = self.crossings.get(crossing)
         own = self.operator.get(crossing)
         if own is not None and day in own:

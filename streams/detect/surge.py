@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Any
 
+import numpy as np
 from scipy import stats
 
 from schemas.alerts import Impact
 
 DOWNWEIGHT_FROM = 2.58  # Pearson residual beyond which a reference day counts less (Noufaily et al.)
 UPPER_QUANTILE = 0.99
+LEVELS = tuple(Impact)
 ROUNDING = 1e-9
 
 
@@ -63,13 +65,16 @@ def _dispersion(values: Sequence[float], weights: Sequence[float], mean: float) 
     return sum(w * (v - mean) ** 2 for w, v in zip(weights, values)) / mean / (total - 1)
 
 
-def _distribution(expected: float, phi: float, level_cv: float) -> stats.rv_discrete:
-    """Negative binomial with mean `expected` and variance phi*mean + (cv*mean)^2; Poisson if not wider."""
+def _distribution(expected: float, phi: float, level_cv: float) -> tuple[Any, tuple[float, ...]]:
+    """Negative binomial with mean `expected` and variance phi*mean + (cv*mean)^2; Poisson if not wider.
+
+    The family and its parameters, not a frozen distribution: freezing one builds
+    its docstrings, about ten times the cost of the quantile itself.
+    """
     variance = phi * expected + (level_cv * expected) ** 2
     if variance <= expected * (1 + 1e-9):
-        return stats.poisson(expected)
-    size = expected * expected / (variance - expected)
-    return stats.nbinom(size, expected / variance)
+        return stats.poisson, (expected,)
+    return stats.nbinom, (expected * expected / (variance - expected), expected / variance)
 
 
 def tail_probability(observed: int, expected: float, phi: float, level_cv: float) -> float:
@@ -78,14 +83,16 @@ def tail_probability(observed: int, expected: float, phi: float, level_cv: float
         return 1.0
     if expected <= 0:
         return 0.0
-    return float(_distribution(expected, phi, level_cv).sf(observed - 1))
+    family, args = _distribution(expected, phi, level_cv)
+    return float(family.sf(observed - 1, *args))
 
 
 def upper_bound(expected: float, phi: float, level_cv: float, quantile: float = UPPER_QUANTILE) -> int:
     """The count a window stays at or below with probability `quantile`."""
     if expected <= 0:
         return 0
-    return int(_distribution(expected, phi, level_cv).ppf(quantile))
+    family, args = _distribution(expected, phi, level_cv)
+    return int(family.ppf(quantile, *args))
 
 
 def count_for(probability: float, expected: float, phi: float, level_cv: float) -> int:
@@ -93,9 +100,28 @@ def count_for(probability: float, expected: float, phi: float, level_cv: float) 
 
     A count whose tail equals the probability to within rounding counts as at it.
     """
-    if expected <= 0:
-        return 1
-    return int(_distribution(expected, phi, level_cv).isf(probability * (1 + ROUNDING))) + 1
+    return int(counts_for([expected], phi, level_cv, [probability])[0, 0])
+
+
+def counts_for(
+    expected: Sequence[float], phi: float, level_cv: float, probabilities: Sequence[float]
+) -> np.ndarray:
+    """`count_for` of each expected count (rows) and probability (columns), in one call to scipy per family.
+
+    Each scipy call has a fixed cost of tens of microseconds, more than the quantiles it computes.
+    """
+    means = np.asarray(expected, dtype=float)[:, None]
+    tails = np.asarray(probabilities, dtype=float)[None, :] * (1 + ROUNDING)
+    variance = phi * means + (level_cv * means) ** 2
+    counts = np.ones((means.shape[0], tails.shape[1]), dtype=np.int64)  # nothing expected: any count
+    poisson = (means[:, 0] > 0) & (variance[:, 0] <= means[:, 0] * (1 + 1e-9))
+    wider = (means[:, 0] > 0) & ~poisson
+    if poisson.any():
+        counts[poisson] = stats.poisson.isf(tails, means[poisson]).astype(np.int64) + 1
+    if wider.any():
+        m, v = means[wider], variance[wider]
+        counts[wider] = stats.nbinom.isf(tails, m * m / (v - m), m / v).astype(np.int64) + 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -106,31 +132,15 @@ class WindowTest:
     phi: float
     level_cv: float
     probabilities: tuple[float, ...]  # tail probability for low, medium, high, very high
+    counts: tuple[int, ...]  # least count for each level, never below the minimum
     minimum: int  # no surge below this count, however unusual
 
-    @cached_property
-    def low(self) -> int:
-        """Least count for low: the one threshold most windows are compared with."""
-        return max(self.minimum, count_for(self.probabilities[0], self.expected, self.phi, self.level_cv))
-
-    @cached_property
-    def counts(self) -> tuple[int, ...]:
-        """Least count for low, medium, high and very high."""
-        rest = (max(self.minimum, count_for(p, self.expected, self.phi, self.level_cv))
-                for p in self.probabilities[1:])  # fmt: skip
-        return (self.low, *rest)
-
     def impact(self, observed: int) -> Impact | None:
-        """The highest level `observed` reaches; None below the lowest.
-
-        scipy costs about a millisecond a quantile, so it runs only for a
-        window at or above the minimum, once per threshold and window test
-        (the tests are cached per crossing and day).
-        """
-        if observed < self.minimum or observed < self.low:
+        """The highest level `observed` reaches; None below the lowest."""
+        if observed < self.minimum:
             return None
         reached = sum(1 for count in self.counts if observed >= count)
-        return list(Impact)[reached - 1]
+        return LEVELS[reached - 1] if reached else None
 
     def upper(self) -> int:
         """The 99% upper bound of the window."""
@@ -139,3 +149,14 @@ class WindowTest:
     def probability(self, observed: int) -> float:
         """The tail probability of `observed`."""
         return tail_probability(observed, self.expected, self.phi, self.level_cv)
+
+
+def window_tests(
+    expected: Sequence[float], phi: float, level_cv: float, probabilities: Sequence[float], minimum: int
+) -> list[WindowTest]:
+    """The tests of windows that share a daily level (one per time scale), thresholds computed together."""
+    counts = np.maximum(counts_for(expected, phi, level_cv, probabilities), minimum)
+    return [
+        WindowTest(float(e), phi, level_cv, tuple(probabilities), tuple(int(c) for c in row), minimum)
+        for e, row in zip(expected, counts)
+    ]

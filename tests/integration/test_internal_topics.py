@@ -83,7 +83,8 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     first.wait_until(lambda s: s["events"] == 3 and s["detect"]["sightings"] == 3)
     first.stop()
     worker_id = first.worker_id
-    for table in ("vessels", "crossings", "cells", "track_alert_groups", "cell_alert_groups"):
+    tables = ("vessels", "crossings", "crossing_history", "cells", "track_alert_groups", "cell_alert_groups")
+    for table in tables:
         topic = f"{worker_id}-{table}-changelog"
         records = [(b"\xff", b"\xff garbage", 0), (b'"k"', b"[" * 5000, 1), (b'"k2"', b'{"x": 1}', 0)]
         asyncio.run(produce(broker.url, topic, records))
@@ -93,9 +94,9 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     status = second.wait_until(lambda s: s["events"] == 6 and s["detect"]["sightings"] >= 3)
     assert status["health"]["detect"] == "ok"
     # Every garbage record is a dead letter naming its changelog; the good state was recovered.
-    status = second.wait_until(lambda s: s["rejects"] == 15, timeout_s=60)
+    status = second.wait_until(lambda s: s["rejects"] == 18, timeout_s=60)
     rows = second.sql(
         "SELECT count(), uniqExact(source_topic) FROM borderwatch.rejects FINAL "
         "WHERE reason = 'undecodable_record' AND endsWith(source_topic, '-changelog')"
     )
-    assert rows == [[15, 5]]
+    assert rows == [[18, 6]]

@@ -32,7 +32,7 @@ def test_a_live_vessel_that_falls_silent_is_found_by_ticks_alone() -> None:
     detector = TrackDetector(
         T, load_catalogue(builtin_path()), load_ports(), WatchListFile(None), partitions=1
     )
-    tables: list[dict[str, Any]] = [{}, {}, {}]
+    tables: list[dict[str, Any]] = [{}, {}, {}, {}]
     fix = dict(zip(FIX_COLUMNS, ([v] for v in (
         "EMSA:1", "mmsi:224000103", WALL, 35.99, -5.45, 5.0, "ES-GIB-STRAIT-N", "Western Mediterranean",
         "224000103", "", "", "", "", WALL,

@@ -33,8 +33,10 @@ def run(
     now: float,
     kind: str = "sea_sector",
 ) -> CrossingOutcome:
-    previous = (stored.state, stored.history) if stored else None
-    return detect_crossing("IT-LAMPEDUSA", kind, "Central Mediterranean", rows, previous, watermark, now, CTX)
+    state, history = (stored.state, stored.history) if stored else (None, None)
+    return detect_crossing(
+        "IT-LAMPEDUSA", kind, "Central Mediterranean", rows, state, history, watermark, now, CTX
+    )
 
 
 def boats(

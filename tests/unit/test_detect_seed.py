@@ -25,12 +25,12 @@ def highest_impact(crossing: str, day: date, boats: int, persons: int, seed: obj
     """A fresh install sees `boats` boats of `persons` spread over one day; the highest surge it raises."""
     ctx = CrossingContext(T, Baselines(seed, T))  # type: ignore[arg-type]
     start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-    stored, watermark, impacts = None, float("-inf"), []
+    state, history, watermark, impacts = None, None, float("-inf"), []
     for n in range(boats):
         ts = start + n * 86400 / boats
-        out = detect_crossing(crossing, "sea_sector", "r", [Sighting(f"X:{n}", ts, persons, ts)], stored,
-                              watermark, ts, ctx)  # fmt: skip
-        stored, watermark = (out.state, out.history), ts - T.allowed_lateness_s
+        out = detect_crossing(crossing, "sea_sector", "r", [Sighting(f"X:{n}", ts, persons, ts)], state,
+                              history, watermark, ts, ctx)  # fmt: skip
+        state, history, watermark = out.state, out.history, ts - T.allowed_lateness_s
         impacts += [f.impact for f in out.findings]
     return max(impacts, key=lambda i: i.rank) if impacts else None
 

@@ -7,7 +7,15 @@ import math
 import pytest
 
 from schemas.alerts import Impact
-from streams.detect.surge import Level, WindowTest, count_for, robust_level, tail_probability, upper_bound
+from streams.detect.surge import (
+    Level,
+    count_for,
+    counts_for,
+    robust_level,
+    tail_probability,
+    upper_bound,
+    window_tests,
+)
 
 
 def test_poisson_tail_when_the_counts_are_not_overdispersed() -> None:
@@ -36,7 +44,7 @@ def test_upper_bound_is_the_99_percent_quantile() -> None:
 
 def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
     probabilities = ((2 / 3) ** 5, (2 / 3) ** 8, (2 / 3) ** 12, (2 / 3) ** 20)
-    test = WindowTest(2.0, 3.0, 0.0, probabilities, minimum=1)
+    (test,) = window_tests([2.0], 3.0, 0.0, probabilities, minimum=1)
     assert test.counts == (5, 8, 12, 20)
     low, medium, high, very_high = Impact
     assert [test.impact(n) for n in (4, 5, 7, 8, 11, 12, 19, 20)] == [
@@ -45,8 +53,21 @@ def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
 
 
 def test_no_surge_below_the_minimum_however_unusual() -> None:
-    test = WindowTest(0.1, 1.0, 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimum=50)
+    (test,) = window_tests([0.1], 1.0, 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimum=50)
+    assert test.counts == (50, 50, 50, 50)
     assert test.impact(49) is None and test.impact(50) is Impact.VERY_HIGH
+
+
+def test_the_scalar_threshold_wraps_the_array_path_and_they_agree() -> None:
+    expected, probabilities = [0.0, 0.5, 2.0, 40.0, 900.0], [1e-4, 1e-5, 1e-6, 1e-8]
+    for phi, cv in ((1.0, 0.0), (3.0, 0.0), (2.0, 0.25)):  # Poisson, negative binomial, and with level doubt
+        table = counts_for(expected, phi, cv, probabilities)
+        assert [[count_for(p, e, phi, cv) for p in probabilities] for e in expected] == table.tolist()
+        # and the threshold is where the tail first drops to the probability
+        for e, row in zip(expected[1:], table[1:]):
+            for p, count in zip(probabilities, row):
+                assert tail_probability(int(count), e, phi, cv) <= p * (1 + 1e-9)
+                assert tail_probability(int(count) - 1, e, phi, cv) > p
 
 
 def test_robust_level_down_weights_a_past_outbreak() -> None:
