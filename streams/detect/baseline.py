@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streams.detect.seed import CrossingSeed, SeedHistory, date_of
-from streams.detect.surge import Level, WindowTest, robust_level, window_tests
+from streams.detect.surge import Level, WindowTest, robust_level, window_dispersion, window_tests
 from streams.detect.thresholds import Thresholds
 
 DAYS_PER_YEAR = 365.25
@@ -97,8 +97,11 @@ class Baselines:
             level = (base.persons if metric == 0 else base.reports).level
             minimum = self.t.surge_min_persons if metric == 0 else self.t.surge_min_reports
             scales = self.t.surge_scales_h
+            boats = self.seed.crossings.get(crossing, UNSEEDED_BOATS)
+            compound = boats.persons_per_boat_dispersion if metric == 0 else 1.0
             expected = [level.per_day * h / 24 for h in scales]
-            tests = window_tests(expected, level.phi, self.t.surge_level_cv, self.t.surge_p, minimum)
+            phis = [window_dispersion(level.phi, compound, h) for h in scales]
+            tests = window_tests(expected, phis, self.t.surge_level_cv, self.t.surge_p, minimum)
             found = self._tests[key] = dict(zip(scales, tests))
         return found[hours]
 

@@ -104,15 +104,17 @@ def count_for(probability: float, expected: float, phi: float, level_cv: float) 
 
 
 def counts_for(
-    expected: Sequence[float], phi: float, level_cv: float, probabilities: Sequence[float]
+    expected: Sequence[float], phi: float | Sequence[float], level_cv: float, probabilities: Sequence[float]
 ) -> np.ndarray:
     """`count_for` of each expected count (rows) and probability (columns), in one call to scipy per family.
 
-    Each scipy call has a fixed cost of tens of microseconds, more than the quantiles it computes.
+    `phi` is one dispersion for all, or one per expected count. Each scipy call
+    has a fixed cost of tens of microseconds, more than the quantiles it computes.
     """
     means = np.asarray(expected, dtype=float)[:, None]
     tails = np.asarray(probabilities, dtype=float)[None, :] * (1 + ROUNDING)
-    variance = phi * means + (level_cv * means) ** 2
+    phis = np.broadcast_to(np.asarray(phi, dtype=float), means.shape[:1])[:, None]
+    variance = phis * means + (level_cv * means) ** 2
     counts = np.ones((means.shape[0], tails.shape[1]), dtype=np.int64)  # nothing expected: any count
     poisson = (means[:, 0] > 0) & (variance[:, 0] <= means[:, 0] * (1 + 1e-9))
     wider = (means[:, 0] > 0) & ~poisson
@@ -152,11 +154,27 @@ class WindowTest:
 
 
 def window_tests(
-    expected: Sequence[float], phi: float, level_cv: float, probabilities: Sequence[float], minimum: int
+    expected: Sequence[float],
+    phis: Sequence[float],
+    level_cv: float,
+    probabilities: Sequence[float],
+    minimum: int,
 ) -> list[WindowTest]:
-    """The tests of windows that share a daily level (one per time scale), thresholds computed together."""
-    counts = np.maximum(counts_for(expected, phi, level_cv, probabilities), minimum)
+    """The tests of windows (expected count and dispersion each), their thresholds computed together."""
+    counts = np.maximum(counts_for(expected, phis, level_cv, probabilities), minimum)
     return [
-        WindowTest(float(e), phi, level_cv, tuple(probabilities), tuple(int(c) for c in row), minimum)
-        for e, row in zip(expected, counts)
+        WindowTest(float(e), float(phi), level_cv, tuple(probabilities), tuple(int(c) for c in row), minimum)
+        for e, phi, row in zip(expected, phis, counts)
     ]
+
+
+def window_dispersion(day_phi: float, compound: float, hours: float) -> float:
+    """The dispersion of a window of `hours`, from the dispersion of whole days.
+
+    Days are overdispersed mostly by weather: a day's boats share its rate. So
+    a window within a day keeps the day's relative spread, and its dispersion
+    beyond `compound` (what counting persons in boats gives at any scale: 1 for
+    boats, E[size^2]/E[size] for persons) shrinks with its length; a window of
+    several days adds independent days, and keeps the day's dispersion.
+    """
+    return compound + max(day_phi - compound, 0.0) * min(1.0, hours / 24)

@@ -14,6 +14,7 @@ from streams.detect.surge import (
     robust_level,
     tail_probability,
     upper_bound,
+    window_dispersion,
     window_tests,
 )
 
@@ -44,7 +45,7 @@ def test_upper_bound_is_the_99_percent_quantile() -> None:
 
 def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
     probabilities = ((2 / 3) ** 5, (2 / 3) ** 8, (2 / 3) ** 12, (2 / 3) ** 20)
-    (test,) = window_tests([2.0], 3.0, 0.0, probabilities, minimum=1)
+    (test,) = window_tests([2.0], [3.0], 0.0, probabilities, minimum=1)
     assert test.counts == (5, 8, 12, 20)
     low, medium, high, very_high = Impact
     assert [test.impact(n) for n in (4, 5, 7, 8, 11, 12, 19, 20)] == [
@@ -53,7 +54,7 @@ def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
 
 
 def test_no_surge_below_the_minimum_however_unusual() -> None:
-    (test,) = window_tests([0.1], 1.0, 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimum=50)
+    (test,) = window_tests([0.1], [1.0], 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimum=50)
     assert test.counts == (50, 50, 50, 50)
     assert test.impact(49) is None and test.impact(50) is Impact.VERY_HIGH
 
@@ -80,3 +81,16 @@ def test_robust_level_down_weights_a_past_outbreak() -> None:
     assert level.per_day < mean
     assert robust_level([5.0] * 10, phi_floor=2.0) == Level(5.0, 2.0)  # flat history: the floor
     assert robust_level([], phi_floor=2.0) == Level(0.0, 2.0)
+
+
+def test_a_window_within_a_day_keeps_the_days_relative_spread_and_longer_windows_its_dispersion() -> None:
+    # Days of boats with dispersion 9: a 6-hour window has 1 + 8/4 = 3; a day or a week, 9.
+    assert window_dispersion(9.0, 1.0, 6) == pytest.approx(3.0)
+    assert window_dispersion(9.0, 1.0, 24) == pytest.approx(9.0)
+    assert window_dispersion(9.0, 1.0, 168) == pytest.approx(9.0)
+    # Persons in boats of E[size^2]/E[size] = 80 are never less dispersed than that, at any scale.
+    assert window_dispersion(200.0, 80.0, 6) == pytest.approx(110.0)
+    assert window_dispersion(50.0, 80.0, 6) == pytest.approx(80.0)
+    # So a sub-day threshold is lower than with the day's dispersion, and a day's is the same.
+    six_h = counts_for([2.0], [window_dispersion(9.0, 1.0, 6)], 0.0, [1e-4])[0, 0]
+    assert six_h < counts_for([2.0], [9.0], 0.0, [1e-4])[0, 0]
