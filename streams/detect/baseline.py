@@ -69,7 +69,7 @@ class Baselines:
         self.seed = seed
         self.t = t
         self._cache: dict[tuple[str, int, int], DayBaseline] = {}
-        self._tests: dict[tuple[str, int, int, int], dict[int, WindowTest]] = {}
+        self._tests: dict[tuple[str, int, int], dict[tuple[int, int], WindowTest]] = {}
 
     def of(self, crossing: str, day: int, learned: Learned) -> DayBaseline:
         """The baseline of `crossing` on `day`."""
@@ -84,26 +84,31 @@ class Baselines:
     def test(self, crossing: str, day: int, learned: Learned, hours: int, metric: int) -> WindowTest:
         """The test of a window of `hours` (one of `surge_scales_h`) ending on `day`.
 
-        `metric` is 0 for persons, 1 for reports.
-
-        The tests of every time scale are made together: one scipy call for their thresholds.
+        `metric` is 0 for persons, 1 for reports. The tests of every time scale
+        and metric of a day are made together: one scipy call for their thresholds.
         """
-        key = (crossing, day, learned.until, metric)
+        key = (crossing, day, learned.until)
         found = self._tests.get(key)
         if found is None:
             if len(self._tests) >= MAX_CACHED:
                 self._tests.clear()
-            base = self.of(crossing, day, learned)
-            level = (base.persons if metric == 0 else base.reports).level
-            minimum = self.t.surge_min_persons if metric == 0 else self.t.surge_min_reports
-            scales = self.t.surge_scales_h
-            boats = self.seed.crossings.get(crossing, UNSEEDED_BOATS)
-            compound = boats.persons_per_boat_dispersion if metric == 0 else 1.0
-            expected = [level.per_day * h / 24 for h in scales]
-            phis = [window_dispersion(level.phi, compound, h) for h in scales]
-            tests = window_tests(expected, phis, self.t.surge_level_cv, self.t.surge_p, minimum)
-            found = self._tests[key] = dict(zip(scales, tests))
-        return found[hours]
+            found = self._tests[key] = self._day_tests(crossing, self.of(crossing, day, learned))
+        return found[hours, metric]
+
+    def _day_tests(self, crossing: str, base: DayBaseline) -> dict[tuple[int, int], WindowTest]:
+        boats = self.seed.crossings.get(crossing, UNSEEDED_BOATS)
+        t = self.t
+        windows = [(h, m) for m in (0, 1) for h in t.surge_scales_h]
+        levels = (base.persons.level, base.reports.level)
+        compound = (boats.persons_per_boat_dispersion, 1.0)  # persons come in boats; boats one by one
+        tests = window_tests(
+            [levels[m].per_day * h / 24 for h, m in windows],
+            [window_dispersion(levels[m].phi, compound[m], h) for h, m in windows],
+            t.surge_level_cv,
+            t.surge_p,
+            [(t.surge_min_persons, t.surge_min_reports)[m] for _, m in windows],
+        )
+        return dict(zip(windows, tests))
 
 
 def day_baseline(crossing: str, day: int, learned: Learned, seed: SeedHistory, t: Thresholds) -> DayBaseline:

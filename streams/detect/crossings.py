@@ -230,7 +230,13 @@ def _surges(
     now_ts: float,
     ctx: CrossingContext,
 ) -> list[Finding]:
-    """The strongest exceedance of the windows ending at each touched hour and at the current hour."""
+    """The strongest exceedance of the windows ending at each touched hour and at the current hour.
+
+    A batch can bring many hours at once (a replay, a late batch). Of their
+    exceedances, findings are made of the first, each that rises above the
+    ones before, and the last: an alert group keeps the first start, the
+    highest impact and the latest evidence, so the others would change nothing.
+    """
     t = ctx.thresholds
     if not state.hours:
         return []
@@ -241,7 +247,7 @@ def _surges(
     sums = _PrefixSums(state.hours)
     learned = history.learned()
     minimums = (t.surge_min_persons, t.surge_min_reports)
-    findings = []
+    exceedances: list[tuple[int, _Window]] = []  # (end, strongest window ending there)
     for hour in sorted(ends):
         end = hour + HOUR_S
         day = day_of(hour)
@@ -261,8 +267,14 @@ def _surges(
                 if best is None or window.strength > best.strength:
                     best = window
         if best is not None:
-            reported = touched.get(hour, max(touched.values(), default=now_ts))
-            findings.append(_surge(crossing, route, state, history, best, end, reported, ctx))
+            exceedances.append((end, best))
+    findings = []
+    highest = -1
+    for n, (end, w) in enumerate(exceedances):
+        if n == 0 or w.impact.rank > highest or n == len(exceedances) - 1:
+            reported = touched.get(end - HOUR_S, max(touched.values(), default=now_ts))
+            findings.append(_surge(crossing, route, state, history, w, end, reported, ctx))
+        highest = max(highest, w.impact.rank)
     return findings
 
 

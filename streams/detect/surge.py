@@ -43,26 +43,24 @@ def robust_level(values: Sequence[float], phi_floor: float) -> Level:
     weight (2.58 / r)^2, and the refit gives the level. `phi_floor` is the least
     dispersion the counts can have (boat sizes alone make persons lumpy).
     """
-    n = len(values)
-    if n == 0:
+    days = np.asarray(values, dtype=float)
+    if days.size == 0 or (mean := float(days.mean())) <= 0:
         return Level(0.0, phi_floor)
-    mean = sum(values) / n
+    phi = max(1.0, _dispersion(days, np.ones_like(days), mean))
+    excess = np.maximum(days - mean, 0.0)
+    limit = DOWNWEIGHT_FROM * math.sqrt(phi * mean)
+    weights = (limit / np.maximum(excess, limit)) ** 2  # 1 up to the limit, (limit / excess)^2 beyond
+    mean = float(weights @ days / weights.sum())
     if mean <= 0:
         return Level(0.0, phi_floor)
-    phi = max(1.0, _dispersion(values, [1.0] * n, mean))
-    scale = math.sqrt(phi * mean)
-    weights = [min(1.0, (DOWNWEIGHT_FROM * scale / (v - mean)) ** 2) if v > mean else 1.0 for v in values]
-    mean = sum(w * v for w, v in zip(weights, values)) / sum(weights)
-    if mean <= 0:
-        return Level(0.0, phi_floor)
-    return Level(mean, max(phi_floor, _dispersion(values, weights, mean)))
+    return Level(mean, max(phi_floor, _dispersion(days, weights, mean)))
 
 
-def _dispersion(values: Sequence[float], weights: Sequence[float], mean: float) -> float:
-    total = sum(weights)
+def _dispersion(days: np.ndarray, weights: np.ndarray, mean: float) -> float:
+    total = float(weights.sum())
     if total <= 1:
         return 1.0
-    return sum(w * (v - mean) ** 2 for w, v in zip(weights, values)) / mean / (total - 1)
+    return float(weights @ (days - mean) ** 2) / mean / (total - 1)
 
 
 def _distribution(expected: float, phi: float, level_cv: float) -> tuple[Any, tuple[float, ...]]:
@@ -158,13 +156,14 @@ def window_tests(
     phis: Sequence[float],
     level_cv: float,
     probabilities: Sequence[float],
-    minimum: int,
+    minimums: Sequence[int],
 ) -> list[WindowTest]:
-    """The tests of windows (expected count and dispersion each), their thresholds computed together."""
-    counts = np.maximum(counts_for(expected, phis, level_cv, probabilities), minimum)
+    """The tests of windows (expected count, dispersion and minimum each), thresholds computed together."""
+    floors = np.asarray(minimums, dtype=np.int64)[:, None]
+    counts = np.maximum(counts_for(expected, phis, level_cv, probabilities), floors)
     return [
-        WindowTest(float(e), float(phi), level_cv, tuple(probabilities), tuple(int(c) for c in row), minimum)
-        for e, phi, row in zip(expected, phis, counts)
+        WindowTest(float(e), float(phi), level_cv, tuple(probabilities), tuple(int(c) for c in row), int(m))
+        for e, phi, row, m in zip(expected, phis, counts, minimums)
     ]
 
 

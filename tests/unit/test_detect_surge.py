@@ -45,7 +45,7 @@ def test_upper_bound_is_the_99_percent_quantile() -> None:
 
 def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
     probabilities = ((2 / 3) ** 5, (2 / 3) ** 8, (2 / 3) ** 12, (2 / 3) ** 20)
-    (test,) = window_tests([2.0], [3.0], 0.0, probabilities, minimum=1)
+    (test,) = window_tests([2.0], [3.0], 0.0, probabilities, minimums=[1])
     assert test.counts == (5, 8, 12, 20)
     low, medium, high, very_high = Impact
     assert [test.impact(n) for n in (4, 5, 7, 8, 11, 12, 19, 20)] == [
@@ -54,7 +54,7 @@ def test_a_window_reaches_each_level_at_its_count_and_not_one_below() -> None:
 
 
 def test_no_surge_below_the_minimum_however_unusual() -> None:
-    (test,) = window_tests([0.1], [1.0], 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimum=50)
+    (test,) = window_tests([0.1], [1.0], 0.0, (1e-4, 1e-5, 1e-6, 1e-8), minimums=[50])
     assert test.counts == (50, 50, 50, 50)
     assert test.impact(49) is None and test.impact(50) is Impact.VERY_HIGH
 
