@@ -178,7 +178,8 @@ class TrackDetector:
                 crossing, str(props.get("kind", "")), str(props.get("route", "")), rows,
                 state, history, watermark, now_ts, self._crossing_ctx,
             )  # fmt: skip
-            stored = table[crossing] = outcome.state.to_json()
+            if outcome.changed or stored is None:
+                stored = table[crossing] = outcome.state.to_json()
             if outcome.history_changed or learned is None:
                 learned = histories[crossing] = outcome.history.to_json()
             self.written[crossing] = (stored, learned, outcome.state, outcome.history)

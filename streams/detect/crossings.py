@@ -45,11 +45,13 @@ class CrossingState:
     closed_until: float
     hours: dict[int, list[Any]] = field(default_factory=dict)  # hour start -> [persons, reports, [ids]]
     minutes: dict[int, int] = field(default_factory=dict)  # minute start -> persons (mass kinds only)
+    judged: int = -1  # the last current hour whose windows were judged
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the table's changelog."""
         return {
             "closed_until": self.closed_until,
+            "judged": self.judged,
             "hours": [[h, p, r, list(ids)] for h, (p, r, ids) in self.hours.items()],
             "minutes": [[m, p] for m, p in self.minutes.items()],
         }
@@ -59,7 +61,7 @@ class CrossingState:
         """Back from `to_json`; raises on any other shape (a changelog record is input too)."""
         hours = {int(h): [int(p), int(r), [str(i) for i in ids]] for h, p, r, ids in data["hours"]}
         minutes = {int(m): int(p) for m, p in data["minutes"]}
-        return cls(float(data["closed_until"]), hours, minutes)
+        return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]))
 
 
 @dataclass
@@ -116,6 +118,7 @@ class CrossingOutcome:
     history_changed: bool
     findings: list[Finding]
     too_late: int
+    changed: bool = True  # False: nothing to add, close or judge; the state is as it was
 
 
 def detect_crossing(
@@ -144,6 +147,10 @@ def detect_crossing(
     if history is None:
         first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
         history = CrossingHistory(first_day, first_day)
+    now_hour = _floor(now_ts, HOUR_S)
+    closes_to = _floor(max(watermark, now_ts - t.allowed_lateness_s), HOUR_S)
+    if not sightings and now_hour <= state.judged and closes_to <= state.closed_until:
+        return CrossingOutcome(state, history, False, [], 0, changed=False)  # quiet, and judged this hour
     touched: dict[int, float] = {}  # hour -> latest report time of a report added to it
     minutes: set[int] = set()
     too_late = 0
@@ -170,6 +177,7 @@ def detect_crossing(
     if minutes:
         findings += _mass_attempts(crossing, route, state, minutes, t)
     history_changed = _close(state, history, max(watermark, now_ts - t.allowed_lateness_s), t)
+    state.judged = max(state.judged, now_hour)
     return CrossingOutcome(state, history, history_changed, findings, too_late)
 
 

@@ -134,3 +134,14 @@ def test_a_week_long_window_does_not_keep_a_one_day_spike_alive() -> None:
     three_days_later = T0 + 4 * 86400
     quiet = run([], out, three_days_later - LATE, three_days_later)
     assert quiet.findings == []
+
+
+def test_a_quiet_crossing_is_judged_once_an_hour_and_closes_its_hours_as_the_clock_moves() -> None:
+    out = run(boats(0, 40, T0, 60, 45), None, T0 - LATE, T0 + 40 * 60)
+    assert out.changed and out.findings  # 1,800 persons in 40 minutes
+    again = run([], out, T0 - LATE, T0 + 50 * 60)  # a tick within the same hour: nothing to do
+    assert not again.changed and again.findings == [] and again.state is out.state
+    later = run([], again, T0 - LATE, T0 + 2 * HOUR)  # the next hour: its windows are judged again
+    assert later.changed and later.state.judged == T0 + 2 * HOUR and later.findings
+    closing = run([], later, T0 + HOUR, T0 + 2 * HOUR + 60)  # same hour, but the watermark passed an hour
+    assert closing.changed and closing.state.closed_until == T0 + HOUR
