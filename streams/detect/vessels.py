@@ -196,10 +196,10 @@ def _step(
         "lon": fix.lon,
     }
 
-    was_dark = flags & GAP_OPEN or (
-        s.in_zone_of_interest and not ctx.ports.near_one(s.lon, s.lat, t.port_radius_m)
-    )
-    if dt >= t.gap_s and was_dark:
+    # The port lookup only for a long silence: most fixes follow the last within minutes.
+    if dt >= t.gap_s and (
+        flags & GAP_OPEN or (s.in_zone_of_interest and not ctx.ports.near_one(s.lon, s.lat, t.port_radius_m))
+    ):
         found.append(
             Finding(
                 AlertKind.AIS_GAP, key, ts=fix.ts, active=False, impact=Impact.MEDIUM, confidence=0.7,
