@@ -25,8 +25,15 @@ from streams.worker_client import (
     wait_for_worker,
 )
 
-pytestmark = pytest.mark.integration
 _ids = itertools.count()
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an integration test (a conftest's `pytestmark` marks nothing)."""
+    for item in items:
+        if _HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass

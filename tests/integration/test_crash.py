@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from scripts.make_sample_feed import generate
 from streams.kafka.topics import INTERCEPTIONS
 from tests.integration.conftest import send
 from tests.integration.test_counts import stored_counts
+
+pytestmark = pytest.mark.slow  # 20,000 reports and a kill -9: over a minute
 
 
 def test_sigkill_mid_replay_then_restart_gives_exact_counts(broker: Any, start_worker: Any) -> None:

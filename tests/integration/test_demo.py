@@ -13,6 +13,8 @@ import pytest
 from scripts.make_sample_feed import generate
 from streams.scenario import build_scenario, default_start
 
+pytestmark = pytest.mark.slow  # three demo runs: over a minute
+
 CLI = [sys.executable, "-m", "streams.cli"]
 RUNS = 3
 

@@ -38,3 +38,25 @@ def test_detectors_are_pure() -> None:
         if m in FORBIDDEN_IN_DETECT or m.split(".")[0] in FORBIDDEN_IN_DETECT
     ]
     assert offenders == []
+
+
+def collected(*args: str) -> list[str]:
+    """The node ids pytest collects with these arguments (collection only: nothing runs)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [line for line in out.splitlines() if "::" in line]
+
+
+def test_markers_select_the_integration_tests_and_leave_the_slow_ones_out_of_the_quick_loop() -> None:
+    everything = collected("tests/integration")
+    slow = {
+        n
+        for n in everything
+        if n.startswith(("tests/integration/test_demo.py", "tests/integration/test_crash.py"))
+    }
+    assert slow and set(collected("-m", "integration and not slow", "tests")) == set(everything) - slow
