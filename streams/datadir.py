@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -51,6 +52,22 @@ def read_token(data_dir: Path) -> str | None:
         return (data_dir / TOKEN_FILE).read_text().strip() or None
     except (FileNotFoundError, PermissionError):
         return None
+
+
+def running_worker_process(data_dir: Path) -> tuple[int, int] | None:
+    """(pid, HTTP port) of the worker that owns this data dir, if its process is alive."""
+    try:
+        state = json.loads((data_dir / STATE_FILE).read_bytes())
+        pid, port = int(state["pid"]), int(state["port"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError):  # not a file a worker wrote
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid, port
 
 
 def _chmod(path: Path, mode: int) -> None:

@@ -18,8 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas.alerts import Impact
-from streams.datadir import secure_data_dir
-from streams.kafka.broker import free_port, start_local_broker
+from schemas.errors import BorderwatchError
+from streams.datadir import running_worker_process, secure_data_dir
+from streams.kafka.broker import free_port, local_broker_process, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
 from streams.replay import open_lines, replay_lines
 from streams.scenario import build_scenario, default_start, interleave
@@ -42,6 +43,28 @@ DEMO_PARTITIONS = 1
 CONSUMING_WAIT_S = 120
 
 
+class DataDirInUseError(BorderwatchError):
+    """The demo's data dir belongs to a worker or a broker that still runs."""
+
+
+def refuse_if_in_use(data_dir: Path) -> None:
+    """Stop before touching anything when another borderwatch process owns the data dir.
+
+    chdb admits one process per directory, and the demo would replace the
+    running broker's address file; so it names what runs and leaves it alone.
+    """
+    running = []
+    if (worker := running_worker_process(data_dir)) is not None:
+        running.append(f"a worker (pid {worker[0]}, http://127.0.0.1:{worker[1]})")
+    if (broker := local_broker_process(data_dir)) is not None:
+        running.append(f"a broker (pid {broker[0]}, kafka://127.0.0.1:{broker[1]})")
+    if running:
+        raise DataDirInUseError(
+            f"{data_dir} is in use by {' and '.join(running)}: stop it first (kill PID), "
+            "or run the demo with another --data-dir"
+        )
+
+
 def _wait_until_handled(api: WorkerApi, sent: int) -> None:
     """Until the worker has handled `sent` messages (its consumers have joined), or a time limit."""
     deadline = time.monotonic() + CONSUMING_WAIT_S
@@ -59,6 +82,7 @@ def run_demo(
     """Run the whole demo; returns when every report is handled or on Ctrl-C."""
     from streams.cli.output import counts_table
 
+    refuse_if_in_use(settings.data_dir)
     feeds = [(interceptions or BUNDLED / "sample_interceptions.jsonl.gz", INTERCEPTIONS),
              (vessels or BUNDLED / "sample_vessels.jsonl.gz", VESSELS)]  # fmt: skip
     secure_data_dir(settings.data_dir)

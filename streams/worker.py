@@ -13,11 +13,11 @@ import faust
 from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue, load_catalogue
-from schemas.codec import decode_obj, encode_obj
+from schemas.codec import encode_obj
 from schemas.errors import BrokerUnavailableError
 from streams.analyst.session import AnalystSession
 from streams.app import create_app
-from streams.datadir import STATE_FILE, ensure_token, secure_data_dir
+from streams.datadir import STATE_FILE, ensure_token, running_worker_process, secure_data_dir
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
@@ -88,15 +88,8 @@ def run_worker(settings: Settings) -> None:
 
 def running_worker(data_dir: Path) -> WorkerApi | None:
     """The API of the worker that owns this data dir, if one is running."""
-    state_file = data_dir / STATE_FILE
-    if not state_file.exists():
-        return None
-    state = decode_obj(state_file.read_bytes())
-    try:
-        os.kill(int(state["pid"]), 0)
-    except OSError:
-        return None
-    return WorkerApi.of(f"http://127.0.0.1:{state['port']}", data_dir)
+    found = running_worker_process(data_dir)
+    return None if found is None else WorkerApi.of(f"http://127.0.0.1:{found[1]}", data_dir)
 
 
 def _describe(catalogue: Catalogue) -> str:

@@ -94,13 +94,23 @@ def start_local_broker(data_dir: Path | None = None, port: int = 0, timeout_s: f
 
 def running_local_broker(data_dir: Path) -> str | None:
     """URL of the local broker another borderwatch process started in this data dir, if alive."""
+    found = local_broker_process(data_dir)
+    return None if found is None else f"kafka://127.0.0.1:{found[1]}"
+
+
+def local_broker_process(data_dir: Path) -> tuple[int, int] | None:
+    """(pid, port) of the local broker recorded in this data dir, if it is alive and listening."""
     state_file = data_dir / STATE_FILE
-    if not state_file.exists():
+    try:
+        state = decode_obj(state_file.read_bytes())
+        pid, port = int(state["pid"]), int(state["port"])
+    except FileNotFoundError:
         return None
-    state = decode_obj(state_file.read_bytes())
-    if not _pid_alive(int(state["pid"])) or not _accepts(int(state["port"])):
+    except (ValueError, TypeError, KeyError):  # not a file this module wrote: no broker of ours
         return None
-    return f"kafka://127.0.0.1:{state['port']}"
+    if not _pid_alive(pid) or not _accepts(port):
+        return None
+    return pid, port
 
 
 def _pid_alive(pid: int) -> bool:

@@ -238,3 +238,24 @@ def test_a_bad_format_is_refused_in_one_clear_message(tmp_path: Path) -> None:
     result = run(["counts", "--format", "xml"], tmp_path, timeout=60)
     assert result.returncode == 2 and result.stdout == ""
     assert "'xml' is not one of 'table', 'json', 'csv'" in result.stderr
+
+
+def test_demo_refuses_a_data_dir_in_use_names_what_runs_and_touches_nothing(
+    tmp_path: Path, start_worker: Any
+) -> None:
+    worker = start_worker()  # its data dir is tmp_path / "data", the CLI's here
+    data = tmp_path / "data"
+    with start_local_broker(data) as other:  # a broker recorded in the same data dir
+        before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+        result = run(["demo"], tmp_path, timeout=60)
+        assert result.returncode == 2, result.stdout + result.stderr
+        message = " ".join((result.stdout + result.stderr).split())
+        assert f"pid {worker.process.pid}" in message and f"pid {other.process.pid}" in message
+        assert "in use" in message and "Traceback" not in message
+        after = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+        # broker.json, worker.json and the worker's log as they were: the demo started nothing.
+        assert {k: v for k, v in after.items() if k != "worker-0.log"} == {
+            k: v for k, v in before.items() if k != "worker-0.log"
+        }
+        assert "demo-watch-list.csv" not in after and "worker.log" not in after
+    assert worker.process.poll() is None and worker.status()  # the running worker is untouched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -9,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from streams.datadir import TOKEN_FILE, ensure_token, read_token, secure_data_dir
+from streams.datadir import (
+    STATE_FILE,
+    TOKEN_FILE,
+    ensure_token,
+    read_token,
+    running_worker_process,
+    secure_data_dir,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -103,3 +111,17 @@ def test_an_empty_token_file_is_replaced(tmp_path: Path) -> None:
     assert token
     assert read_token(tmp_path) == token
     assert mode(tmp_path / TOKEN_FILE) == 0o600
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\xff garbage", b"[1, 2]", b'{"pid": "x", "port": 1}', b'{"port": 1}']
+)
+def test_a_state_file_that_no_worker_wrote_is_no_running_worker(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / STATE_FILE).write_bytes(content)
+    assert running_worker_process(tmp_path) is None
+
+
+def test_a_state_file_of_a_live_process_is_its_worker_and_a_dead_one_is_none(tmp_path: Path) -> None:
+    (tmp_path / STATE_FILE).write_text(json.dumps({"pid": os.getpid(), "port": 8123}))
+    assert running_worker_process(tmp_path) == (os.getpid(), 8123)
+    assert running_worker_process(tmp_path / "nowhere") is None
