@@ -259,17 +259,35 @@ class ClickHouseIncidentSink:
         )  # fmt: skip
 
     def write_rejects(self, dead_letters: Sequence[DeadLetter]) -> None:
-        """Insert a batch of rejects as one block; a replayed offset is stored once."""
-        if not dead_letters:
+        """Insert the rejects not stored yet as one block: each source position is stored once.
+
+        A dead letter comes round again when its batch is replayed after a crash
+        (the input offset was not committed), in a batch cut differently, so the
+        insert token alone would not see it; the sink checks what is stored.
+        """
+        fresh: dict[tuple[str, int, int], DeadLetter] = {}
+        for d in dead_letters:
+            fresh.setdefault((d.source_topic, d.source_partition, d.source_offset), d)
+        for key in self._stored_rejects(list(fresh)):
+            fresh.pop(key, None)
+        if not fresh:
             return
-        token = batch_token(
-            "rejects",
-            [(d.source_topic, d.source_partition, d.source_offset) for d in dead_letters],
-        )
+        token = batch_token("rejects", list(fresh))
         self.client.insert(
-            f"{self.db}.rejects", reject_columns(dead_letters), column_names=list(REJECT_COLUMNS),
+            f"{self.db}.rejects", reject_columns(list(fresh.values())), column_names=list(REJECT_COLUMNS),
             column_oriented=True, settings={"insert_deduplication_token": token},
         )  # fmt: skip
+
+    def _stored_rejects(self, keys: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+        if not keys:
+            return set()
+        rows = self.client.query(
+            "SELECT source_topic, source_partition, source_offset "
+            f"FROM {self.db}.rejects WHERE (source_topic, source_partition, source_offset) IN ("
+            "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, UInt32, UInt64))')))",
+            parameters={"keys": encode_obj(keys).decode()},
+        ).result_rows
+        return {(str(t), int(p), int(o)) for t, p, o in rows}
 
     def repair_counts(self) -> bool:
         """Rebuild crossing_counts from events if they disagree; True when a rebuild ran.
