@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import faust
 from aiokafka.structs import ConsumerRecord
@@ -41,7 +42,7 @@ from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
-from streams.supervise import run_or_crash
+from streams.supervise import retry_faults, run_or_crash
 from streams.web.auth import auth_middleware
 from streams.web.views import add_views
 
@@ -158,6 +159,7 @@ async def run_ingest(
     publisher: KafkaEventPublisher,
     batch_size: int,
     within_s: float,
+    retry: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
 ) -> None:
     """Read and prepare batch N+1 while batch N is sunk; commit each batch after its sink.
 
@@ -182,7 +184,7 @@ async def run_ingest(
                 reader.result()  # re-raises the reader's fault
             batch = next_ready.result()
             try:
-                await stage.sink_batch(batch, publisher)
+                await retry(partial(stage.sink_batch, batch, publisher))
             except Exception:
                 first, last = batch.records[0], batch.records[-1]
                 log.error(
@@ -191,7 +193,7 @@ async def run_ingest(
                     last.topic, last.partition, last.offset,
                 )  # fmt: skip
                 raise
-            await consumer.commit(batch.records)
+            await retry(partial(consumer.commit, batch.records))
     finally:
         reader.cancel()
 
@@ -255,7 +257,8 @@ def create_app(
         await consumer.start()
         try:
             await run_or_crash(app, health, "ingest", lambda: run_ingest(
-                stage, consumer, publisher, settings.batch_size, settings.batch_within_s
+                stage, consumer, publisher, settings.batch_size, settings.batch_within_s,
+                partial(retry_faults, health, "ingest", settings.fault_limit_s),
             ))  # fmt: skip
         finally:
             await consumer.stop()
@@ -274,6 +277,7 @@ def create_app(
         rejects = TopicSink(
             consumer, DeadLetter, sink.write_rejects, store_directly,
             settings.batch_size, settings.batch_within_s,
+            partial(retry_faults, health, "rejects", settings.fault_limit_s),
         )  # fmt: skip
         try:
             await run_or_crash(app, health, "rejects", rejects.run)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -50,7 +51,7 @@ from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.state.batched_table import BatchedTable
 from streams.state.changelog_guard import guard_changelog
-from streams.supervise import run_or_crash
+from streams.supervise import retry_faults, run_or_crash
 
 log = logging.getLogger(__name__)
 ALERT_SINK_WITHIN_S = 1.0
@@ -212,8 +213,9 @@ def add_detection(
         consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-alerts", (ALERTS,))
         await consumer.start()
         alerts = TopicSink(
-            consumer, Alert, alert_sink.write_alerts, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S
-        )
+            consumer, Alert, alert_sink.write_alerts, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S,
+            partial(retry_faults, runtime.health, "alerts_sink", settings.fault_limit_s),
+        )  # fmt: skip
         try:
             await run_or_crash(app, runtime.health, "alerts_sink", alerts.run)
         finally:
@@ -228,6 +230,7 @@ def add_detection(
         moves = TopicSink(
             consumer, Transition, transition_sink.write_transitions, dead_letter, settings.batch_size,
             ALERT_SINK_WITHIN_S,
+            partial(retry_faults, runtime.health, "transitions_sink", settings.fault_limit_s),
         )  # fmt: skip
         try:
             await run_or_crash(app, runtime.health, "transitions_sink", moves.run)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, ge=1, description="most reports handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
     max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
+    fault_limit_s: float = Field(
+        60.0, gt=0, description="how long a broker or ClickHouse fault is retried before the worker exits"
+    )
     limits: ReportLimits = Field(
         default_factory=ReportLimits,
         description="plausible maxima and time range of a report, e.g. BORDERWATCH_LIMITS__MAX_PERSONS",

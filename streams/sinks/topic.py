@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Generic, TypeVar
 
 from aiokafka.structs import ConsumerRecord
@@ -35,8 +36,10 @@ class TopicSink(Generic[M]):
         undecodable: Callable[[list[DeadLetter]], Awaitable[None]],
         batch_size: int,
         within_s: float,
+        retry: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]] | None = None,
     ) -> None:
         self.consumer = consumer
+        self.retry = retry or (lambda call: call())
         self.model = model
         self.write = write
         self.undecodable = undecodable
@@ -46,7 +49,7 @@ class TopicSink(Generic[M]):
         self.refused = 0
 
     async def run(self) -> None:
-        """Until cancelled; faults of the broker or ClickHouse propagate."""
+        """Until cancelled; faults of the broker or ClickHouse go to `retry`, and past it propagate."""
         while True:
             records = await self._next_batch()
             if not records:
@@ -54,8 +57,8 @@ class TopicSink(Generic[M]):
             good, bad = decode_records(records, self.model)
             if bad:
                 await self.undecodable(bad)
-            await asyncio.to_thread(self.write, good)
-            await self.consumer.commit(records)
+            await self.retry(partial(asyncio.to_thread, self.write, good))
+            await self.retry(partial(self.consumer.commit, records))
             self.written += len(good)
             self.refused += len(bad)
 

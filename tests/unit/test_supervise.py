@@ -1,0 +1,56 @@
+"""Transient faults are retried with the worker's health saying so; bugs and long faults are not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from streams.supervise import retry_faults
+
+
+class FailingClient:
+    """Stands in for ClickHouse that refuses `failures` inserts, then takes them."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error = failures, error
+        self.calls = 0
+        self.health_seen: list[str] = []
+
+    async def insert(self, health: dict[str, str]) -> str:
+        self.calls += 1
+        self.health_seen.append(health.get("sink", ""))
+        if self.calls <= self.failures:
+            raise self.error
+        return "stored"
+
+
+def test_a_fault_that_clears_is_retried_and_health_says_degraded_meanwhile() -> None:
+    health = {"sink": "ok"}
+    client = FailingClient(2, OperationalError("connection refused"))
+    result = asyncio.run(retry_faults(health, "sink", 30, lambda: client.insert(health)))
+    assert (result, client.calls) == ("stored", 3)
+    assert client.health_seen[0] == "ok"
+    assert client.health_seen[1].startswith("degraded: OperationalError: connection refused")
+    assert "retrying for up to 30 s" in client.health_seen[1]
+    assert health["sink"] == "ok"  # recovered
+
+
+def test_a_fault_past_the_limit_propagates_and_health_still_names_it() -> None:
+    health = {"sink": "ok"}
+    client = FailingClient(10**6, ConnectionError("broker gone"))
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="broker gone"):
+        asyncio.run(retry_faults(health, "sink", 0.5, lambda: client.insert(health)))
+    assert 0.5 <= time.monotonic() - started < 10
+    assert client.calls >= 2 and health["sink"].startswith("degraded: ConnectionError")
+
+
+def test_an_error_that_is_no_fault_is_not_retried() -> None:
+    health = {"sink": "ok"}
+    client = FailingClient(1, ValueError("a bug"))
+    with pytest.raises(ValueError, match="a bug"):
+        asyncio.run(retry_faults(health, "sink", 30, lambda: client.insert(health)))
+    assert client.calls == 1 and health["sink"] == "ok"
