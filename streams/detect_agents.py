@@ -206,36 +206,32 @@ def add_detection(
         for partition in range(n):
             await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
 
-    @app.task
-    async def sink_alerts() -> None:
-        """`alerts` to ClickHouse in batches of up to a second (each insert has a fixed cost)."""
+    async def sink_topic(part: str, topic: str, model: Any, write: Callable[[Any], None]) -> None:
+        """A topic to ClickHouse in batches of up to a second (each insert has a fixed cost).
+
+        A record that is not a `model` is a dead letter; a fault is retried, then stops the worker.
+        """
         await ready.wait()
-        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-alerts", (ALERTS,))
+        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-{topic}", (topic,))
         await consumer.start()
-        alerts = TopicSink(
-            consumer, Alert, alert_sink.write_alerts, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S,
-            partial(retry_faults, runtime.health, "alerts_sink", settings.fault_limit_s),
+        sink = TopicSink(
+            consumer, model, write, dead_letter, settings.batch_size, ALERT_SINK_WITHIN_S,
+            partial(retry_faults, runtime.health, part, settings.fault_limit_s),
         )  # fmt: skip
         try:
-            await run_or_crash(app, runtime.health, "alerts_sink", alerts.run)
+            await run_or_crash(app, runtime.health, part, sink.run)
         finally:
             await consumer.stop()
 
     @app.task
+    async def sink_alerts() -> None:
+        """`alerts` to ClickHouse."""
+        await sink_topic("alerts_sink", ALERTS, Alert, alert_sink.write_alerts)
+
+    @app.task
     async def sink_transitions() -> None:
-        """`transitions` to ClickHouse, like `alerts`; a record that is no Transition is a dead letter."""
-        await ready.wait()
-        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-transitions", (TRANSITIONS,))
-        await consumer.start()
-        moves = TopicSink(
-            consumer, Transition, transition_sink.write_transitions, dead_letter, settings.batch_size,
-            ALERT_SINK_WITHIN_S,
-            partial(retry_faults, runtime.health, "transitions_sink", settings.fault_limit_s),
-        )  # fmt: skip
-        try:
-            await run_or_crash(app, runtime.health, "transitions_sink", moves.run)
-        finally:
-            await consumer.stop()
+        """`transitions` to ClickHouse."""
+        await sink_topic("transitions_sink", TRANSITIONS, Transition, transition_sink.write_transitions)
 
     @app.task
     async def run_delivery() -> None:
