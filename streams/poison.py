@@ -79,12 +79,7 @@ def error_text(error: BaseException) -> str:
 
 
 def internal_letter(
-    reason: RejectReason,
-    detail: str,
-    raw: bytes | None,
-    topic: str,
-    partition: int,
-    offset: int,
+    reason: RejectReason, detail: str, raw: bytes | None, topic: str, partition: int, offset: int,
     received_at: datetime,
 ) -> DeadLetter:
     """The dead letter of a message the worker could not handle, its bytes kept (the first MiB)."""

@@ -127,17 +127,8 @@ def split_for_detection(
             # When the centre reported it (its own reported_at, else when borderwatch received it).
             reported = (report.reported_at or event.received_at).timestamp()
             tracks[p].sightings.append(
-                (
-                    event_id,
-                    event.crossing_id,
-                    kind,
-                    event.route,
-                    ts,
-                    report.persons,
-                    report.lat,
-                    report.lon,
-                    reported,
-                )
+                (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon,
+                 reported)
             )
     return (
         [
