@@ -63,16 +63,31 @@ def _dispersion(days: np.ndarray, weights: np.ndarray, mean: float) -> float:
     return float(weights @ (days - mean) ** 2) / mean / (total - 1)
 
 
+def _variance(expected: Any, phi: Any, level_cv: float) -> Any:
+    """phi*mean + (cv*mean)^2, of numbers or of arrays."""
+    return phi * expected + (level_cv * expected) ** 2
+
+
+def _is_poisson(variance: Any, expected: Any) -> Any:
+    """Not wider than Poisson (to rounding): no negative binomial has that variance."""
+    return variance <= expected * (1 + 1e-9)
+
+
+def _nbinom_args(expected: Any, variance: Any) -> tuple[Any, Any]:
+    """scipy's (n, p) of the negative binomial with this mean and variance."""
+    return expected * expected / (variance - expected), expected / variance
+
+
 def _distribution(expected: float, phi: float, level_cv: float) -> tuple[Any, tuple[float, ...]]:
     """Negative binomial with mean `expected` and variance phi*mean + (cv*mean)^2; Poisson if not wider.
 
     The family and its parameters, not a frozen distribution: freezing one builds
     its docstrings, about ten times the cost of the quantile itself.
     """
-    variance = phi * expected + (level_cv * expected) ** 2
-    if variance <= expected * (1 + 1e-9):
+    variance = _variance(expected, phi, level_cv)
+    if _is_poisson(variance, expected):
         return stats.poisson, (expected,)
-    return stats.nbinom, (expected * expected / (variance - expected), expected / variance)
+    return stats.nbinom, _nbinom_args(expected, variance)
 
 
 def tail_probability(observed: int, expected: float, phi: float, level_cv: float) -> float:
@@ -112,15 +127,15 @@ def counts_for(
     means = np.asarray(expected, dtype=float)[:, None]
     tails = np.asarray(probabilities, dtype=float)[None, :] * (1 + ROUNDING)
     phis = np.broadcast_to(np.asarray(phi, dtype=float), means.shape[:1])[:, None]
-    variance = phis * means + (level_cv * means) ** 2
+    variance = _variance(means, phis, level_cv)
     counts = np.ones((means.shape[0], tails.shape[1]), dtype=np.int64)  # nothing expected: any count
-    poisson = (means[:, 0] > 0) & (variance[:, 0] <= means[:, 0] * (1 + 1e-9))
+    poisson = (means[:, 0] > 0) & _is_poisson(variance[:, 0], means[:, 0])
     wider = (means[:, 0] > 0) & ~poisson
     if poisson.any():
         counts[poisson] = stats.poisson.isf(tails, means[poisson]).astype(np.int64) + 1
     if wider.any():
-        m, v = means[wider], variance[wider]
-        counts[wider] = stats.nbinom.isf(tails, m * m / (v - m), m / v).astype(np.int64) + 1
+        args = _nbinom_args(means[wider], variance[wider])
+        counts[wider] = stats.nbinom.isf(tails, *args).astype(np.int64) + 1
     return counts
 
 
