@@ -1,217 +1,79 @@
-"""The Faust app: the ingest stage (validate, enrich, sink, publish) and the worker's HTTP views."""
+"""The Faust app of one worker process, assembled from the parts its role runs (README, "Roles").
+
+| part                                   | all | process | sink |
+|----------------------------------------|-----|---------|------|
+| ingest: input topics, validate, enrich | yes | yes     |      |
+| store: events table, then the topics   | yes |         | yes (from `events.validated`) |
+| detect agents and tick                 | yes | yes     |      |
+| delivery to centres                    | yes | yes     |      |
+| rejects, alerts, transitions tables    | yes |         | yes  |
+| analyst API (/counts, /alerts, /sql)   | yes |         | yes  |
+
+Every role serves /health and /status.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import faust
-from aiokafka.structs import ConsumerRecord
 from faust.types import StreamT
 
 from geo.catalogue import Catalogue
+from schemas.alerts import Alert
 from schemas.codec import encode
-from schemas.limits import ReportLimits
-from schemas.rejection import DeadLetter, RejectReason
+from schemas.rejection import DeadLetter
+from schemas.transitions import Transition
 from streams.analyst.session import AnalystSession
+from streams.delivery.deliver import Deliverer, delivery_group
 from streams.delivery.subscriptions import Subscription
-from streams.detect.batch import split_for_detection
-from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
 from streams.detect_agents import add_detection
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
-from streams.kafka.topics import (
-    DETECT_CELLS,
-    DETECT_TRACKS,
-    DLQ,
-    ENRICHED,
-    INTERCEPTIONS,
-    KIND_OF_TOPIC,
-    VESSELS,
-)
-from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
-from streams.poison import dead_letter_key, internal_letter, isolate_poison
-from streams.settings import Settings
+from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
+from streams.poison import dead_letter_key
+from streams.settings import Role, Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
+from streams.stages.batches import Forward, StageCounts, run_batches
+from streams.stages.ingest import Ingest, hand_on
+from streams.stages.store import Handoff, Store
 from streams.supervise import retry_faults, run_or_crash
 from streams.web.auth import auth_middleware
-from streams.web.views import add_views
+from streams.web.views import add_analyst_views, add_health_views
 
 log = logging.getLogger(__name__)
+TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost
 
 
-class IngestStage:
-    """One batch through validate, enrich, ClickHouse and the output topics.
-
-    Order matters for exactness: ClickHouse first, then the topics, then the
-    offsets are committed. Dead letters reach the rejects table through the
-    `dlq` topic (see the `rejects` agent). A crash anywhere replays the batch; the events
-    table then recognises each report and only republishes what this very
-    offset produced before.
-    """
-
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        sink: ClickHouseIncidentSink,
-        max_bytes: int,
-        partitions: int,
-        meeting: Thresholds,
-        detectors: bool = True,
-        limits: ReportLimits | None = None,
-    ) -> None:
-        self.catalogue = catalogue
-        self.sink = sink
-        self.max_bytes = max_bytes
-        self.partitions = partitions
-        self.meeting = meeting
-        self.split_cpu_s = 0.0  # CPU spent preparing the detect batches
-        self.detectors = detectors
-        self.limits = limits or ReportLimits()
-        self.crossing_kinds = {
-            c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
-        }
-        self.processed = 0
-        self.duplicates = 0
-
-    def prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> PreparedBatch:
-        """Validate and enrich (CPU only); runs while the previous batch is being sunk."""
-        messages = [
-            RawMessage(
-                topic=r.topic,
-                partition=r.partition,
-                offset=r.offset,
-                value=r.value,
-                kind=KIND_OF_TOPIC[r.topic],
-                published_at=datetime.fromtimestamp(r.timestamp / 1000, UTC),
-            )
-            for r in records
-        ]
-        result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes, self.limits)
-        events = first_copies(result.events)
-        in_batch_copies = len(result.events) - len(events)
-        return PreparedBatch(records, events, result.dead_letters, in_batch_copies)
-
-    async def sink_batch(self, batch: PreparedBatch, publisher: KafkaEventPublisher) -> None:
-        """Store and publish a batch; a report that fails on its own goes to `dlq` as internal_error."""
-
-        async def attempt(events: Sequence[Enriched]) -> None:
-            self.duplicates += await self.store_and_publish(events, publisher)
-
-        poison = await isolate_poison(batch.events, attempt)
-        now = datetime.now(UTC)
-        letters = batch.dead_letters + [
-            internal_letter(RejectReason.INTERNAL_ERROR, text, e.raw, *e.source, now) for e, text in poison
-        ]
-        await publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
-        self.processed += len(batch.records)
-        self.duplicates += batch.in_batch_copies
-
-    async def store_and_publish(self, events: Sequence[Enriched], publisher: KafkaEventPublisher) -> int:
-        """ClickHouse, then the output topics; returns how many were resends. Faults propagate."""
-        stored = await asyncio.to_thread(self.sink.stored_sources, events)
-        fresh = [e for e in events if e.identity not in stored]
-        replayed = [e for e in events if stored.get(e.identity) == e.source]
-        await asyncio.to_thread(self.sink.write_events, fresh)
-        started = time.thread_time()
-        tracks, cells = (
-            split_for_detection(
-                fresh + replayed,
-                self.crossing_kinds,
-                self.partitions,
-                self.meeting.encounter_distance_m,
-                self.meeting.encounter_max_kn,
-            )
-            if self.detectors
-            else ([], [])
-        )
-        self.split_cpu_s += time.thread_time() - started
-        await asyncio.gather(
-            publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
-            publisher.publish_to_partitions(DETECT_TRACKS, [(p, b"batch", v) for p, v in tracks]),
-            publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
-        )
-        return len(events) - len(fresh) - len(replayed)
-
-
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A validated, enriched batch waiting for the sink."""
-
-    records: Sequence[ConsumerRecord[bytes, bytes]]
-    events: list[Enriched]
-    dead_letters: list[DeadLetter]
-    in_batch_copies: int
-
-
-async def run_ingest(
-    stage: IngestStage,
-    consumer: KafkaBatchConsumer,
-    publisher: KafkaEventPublisher,
-    batch_size: int,
-    within_s: float,
-    retry: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
-) -> None:
-    """Read and prepare batch N+1 while batch N is sunk; commit each batch after its sink.
-
-    Two stages joined by a one-slot queue: the event loop validates the next
-    batch while ClickHouse (in a thread) inserts the current one.
-    """
-    ready: asyncio.Queue[PreparedBatch] = asyncio.Queue(maxsize=1)
-
-    async def read_and_prepare() -> None:
-        while True:
-            records = await consumer.next_batch(batch_size, within_s)
-            if records:
-                await ready.put(stage.prepare(records))
-
-    reader = asyncio.create_task(read_and_prepare())
-    try:
-        while True:
-            next_ready = asyncio.ensure_future(ready.get())
-            await asyncio.wait({next_ready, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_ready.done():
-                next_ready.cancel()
-                reader.result()  # re-raises the reader's fault
-            batch = next_ready.result()
-            try:
-                await retry(partial(stage.sink_batch, batch, publisher))
-            except Exception:
-                first, last = batch.records[0], batch.records[-1]
-                log.error(
-                    "batch failed: %s[%d]@%d .. %s[%d]@%d",
-                    first.topic, first.partition, first.offset,
-                    last.topic, last.partition, last.offset,
-                )  # fmt: skip
-                raise
-            await retry(partial(consumer.commit, batch.records))
-    finally:
-        reader.cancel()
+def app_id(settings: Settings) -> str:
+    """Faust's app id: the sink keeps out of the detect agents' consumer group."""
+    return f"{settings.worker_id}-sink" if settings.role is Role.SINK else settings.worker_id
 
 
 def create_app(
     settings: Settings,
     broker_url: str,
     catalogue: Catalogue,
-    sink: ClickHouseIncidentSink,
+    sink: ClickHouseIncidentSink | None,
     watch: WatchListFile,
     subscriptions: list[Subscription],
-    analyst: AnalystSession,
+    analyst: AnalystSession | None,
     token: str,
     transition_rules: TransitionRules = NO_RULES,
 ) -> faust.App:
-    """The worker's Faust app, wired to a checked catalogue, a migrated sink and a caged analyst session."""
+    """The worker's Faust app; `sink` and `analyst` are given exactly when the role writes ClickHouse."""
+    role = settings.role
+    assert (sink is not None) == (role is not Role.PROCESS), "only a process worker runs without ClickHouse"
     app = faust.App(
-        settings.worker_id,
+        app_id(settings),
         broker=broker_url,
         value_serializer="raw",
         key_serializer="raw",
@@ -236,77 +98,173 @@ def create_app(
             "client_max_size": settings.analyst.max_sql_bytes * 2 + 1024,
         },
     )
-    stage = IngestStage(
-        catalogue,
-        sink,
-        settings.max_message_bytes,
-        settings.partitions,
-        settings.detect,
-        settings.detectors,
-        settings.limits,
-    )
-    health: dict[str, str] = {"ingest": "starting", "rejects": "starting"}
+    health: dict[str, str] = {}
+    publishers: list[KafkaEventPublisher] = []  # made in run_publisher: aiokafka needs the running loop
+    ready = asyncio.Event()
+    counts = StageCounts()
+    group = partial(str.format, f"{settings.worker_id}-{{}}")  # a batch consumer's own group
+    retry = partial(partial, retry_faults, health)
 
-    @app.task
-    async def ingest() -> None:
-        # Its own group: Faust's group uses Faust's partition assignor.
-        group = f"{settings.worker_id}-ingest"
-        consumer = KafkaBatchConsumer(broker_url, group, (INTERCEPTIONS, VESSELS))
-        publisher = KafkaEventPublisher(broker_url)
-        await publisher.start()
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        await publishers[0].publish(topic, [(key, value)])
+
+    async def dead_letter(letters: list[DeadLetter]) -> None:
+        await publishers[0].publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
+
+    async def stage(
+        part: str, topics: tuple[str, ...], prepare: Callable[[Any], Any], forward: Forward
+    ) -> None:
+        """Batches of `topics` through prepare and forward, in a consumer group of their own."""
+        await ready.wait()
+        consumer = KafkaBatchConsumer(broker_url, group(part), topics)
         await consumer.start()
         try:
-            await run_or_crash(app, health, "ingest", lambda: run_ingest(
-                stage, consumer, publisher, settings.batch_size, settings.batch_within_s,
-                partial(retry_faults, health, "ingest", settings.fault_limit_s),
+            await run_or_crash(app, health, part, lambda: run_batches(
+                prepare, forward, consumer, publishers[0], counts, settings.batch_size,
+                settings.batch_within_s, retry(part, settings.fault_limit_s),
             ))  # fmt: skip
         finally:
             await consumer.stop()
-            await publisher.stop()
+
+    async def table_sink(
+        part: str, topic: str, model: Any, write: Callable[[Any], None],
+        undecodable: Callable[[list[DeadLetter]], Awaitable[None]], within_s: float,
+    ) -> None:  # fmt: skip
+        """A topic to a ClickHouse table; a record that is not a `model` goes to `undecodable`."""
+        await ready.wait()
+        consumer = KafkaBatchConsumer(broker_url, group(topic), (topic,))
+        await consumer.start()
+        topic_sink = TopicSink(
+            consumer, model, write, undecodable, settings.batch_size, within_s,
+            retry(part, settings.fault_limit_s),
+        )  # fmt: skip
+        try:
+            await run_or_crash(app, health, part, topic_sink.run)
+        finally:
+            await consumer.stop()
 
     @app.task
-    async def sink_rejects() -> None:
-        """dlq to the rejects table; a record that is not a dead letter is stored as one of its own."""
+    async def run_publisher() -> None:
+        """The parts' shared publisher, open while the worker runs (the task is cancelled at stop)."""
+        publisher = KafkaEventPublisher(broker_url)
+        await publisher.start()
+        publishers.append(publisher)
+        ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await publisher.stop()
+
+    store = (
+        Store(sink, catalogue, settings.partitions, settings.detect, settings.detectors)
+        if sink is not None
+        else None
+    )
+    limits = (catalogue, settings.max_message_bytes, settings.limits)
+    if role is not Role.SINK:
+        ingest = Ingest(*limits)
+        forward = store.store_and_publish if store else hand_on
+        health["ingest"] = "starting"
+
+        @app.task
+        async def run_ingest() -> None:
+            """Input topics: validated and enriched, stored (all) or handed to the sink (process)."""
+            await stage("ingest", (INTERCEPTIONS, VESSELS), ingest.prepare, forward)
+
+    if role is Role.SINK:
+        assert store is not None
+        handoff = Handoff(*limits)
+        health["store"] = "starting"
+
+        @app.task
+        async def run_store() -> None:
+            """`events.validated` from the process workers: stored once, then on to the topics."""
+            await stage("store", (VALIDATED,), handoff.prepare, store.store_and_publish)
+
+    if sink is not None:
+        alert_sink = ClickHouseAlertSink(sink.client, settings.database)
+        transition_sink = ClickHouseTransitionSink(sink.client, settings.database)
+        health.update({"rejects": "starting", "alerts_sink": "starting", "transitions_sink": "starting"})
 
         async def store_directly(letters: list[DeadLetter]) -> None:
             # Published back to dlq they would only come round again: store them here.
             await asyncio.to_thread(sink.write_rejects, letters)
 
-        consumer = KafkaBatchConsumer(broker_url, f"{settings.worker_id}-rejects", (DLQ,))
-        await consumer.start()
-        rejects = TopicSink(
-            consumer, DeadLetter, sink.write_rejects, store_directly,
-            settings.batch_size, settings.batch_within_s,
-            partial(retry_faults, health, "rejects", settings.fault_limit_s),
-        )  # fmt: skip
-        try:
-            await run_or_crash(app, health, "rejects", rejects.run)
-        finally:
-            await consumer.stop()
+        @app.task
+        async def sink_rejects() -> None:
+            """dlq to the rejects table; a record that is not a dead letter is stored as one of its own."""
+            await table_sink(
+                "rejects", DLQ, DeadLetter, sink.write_rejects, store_directly, settings.batch_within_s
+            )
 
-    alert_sink = ClickHouseAlertSink(sink.client, settings.database)
-    transition_sink = ClickHouseTransitionSink(sink.client, settings.database)
-    parts = (alert_sink, watch, subscriptions, transition_sink, transition_rules)
-    runtime = add_detection(app, settings, broker_url, catalogue, *parts) if settings.detectors else None
+        @app.task
+        async def sink_alerts() -> None:
+            """`alerts` to ClickHouse."""
+            await table_sink(
+                "alerts_sink", ALERTS, Alert, alert_sink.write_alerts, dead_letter, TABLE_SINK_WITHIN_S
+            )
+
+        @app.task
+        async def sink_transitions() -> None:
+            """`transitions` to ClickHouse."""
+            await table_sink(
+                "transitions_sink", TRANSITIONS, Transition, transition_sink.write_transitions,
+                dead_letter, TABLE_SINK_WITHIN_S,
+            )  # fmt: skip
+
+    detects = settings.detectors and role is not Role.SINK
+    runtime = (
+        add_detection(app, settings, broker_url, catalogue, watch, transition_rules) if detects else None
+    )
+    deliverer = (
+        Deliverer(
+            subscriptions, partial(_delivery_consumer, broker_url, settings.worker_id), publish,
+            ALERTS_DLQ, settings.cap_sender,
+        )
+        if detects
+        else None
+    )  # fmt: skip
+    if deliverer is not None:
+        health["delivery"] = "starting"
+
+        @app.task
+        async def run_delivery() -> None:
+            """Each centre reads `alerts` in its own group; a fault past its retries stops the worker."""
+            await ready.wait()
+            await run_or_crash(app, health, "delivery", deliverer.run)
+
     if runtime is None:
         # Faust's conductor subscribes to its agents' topics and crashes on none at all
-        # (aiokafka: "You should provide either `topics` or `pattern`"); nothing publishes here
-        # when detection is off, so this agent only keeps the conductor whole.
-        @app.agent(app.topic(DETECT_TRACKS, value_serializer="raw"), name="detection_off")
-        async def detection_off(stream: StreamT) -> None:
+        # (aiokafka: "You should provide either `topics` or `pattern`"); this agent only keeps
+        # the conductor whole, on a topic of a few records.
+        @app.agent(app.topic(ALERTS_DLQ, value_serializer="raw"), name="no_detection")
+        async def no_detection(stream: StreamT) -> None:
             async for _ in stream:
                 pass
 
     def status() -> dict[str, object]:
-        totals = sink.totals()
-        counts = {"processed": stage.processed, "duplicates": stage.duplicates}
+        totals: dict[str, object] = {}
+        if sink is not None:
+            stored_moves = {"stored": transition_sink.written, "duplicates": transition_sink.duplicates}
+            totals = {**sink.totals(), "transitions": stored_moves}
         detection = runtime.status() if runtime else {}
-        if detection:
-            detection["detect"]["cpu_s"] += round(stage.split_cpu_s, 3)
-        return {**totals, **counts, **detection}
+        if detection and store is not None:
+            detection["detect"]["cpu_s"] += round(store.split_cpu_s, 3)
+        delivery = {"delivery": deliverer.stats.summary()} if deliverer else {}
+        stored = {"role": role.value, "processed": counts.processed, "duplicates": counts.duplicates}
+        return {**totals, **stored, **detection, **delivery}
 
     def health_now() -> dict[str, str]:
         return {**health, **(runtime.health if runtime else {})}
 
-    add_views(app, analyst, status, health_now)
+    add_health_views(app, status, health_now)
+    if analyst is not None:
+        add_analyst_views(app, analyst)
     return app
+
+
+def _delivery_consumer(broker_url: str, worker_id: str, sub: Subscription) -> KafkaBatchConsumer:
+    """A centre's consumer on `alerts`; it may wait up to the alert's max age between batches."""
+    return KafkaBatchConsumer(
+        broker_url, delivery_group(worker_id, sub.centre), (ALERTS,), sub.max_age_s + 3600
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -12,6 +13,14 @@ from streams.analyst.limits import AnalystLimits
 from streams.detect.thresholds import Thresholds
 
 LOCAL = "local"
+
+
+class Role(StrEnum):
+    """What one worker process runs (README, "Roles")."""
+
+    ALL = "all"  # everything: the demo, or each of N workers on a ClickHouse server
+    PROCESS = "process"  # ingest and detect, without ClickHouse: N of them beside one sink
+    SINK = "sink"  # the one ClickHouse writer with chdb: store, the table sinks, the analyst API
 
 
 class Settings(BaseSettings):
@@ -47,6 +56,7 @@ class Settings(BaseSettings):
         description="plausible maxima and time range of a report, e.g. BORDERWATCH_LIMITS__MAX_PERSONS",
     )
     web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
+    role: Role = Field(Role.ALL, description="all, process or sink (README, Roles)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
     detectors: bool = Field(True, description="run the detectors and alert delivery in this worker")
     detect: Thresholds = Field(default_factory=Thresholds, description="detector thresholds")

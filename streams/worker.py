@@ -23,7 +23,7 @@ from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
-from streams.settings import LOCAL, Settings
+from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.worker_client import WorkerApi
 
@@ -58,23 +58,29 @@ def run_worker(settings: Settings) -> None:
             asyncio.run(ensure_topics(broker_url, settings.partitions, ALL_TOPICS + centre_topics))
         except KafkaError as error:
             raise BrokerUnavailableError(f"cannot reach the broker at {broker_url!r}: {error}") from None
-        sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
-        applied = migrate(sink.client, settings.database)
-        if sink.repair_counts():
-            log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
-        dsn = settings.clickhouse_dsn
-        analyst = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
-        stack.callback(analyst.close)
+        writes_clickhouse = settings.role is not Role.PROCESS
+        sink, analyst, applied = None, None, 0
+        if writes_clickhouse:
+            sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
+            applied = migrate(sink.client, settings.database)
+            if sink.repair_counts():
+                log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
+            dsn = settings.clickhouse_dsn
+            analyst = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
+            stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
         app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions, analyst, token, rules)
-        state_file = settings.data_dir / STATE_FILE
-        state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
-        stack.callback(lambda: state_file.unlink(missing_ok=True))
+        if writes_clickhouse:
+            # The CLI's reads go to the process that holds ClickHouse.
+            state_file = settings.data_dir / STATE_FILE
+            state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
+            stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
-            "worker %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, http :%d, "
-            "%d watched identifiers, %d subscriptions, %d transition rules",
-            settings.worker_id, broker_url, redact_dsn(settings.clickhouse_dsn), applied,
+            "worker %s, role %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, "
+            "http :%d, %d watched identifiers, %d subscriptions, %d transition rules",
+            settings.worker_id, settings.role.value, broker_url,
+            redact_dsn(settings.clickhouse_dsn) if writes_clickhouse else "none (process role)", applied,
             _describe(catalogue), port, len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip
         # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).

@@ -1,9 +1,18 @@
-"""Deliver stage: alerts to coordination centres, one queue per centre so that none waits for another.
+"""Deliver stage: alerts from the `alerts` topic to coordination centres, durably and per centre.
+
+Each centre reads `alerts` in a consumer group of its own, so its progress is
+stored by the broker, and an offset is committed only after the alerts before
+it were delivered or dead-lettered. A worker that dies mid-delivery leaves
+the rest to whichever worker of the group takes its partitions, or to itself
+after a restart: at least once, in order per partition (all versions of one
+alert share a key, so a partition). A centre that is down holds up only its
+own group; detection and the other centres go on.
 
 Webhooks are POSTed signed, with the alert state's idempotency key (see
-signing.py), and retried with exponential backoff and jitter; after the last
-try the alert goes to `alerts.dlq` with the error. Kafka subscriptions get the
-alert on their own topic.
+signing.py), and retried with exponential backoff and jitter until the alert
+is `max_age_s` old (counted from when it was raised); only then does it go to
+`alerts.dlq` with the error. Kafka subscriptions get the alert on their own
+topic, retried the same way.
 """
 
 from __future__ import annotations
@@ -11,11 +20,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_random_exponential
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_any,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 
 from schemas.alerts import Alert
 from schemas.cap import render_cap
@@ -28,117 +50,133 @@ from streams.delivery.signing import (
     sign,
 )
 from streams.delivery.subscriptions import Subscription
+from streams.kafka.clients import KafkaBatchConsumer
 
 log = logging.getLogger(__name__)
-QUEUE_LIMIT = 10_000
+BATCH = 100  # alerts read at once per centre; each is delivered before the next
 
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
+
+
+def delivery_group(worker_id: str, centre: str) -> str:
+    """The consumer group that stores one centre's delivery progress on `alerts`."""
+    return f"{worker_id}-deliver-{centre}"
+
+
+@dataclass
+class CentreStats:
+    """One centre's counts and state, for /status."""
+
+    delivered: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0  # not wanted by the centre's filters, not notifying, or not an alert
+    retrying: str = ""  # the last error while an alert is being retried, else empty
 
 
 @dataclass
 class DeliveryStats:
     """Per-centre counts, for /status."""
 
-    delivered: dict[str, int] = field(default_factory=dict)
-    failed: dict[str, int] = field(default_factory=dict)
+    centres: dict[str, CentreStats] = field(default_factory=dict)
+
+    def of(self, centre: str) -> CentreStats:
+        """The stats of one centre, made on first use."""
+        return self.centres.setdefault(centre, CentreStats())
+
+    def summary(self) -> dict[str, Any]:
+        """{"delivered": {centre: n}, "failed": {...}, "retrying": {centre: error}} for /status."""
+        c = self.centres
+        return {
+            "delivered": {k: s.delivered for k, s in c.items()},
+            "failed": {k: s.dead_lettered for k, s in c.items()},
+            "retrying": {k: s.retrying for k, s in c.items() if s.retrying},
+        }
 
 
-class Deliverer:
-    """Fans notifying alerts out to the subscriptions that want them."""
+class CentreSender:
+    """Sends one alert to one centre, retrying until it is delivered or too old."""
 
     def __init__(
-        self, subscriptions: list[Subscription], publish: Publish, dead_letter_topic: str, sender: str
-    ):
-        self.subscriptions = subscriptions
+        self,
+        sub: Subscription,
+        session: aiohttp.ClientSession,
+        publish: Publish,
+        dead_letter_topic: str,
+        sender: str,
+        stats: CentreStats,
+    ) -> None:
+        self.sub = sub
+        self.session = session
         self.publish = publish
         self.dead_letter_topic = dead_letter_topic
         self.sender = sender
-        self.stats = DeliveryStats()
-        self._queues: dict[str, asyncio.Queue[Alert]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self.stats = stats
 
-    async def start(self) -> None:
-        """One sender task per centre."""
-        self._session = aiohttp.ClientSession()
-        for sub in self.subscriptions:
-            self._queues[sub.centre] = asyncio.Queue(QUEUE_LIMIT)
-            self._tasks.append(asyncio.create_task(self._run(sub), name=f"deliver-{sub.centre}"))
-
-    async def stop(self) -> None:
-        """Cancel the senders and close the HTTP session."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-
-    async def offer(self, alert: Alert) -> None:
-        """Queue an alert for every centre that wants it; never waits on a receiver."""
-        if not alert.notify:
-            return
-        for sub in self.subscriptions:
-            if sub.wants(alert):
-                try:
-                    self._queues[sub.centre].put_nowait(alert)
-                except asyncio.QueueFull:
-                    await self._dead_letter(
-                        sub, alert, "delivery queue full: the receiver is not keeping up", 0
-                    )
-
-    def body(self, sub: Subscription, alert: Alert) -> tuple[bytes, str]:
+    def body(self, alert: Alert) -> tuple[bytes, str]:
         """The payload and its content type in the subscription's format."""
-        if sub.format == "cap":
+        if self.sub.format == "cap":
             return render_cap(alert, self.sender), "application/cap+xml"
         return encode(alert), "application/json"
 
-    async def _run(self, sub: Subscription) -> None:
-        queue = self._queues[sub.centre]
-        while True:
-            alert = await queue.get()
-            body, content_type = self.body(sub, alert)
-            try:
-                if sub.topic is not None:
-                    await self.publish(sub.topic, alert.id.encode(), body)
-                else:
-                    key = idempotency_key(alert.id, alert.version)
-                    await self._post_with_retries(sub, body, content_type, key)
-            except RetryError as error:
-                cause = error.last_attempt.exception()
-                await self._dead_letter(sub, alert, f"{type(cause).__name__}: {cause}", sub.max_attempts)
-            except Exception as error:  # a Kafka channel fault: record it, keep serving the others
-                log.exception("delivery to %s failed", sub.centre)
-                await self._dead_letter(sub, alert, f"{type(error).__name__}: {error}", 1)
+    async def deliver(self, alert: Alert, raised_at: float) -> bool:
+        """Deliver, or dead-letter once the alert is older than the subscription's max age.
+
+        Returns whether it was delivered. A failure to dead-letter (the broker)
+        propagates: the offset is then not committed and the alert comes again.
+        """
+        body, content_type = self.body(alert)
+        attempts = 0
+
+        async def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            if self.sub.topic is not None:
+                await self.publish(self.sub.topic, alert.id.encode(), body)
             else:
-                self.stats.delivered[sub.centre] = self.stats.delivered.get(sub.centre, 0) + 1
+                await self._post(body, content_type, idempotency_key(alert.id, alert.version))
 
-    async def _post_with_retries(self, sub: Subscription, body: bytes, content_type: str, key: str) -> None:
-        """POST until a 2xx or the last attempt; every attempt is signed anew under the same key."""
-        assert self._session is not None and sub.webhook is not None and sub.secret is not None
+        def note(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            self.stats.retrying = f"{alert.id} v{alert.version}: {type(error).__name__}: {error}"
+
+        # Until the alert is max_age_s old; one try even when it is older already.
+        limits: list[stop_base] = [stop_after_delay(max(0.0, raised_at + self.sub.max_age_s - time.time()))]
+        limits += [stop_after_attempt(self.sub.max_attempts)] if self.sub.max_attempts else []
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(sub.max_attempts),
-            wait=wait_random_exponential(multiplier=sub.backoff_s, max=sub.backoff_max_s),
-        )
-        async for attempt in retrying:
-            with attempt:
-                timestamp = int(time.time())
-                headers = {
-                    "Content-Type": content_type,
-                    TIMESTAMP_HEADER: str(timestamp),
-                    IDEMPOTENCY_KEY_HEADER: key,
-                    SIGNATURE_HEADER: sign(sub.secret.get_secret_value(), timestamp, key, body),
-                }
-                timeout = aiohttp.ClientTimeout(total=sub.timeout_s)
-                async with self._session.post(
-                    str(sub.webhook), data=body, headers=headers, timeout=timeout
-                ) as r:
-                    if r.status >= 300:
-                        raise aiohttp.ClientResponseError(
-                            r.request_info, r.history, status=r.status, message=f"HTTP {r.status}"
-                        )
+            stop=stop_any(*limits), before_sleep=note,
+            wait=wait_random_exponential(multiplier=self.sub.backoff_s, max=self.sub.backoff_max_s),
+        )  # fmt: skip
+        try:
+            await retrying(once)
+        except RetryError as error:
+            cause = error.last_attempt.exception()
+            await self._dead_letter(alert, f"{type(cause).__name__}: {cause}", attempts)
+            return False
+        finally:
+            self.stats.retrying = ""
+        self.stats.delivered += 1
+        return True
 
-    async def _dead_letter(self, sub: Subscription, alert: Alert, error: str, attempts: int) -> None:
-        self.stats.failed[sub.centre] = self.stats.failed.get(sub.centre, 0) + 1
+    async def _post(self, body: bytes, content_type: str, key: str) -> None:
+        """One signed POST; anything but a 2xx raises."""
+        assert self.sub.webhook is not None and self.sub.secret is not None
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": content_type,
+            TIMESTAMP_HEADER: str(timestamp),
+            IDEMPOTENCY_KEY_HEADER: key,
+            SIGNATURE_HEADER: sign(self.sub.secret.get_secret_value(), timestamp, key, body),
+        }
+        timeout = aiohttp.ClientTimeout(total=self.sub.timeout_s)
+        async with self.session.post(str(self.sub.webhook), data=body, headers=headers, timeout=timeout) as r:
+            if r.status >= 300:
+                raise aiohttp.ClientResponseError(
+                    r.request_info, r.history, status=r.status, message=f"HTTP {r.status}"
+                )
+
+    async def _dead_letter(self, alert: Alert, error: str, attempts: int) -> None:
+        self.stats.dead_lettered += 1
+        sub = self.sub
         log.warning("alert %s v%d to %s dead-lettered: %s", alert.id, alert.version, sub.centre, error)
         record = {
             "centre": sub.centre,
@@ -149,3 +187,77 @@ class Deliverer:
             "failed_at": time.time(),
         }
         await self.publish(self.dead_letter_topic, alert.id.encode(), encode_obj(record))
+
+
+def wanted(sub: Subscription, record: ConsumerRecord[bytes, bytes]) -> Alert | None:
+    """The record's alert if this centre is to get it; a record that is no alert is skipped.
+
+    The alerts sink dead-letters such records; here they are only not sent.
+    """
+    try:
+        alert = Alert.model_validate_json(record.value or b"")
+    except (ValidationError, ValueError):
+        return None
+    return alert if alert.notify and sub.wants(alert) else None
+
+
+async def deliver_records(sender: CentreSender, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    """Each wanted alert of a batch in turn; one is finished (delivered or dead-lettered) before the next."""
+    for record in records:
+        alert = wanted(sender.sub, record)
+        if alert is None:
+            sender.stats.skipped += 1
+            continue
+        await sender.deliver(alert, record.timestamp / 1000)
+
+
+async def run_centre(consumer: KafkaBatchConsumer, sender: CentreSender) -> None:
+    """Until cancelled: read `alerts` in this centre's group, deliver, then commit."""
+    while True:
+        records = await consumer.next_batch(BATCH, 1.0)
+        if not records:
+            continue
+        await deliver_records(sender, records)
+        try:
+            await consumer.commit(records)
+        except (CommitFailedError, IllegalStateError) as error:
+            # The group moved the partitions on meanwhile: their new owner delivers again
+            # from the last commit, under the same idempotency keys.
+            log.warning("delivery to %s: commit refused after a rebalance: %s", sender.sub.centre, error)
+
+
+class Deliverer:
+    """One consumer and sender per centre, so that none waits for another."""
+
+    def __init__(
+        self,
+        subscriptions: list[Subscription],
+        consumer_of: Callable[[Subscription], KafkaBatchConsumer],
+        publish: Publish,
+        dead_letter_topic: str,
+        sender: str,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.consumer_of = consumer_of
+        self.publish = publish
+        self.dead_letter_topic = dead_letter_topic
+        self.sender = sender
+        self.stats = DeliveryStats()
+
+    async def run(self) -> None:
+        """Run every centre until cancelled; a fault in one (the broker, past its retries) propagates."""
+        if not self.subscriptions:
+            await asyncio.Event().wait()
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(self._run_one(sub, session) for sub in self.subscriptions))
+
+    async def _run_one(self, sub: Subscription, session: aiohttp.ClientSession) -> None:
+        consumer = self.consumer_of(sub)
+        sender = CentreSender(
+            sub, session, self.publish, self.dead_letter_topic, self.sender, self.stats.of(sub.centre)
+        )
+        await consumer.start()
+        try:
+            await run_centre(consumer, sender)
+        finally:
+            await consumer.stop()

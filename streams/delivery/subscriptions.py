@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 from schemas.alerts import Alert, AlertKind, Impact
 from schemas.errors import SubscriptionError
 
+DAY_S = 24 * 3600.0
+MAX_AGE_S = 6 * DAY_S  # `alerts` keeps a week: an alert must still be there when its retries end
+
 
 class Subscription(BaseModel):
     """One centre's filters and channel: a signed webhook or a Kafka topic."""
@@ -34,7 +37,11 @@ class Subscription(BaseModel):
     secret: SecretStr | None = None
     topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     format: Literal["json", "cap"] = "json"
-    max_attempts: int = Field(6, ge=1, description="tries before the alert goes to alerts.dlq")
+    max_age_s: float = Field(
+        DAY_S, gt=0, le=MAX_AGE_S,
+        description="retries go on until the alert is this old (from when it was raised), then alerts.dlq",
+    )  # fmt: skip
+    max_attempts: int | None = Field(None, ge=1, description="also stop after this many tries")
     backoff_s: float = Field(0.5, gt=0, description="first retry waits about this long, then doubles")
     backoff_max_s: float = Field(60.0, gt=0)
     timeout_s: float = Field(10.0, gt=0)

@@ -23,7 +23,10 @@ from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
 class KafkaBatchConsumer:
     """A consumer-group member that hands out batches and commits them explicitly."""
 
-    def __init__(self, broker_url: str, group_id: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self, broker_url: str, group_id: str, topics: Sequence[str], max_poll_interval_s: float = 300.0
+    ) -> None:
+        """`max_poll_interval_s`: the longest time between batches before the group drops this member."""
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers(broker_url),
@@ -35,6 +38,7 @@ class KafkaBatchConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=4_000,
+            max_poll_interval_ms=int(max_poll_interval_s * 1000),
         )
 
     async def start(self) -> None:

@@ -12,6 +12,8 @@ from schemas.events import ReportKind
 INTERCEPTIONS = "reports.interceptions"
 VESSELS = "reports.vessels"
 ENRICHED = "events.enriched"
+# Internal: accepted reports from `process` workers to the sink role (streams/stages/handoff.py).
+VALIDATED = "events.validated"
 DLQ = "dlq"
 ALERTS = "alerts"
 ALERTS_DLQ = "alerts.dlq"
@@ -21,7 +23,8 @@ TRANSITIONS = "transitions"
 DETECT_TRACKS = "detect.tracks"
 DETECT_CELLS = "detect.cells"
 ALL_TOPICS = (
-    INTERCEPTIONS, VESSELS, ENRICHED, DLQ, ALERTS, ALERTS_DLQ, DETECT_TRACKS, DETECT_CELLS, TRANSITIONS,
+    INTERCEPTIONS, VESSELS, ENRICHED, VALIDATED, DLQ, ALERTS, ALERTS_DLQ,
+    DETECT_TRACKS, DETECT_CELLS, TRANSITIONS,
 )  # fmt: skip
 
 KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}

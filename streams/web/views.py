@@ -22,21 +22,10 @@ from streams.analytics import GroupBy, parse_duration_s
 RETRY_AFTER_S = "2"
 
 
-def add_views(
-    app: faust.App,
-    analyst: AnalystSession,
-    status: Callable[[], dict[str, Any]],
-    health: Callable[[], dict[str, str]],
+def add_health_views(
+    app: faust.App, status: Callable[[], dict[str, Any]], health: Callable[[], dict[str, str]]
 ) -> None:
-    """Register the endpoints; `status` runs in a thread (it counts rows), `health` is instant."""
-
-    async def analyst_answer(web: View, call: Callable[[], Any]) -> Response:
-        try:
-            return web.json(await analyst.run(call))
-        except QueryRefusedError as error:
-            return web.json({"error": str(error), "code": error.code}, status=400)
-        except AnalystBusyError as error:
-            return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
+    """/health and /status, on every worker; `status` runs in a thread (it counts rows)."""
 
     @app.page("/health")
     async def health_view(web: View, request: Request) -> Response:
@@ -47,6 +36,18 @@ def add_views(
     @app.page("/status")
     async def status_view(web: View, request: Request) -> Response:
         return web.json({**await asyncio.to_thread(status), "health": health()})
+
+
+def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
+    """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
+
+    async def analyst_answer(web: View, call: Callable[[], Any]) -> Response:
+        try:
+            return web.json(await analyst.run(call))
+        except QueryRefusedError as error:
+            return web.json({"error": str(error), "code": error.code}, status=400)
+        except AnalystBusyError as error:
+            return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
     @app.page("/counts")
     async def counts(web: View, request: Request) -> Response:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-
 import pytest
-from aiohttp import web
 
-from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
-from streams.delivery.deliver import Deliverer
 from streams.delivery.signing import (
     IDEMPOTENCY_KEY_HEADER,
     SIGNATURE_HEADER,
@@ -20,7 +14,6 @@ from streams.delivery.signing import (
     sign,
     verify_delivery,
 )
-from streams.delivery.subscriptions import Subscription
 
 SECRET = "s3cret-shared-with-es-ncc"
 NOW = 1_760_000_000
@@ -187,64 +180,3 @@ def test_idempotency_keys_are_alert_id_and_version_in_safe_characters(
 ) -> None:
     assert idempotency_key(alert_id, version) == key
     assert verify_delivery(SECRET, headers(key=key), BODY, NOW, ReplayGuard()) is Verdict.ACCEPTED
-
-
-def alert(version: int) -> Alert:
-    at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-    return Alert(
-        id="surge:IT-LAMPEDUSA", version=version, kind=AlertKind.SURGE, status=AlertStatus.NEW,
-        impact=Impact.HIGH, confidence=0.9, zone_id="IT-LAMPEDUSA", route="Central Mediterranean",
-        window_start=at, window_end=at, headline="Surge", description="d", opened_at=at, sent_at=at,
-    )  # fmt: skip
-
-
-async def deliver_to_a_receiver(
-    statuses: list[int], alerts: list[Alert]
-) -> list[tuple[dict[str, str], bytes]]:
-    """Run the real deliverer against a real HTTP endpoint answering `statuses` in turn, then 204."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=statuses.pop(0) if statuses else 204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}/hook"
-    sub = Subscription(centre="ES-NCC", webhook=url, secret=SECRET, backoff_s=0.01, backoff_max_s=0.02)
-    letters: list[bytes] = []
-
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        letters.append(value)
-
-    deliverer = Deliverer([sub], publish, "alerts.dlq", "borderwatch")
-    await deliverer.start()
-    try:
-        for a in alerts:
-            await deliverer.offer(a)
-        for _ in range(500):
-            if deliverer.stats.delivered.get("ES-NCC", 0) == len(alerts):
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        await deliverer.stop()
-        await runner.cleanup()
-    assert letters == []
-    return received
-
-
-def test_the_deliverer_sends_what_the_receiver_accepts_and_retries_under_the_same_key() -> None:
-    # The first answer is lost (500 after the receiver took it): the retry must be recognised as a repeat.
-    received = asyncio.run(deliver_to_a_receiver([500], [alert(1), alert(2)]))
-    guard = ReplayGuard()
-    now = int(received[0][0][TIMESTAMP_HEADER])
-    verdicts = [verify_delivery(SECRET, h, body, now, guard) for h, body in received]
-    assert verdicts == [Verdict.ACCEPTED, Verdict.REPLAYED, Verdict.ACCEPTED]
-    assert [h[IDEMPOTENCY_KEY_HEADER] for h, _ in received] == [
-        "surge:IT-LAMPEDUSA:1", "surge:IT-LAMPEDUSA:1", "surge:IT-LAMPEDUSA:2",
-    ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""The stages of the flow: ingest (validate and enrich) and store (ClickHouse once, then on)."""

@@ -1,0 +1,103 @@
+"""Store stage: accepted reports into ClickHouse exactly once, then on to `events.enriched` and detection.
+
+This is where exactness lives. A report already in the events table is a
+resend and goes no further, unless the stored row came from this very source
+position: then a crash came between ClickHouse and the topics, and the report
+is published again (detectors count each event id once). The stage runs in
+the one process that writes ClickHouse's events: every worker of role `all`
+(each checks the shared server), or the `sink` role, which reads
+`events.validated` from the `process` workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from geo.catalogue import Catalogue
+from schemas.limits import ReportLimits
+from schemas.rejection import DeadLetter, RejectReason
+from streams.detect.batch import split_for_detection
+from streams.detect.thresholds import Thresholds
+from streams.kafka.clients import KafkaEventPublisher
+from streams.kafka.topics import DETECT_CELLS, DETECT_TRACKS, ENRICHED
+from streams.pipeline import Enriched, first_copies
+from streams.poison import internal_letter
+from streams.sinks.clickhouse import ClickHouseIncidentSink
+from streams.stages.batches import PreparedBatch, Records
+from streams.stages.handoff import decode_validated
+
+
+class Store:
+    """ClickHouse first, then the output topics."""
+
+    def __init__(
+        self,
+        sink: ClickHouseIncidentSink,
+        catalogue: Catalogue,
+        partitions: int,
+        meeting: Thresholds,
+        detectors: bool,
+    ) -> None:
+        self.sink = sink
+        self.partitions = partitions
+        self.meeting = meeting
+        self.detectors = detectors
+        self.crossing_kinds = {
+            c: str(p["kind"]) for c, p in zip(catalogue.crossings.ids, catalogue.crossings.props)
+        }
+        self.split_cpu_s = 0.0  # CPU spent preparing the detect batches
+
+    async def store_and_publish(self, publisher: KafkaEventPublisher, events: Sequence[Enriched]) -> int:
+        """Store the new reports, publish them and crash replays; returns how many were resends."""
+        stored = await asyncio.to_thread(self.sink.stored_sources, events)
+        fresh = [e for e in events if e.identity not in stored]
+        replayed = [e for e in events if stored.get(e.identity) == e.source]
+        await asyncio.to_thread(self.sink.write_events, fresh)
+        started = time.thread_time()
+        tracks, cells = (
+            split_for_detection(
+                fresh + replayed,
+                self.crossing_kinds,
+                self.partitions,
+                self.meeting.encounter_distance_m,
+                self.meeting.encounter_max_kn,
+            )
+            if self.detectors
+            else ([], [])
+        )
+        self.split_cpu_s += time.thread_time() - started
+        await asyncio.gather(
+            publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
+            publisher.publish_to_partitions(DETECT_TRACKS, [(p, b"batch", v) for p, v in tracks]),
+            publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
+        )
+        return len(events) - len(fresh) - len(replayed)
+
+
+class Handoff:
+    """The sink's side of `events.validated`: each record decoded and checked, or a dead letter."""
+
+    def __init__(self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits) -> None:
+        self.catalogue = catalogue
+        self.max_bytes = max_bytes
+        self.limits = limits
+
+    def prepare(self, records: Records) -> PreparedBatch:
+        """The batch's events (first copy of each report) and a dead letter per bad record."""
+        events: list[Enriched] = []
+        letters: list[DeadLetter] = []
+        now = datetime.now(UTC)
+        for r in records:
+            try:
+                events.append(decode_validated(r.value, self.catalogue, self.max_bytes, self.limits))
+            except ValueError as error:
+                detail = f"a {r.topic} record was refused: {error}"
+                letters.append(
+                    internal_letter(RejectReason.UNDECODABLE_RECORD, detail, r.value, r.topic, r.partition,
+                                    r.offset, now)
+                )  # fmt: skip
+        unique = first_copies(events)
+        return PreparedBatch(records, unique, letters, len(events) - len(unique))
