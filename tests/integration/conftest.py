@@ -96,10 +96,10 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
     def start(**env: str) -> Worker:
         port = free_port()
         log = data_dir / f"worker-{len(started)}.log"
+        settings = {"partitions": "2", **env}
         process = start_worker_process(
-            log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port),
-            worker_id=worker_id, partitions="2", **env,
-        )  # fmt: skip
+            log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port), worker_id=worker_id, **settings
+        )
         worker = Worker(process, f"http://127.0.0.1:{port}", log, worker_id)
         started.append(worker)
         worker.api = wait_for_worker(process, worker.base_url, data_dir, log)

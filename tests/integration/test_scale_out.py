@@ -1,0 +1,71 @@
+"""Three process workers and a sink on 8 partitions: a worker killed for good, the sink killed and
+restarted, and the counts are still exact, with plain count() on events and rejects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.make_sample_feed import generate
+from streams.kafka.broker import LocalBroker, start_local_broker
+from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from tests.integration.conftest import Worker, send
+from tests.integration.test_counts import stored_counts
+
+pytestmark = pytest.mark.slow  # 50,000 reports through five processes: a few minutes
+PARTITIONS = "8"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[LocalBroker]:
+    """A fresh Tansu broker with 8 partitions per topic (overrides the conftest's 2)."""
+    with start_local_broker(tmp_path / "broker") as local:
+        asyncio.run(ensure_topics(local.url, partitions=int(PARTITIONS)))
+        yield local
+
+
+def wait_for(what: str, done: Any, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_three_workers_and_a_sink_stay_exact_through_a_lost_worker_and_a_sink_restart(
+    broker: LocalBroker, start_worker: Any
+) -> None:
+    feed = generate(scale=230, vessels=0)
+    reports, _ = feed.expected_totals()
+    assert reports >= 50_000 and feed.resends > 500
+    sink = start_worker(role="sink", partitions=PARTITIONS)
+    workers: list[Worker] = [
+        start_worker(role="process", partitions=PARTITIONS, batch_size="500") for _ in range(3)
+    ]
+    sent = send(broker, INTERCEPTIONS, feed.interceptions)
+
+    def stored() -> int:
+        return int(sink.status().get("events", 0))
+
+    wait_for("a quarter of the reports", lambda: stored() >= reports // 4)
+    assert workers[0].status()["processed"] > 0, "the first worker had no partitions"
+    workers[0].kill()  # and never restarted: the other two take its partitions
+
+    wait_for("half of the reports", lambda: stored() >= reports // 2)
+    sink.kill()
+    sink = start_worker(role="sink", partitions=PARTITIONS)
+    assert stored() < reports, "the replay was over before the sink could be killed"
+
+    sink.wait_until(lambda s: s["events"] >= reports and s["rejects"] >= feed.bad_lines, timeout_s=600)
+    time.sleep(3)  # nothing more turns up
+    assert stored_counts(sink) == feed.expected
+    plain = sink.sql(
+        "SELECT (SELECT count() FROM borderwatch.events), (SELECT count() FROM borderwatch.rejects)"
+    )
+    assert plain == [[reports, feed.bad_lines]]
+    handled = sum(w.status().get("processed", 0) for w in workers[1:])
+    assert handled > 0 and sent == len(feed.interceptions)
