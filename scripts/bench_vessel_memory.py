@@ -67,7 +67,7 @@ def main() -> None:
         for first in range(0, args.vessels, BATCH):
             rows = slice(first, first + BATCH)
             batch = fixes(first, lat[rows] + moved, lon[rows], ts, catalogue)
-            detector.on_batch(0, batch, time.time(), vessels, crossings, {}, groups)
+            detector.on_batch(0, batch, time.time(), vessels, crossings, {}, groups, {})
     elapsed = time.perf_counter() - started
     gc.collect()
     after = process.memory_info().rss

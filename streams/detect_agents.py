@@ -35,9 +35,11 @@ from streams.detect.watchlist import WatchListFile
 from streams.detection import (
     CellDetector,
     TrackDetector,
+    is_cell_clocks,
     is_cell_state,
     is_crossing_history,
     is_crossing_state,
+    is_track_clocks,
     is_vessel_state,
 )
 from streams.kafka.clients import KafkaEventPublisher
@@ -115,6 +117,7 @@ def add_detection(
     histories = table("crossing_history", is_crossing_history)
     track_groups = table("track_alert_groups", is_group)
     cell_table, cell_groups = table("cells", is_cell_state), table("cell_alert_groups", is_group)
+    track_clocks, cell_clocks = table("track_clocks", is_track_clocks), table("cell_clocks", is_cell_clocks)
     tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
     cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
 
@@ -144,7 +147,7 @@ def add_detection(
         await ready.wait()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(t) for t in (vessels, crossings, histories, track_groups)]
+            views = [BatchedTable(t) for t in (vessels, crossings, histories, track_groups, track_clocks)]
             started = time.thread_time()
             try:
                 result = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
@@ -160,7 +163,7 @@ def add_detection(
         await ready.wait()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(cell_table), BatchedTable(cell_groups)]
+            views = [BatchedTable(t) for t in (cell_table, cell_groups, cell_clocks)]
             started = time.thread_time()
             try:
                 alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)

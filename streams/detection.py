@@ -24,7 +24,7 @@ from schemas.alerts import Alert
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
 from streams.detect.batch import DetectBatch, partition_of
-from streams.detect.clock import EventClock
+from streams.detect.clock import clocks_from_json, clocks_to_json
 from streams.detect.crossings import (
     CrossingContext,
     CrossingHistory,
@@ -73,8 +73,6 @@ class TrackDetector:
     ports: Ports
     watch: WatchListFile
     partitions: int
-    clocks: dict[int, EventClock] = field(default_factory=dict)
-    report_clocks: dict[int, EventClock] = field(default_factory=dict)
     scanned_at: dict[int, float] = field(default_factory=dict)
     stats: DetectStats = field(default_factory=DetectStats)
     transition_rules: TransitionRules = NO_RULES
@@ -91,18 +89,21 @@ class TrackDetector:
         crossings: Table,
         histories: Table,
         groups: Table,
+        clocks: Table,
     ) -> TrackResult:
         """One batch (or an empty tick) of one partition; returns the alert states and transitions."""
         t = self.thresholds
         # Vessels and interception reports keep clocks of their own: AIS is near real time, centres
         # report hours late, and the two topics are read at their own pace.
-        clock = self.clocks.setdefault(partition, EventClock())
-        reports_clock = self.report_clocks.setdefault(partition, EventClock())
+        named = clocks_from_json(clocks.get(str(partition)), TRACK_CLOCKS)
+        clock, reports_clock = named["fixes"], named["reports"]
         watermark_before = reports_clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
         if batch.fixes["ts"]:
             clock.observe(max(batch.fixes["ts"]), wall_now)
         if batch.sightings["ts"]:
             reports_clock.observe(max(batch.sightings["ts"]), wall_now)
+        if batch.fixes["ts"] or batch.sightings["ts"]:
+            clocks[str(partition)] = clocks_to_json(named)
         if clock.newest_ts == -math.inf and reports_clock.newest_ts == -math.inf:
             return TrackResult()
         now_ts = max(clock.now(wall_now, t.live_within_s), reports_clock.now(wall_now, t.live_within_s))
@@ -218,16 +219,22 @@ class CellDetector:
 
     thresholds: Thresholds
     ports: Ports
-    clocks: dict[int, EventClock] = field(default_factory=dict)
 
     def on_batch(
-        self, partition: int, rows: dict[str, list[Any]], wall_now: float, cells: Table, groups: Table
+        self,
+        partition: int,
+        rows: dict[str, list[Any]],
+        wall_now: float,
+        cells: Table,
+        groups: Table,
+        clocks: Table,
     ) -> list[Alert]:
         """One cells message of one partition; returns the alert states to publish."""
         t = self.thresholds
-        clock = self.clocks.setdefault(partition, EventClock())
+        clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
         if rows["ts"]:
             clock.observe(max(rows["ts"]), wall_now)
+            clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
@@ -283,6 +290,20 @@ def _unpack(stored: str) -> VesselState:
 def _maybe_silent(stored: str, due: float) -> bool:
     last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
     return last_ts <= due and not flags & GAP_OPEN
+
+
+TRACK_CLOCKS = ("fixes", "reports")
+CELL_CLOCKS = ("fixes",)
+
+
+def is_track_clocks(stored: Any) -> bool:
+    """A value of the `track_clocks` table: a partition's clocks of fixes and of reports."""
+    return _decodes(lambda value: clocks_from_json(value, TRACK_CLOCKS), stored)
+
+
+def is_cell_clocks(stored: Any) -> bool:
+    """A value of the `cell_clocks` table."""
+    return _decodes(lambda value: clocks_from_json(value, CELL_CLOCKS), stored)
 
 
 def is_vessel_state(stored: Any) -> bool:

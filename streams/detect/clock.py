@@ -6,12 +6,17 @@ on arrival (a live feed), the clock keeps running with the wall clock between
 messages, so a vessel that goes silent is found even when nothing arrives. For
 a replay of old data the clock moves only with the data, so replaying last
 month does not make every vessel look silent.
+
+The clocks are state like any other: each partition's are a value of a Faust
+table, so a worker that takes a partition over goes on with its clock (a
+partition that only receives ticks still finds its silent vessels).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -40,3 +45,34 @@ class EventClock:
     def watermark(self, wall_now: float, live_within_s: float, allowed_lateness_s: float) -> float:
         """Reports older than this are too late for their window."""
         return self.now(wall_now, live_within_s) - allowed_lateness_s
+
+    def to_json(self) -> list[float] | None:
+        """[newest observed_at, wall time then], or None before the first report."""
+        return None if self.newest_ts == -math.inf else [self.newest_ts, self.wall_at_newest]
+
+    @classmethod
+    def from_json(cls, value: Any) -> EventClock:
+        """The clock `to_json` gave; raises ValueError for anything else."""
+        if value is None:
+            return cls()
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_time(v) for v in value)):
+            raise ValueError(f"not an event clock: {value!r:.80}")
+        return cls(float(value[0]), float(value[1]))
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def clocks_to_json(clocks: dict[str, EventClock]) -> dict[str, list[float] | None]:
+    """A partition's named clocks as one table value."""
+    return {name: clock.to_json() for name, clock in clocks.items()}
+
+
+def clocks_from_json(value: Any, names: tuple[str, ...]) -> dict[str, EventClock]:
+    """A partition's named clocks from its table value (None: none yet); raises ValueError otherwise."""
+    if value is None:
+        return {name: EventClock() for name in names}
+    if not isinstance(value, dict) or set(value) != set(names):
+        raise ValueError(f"not the clocks {names!r}: {value!r:.80}")
+    return {name: EventClock.from_json(value[name]) for name in names}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import pytest
 
 from scripts.make_sample_feed import generate
 from streams.kafka.broker import LocalBroker, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.scenario import DARK
 from tests.integration.conftest import Worker, send
 from tests.integration.test_counts import stored_counts
+from tests.integration.test_detect_restart import fix
 
 pytestmark = pytest.mark.slow  # 50,000 reports through five processes: a few minutes
 PARTITIONS = "8"
@@ -69,3 +72,26 @@ def test_three_workers_and_a_sink_stay_exact_through_a_lost_worker_and_a_sink_re
     assert plain == [[reports, feed.bad_lines]]
     handled = sum(w.status().get("processed", 0) for w in workers[1:])
     assert handled > 0 and sent == len(feed.interceptions)
+
+
+def test_a_gap_that_opened_on_a_killed_worker_is_reported_by_the_worker_that_takes_over(
+    broker: LocalBroker, start_worker: Any
+) -> None:
+    # A live vessel falls silent on worker A, and A dies before the silence is long enough.
+    # Only ticks reach its partition afterwards: the successor needs A's clock, not only its tables.
+    fast = {"detect__gap_s": "40", "detect__gap_check_s": "1", "tick_s": "1", "partitions": PARTITIONS}
+    sink = start_worker(role="sink", **fast)
+    workers = [start_worker(role="process", **fast) for _ in range(2)]
+    now = datetime.now(UTC)
+    send(broker, VESSELS, [fix(DARK, now - timedelta(seconds=s), 35.99, -5.45) for s in (20, 10, 0)])
+    wait_for("the fixes", lambda: sum(w.status().get("detect", {}).get("fixes", 0) for w in workers) >= 3)
+    (owner,) = [w for w in workers if w.status()["detect"]["fixes"] >= 3]
+    (successor,) = [w for w in workers if w is not owner]
+    time.sleep(8)  # Faust commits the fixes' offsets (every 2.8 s): the successor will not read them again
+    owner.kill()
+    assert sink.sql("SELECT count() FROM borderwatch.alerts") == [[0]]
+
+    query = "SELECT kind, vessel_ids FROM borderwatch.alerts FINAL"
+    wait_for("the gap alert", lambda: bool(sink.sql(query)), timeout_s=120)
+    assert sink.sql(query) == [["ais_gap", [f"mmsi:{DARK}"]]]
+    assert successor.status()["detect"]["alerts"] >= 1

@@ -8,10 +8,10 @@ from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import AlertKind, AlertStatus
 from streams.detect.batch import FIX_COLUMNS, DetectBatch
-from streams.detect.clock import EventClock
+from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
-from streams.detection import TrackDetector
+from streams.detection import TRACK_CLOCKS, TrackDetector, is_cell_clocks, is_track_clocks
 
 T = Thresholds()
 WALL = 1_790_000_000.0
@@ -32,7 +32,7 @@ def test_a_live_vessel_that_falls_silent_is_found_by_ticks_alone() -> None:
     detector = TrackDetector(
         T, load_catalogue(builtin_path()), load_ports(), WatchListFile(None), partitions=1
     )
-    tables: list[dict[str, Any]] = [{}, {}, {}, {}]
+    tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
     fix = dict(zip(FIX_COLUMNS, ([v] for v in (
         "EMSA:1", "mmsi:224000103", WALL, 35.99, -5.45, 5.0, "ES-GIB-STRAIT-N", "Western Mediterranean",
         "224000103", "", "", "", "", WALL,
@@ -48,3 +48,38 @@ def test_a_live_vessel_that_falls_silent_is_found_by_ticks_alone() -> None:
         AlertStatus.NEW,
         ["mmsi:224000103"],
     )
+
+
+def detector() -> TrackDetector:
+    return TrackDetector(T, load_catalogue(builtin_path()), load_ports(), WatchListFile(None), partitions=1)
+
+
+def test_the_clock_follows_its_partition_to_the_worker_that_takes_it_over() -> None:
+    tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
+    fix = dict(zip(FIX_COLUMNS, ([v] for v in (
+        "EMSA:1", "mmsi:224000103", WALL, 35.99, -5.45, 5.0, "ES-GIB-STRAIT-N", "Western Mediterranean",
+        "224000103", "", "", "", "", WALL,
+    ))))  # fmt: skip
+    assert detector().on_batch(0, DetectBatch(fixes=fix), WALL, *tables).alerts == []
+    # Another worker (a new detector, no memory) gets the partition's tables and only ticks.
+    successor = detector()
+    assert successor.on_batch(0, DetectBatch(), WALL + T.gap_s - 60, *tables).alerts == []
+    (alert,) = successor.on_batch(0, DetectBatch(), WALL + T.gap_s - 60 + T.gap_check_s, *tables).alerts
+    assert alert.kind is AlertKind.AIS_GAP
+    # Without the clock value it would have no time at all, and find nothing.
+    tables[4].clear()
+    assert detector().on_batch(0, DetectBatch(), WALL + T.gap_s + 2 * T.gap_check_s, *tables).alerts == []
+
+
+def test_clocks_round_trip_and_hostile_values_are_refused() -> None:
+    live = EventClock()
+    live.observe(WALL - 60, WALL)
+    value = clocks_to_json({"fixes": live, "reports": EventClock()})
+    assert value == {"fixes": [WALL - 60, WALL], "reports": None}
+    restored = clocks_from_json(value, TRACK_CLOCKS)
+    assert restored["fixes"] == live and restored["reports"].newest_ts == EventClock().newest_ts
+    assert is_track_clocks(value) and not is_cell_clocks(value)
+    for bad in (None, [], "x", {"fixes": None}, {"fixes": [1, 2], "reports": ["a", 1]},
+                {"fixes": [1, True], "reports": None}, {"fixes": [1, float("inf")], "reports": None},
+                {"fixes": [1, 2, 3], "reports": None}):  # fmt: skip
+        assert not is_track_clocks(bad), bad
