@@ -20,7 +20,6 @@ from tests.integration.conftest import Worker, send
 from tests.integration.test_counts import stored_counts
 from tests.integration.test_detect_restart import fix
 
-pytestmark = pytest.mark.slow  # 50,000 reports through five processes: a few minutes
 PARTITIONS = "8"
 
 
@@ -39,6 +38,7 @@ def wait_for(what: str, done: Any, timeout_s: float = 300) -> None:
         time.sleep(0.3)
 
 
+@pytest.mark.slow  # 50,000 reports through five processes: a minute and a half here
 def test_three_workers_and_a_sink_stay_exact_through_a_lost_worker_and_a_sink_restart(
     broker: LocalBroker, start_worker: Any
 ) -> None:
