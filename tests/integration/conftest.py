@@ -112,17 +112,7 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
 
 async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) -> list[Any]:
     """The first `count` records of a topic (all partitions), or fail after timeout_s."""
-    from aiokafka import AIOKafkaConsumer
-
-    from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers(url),
-        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = _reader(url, topic)
     await consumer.start()
     records: list[Any] = []
     try:
@@ -134,6 +124,34 @@ async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) ->
     finally:
         await consumer.stop()
     return records
+
+
+async def read_all(url: str, topic: str, quiet_s: float = 3.0) -> list[Any]:
+    """Every record of a topic: read until nothing more comes for quiet_s."""
+    consumer = _reader(url, topic)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=int(quiet_s * 1000)):
+            for partition_records in batch.values():
+                records += partition_records
+    finally:
+        await consumer.stop()
+    return records
+
+
+def _reader(url: str, topic: str) -> Any:
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers(url),
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
 
 
 def send(broker: LocalBroker, topic: str, lines: list[bytes]) -> int:

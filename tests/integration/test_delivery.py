@@ -1,0 +1,122 @@
+"""Durable delivery: alerts raised before a kill -9 reach a centre whose endpoint was down, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from schemas.alerts import Alert
+from streams.delivery.signing import (
+    IDEMPOTENCY_KEY_HEADER,
+    ReplayGuard,
+    Verdict,
+    idempotency_key,
+    verify_delivery,
+)
+from streams.kafka.broker import LocalBroker, free_port
+from streams.kafka.topics import ALERTS, ALERTS_DLQ, INTERCEPTIONS, VESSELS
+from streams.scenario import build_scenario, default_start
+from tests.integration.conftest import read_all, send
+
+SECRET = "s3cret-shared-with-es-ncc"
+
+
+class Endpoint:
+    """A centre's webhook on a fixed port, which can be down (not listening) and come up later."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.server: ThreadingHTTPServer | None = None
+
+    def up(self) -> None:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def test_alerts_raised_before_a_kill_reach_a_centre_that_was_down_in_order_once_it_is_back(
+    tmp_path: Path, broker: LocalBroker, start_worker: Any
+) -> None:
+    scenario = build_scenario(default_start(), partitions=2)
+    endpoint = Endpoint()
+    subscriptions = tmp_path / "subscriptions.toml"
+    subscriptions.write_text(
+        f"""
+[[subscription]]
+centre = "ES-NCC"
+webhook = "http://127.0.0.1:{endpoint.port}/hook"
+secret = "{SECRET}"
+backoff_s = 0.2
+backoff_max_s = 2
+"""
+    )
+    watch = tmp_path / "watch.csv"
+    watch.write_text(scenario.watch_list_csv)
+    env = {"subscriptions": str(subscriptions), "watch_list": str(watch)}
+    worker = start_worker(**env)
+    send(broker, INTERCEPTIONS, scenario.interceptions)
+    send(broker, VESSELS, scenario.vessels)
+
+    def groups() -> set[str]:
+        return {row[0].rsplit(":", 1)[0] for row in worker.sql("SELECT id FROM borderwatch.alerts FINAL")}
+
+    deadline = time.monotonic() + 120
+    while groups() != scenario.expected_groups and time.monotonic() < deadline:
+        time.sleep(1)
+    assert groups() == scenario.expected_groups
+    retrying = worker.status()["delivery"]["retrying"]
+    assert "ES-NCC" in retrying and "ClientConnectorError" in retrying["ES-NCC"], retrying
+    worker.kill()  # every delivery is still pending: the endpoint has been down all along
+
+    worker = start_worker(**env)
+    time.sleep(5)  # the restarted worker retries against the closed port a while longer
+    endpoint.up()
+    try:
+        records = asyncio.run(read_all(broker.url, ALERTS))
+        states = [Alert.model_validate_json(r.value) for r in records]
+        wanted = {idempotency_key(a.id, a.version) for a in states if a.notify}
+        deadline = time.monotonic() + 120
+        while {h[IDEMPOTENCY_KEY_HEADER] for h, _ in endpoint.received} < wanted:
+            assert time.monotonic() < deadline, "not every alert was delivered"
+            time.sleep(0.5)
+        time.sleep(2)  # nothing more comes
+    finally:
+        endpoint.down()
+    keys = [h[IDEMPOTENCY_KEY_HEADER] for h, _ in endpoint.received]
+    assert set(keys) == wanted and len(wanted) >= len(scenario.expected_groups)
+    # In order: within each partition of `alerts`, first deliveries follow the offsets.
+    position: dict[str, tuple[int, int]] = {}
+    for r in records:
+        alert = Alert.model_validate_json(r.value)
+        position.setdefault(idempotency_key(alert.id, alert.version), (r.partition, r.offset))
+    delivered = [position[key] for key in dict.fromkeys(keys)]
+    for partition in {p for p, _ in delivered}:
+        offsets = [o for p, o in delivered if p == partition]
+        assert offsets == sorted(offsets), (partition, offsets)
+    assert len({p for p, _ in delivered}) == 2
+    guard = ReplayGuard()
+    verdicts = {verify_delivery(SECRET, h, b, time.time(), guard) for h, b in endpoint.received}
+    assert verdicts <= {Verdict.ACCEPTED, Verdict.REPLAYED} and Verdict.ACCEPTED in verdicts
+    assert worker.status()["delivery"]["failed"].get("ES-NCC", 0) == 0
+    assert asyncio.run(read_all(broker.url, ALERTS_DLQ)) == []
