@@ -45,7 +45,7 @@ from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.stages.batches import Forward, StageCounts, run_batches
 from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
-from streams.supervise import retry_faults, run_or_crash
+from streams.supervise import retry_faults, run_or_crash, watch_broker
 from streams.web.auth import auth_middleware
 from streams.web.views import add_analyst_views, add_health_views
 
@@ -98,7 +98,7 @@ def create_app(
             "client_max_size": settings.analyst.max_sql_bytes * 2 + 1024,
         },
     )
-    health: dict[str, str] = {}
+    health: dict[str, str] = {"broker": "starting"}
     publishers: list[KafkaEventPublisher] = []  # made in run_publisher: aiokafka needs the running loop
     ready = asyncio.Event()
     counts = StageCounts()
@@ -145,13 +145,15 @@ def create_app(
 
     @app.task
     async def run_publisher() -> None:
-        """The parts' shared publisher, open while the worker runs (the task is cancelled at stop)."""
+        """The parts' shared publisher, open while the worker runs; it also watches the broker."""
         publisher = KafkaEventPublisher(broker_url)
         await publisher.start()
         publishers.append(publisher)
         ready.set()
         try:
-            await asyncio.Event().wait()
+            await run_or_crash(app, health, "broker", lambda: watch_broker(
+                health, publisher.check, settings.fault_limit_s
+            ))  # fmt: skip
         finally:
             await publisher.stop()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TypeVar
 
 import faust
+from aiokafka.errors import KafkaError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -15,11 +18,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from schemas.errors import BrokerUnavailableError
 from streams.poison import error_text, is_fault
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BACKOFF_S = 5.0
+BROKER_CHECK_S = 2.0
 
 
 async def retry_faults(
@@ -52,6 +57,43 @@ async def retry_faults(
         health[part] = "ok"
         log.info("%s: recovered", part)
     return result
+
+
+async def watch_broker(
+    health: MutableMapping[str, str],
+    check: Callable[[float], Awaitable[None]],
+    limit_s: float,
+    every_s: float = BROKER_CHECK_S,
+) -> None:
+    """Ask the broker every `every_s`; `health["broker"]` says when it does not answer.
+
+    aiokafka's clients reconnect on their own and an idle worker would never
+    notice a lost broker, so the outage is watched here: past `limit_s` it
+    raises, and `run_or_crash` stops the worker for its supervisor.
+    """
+    down_since: float | None = None
+    while True:
+        try:
+            await check(every_s)
+        except (KafkaError, TimeoutError, OSError) as error:
+            now = time.monotonic()
+            down_since = now if down_since is None else down_since
+            if now - down_since >= limit_s:
+                raise BrokerUnavailableError(
+                    f"the broker did not answer for {limit_s:g} s (BORDERWATCH_FAULT_LIMIT_S): "
+                    f"{error_text(error)}"
+                ) from error
+            health["broker"] = (
+                f"degraded: the broker does not answer ({error_text(error)}), for {now - down_since:.0f} s "
+                f"(the worker stops after {limit_s:g} s)"
+            )
+            log.warning("broker: %s", health["broker"])
+        else:
+            if down_since is not None:
+                log.info("broker: answering again")
+            down_since = None
+            health["broker"] = "ok"
+        await asyncio.sleep(every_s)
 
 
 async def run_or_crash(

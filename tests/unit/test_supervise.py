@@ -54,3 +54,25 @@ def test_an_error_that_is_no_fault_is_not_retried() -> None:
     with pytest.raises(ValueError, match="a bug"):
         asyncio.run(retry_faults(health, "sink", 30, lambda: client.insert(health)))
     assert client.calls == 1 and health["sink"] == "ok"
+
+
+def test_the_broker_watch_says_degraded_recovers_and_past_the_limit_stops_with_a_message() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    from schemas.errors import BrokerUnavailableError
+    from streams.supervise import watch_broker
+
+    answers = iter([None, KafkaConnectionError("closed"), None] + [KafkaConnectionError("closed")] * 50)
+    seen: list[str] = []
+    health: dict[str, str] = {}
+
+    async def check(timeout_s: float) -> None:
+        seen.append(health.get("broker", ""))
+        answer = next(answers)
+        if answer is not None:
+            raise answer
+
+    with pytest.raises(BrokerUnavailableError, match=r"did not answer for 0.05 s"):
+        asyncio.run(watch_broker(health, check, limit_s=0.05, every_s=0.01))
+    assert seen[:2] == ["", "ok"] and seen[3] == "ok"
+    assert seen[2].startswith("degraded: the broker does not answer") and seen[-1].startswith("degraded")
