@@ -72,7 +72,8 @@ def test_garbage_on_every_internal_topic_is_dead_lettered_and_the_worker_goes_on
     send(broker, INTERCEPTIONS, [good(n) for n in range(3, 6)])
     status = worker.wait_until(lambda s: s["events"] == 6)
     assert status["health"] == {
-        "ingest": "ok", "rejects": "ok", "detect": "ok", "alerts_sink": "ok", "transitions_sink": "ok",
+        "broker": "ok", "ingest": "ok", "rejects": "ok", "detect": "ok", "alerts_sink": "ok",
+        "transitions_sink": "ok", "delivery": "ok",
     }  # fmt: skip
     assert worker.process.poll() is None
 
