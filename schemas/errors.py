@@ -17,6 +17,10 @@ class BrokerUnavailableError(BorderwatchError, ConnectionError):
     """The Kafka broker could not be reached."""
 
 
+class BrokerResetError(BorderwatchError, ConnectionError):
+    """The broker came back as a new cluster: its log, and every offset in it, began again."""
+
+
 class SinkUnavailableError(BorderwatchError, ConnectionError):
     """ClickHouse could not be reached or refused a write."""
 

@@ -42,10 +42,10 @@ from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
-from streams.stages.batches import Forward, StageCounts, run_batches
+from streams.stages.batches import Forward, Retry, StageCounts, run_batches
 from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
-from streams.supervise import retry_faults, run_or_crash, watch_broker
+from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 from streams.web.auth import auth_middleware
 from streams.web.views import add_analyst_views, add_health_views
 
@@ -61,6 +61,7 @@ def app_id(settings: Settings) -> str:
 def create_app(
     settings: Settings,
     broker_url: str,
+    cluster: str,
     catalogue: Catalogue,
     sink: ClickHouseIncidentSink | None,
     watch: WatchListFile,
@@ -69,7 +70,8 @@ def create_app(
     token: str,
     transition_rules: TransitionRules = NO_RULES,
 ) -> faust.App:
-    """The worker's Faust app; `sink` and `analyst` are given exactly when the role writes ClickHouse."""
+    """The worker's Faust app on broker `cluster`; `sink` and `analyst` are given exactly when the role
+    writes ClickHouse."""
     role = settings.role
     assert (sink is not None) == (role is not Role.PROCESS), "only a process worker runs without ClickHouse"
     app = faust.App(
@@ -102,8 +104,14 @@ def create_app(
     publishers: list[KafkaEventPublisher] = []  # made in run_publisher: aiokafka needs the running loop
     ready = asyncio.Event()
     counts = StageCounts()
-    group = partial(str.format, f"{settings.worker_id}-{{}}")  # a batch consumer's own group
-    retry = partial(partial, retry_faults, health)
+
+    def group(part: str) -> str:
+        """A batch consumer's own consumer group."""
+        return f"{settings.worker_id}-{part}"
+
+    def retry(part: str) -> Retry:
+        """Faults of `part` retried with backoff up to the fault limit, shown in /health meanwhile."""
+        return partial(retry_faults, health, part, settings.fault_limit_s)
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
         await publishers[0].publish(topic, [(key, value)])
@@ -121,7 +129,7 @@ def create_app(
         try:
             await run_or_crash(app, health, part, lambda: run_batches(
                 prepare, forward, consumer, publishers[0], counts, settings.batch_size,
-                settings.batch_within_s, retry(part, settings.fault_limit_s),
+                settings.batch_within_s, retry(part),
             ))  # fmt: skip
         finally:
             await consumer.stop()
@@ -136,7 +144,7 @@ def create_app(
         await consumer.start()
         topic_sink = TopicSink(
             consumer, model, write, undecodable, settings.batch_size, within_s,
-            retry(part, settings.fault_limit_s),
+            retry(part),
         )  # fmt: skip
         try:
             await run_or_crash(app, health, part, topic_sink.run)
@@ -152,7 +160,7 @@ def create_app(
         ready.set()
         try:
             await run_or_crash(app, health, "broker", lambda: watch_broker(
-                health, publisher.check, settings.fault_limit_s
+                health, publisher.cluster_id, cluster, settings.fault_limit_s
             ))  # fmt: skip
         finally:
             await publisher.stop()
@@ -249,6 +257,8 @@ def create_app(
         if sink is not None:
             stored_moves = {"stored": transition_sink.written, "duplicates": transition_sink.duplicates}
             totals = {**sink.totals(), "transitions": stored_moves}
+            if sink.earlier:
+                totals["broker_restarted"] = broker_restarted(sink.cluster, sink.earlier)
         detection = runtime.status() if runtime else {}
         if detection and store is not None:
             detection["detect"]["cpu_s"] += round(store.split_cpu_s, 3)

@@ -124,6 +124,10 @@ def run_demo(
         "[bold]borderwatch alerts[/], [bold]borderwatch alerts cap ID[/], or "
         '[bold]borderwatch sql "SELECT crossing_id, sum(persons) FROM borderwatch.crossing_counts '
         'GROUP BY crossing_id"[/]'
+        "\nThe broker has stopped, and its topics with it (the bundled Tansu keeps them in memory): the "
+        "detectors' state (vessel tracks, open alert groups, the history they learned) is gone; "
+        "ClickHouse keeps the rest. A worker started later on a new broker says so in /status, and "
+        "still knows a resent report as a resend. Use Apache Kafka (BORDERWATCH_KAFKA) to keep it all."
     )
 
 

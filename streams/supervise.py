@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TypeVar
 
 import faust
@@ -18,7 +18,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from schemas.errors import BrokerUnavailableError
+from schemas.errors import BrokerResetError, BrokerUnavailableError
 from streams.poison import error_text, is_fault
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,20 @@ async def retry_faults(
     return result
 
 
+def broker_restarted(cluster: str, earlier: Sequence[str]) -> str:
+    """What a worker says when its broker is a cluster this data has not seen, after others."""
+    return (
+        f"the broker is cluster {cluster!r}, new to this data (before it: {', '.join(map(repr, earlier))}): "
+        "it was started without the earlier log. The counts, events, rejects and alerts in ClickHouse are "
+        "kept, and resent reports are still known as resends; the detectors' state (vessel tracks, open "
+        "alert groups, the history learned since the seed) was in the old log's changelogs and starts again"
+    )
+
+
 async def watch_broker(
     health: MutableMapping[str, str],
-    check: Callable[[float], Awaitable[None]],
+    cluster_id: Callable[[float], Awaitable[str]],
+    cluster: str,
     limit_s: float,
     every_s: float = BROKER_CHECK_S,
 ) -> None:
@@ -70,11 +81,17 @@ async def watch_broker(
     aiokafka's clients reconnect on their own and an idle worker would never
     notice a lost broker, so the outage is watched here: past `limit_s` it
     raises, and `run_or_crash` stops the worker for its supervisor.
+
+    A broker that answers as another cluster than `cluster`, the one the worker
+    started on, was restarted without its log: its offsets begin again, and the
+    positions the worker holds (and ClickHouse's record of where each report
+    was read) name other messages. The worker stops at once and starts over on
+    the new log.
     """
     down_since: float | None = None
     while True:
         try:
-            await check(every_s)
+            answered = await cluster_id(every_s)
         except (KafkaError, TimeoutError, OSError) as error:
             now = time.monotonic()
             down_since = now if down_since is None else down_since
@@ -89,6 +106,12 @@ async def watch_broker(
             )
             log.warning("broker: %s", health["broker"])
         else:
+            if answered != cluster:
+                raise BrokerResetError(
+                    f"the broker answers as cluster {answered!r}, not {cluster!r} as when this worker "
+                    "started: it was restarted without its log (the bundled broker keeps it in memory), "
+                    "so its offsets begin again; the worker stops and must be started again"
+                )
             if down_since is not None:
                 log.info("broker: answering again")
             down_since = None

@@ -25,6 +25,7 @@ from streams.kafka.broker import free_port, running_local_broker, start_local_br
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
 from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.supervise import broker_restarted
 from streams.worker_client import WorkerApi
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def run_worker(settings: Settings) -> None:
         broker_url = resolve_broker(settings, stack)
         try:
             centre_topics = tuple(s.topic for s in subscriptions if s.topic)
-            asyncio.run(ensure_topics(broker_url, settings.partitions, ALL_TOPICS + centre_topics))
+            cluster = asyncio.run(ensure_topics(broker_url, settings.partitions, ALL_TOPICS + centre_topics))
         except KafkaError as error:
             raise BrokerUnavailableError(f"cannot reach the broker at {broker_url!r}: {error}") from None
         writes_clickhouse = settings.role is not Role.PROCESS
@@ -63,6 +64,9 @@ def run_worker(settings: Settings) -> None:
         if writes_clickhouse:
             sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
             applied = migrate(sink.client, settings.database)
+            earlier = sink.open_log(cluster)
+            if earlier:
+                log.warning("%s", broker_restarted(cluster, earlier))
             if sink.repair_counts():
                 log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
             dsn = settings.clickhouse_dsn
@@ -70,7 +74,9 @@ def run_worker(settings: Settings) -> None:
             stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
-        app = create_app(settings, broker_url, catalogue, sink, watch, subscriptions, analyst, token, rules)
+        app = create_app(
+            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, token, rules
+        )
         if writes_clickhouse:
             # The CLI's reads go to the process that holds ClickHouse.
             state_file = settings.data_dir / STATE_FILE

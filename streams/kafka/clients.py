@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
@@ -84,9 +86,18 @@ class KafkaEventPublisher:
         """Flush and disconnect."""
         await self._producer.stop()
 
-    async def check(self, timeout_s: float) -> None:
-        """Ask the broker for its metadata; raises KafkaError or TimeoutError when it does not answer."""
-        await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout_s)
+    async def cluster_id(self, timeout_s: float) -> str:
+        """The broker's cluster id, from its metadata; raises KafkaError or TimeoutError without an answer.
+
+        A broker that lost its log (the bundled one is memory-only) comes back
+        with a new id, and its offsets begin again: see `streams/supervise.py`.
+        """
+        client = self._producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker is known yet")
+        response = await asyncio.wait_for(client.send(node, MetadataRequest([])), timeout_s)
+        return str(getattr(response, "cluster_id", None) or "")
 
     async def publish(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Send (key, value) pairs; returns once every one is acknowledged."""

@@ -47,8 +47,9 @@ def bootstrap_servers(url: str) -> str:
     return ",".join(host for host in hosts if host)
 
 
-async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...] = ALL_TOPICS) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...] = ALL_TOPICS) -> str:
+    """Create the topics that do not exist yet (existing ones are left as they are); returns the
+    broker's cluster id, which names the log whose offsets the worker will read."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
     await admin.start()
     try:
@@ -61,5 +62,6 @@ async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
                 await admin.create_topics(missing)
+        return str((await admin.describe_cluster()).get("cluster_id") or "")
     finally:
         await admin.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,9 +17,46 @@ from schemas.reports import InterceptionReport, VesselReport
 from streams.pipeline import Enriched, Source
 
 DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
+ELSEWHERE = Source("", -1, -1)  # a stored source in another broker's log: equal to none here
 
-# Ordered migrations; each is applied once and recorded in schema_migrations.
-MIGRATIONS: tuple[str, ...] = (
+REJECTS_TABLE = """CREATE TABLE IF NOT EXISTS {{db}}.{table} (
+        source_topic LowCardinality(String),
+        source_partition UInt32,
+        source_offset UInt64,{cluster}
+        reason LowCardinality(String),
+        field String,
+        detail String,
+        received_at DateTime64(3, 'UTC'),
+        raw String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY ({key}source_topic, source_partition, source_offset)
+    SETTINGS non_replicated_deduplication_window = {{window}}"""
+
+
+def _key_rejects_by_cluster(client: Client, db: str) -> None:
+    """Rebuild `rejects` with the source's cluster in its key (ReplacingMergeTree would merge
+    the same offset of two logs into one row); run again after a crash, it finishes the job."""
+    columns = {row[0] for row in client.query(
+        "SELECT name FROM system.columns WHERE database = %(db)s AND table = 'rejects'", parameters={"db": db}
+    ).result_rows}  # fmt: skip
+    if "source_cluster" not in columns:
+        new = REJECTS_TABLE.format(
+            table="rejects_by_cluster", cluster="\n        source_cluster LowCardinality(String),",
+            key="source_cluster, ",
+        )  # fmt: skip
+        client.command(new.format(db=db, window=DEDUP_WINDOW))
+        client.command(f"TRUNCATE TABLE {db}.rejects_by_cluster")  # a copy a crash cut short
+        kept = ", ".join(c for c in REJECT_COLUMNS if c != "source_cluster")
+        client.command(f"INSERT INTO {db}.rejects_by_cluster ({kept}) SELECT {kept} FROM {db}.rejects FINAL")
+        client.command(f"EXCHANGE TABLES {db}.rejects AND {db}.rejects_by_cluster")
+    client.command(f"DROP TABLE IF EXISTS {db}.rejects_by_cluster")
+
+
+# Ordered migrations; each is applied once and recorded in schema_migrations. A
+# statement is formatted with the database and the dedup window; a function is
+# given the client and the database, and must be safe to run again after a crash.
+Migration = str | Callable[[Client, str], None]
+MIGRATIONS: tuple[Migration, ...] = (
     """CREATE TABLE IF NOT EXISTS {db}.events (
         authority LowCardinality(String),
         report_id String,
@@ -59,18 +96,7 @@ MIGRATIONS: tuple[str, ...] = (
            count() AS reports, sum(persons) AS persons
     FROM {db}.events WHERE kind = 'interception'
     GROUP BY minute, crossing_id, route, incident_type""",
-    """CREATE TABLE IF NOT EXISTS {db}.rejects (
-        source_topic LowCardinality(String),
-        source_partition UInt32,
-        source_offset UInt64,
-        reason LowCardinality(String),
-        field String,
-        detail String,
-        received_at DateTime64(3, 'UTC'),
-        raw String
-    ) ENGINE = ReplacingMergeTree
-    ORDER BY (source_topic, source_partition, source_offset)
-    SETTINGS non_replicated_deduplication_window = {window}""",
+    REJECTS_TABLE.format(table="rejects", cluster="", key=""),
     """CREATE TABLE IF NOT EXISTS {db}.alerts (
         id String,
         version UInt32,
@@ -114,15 +140,25 @@ MIGRATIONS: tuple[str, ...] = (
     ) ENGINE = ReplacingMergeTree
     ORDER BY (zone_id, vessel_key, event_id, direction)
     SETTINGS non_replicated_deduplication_window = {window}""",
+    # Offsets are positions in one broker's log; a broker that lost its log starts them
+    # again under a new cluster id, so each stored position names its cluster too.
+    """ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS source_cluster LowCardinality(String) DEFAULT ''
+    AFTER source_offset""",
+    _key_rejects_by_cluster,
+    """CREATE TABLE IF NOT EXISTS {db}.broker_clusters (
+        cluster_id String,
+        first_seen DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = MergeTree
+    ORDER BY cluster_id""",
 )
 
 EVENT_COLUMNS = (
     "authority", "report_id", "kind", "observed_at", "reported_at", "received_at", "published_at", "lat_deg",
     "lon_deg", "crossing_id", "country", "route", "incident_type", "persons", "nationalities",
-    "vessel_key", "source_topic", "source_partition", "source_offset", "report",
+    "vessel_key", "source_topic", "source_partition", "source_offset", "source_cluster", "report",
 )  # fmt: skip
 REJECT_COLUMNS = (
-    "source_topic", "source_partition", "source_offset", "reason", "field", "detail",
+    "source_topic", "source_partition", "source_offset", "source_cluster", "reason", "field", "detail",
     "received_at", "raw",
 )  # fmt: skip
 
@@ -158,14 +194,17 @@ def migrate(client: Client, db: str) -> int:
     for version, statement in enumerate(MIGRATIONS, start=1):
         if version in done:
             continue
-        client.command(statement.format(db=db, window=DEDUP_WINDOW))
+        if isinstance(statement, str):
+            client.command(statement.format(db=db, window=DEDUP_WINDOW))
+        else:
+            statement(client, db)
         client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
         applied += 1
     return applied
 
 
-def event_columns(events: Sequence[Enriched]) -> list[list[Any]]:
-    """The events table's columns for a batch, in EVENT_COLUMNS order."""
+def event_columns(events: Sequence[Enriched], cluster: str) -> list[list[Any]]:
+    """The events table's columns for a batch read from broker `cluster`, in EVENT_COLUMNS order."""
     columns: list[list[Any]] = [[] for _ in EVENT_COLUMNS]
     for event in events:
         report = event.report
@@ -191,6 +230,7 @@ def event_columns(events: Sequence[Enriched]) -> list[list[Any]]:
             event.source.topic,
             event.source.partition,
             event.source.offset,
+            cluster,
             event.raw.decode("utf-8"),
         )
         for column, value in zip(columns, row):
@@ -198,12 +238,13 @@ def event_columns(events: Sequence[Enriched]) -> list[list[Any]]:
     return columns
 
 
-def reject_columns(dead_letters: Sequence[DeadLetter]) -> list[list[Any]]:
-    """The rejects table's columns for a batch, in REJECT_COLUMNS order."""
+def reject_columns(dead_letters: Sequence[DeadLetter], cluster: str) -> list[list[Any]]:
+    """The rejects table's columns for a batch read from broker `cluster`, in REJECT_COLUMNS order."""
     return [
         [d.source_topic for d in dead_letters],
         [d.source_partition for d in dead_letters],
         [d.source_offset for d in dead_letters],
+        [cluster] * len(dead_letters),
         [d.reason.value for d in dead_letters],
         [d.field for d in dead_letters],
         [d.detail for d in dead_letters],
@@ -226,21 +267,43 @@ class ClickHouseIncidentSink:
     def __init__(self, client: Client, db: str) -> None:
         self.client = client
         self.db = db
+        self.cluster = ""  # the broker whose log the sink's sources are read from: see `open_log`
+        self.earlier: list[str] = []  # the clusters before it, when it is new to this data
+        self._log_clusters: tuple[str, ...] = ("",)
+
+    def open_log(self, cluster: str) -> list[str]:
+        """Read sources from broker `cluster` from now on; the clusters stored before, when it is new.
+
+        A stored source position names a message only within its cluster's log,
+        so a report or dead letter is a crash replay of a stored one only there.
+        Rows stored before clusters were recorded ('') belong to the first one.
+        """
+        seen = [str(row[0]) for row in self.client.query(
+            f"SELECT cluster_id FROM {self.db}.broker_clusters GROUP BY cluster_id ORDER BY min(first_seen)"
+        ).result_rows]  # fmt: skip
+        if cluster not in seen:
+            self.client.insert(f"{self.db}.broker_clusters", [[cluster]], column_names=["cluster_id"])
+        self.cluster = cluster
+        self.earlier = [] if cluster in seen else seen
+        self._log_clusters = (cluster, "") if seen[:1] in ([], [cluster]) else (cluster,)
+        return self.earlier
 
     def stored_sources(self, events: Sequence[Enriched]) -> dict[tuple[str, str], Source]:
-        """For the events already stored, the log position each was first read from."""
+        """For the events already stored, the log position each was first read from
+        (`ELSEWHERE` when that was another broker's log)."""
         if not events:
             return {}
         # The keys travel as one JSON string: binding thousands of tuples costs more.
         rows = self.client.query(
-            "SELECT authority, report_id, source_topic, source_partition, source_offset "
+            "SELECT authority, report_id, source_topic, source_partition, source_offset, source_cluster "
             f"FROM {self.db}.events WHERE (authority, report_id) IN ("
             "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))')))",
             parameters={"keys": encode_obj([e.identity for e in events]).decode()},
         ).result_rows
+        here = self._log_clusters
         return {
-            (authority, report_id): Source(topic, partition, offset)
-            for authority, report_id, topic, partition, offset in rows
+            (authority, report_id): Source(topic, partition, offset) if cluster in here else ELSEWHERE
+            for authority, report_id, topic, partition, offset, cluster in rows
         }
 
     def write_events(self, events: Sequence[Enriched]) -> None:
@@ -252,7 +315,7 @@ class ClickHouseIncidentSink:
         # here as clickhouse-connect's Python Native encoder.
         self.client.raw_insert(
             f"{self.db}.events", list(EVENT_COLUMNS),
-            insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events)))),
+            insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events, self.cluster)))),
             fmt="JSONColumns",
             settings={"insert_deduplication_token": token, "date_time_input_format": "best_effort",
                       "deduplicate_blocks_in_dependent_materialized_views": 1},
@@ -272,9 +335,10 @@ class ClickHouseIncidentSink:
             fresh.pop(key, None)
         if not fresh:
             return
-        token = batch_token("rejects", list(fresh))
+        token = batch_token("rejects", [(self.cluster, *key) for key in fresh])
         self.client.insert(
-            f"{self.db}.rejects", reject_columns(list(fresh.values())), column_names=list(REJECT_COLUMNS),
+            f"{self.db}.rejects", reject_columns(list(fresh.values()), self.cluster),
+            column_names=list(REJECT_COLUMNS),
             column_oriented=True, settings={"insert_deduplication_token": token},
         )  # fmt: skip
 
@@ -283,9 +347,10 @@ class ClickHouseIncidentSink:
             return set()
         rows = self.client.query(
             "SELECT source_topic, source_partition, source_offset "
-            f"FROM {self.db}.rejects WHERE (source_topic, source_partition, source_offset) IN ("
+            f"FROM {self.db}.rejects WHERE source_cluster IN %(clusters)s "
+            "AND (source_topic, source_partition, source_offset) IN ("
             "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, UInt32, UInt64))')))",
-            parameters={"keys": encode_obj(keys).decode()},
+            parameters={"keys": encode_obj(keys).decode(), "clusters": self._log_clusters},
         ).result_rows
         return {(str(t), int(p), int(o)) for t, p, o in rows}
 
@@ -318,6 +383,7 @@ class ClickHouseIncidentSink:
         """Distinct accepted reports and rejected messages stored so far."""
         events = self.client.query(f"SELECT uniqExact(authority, report_id) FROM {self.db}.events")
         rejects = self.client.query(
-            f"SELECT uniqExact(source_topic, source_partition, source_offset) FROM {self.db}.rejects"
+            "SELECT uniqExact(source_cluster, source_topic, source_partition, source_offset) "
+            f"FROM {self.db}.rejects"
         )
         return {"events": int(events.result_rows[0][0]), "rejects": int(rejects.result_rows[0][0])}

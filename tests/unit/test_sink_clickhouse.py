@@ -1,4 +1,5 @@
-"""The incident sink on a real engine (chdb): a dead letter replayed in another batch is stored once."""
+"""The incident sink on a real engine (chdb): a dead letter replayed in another batch is stored once,
+and positions in a broker's log count only within that log."""
 
 from __future__ import annotations
 
@@ -6,11 +7,27 @@ import base64
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from geo import load_catalogue
+from schemas import ReportKind
 from schemas.rejection import DeadLetter, RejectReason
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
+from streams.pipeline import Enriched, RawMessage, Source, process_batch
+from streams.sinks.clickhouse import (
+    DEDUP_WINDOW,
+    MIGRATIONS,
+    REJECT_COLUMNS,
+    REJECTS_TABLE,
+    ClickHouseIncidentSink,
+    _key_rejects_by_cluster,
+    connect,
+    migrate,
+)
 
 DB = "bw_rejects_unit"
 AT = datetime(2026, 11, 22, 3, 14, tzinfo=UTC)
+CATALOGUE = load_catalogue()
 
 
 def letter(offset: int, partition: int = 0, topic: str = "reports.interceptions") -> DeadLetter:
@@ -32,3 +49,101 @@ def test_replayed_dead_letters_are_stored_once_and_plain_count_is_exact(engine_d
     sink.write_rejects([])
     assert client.query(f"SELECT count() FROM {DB}.rejects").result_rows == [(10,)]
     assert sink.totals()["rejects"] == 10
+
+
+def report(offset: int, report_id: str) -> Enriched:
+    value = orjson.dumps({
+        "authority": "ES-GC", "report_id": report_id, "observed_at": "2026-11-22T03:14:00Z",
+        "incident_type": "irregular_crossing_attempt", "persons": 3, "lat": 35.5, "lon": 12.605,
+    })  # fmt: skip
+    message = RawMessage("reports.interceptions", 0, offset, value, ReportKind.INTERCEPTION)
+    (event,) = process_batch([message], CATALOGUE, AT).events
+    return event
+
+
+def test_a_broker_that_lost_its_log_has_its_positions_told_apart_from_the_old_ones(engine_dir: Path) -> None:
+    db = "bw_clusters_unit"
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, db)
+    first = ClickHouseIncidentSink(client, db)
+    assert first.open_log("cluster-a") == []
+    first.write_rejects([letter(n) for n in range(5)])
+    first.write_events([report(7, "r1")])
+    assert first.stored_sources([report(7, "r1")]) == {("ES-GC", "r1"): Source("reports.interceptions", 0, 7)}
+
+    # The broker restarts empty, with a new cluster id, and hands out offsets 0, 1, ... again.
+    second = ClickHouseIncidentSink(client, db)
+    assert second.open_log("cluster-b") == ["cluster-a"]
+    assert second.earlier == ["cluster-a"]
+    second.write_rejects([letter(n) for n in range(3)])  # new bad messages at the old positions
+    second.write_rejects([letter(n) for n in range(3)])  # and a crash replay of them in this log
+    assert client.query(f"SELECT count() FROM {db}.rejects").result_rows == [(8,)]
+    assert second.totals()["rejects"] == 8
+    # A resend of r1 that lands at r1's old offset is a resend, not a crash replay to publish again.
+    assert second.stored_sources([report(7, "r1")])[("ES-GC", "r1")] != report(7, "r1").source
+    # The first broker, seen again (a Kafka cluster that was never lost), is not new.
+    again = ClickHouseIncidentSink(client, db)
+    assert again.open_log("cluster-a") == [] and again.earlier == []
+    assert again.stored_sources([report(7, "r1")]) == {("ES-GC", "r1"): report(7, "r1").source}
+
+
+def test_rows_stored_before_clusters_were_recorded_belong_to_the_first_cluster(engine_dir: Path) -> None:
+    db = "bw_clusters_legacy_unit"
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, db)
+    legacy = ClickHouseIncidentSink(client, db)  # no cluster: how an earlier release wrote its rows
+    legacy.write_rejects([letter(0), letter(1)])
+    legacy.write_events([report(7, "r1")])
+    upgraded = ClickHouseIncidentSink(client, db)
+    upgraded.open_log("cluster-a")
+    upgraded.write_rejects([letter(1), letter(2)])  # letter(1) is a crash replay across the upgrade
+    assert upgraded.stored_sources([report(7, "r1")]) == {("ES-GC", "r1"): report(7, "r1").source}
+    restarted = ClickHouseIncidentSink(client, db)
+    restarted.open_log("cluster-b")
+    restarted.write_rejects([letter(1)])
+    assert restarted.stored_sources([report(7, "r1")])[("ES-GC", "r1")] != report(7, "r1").source
+    assert client.query(f"SELECT count() FROM {db}.rejects").result_rows == [(4,)]
+
+
+def test_the_rejects_table_of_an_earlier_release_is_rebuilt_with_the_cluster_and_loses_nothing(
+    engine_dir: Path,
+) -> None:
+    db = "bw_rejects_upgrade_unit"
+    client = connect(f"chdb://{engine_dir}")
+    before = MIGRATIONS.index(_key_rejects_by_cluster) - 1  # the events column comes just before
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    for statement in MIGRATIONS[:before]:
+        assert isinstance(statement, str)
+        client.command(statement.format(db=db, window=DEDUP_WINDOW))
+    columns = [c for c in REJECT_COLUMNS if c != "source_cluster"]
+    rows = [[d.source_topic, d.source_partition, d.source_offset, d.reason.value, d.field, d.detail,
+             d.received_at, d.raw] for d in (letter(0), letter(1), letter(2))]  # fmt: skip
+    client.insert(f"{db}.rejects", rows, column_names=columns)
+    # A crash cut an earlier try short: half a copy is left behind.
+    _key_rejects_by_cluster_table_left_half_done(client, db)
+    client.command(
+        f"CREATE TABLE {db}.schema_migrations (version UInt32, applied_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    client.insert(f"{db}.schema_migrations", [[v] for v in range(1, before + 1)], column_names=["version"])
+    assert migrate(client, db) == len(MIGRATIONS) - before
+    assert migrate(client, db) == 0
+    kept = client.query(f"SELECT source_offset, source_cluster FROM {db}.rejects ORDER BY 1").result_rows
+    assert kept == [(0, ""), (1, ""), (2, "")]
+    key = client.query(
+        "SELECT sorting_key FROM system.tables WHERE database = %(db)s AND name = 'rejects'",
+        parameters={"db": db},
+    ).result_rows
+    assert key == [("source_cluster, source_topic, source_partition, source_offset",)]
+    assert client.query(f"EXISTS TABLE {db}.rejects_by_cluster").result_rows == [(0,)]
+
+
+def _key_rejects_by_cluster_table_left_half_done(client: Client, db: str) -> None:
+    client.command(
+        REJECTS_TABLE.format(table="rejects_by_cluster", cluster="\n source_cluster LowCardinality(String),",
+                             key="source_cluster, ").format(db=db, window=DEDUP_WINDOW)
+    )  # fmt: skip
+    client.command(
+        f"INSERT INTO {db}.rejects_by_cluster SELECT source_topic, source_partition, source_offset, '', "
+        f"reason, field, detail, received_at, raw FROM {db}.rejects WHERE source_offset = 0"
+    )

@@ -66,13 +66,30 @@ def test_the_broker_watch_says_degraded_recovers_and_past_the_limit_stops_with_a
     seen: list[str] = []
     health: dict[str, str] = {}
 
-    async def check(timeout_s: float) -> None:
+    async def cluster_id(timeout_s: float) -> str:
         seen.append(health.get("broker", ""))
         answer = next(answers)
         if answer is not None:
             raise answer
+        return "c1"
 
     with pytest.raises(BrokerUnavailableError, match=r"did not answer for 0.05 s"):
-        asyncio.run(watch_broker(health, check, limit_s=0.05, every_s=0.01))
+        asyncio.run(watch_broker(health, cluster_id, "c1", limit_s=0.05, every_s=0.01))
     assert seen[:2] == ["", "ok"] and seen[3] == "ok"
     assert seen[2].startswith("degraded: the broker does not answer") and seen[-1].startswith("degraded")
+
+
+def test_a_broker_that_comes_back_as_another_cluster_stops_the_worker_at_once() -> None:
+    from schemas.errors import BrokerResetError
+    from streams.supervise import watch_broker
+
+    answers = iter(["c1", "c1", "c2"])
+    health: dict[str, str] = {}
+
+    async def cluster_id(timeout_s: float) -> str:
+        return next(answers)
+
+    with pytest.raises(BrokerResetError, match=r"answers as cluster 'c2', not 'c1'.*without its log"):
+        # The fault limit is long: a reset is not an outage to wait out.
+        asyncio.run(watch_broker(health, cluster_id, "c1", limit_s=3600, every_s=0.01))
+    assert health["broker"] == "ok"
