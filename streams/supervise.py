@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TypeVar
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BACKOFF_S = 5.0
 BROKER_CHECK_S = 2.0
+STOP_LIMIT_S = 15.0  # from a part's failure to the process's end, at most
 
 
 async def retry_faults(
@@ -129,5 +132,25 @@ async def run_or_crash(
     except Exception as error:
         health[part] = f"failed: {error}"
         log.exception("%s stopped the worker", part)
+        exit_within(STOP_LIMIT_S)
         await app.crash(error)
         raise
+
+
+def exit_within(seconds: float) -> None:
+    """End the process (exit status 1) if it has not stopped within `seconds`.
+
+    Faust waits up to a minute for a consumer thread whose broker is gone
+    before it lets the process go; a supervisor should not wait that long to
+    restart a worker whose failure is already decided. Nothing is lost by the
+    cut: what was not committed is read again, as after a kill -9.
+    """
+
+    def cut() -> None:
+        log.error("the worker did not stop within %g s of its failure; exiting now", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, cut)
+    timer.daemon = True
+    timer.start()

@@ -13,10 +13,10 @@ import pytest
 from scripts.make_sample_feed import generate
 from streams.scenario import build_scenario, default_start
 
-pytestmark = pytest.mark.slow  # three demo runs: over a minute
+pytestmark = pytest.mark.slow  # two demo runs: about a minute
 
 CLI = [sys.executable, "-m", "streams.cli"]
-RUNS = 3
+RUNS = 2
 
 
 def run(args: list[str], data: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -26,7 +26,7 @@ def run(args: list[str], data: Path, timeout: float = 300) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, list[dict]]]:
-    """Three demos on fresh data dirs: each one's output and its alerts (latest state per id)."""
+    """Two demos on fresh data dirs: each one's output and its alerts (latest state per id)."""
     out = []
     for n in range(RUNS):
         data = tmp_path_factory.mktemp(f"demo{n}") / "data"
@@ -72,6 +72,7 @@ def test_the_demo_handles_every_message_and_says_where_the_data_is(
     for headline in ("Surge at IT-LAMPEDUSA", "Mass crossing attempt at ES-CEUTA-LAND", "Encounter at sea"):
         assert headline in stdout, headline
     assert "borderwatch counts" in stdout
+    assert "its topics with it (the bundled Tansu keeps them in memory)" in stdout
     (gap,) = [a for a in alerts if a["kind"] == "ais_gap"]
     assert gap["vessel_ids"] == ["mmsi:224000103"] and "reappeared after 7.0 h" in gap["description"]
     (lampedusa,) = [a for a in alerts if a["id"].startswith("surge:IT-LAMPEDUSA")]

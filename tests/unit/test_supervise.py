@@ -93,3 +93,14 @@ def test_a_broker_that_comes_back_as_another_cluster_stops_the_worker_at_once() 
         # The fault limit is long: a reset is not an outage to wait out.
         asyncio.run(watch_broker(health, cluster_id, "c1", limit_s=3600, every_s=0.01))
     assert health["broker"] == "ok"
+
+
+def test_a_worker_whose_failure_is_decided_exits_within_the_stop_limit_even_if_its_shutdown_hangs() -> None:
+    import subprocess
+    import sys
+
+    hung = "import logging, time; from streams.supervise import exit_within; exit_within(0.3); time.sleep(60)"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", hung], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and time.monotonic() - started < 20
+    assert "did not stop within 0.3 s of its failure" in done.stderr
