@@ -1,21 +1,36 @@
-"""Broker faults through a proxy the test cuts: ridden out within the limit, a clear exit past it."""
+"""Broker faults through a proxy the test cuts: ridden out within the limit, a clear exit past it;
+a ClickHouse fault from a failing client, ridden out with every report stored once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
 
+from geo import load_catalogue
+from schemas.limits import ReportLimits
 from scripts.make_sample_feed import generate
+from streams.detect.thresholds import Thresholds
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.topics import INTERCEPTIONS, MAX_MESSAGE_BYTES, ensure_topics
 from streams.replay import replay_lines
+from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
+from streams.stages.batches import StageCounts, run_batches
+from streams.stages.ingest import Ingest
+from streams.stages.store import Store
+from streams.supervise import retry_faults
 from tests.integration.faults import FaultProxy
 from tests.integration.test_counts import stored_counts
+
+CATALOGUE = load_catalogue()
 
 
 @pytest.fixture
@@ -77,3 +92,94 @@ def test_past_the_limit_the_worker_exits_non_zero_and_says_why(proxy: FaultProxy
     proxy.cut()
     assert worker.process.wait(timeout=90) != 0
     assert "the broker did not answer for 6 s (BORDERWATCH_FAULT_LIMIT_S)" in worker.log.read_text()
+
+
+class FailingClient:
+    """A real chdb client with injected faults: every call refused, or inserts done and their answer lost."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._down_until = self._lossy_until = 0.0
+        self.failures = 0
+        self.lost_answers = 0
+
+    def fail_for(self, seconds: float) -> None:
+        self._down_until = time.monotonic() + seconds
+
+    def lose_answers_for(self, seconds: float) -> None:
+        self._lossy_until = time.monotonic() + seconds
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name not in ("query", "command", "insert", "raw_insert"):
+            return call
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            now = time.monotonic()
+            if now < self._down_until:
+                self.failures += 1
+                raise OperationalError("injected: ClickHouse does not answer")
+            result = call(*args, **kwargs)
+            if now < self._lossy_until and name.endswith("insert"):
+                self.lost_answers += 1
+                raise OperationalError("injected: the answer to an insert was lost")
+            return result
+
+        return failing
+
+
+def test_a_clickhouse_fault_within_the_limit_is_retried_and_every_report_is_stored_once(
+    proxy: FaultProxy, engine_dir: Path
+) -> None:
+    """The ingest stage on the real broker and a real chdb behind a client that fails for 3 s, then
+    loses the answers to its inserts for 3 s."""
+    feed = generate(scale=3, vessels=0)
+    reports, _ = feed.expected_totals()
+    lines, db = feed.interceptions, "bw_clickhouse_fault"
+    real = connect(f"chdb://{engine_dir}")
+    migrate(real, db)
+    client = FailingClient(real)
+    store = Store(ClickHouseIncidentSink(client, db), CATALOGUE, 2, Thresholds(), detectors=False)  # type: ignore[arg-type]
+    health: dict[str, str] = {}
+    seen: set[str] = set()
+
+    async def run() -> None:
+        publisher = KafkaEventPublisher(proxy.url)
+        consumer = KafkaBatchConsumer(proxy.url, db, (INTERCEPTIONS,))
+        await publisher.start()
+        await consumer.start()
+        counts = StageCounts()
+        ingest = Ingest(CATALOGUE, MAX_MESSAGE_BYTES, ReportLimits())
+        retry = partial(retry_faults, health, "ingest", 60)
+        stage = asyncio.create_task(
+            run_batches(ingest.prepare, store.store_and_publish, consumer, publisher, counts, 100, 0.1, retry)
+        )
+        try:
+            await replay_lines(iter(lines[:100]), INTERCEPTIONS, proxy.url)
+            while counts.processed == 0:
+                await asyncio.sleep(0.05)
+            third = len(lines) // 3
+            client.fail_for(3.0)
+            await replay_lines(iter(lines[100:third]), INTERCEPTIONS, proxy.url)
+            await asyncio.sleep(3.0)
+            client.lose_answers_for(3.0)
+            await replay_lines(iter(lines[third:]), INTERCEPTIONS, proxy.url)
+            async with asyncio.timeout(120):
+                while counts.processed < len(lines):
+                    assert not stage.done(), stage.result()
+                    seen.add(health.get("ingest", "ok").split(":")[0])
+                    await asyncio.sleep(0.05)
+        finally:
+            stage.cancel()
+            await consumer.stop()
+            await publisher.stop()
+
+    asyncio.run(run())
+    assert "degraded" in seen and health["ingest"] == "ok", (seen, health)
+    assert client.failures > 2 and client.lost_answers > 0
+    assert real.query(f"SELECT count() FROM {db}.events").result_rows == [(reports,)]
+    rows = real.query(
+        "SELECT crossing_id, route, incident_type, sum(reports), sum(persons) "
+        f"FROM {db}.crossing_counts GROUP BY crossing_id, route, incident_type"
+    ).result_rows
+    assert {(c, r, t): [int(n), int(p)] for c, r, t, n, p in rows} == feed.expected
