@@ -1,4 +1,5 @@
-"""Durable delivery: alerts raised before a kill -9 reach a centre whose endpoint was down, in order."""
+"""Durable delivery: alerts raised before a kill -9 reach a centre whose endpoint was down, in order,
+and that centre holds up no other."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_alerts_raised_before_a_kill_reach_a_centre_that_was_down_in_order_once_
     tmp_path: Path, broker: LocalBroker, start_worker: Any
 ) -> None:
     scenario = build_scenario(default_start(), partitions=2)
-    endpoint = Endpoint()
+    endpoint, other = Endpoint(), Endpoint()
+    other.up()  # another centre, answering all along: the one that is down must not hold it up
     subscriptions = tmp_path / "subscriptions.toml"
     subscriptions.write_text(
         f"""
@@ -69,6 +71,11 @@ webhook = "http://127.0.0.1:{endpoint.port}/hook"
 secret = "{SECRET}"
 backoff_s = 0.2
 backoff_max_s = 2
+
+[[subscription]]
+centre = "PT-NCC"
+webhook = "http://127.0.0.1:{other.port}/hook"
+secret = "{SECRET}"
 """
     )
     watch = tmp_path / "watch.csv"
@@ -87,6 +94,13 @@ backoff_max_s = 2
     assert groups() == scenario.expected_groups
     retrying = worker.status()["delivery"]["retrying"]
     assert "ES-NCC" in retrying and "ClientConnectorError" in retrying["ES-NCC"], retrying
+    raised = [Alert.model_validate_json(r.value) for r in asyncio.run(read_all(broker.url, ALERTS))]
+    raised_keys = {idempotency_key(a.id, a.version) for a in raised if a.notify}
+    deadline = time.monotonic() + 60
+    while {h[IDEMPOTENCY_KEY_HEADER] for h, _ in other.received} < raised_keys:
+        assert time.monotonic() < deadline, "a centre that is down held up another"
+        time.sleep(0.5)
+    other.down()
     worker.kill()  # every delivery is still pending: the endpoint has been down all along
 
     worker = start_worker(**env)
