@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.limits import ReportLimits
@@ -13,6 +14,7 @@ from streams.analyst.limits import AnalystLimits
 from streams.detect.thresholds import Thresholds
 
 LOCAL = "local"
+MAX_SECRET_BYTES = 4096
 
 
 class Role(StrEnum):
@@ -38,6 +40,11 @@ class Settings(BaseSettings):
         "",
         description="clickhouse-connect DSN (chdb:///path or http://user:pass@host:8123/borderwatch); "
         "empty means chdb under the data dir",
+    )
+    clickhouse_password_file: Path | None = Field(
+        None,
+        description="a file holding the ClickHouse password (a Docker or systemd secret); it takes the "
+        "place of any password in the DSN, so the DSN and the environment need not carry one",
     )
     data_dir: Path = Field(
         Path("borderwatch-data"), description="where local state lives (chdb, broker, Faust)"
@@ -80,12 +87,44 @@ class Settings(BaseSettings):
         """Where the embedded ClickHouse keeps its files."""
         return self.data_dir / "chdb"
 
+    @model_validator(mode="after")
+    def _password_file_is_usable(self) -> Settings:
+        if self.clickhouse_password_file is not None:
+            if not self.clickhouse.startswith(("http://", "https://")):
+                raise ValueError(
+                    "clickhouse_password_file needs an http(s):// ClickHouse DSN (chdb has no password)"
+                )
+            read_secret(self.clickhouse_password_file)
+        return self
+
     @property
     def clickhouse_dsn(self) -> str:
         """The DSN to connect with, the data dir's chdb when none is set."""
+        if self.clickhouse_password_file is not None:
+            return with_password(self.clickhouse, read_secret(self.clickhouse_password_file))
         return self.clickhouse or f"chdb://{self.chdb_dir.resolve()}"
 
     @property
     def is_local_clickhouse(self) -> bool:
         """chdb is in-process and single-owner: readers must go through the owning worker."""
         return self.clickhouse_dsn.startswith("chdb:")
+
+
+def read_secret(path: Path) -> str:
+    """A secret file's text without its final line break; refuses a missing, empty or oversized file."""
+    try:
+        raw = path.read_bytes()[: MAX_SECRET_BYTES + 1]
+    except OSError as error:
+        raise ValueError(f"cannot read the secret file {str(path)!r}: {error.strerror}") from None
+    secret = raw.decode("utf-8", errors="strict").removesuffix("\n").removesuffix("\r")
+    if not secret or len(raw) > MAX_SECRET_BYTES or "\n" in secret:
+        raise ValueError(f"the secret file {str(path)!r} must hold one line of 1 to {MAX_SECRET_BYTES} bytes")
+    return secret
+
+
+def with_password(dsn: str, password: str) -> str:
+    """The DSN with `password` in place of its own (quoted, so any character is safe)."""
+    parts = urlsplit(dsn)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0] or "default"  # as written: already quoted where it must be
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))

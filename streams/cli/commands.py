@@ -251,6 +251,25 @@ def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) 
         console.print(f"wrote {path}")
 
 
+@cli.command()
+def health() -> None:
+    """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
+    from streams.datadir import running_worker_process
+
+    settings = Settings()
+    found = running_worker_process(settings.data_dir)
+    port = found[1] if found else settings.web_port  # a process-role worker writes no worker.json
+    api = WorkerApi.of(f"http://127.0.0.1:{port}", settings.data_dir)
+    answer = api.get("/health") if api else None
+    if answer is None:
+        err.print(f"[bold red]unhealthy:[/] no worker answers on 127.0.0.1:{port} for {settings.data_dir}")
+        raise typer.Exit(code=1)
+    if answer.get("healthy") is not True:
+        err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
+        raise typer.Exit(code=1)
+    console.print_json(data=answer)
+
+
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
     """Write rows as json or csv to stdout and nothing else; a note on an empty result to stderr.
 

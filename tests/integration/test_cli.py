@@ -196,6 +196,14 @@ def test_alerts_as_json_and_csv_are_the_table_rows_and_their_ids_work_with_cap(n
         assert cap.returncode == 0 and "<identifier>" in cap.stdout, cap.stderr
 
 
+def test_health_exits_0_for_a_healthy_worker_and_1_without_one(night: Path, tmp_path: Path) -> None:
+    healthy = run(["health"], night, timeout=60)
+    assert healthy.returncode == 0 and json.loads(healthy.stdout)["healthy"] is True, healthy.stderr
+    (tmp_path / "data").mkdir()
+    nobody = run(["health"], tmp_path, timeout=60, BORDERWATCH_WEB_PORT=str(free_port()))
+    assert nobody.returncode == 1 and "no worker answers on 127.0.0.1:" in nobody.stderr
+
+
 def test_counts_as_json_and_csv_are_the_table_rows(night: Path) -> None:
     table, records, rows = formats(["counts", "--by", "route"], night)
     assert records and sum(r["reports"] for r in records) > 0
