@@ -166,7 +166,7 @@ def create_app(
             await publisher.stop()
 
     store = (
-        Store(sink, catalogue, settings.partitions, settings.detect, settings.detectors)
+        Store(sink, catalogue, settings.partitions, settings.detect, settings.detectors, settings.share_notes)
         if sink is not None
         else None
     )

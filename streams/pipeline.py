@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 
 from geo.catalogue import Catalogue
 from geo.lookup import crossing_route, locate
@@ -76,11 +77,16 @@ class Enriched:
             return self.report.vessel_key
         return f"{self.report.authority}:{self.report.report_id}"
 
-    def to_wire(self) -> bytes:
-        """The `events.enriched` message: the report as received, plus where it falls."""
+    def to_wire(self, with_notes: bool = False) -> bytes:
+        """The `events.enriched` message: the report as received, plus where it falls.
+
+        A report's free-text `notes` stay out unless `with_notes` (BORDERWATCH_SHARE_NOTES):
+        they may name people, and `events.enriched` goes to other systems.
+        """
+        has_notes = getattr(self.report, "notes", None) is not None
         event = {
             "kind": self.kind.value,
-            "report": json_fragment(self.raw),
+            "report": without_notes(self.raw) if has_notes and not with_notes else json_fragment(self.raw),
             "crossing_id": self.crossing_id,
             "country": self.country,
             "route": self.route,
@@ -90,6 +96,13 @@ class Enriched:
         if self.published_at is not None:
             event["published_at"] = self.published_at
         return encode_obj(event)
+
+
+def without_notes(raw: bytes) -> dict[str, Any]:
+    """A validated report's JSON object without its `notes` (validation refused duplicate keys)."""
+    report = orjson.loads(raw)
+    report.pop("notes", None)
+    return dict(report)
 
 
 @dataclass

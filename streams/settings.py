@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.limits import ReportLimits
 from streams.analyst.limits import AnalystLimits
 from streams.detect.thresholds import Thresholds
+from streams.sinks.retention import Retention
 
 LOCAL = "local"
 MAX_SECRET_BYTES = 4096
@@ -75,6 +76,12 @@ class Settings(BaseSettings):
         None,
         description="TOML file of the transition rules: which geofence transitions raise alerts; "
         "none: transitions are data only",
+    )
+    retention: Retention = Field(
+        default_factory=Retention, description="days ClickHouse keeps personal data (README, Data protection)"
+    )
+    share_notes: bool = Field(
+        False, description="put reports' free-text notes on events.enriched (they may name people)"
     )
     cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
     tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")

@@ -25,6 +25,7 @@ from streams.kafka.broker import free_port, running_local_broker, start_local_br
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
 from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.sinks.retention import apply_retention
 from streams.supervise import broker_restarted
 from streams.worker_client import WorkerApi
 
@@ -64,6 +65,9 @@ def run_worker(settings: Settings) -> None:
         if writes_clickhouse:
             sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
             applied = migrate(sink.client, settings.database)
+            changed = apply_retention(sink.client, settings.database, settings.retention)
+            if changed:
+                log.info("retention set: %s", ", ".join(changed))
             earlier = sink.open_log(cluster)
             if earlier:
                 log.warning("%s", broker_restarted(cluster, earlier))

@@ -150,6 +150,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         first_seen DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree
     ORDER BY cluster_id""",
+    # The TTLs applied last (streams/sinks/retention.py).
+    """CREATE TABLE IF NOT EXISTS {db}.retention_applied (
+        name String,
+        statement String,
+        applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = MergeTree
+    ORDER BY name""",
 )
 
 EVENT_COLUMNS = (

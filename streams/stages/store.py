@@ -40,8 +40,10 @@ class Store:
         partitions: int,
         meeting: Thresholds,
         detectors: bool,
+        share_notes: bool = False,
     ) -> None:
         self.sink = sink
+        self.share_notes = share_notes
         self.partitions = partitions
         self.meeting = meeting
         self.detectors = detectors
@@ -69,8 +71,9 @@ class Store:
             else ([], [])
         )
         self.split_cpu_s += time.thread_time() - started
+        enriched = [(e.key.encode(), e.to_wire(self.share_notes)) for e in fresh + replayed]
         await asyncio.gather(
-            publisher.publish_batched(ENRICHED, [(e.key.encode(), e.to_wire()) for e in fresh + replayed]),
+            publisher.publish_batched(ENRICHED, enriched),
             publisher.publish_to_partitions(DETECT_TRACKS, [(p, b"batch", v) for p, v in tracks]),
             publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
         )

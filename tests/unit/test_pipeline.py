@@ -85,11 +85,28 @@ def test_the_enriched_wire_message_is_what_the_exported_schema_describes() -> No
 
     raw = orjson.dumps({**BASE, "report_id": "w1", "lat": 35.5, "lon": 12.605, "notes": "x"})
     event = process_batch([message(4, raw)], CATALOGUE, NOW).events[0]
-    wire = EnrichedEvent.model_validate_json(event.to_wire())
+    wire = EnrichedEvent.model_validate_json(event.to_wire(with_notes=True))
     assert wire.report == event.report
     assert (wire.crossing_id, wire.country, wire.route) == ("IT-LAMPEDUSA", "ITA", "Central Mediterranean")
     assert (wire.source.topic, wire.source.partition, wire.source.offset) == ("reports.interceptions", 1, 4)
     assert wire.received_at == NOW
+
+
+def test_notes_stay_out_of_the_enriched_message_and_the_detectors_input_unless_shared() -> None:
+    from schemas.events import EnrichedEvent
+    from streams.detect.batch import split_for_detection
+
+    notes = "skipper named Ahmed K., phone +212 600 000 000"
+    raw = orjson.dumps({**BASE, "report_id": "n1", "lat": 35.5, "lon": 12.605, "notes": notes})
+    event = process_batch([message(5, raw)], CATALOGUE, NOW).events[0]
+    plain = event.to_wire()
+    assert b"Ahmed" not in plain and b'"notes"' not in plain
+    wire = EnrichedEvent.model_validate_json(plain)
+    assert wire.report == event.report.model_copy(update={"notes": None})
+    assert notes in EnrichedEvent.model_validate_json(event.to_wire(with_notes=True)).report.notes  # type: ignore[union-attr, operator]
+    kinds = {c: str(p["kind"]) for c, p in zip(CATALOGUE.crossings.ids, CATALOGUE.crossings.props)}
+    tracks, cells = split_for_detection([event], kinds, 4, 500.0, 3.0)
+    assert tracks and all(b"Ahmed" not in value for _, value in tracks + cells)
 
 
 def test_a_fault_on_one_message_dead_letters_only_that_message(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,69 @@
+"""Retention: how long ClickHouse keeps personal data, as TTLs on its tables (README, Data protection).
+
+A TTL is set when it differs from the one applied last (recorded in
+`retention_applied`): changing a TTL rewrites the table's parts once, so a
+worker's start must not do it again each time.
+"""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_DAYS = 36_500
+
+
+class Retention(BaseModel):
+    """Days each kind of personal data is kept; 0 keeps it. Env: BORDERWATCH_RETENTION__<FIELD>."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw_days: int = Field(
+        90, ge=0, le=MAX_DAYS,
+        description="the report as sent (events.report: its notes, persons' details, vessel names) and "
+        "the persons' nationalities per report (events.nationalities), from when it was received",
+    )  # fmt: skip
+    rejects_days: int = Field(
+        90, ge=0, le=MAX_DAYS, description="a refused message as sent (rejects.raw), from its receipt"
+    )
+    transitions_days: int = Field(
+        365, ge=0, le=MAX_DAYS,
+        description="geofence transitions (vessel names, call signs, positions), from the fix's time",
+    )  # fmt: skip
+
+
+def ttl_statements(db: str, retention: Retention) -> dict[str, tuple[int, str]]:
+    """For each TTL: (days, the ALTER that sets it, or removes it when days is 0)."""
+
+    def column(table: str, name: str, kind: str, clock: str, days: int) -> tuple[int, str]:
+        ttl = "REMOVE TTL" if days == 0 else f"{kind} TTL toDateTime({clock}) + INTERVAL {days} DAY"
+        return days, f"ALTER TABLE {db}.{table} MODIFY COLUMN {name} {ttl}"
+
+    rows, raw = retention.transitions_days, retention.raw_days
+    nationalities = "Map(LowCardinality(String), UInt32)"
+    return {
+        "events.report": column("events", "report", "String", "received_at", raw),
+        "events.nationalities": column("events", "nationalities", nationalities, "received_at", raw),
+        "rejects.raw": column("rejects", "raw", "String", "received_at", retention.rejects_days),
+        "transitions": (
+            rows,
+            f"ALTER TABLE {db}.transitions "
+            + ("REMOVE TTL" if rows == 0 else f"MODIFY TTL toDateTime(observed_at) + INTERVAL {rows} DAY"),
+        ),
+    }
+
+
+def apply_retention(client: Client, db: str, retention: Retention) -> list[str]:
+    """Set every TTL that differs from the one applied last; returns the names of those set."""
+    latest = f"SELECT name, argMax(statement, applied_at) FROM {db}.retention_applied GROUP BY name"
+    rows = client.query(latest)
+    applied = {str(name): str(statement) for name, statement in rows.result_rows}
+    changed = []
+    for name, (days, statement) in ttl_statements(db, retention).items():
+        if applied.get(name) == statement:
+            continue
+        if days or name in applied:  # a TTL never set needs no removing
+            client.command(statement)
+        client.insert(f"{db}.retention_applied", [[name, statement]], column_names=["name", "statement"])
+        changed.append(name)
+    return changed
