@@ -40,6 +40,7 @@ from streams.poison import dead_letter_key
 from streams.settings import Role, Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
+from streams.sinks.erase import erase_report
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.stages.batches import Forward, Retry, StageCounts, run_batches
@@ -47,7 +48,7 @@ from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
 from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 from streams.web.auth import auth_middleware
-from streams.web.views import add_analyst_views, add_health_views
+from streams.web.views import add_analyst_views, add_health_views, add_operator_views
 
 log = logging.getLogger(__name__)
 TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost
@@ -272,6 +273,8 @@ def create_app(
     add_health_views(app, status, health_now)
     if analyst is not None:
         add_analyst_views(app, analyst)
+    if sink is not None:
+        add_operator_views(app, lambda wanted: erase_report(sink.client, settings.database, wanted).as_dict())
     return app
 
 

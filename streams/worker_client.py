@@ -64,12 +64,16 @@ class WorkerApi:
 
     def sql(self, sql: str) -> dict[str, Any]:
         """Run a read-only query in the worker: {"columns", "rows"}, or {"error"} when refused."""
+        return self.post("/sql", {"sql": sql})
+
+    def post(self, path: str, body: dict[str, Any], timeout_s: float = 60) -> dict[str, Any]:
+        """POST a JSON body to an endpoint: its JSON answer, or {"error", "status"} when refused."""
         request = urllib.request.Request(
-            self.base_url + "/sql", data=encode_obj({"sql": sql}), method="POST",
+            self.base_url + path, data=encode_obj(body), method="POST",
             headers={**self._headers, "Content-Type": "application/json"},
         )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return dict(decode_obj(response.read()))
         except urllib.error.HTTPError as error:
             return _refusal(error)

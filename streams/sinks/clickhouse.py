@@ -157,6 +157,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree
     ORDER BY name""",
+    # Erasure (streams/sinks/erase.py): the identities erased, and counts that can take a
+    # compensating negative row.
+    """CREATE TABLE IF NOT EXISTS {db}.erased (
+        authority String,
+        report_id String,
+        erased_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (authority, report_id)""",
+    "ALTER TABLE {db}.crossing_counts MODIFY COLUMN reports Int64, MODIFY COLUMN persons Int64",
 )
 
 EVENT_COLUMNS = (
@@ -297,21 +306,26 @@ class ClickHouseIncidentSink:
 
     def stored_sources(self, events: Sequence[Enriched]) -> dict[tuple[str, str], Source]:
         """For the events already stored, the log position each was first read from
-        (`ELSEWHERE` when that was another broker's log)."""
+        (`ELSEWHERE` when that was another broker's log, or when the report was erased)."""
         if not events:
             return {}
         # The keys travel as one JSON string: binding thousands of tuples costs more.
+        keyed = "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))'))"
+        keys = f"(authority, report_id) IN ({keyed})"
         rows = self.client.query(
-            "SELECT authority, report_id, source_topic, source_partition, source_offset, source_cluster "
-            f"FROM {self.db}.events WHERE (authority, report_id) IN ("
-            "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))')))",
+            "SELECT authority, report_id, source_topic, source_partition, source_offset, source_cluster, 0 "
+            f"FROM {self.db}.events WHERE {keys} UNION ALL "
+            f"SELECT authority, report_id, '', 0, 0, '', 1 FROM {self.db}.erased WHERE {keys}",
             parameters={"keys": encode_obj([e.identity for e in events]).decode()},
         ).result_rows
         here = self._log_clusters
-        return {
-            (authority, report_id): Source(topic, partition, offset) if cluster in here else ELSEWHERE
-            for authority, report_id, topic, partition, offset, cluster in rows
-        }
+        stored: dict[tuple[str, str], Source] = {}
+        for authority, report_id, topic, partition, offset, cluster, erased in sorted(
+            rows, key=lambda r: r[6]
+        ):
+            readable = cluster in here and not erased
+            stored[(authority, report_id)] = Source(topic, partition, offset) if readable else ELSEWHERE
+        return stored
 
     def write_events(self, events: Sequence[Enriched]) -> None:
         """Insert a batch of new events (see `stored_sources`) as one block."""

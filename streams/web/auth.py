@@ -23,6 +23,7 @@ ENDPOINTS: Mapping[str, tuple[str, str | None]] = {
     "/counts": ("GET", None),
     "/alerts": ("GET", None),
     "/sql": ("POST", "application/json"),
+    "/erase": ("POST", "application/json"),
 }
 
 

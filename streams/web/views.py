@@ -1,4 +1,5 @@
-"""Worker HTTP API: /health, /status, /counts, /alerts and /sql (the guard in streams.web.auth runs first).
+"""Worker HTTP API: /health, /status, /counts, /alerts, /sql and /erase (the guard in streams.web.auth
+runs first).
 
 With chdb the worker is the only process that may open ClickHouse, so the
 analysts' reads come here; they run in the caged analyst session, never in
@@ -8,18 +9,22 @@ ingest's.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from pydantic import ValidationError
 
 from schemas.codec import decode_obj
 from schemas.errors import AnalystBusyError, QueryRefusedError
 from streams.analyst.session import AnalystSession
 from streams.analytics import GroupBy, parse_duration_s
+from streams.sinks.erase import ErasureRequest
 
 RETRY_AFTER_S = "2"
+log = logging.getLogger(__name__)
 
 
 def add_health_views(
@@ -36,6 +41,26 @@ def add_health_views(
     @app.page("/status")
     async def status_view(web: View, request: Request) -> Response:
         return web.json({**await asyncio.to_thread(status), "health": health()})
+
+
+def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[str, int]]) -> None:
+    """/erase, on the worker that holds ClickHouse: one report and what was derived from it."""
+
+    @app.page("/erase")
+    class Erase(View):
+        async def post(self, request: Request) -> Response:
+            try:
+                wanted = ErasureRequest.model_validate_json(await request.read())
+            except ValidationError as error:
+                errors = error.errors()
+                where = ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else "body"
+                return self.json(
+                    {"error": f'the body must be JSON {{"authority": ..., "report_id": ...}} ({where})'},
+                    status=400,
+                )
+            erased = await asyncio.to_thread(erase, wanted)
+            log.warning("erased %s:%s on request: %s", wanted.authority, wanted.report_id, erased)
+            return self.json({"erased": erased})
 
 
 def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:

@@ -1,0 +1,90 @@
+"""Erasure of one report: it and what was derived from it leave ClickHouse, and its counts follow.
+
+For correction and erasure requests under data-protection law. The report's
+identity is kept in `erased` (no personal data: the authority and its report
+id), so a copy that comes again (a resend, a replay of the topic within its
+retention) is taken for a resend and is not stored or published again (see
+`ClickHouseIncidentSink.stored_sources`).
+
+Order of the steps, so that a crash halfway loses nothing and double-counts
+nothing: the tombstone first, then the events row, then the counts'
+compensation (a negative row, which SummingMergeTree adds in). A crash
+between the last two leaves `crossing_counts` ahead of `events`, which the
+worker's start-up check (`repair_counts`) rebuilds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from clickhouse_connect.driver.client import Client
+from pydantic import BaseModel, ConfigDict
+
+from schemas.reports import Text
+
+
+class ErasureRequest(BaseModel):
+    """Which report to erase: the same identity a report carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    authority: Text
+    report_id: Text
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure removed."""
+
+    events: int
+    rejects: int
+    transitions: int
+    alerts: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
+    """Remove the report, the dead letters naming it, its transitions and its id in alerts' evidence."""
+    identity = {
+        "a": request.authority,
+        "r": request.report_id,
+        "id": f"{request.authority}:{request.report_id}",
+    }
+    where = "authority = %(a)s AND report_id = %(r)s"
+    client.insert(
+        f"{db}.erased", [[request.authority, request.report_id]], column_names=["authority", "report_id"]
+    )
+    counted = client.query(
+        "SELECT toStartOfMinute(observed_at), crossing_id, route, incident_type, count(), sum(persons) "
+        f"FROM {db}.events WHERE {where} AND kind = 'interception' "
+        "GROUP BY 1, 2, 3, 4", parameters=identity,
+    ).result_rows  # fmt: skip
+    events = _count(client, f"SELECT count() FROM {db}.events WHERE {where}", identity)
+    client.command(f"DELETE FROM {db}.events WHERE {where}", parameters=identity)
+    if counted:
+        negative = [[*key, -int(n), -int(persons)] for *key, n, persons in counted]
+        client.insert(
+            f"{db}.crossing_counts", negative,
+            column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
+        )  # fmt: skip
+    named = "JSONExtractString(raw, 'authority') = %(a)s AND JSONExtractString(raw, 'report_id') = %(r)s"
+    rejects = _count(client, f"SELECT count() FROM {db}.rejects WHERE {named}", identity)
+    if rejects:
+        client.command(f"DELETE FROM {db}.rejects WHERE {named}", parameters=identity)
+    transitions = _count(client, f"SELECT count() FROM {db}.transitions WHERE event_id = %(id)s", identity)
+    if transitions:
+        client.command(f"DELETE FROM {db}.transitions WHERE event_id = %(id)s", parameters=identity)
+    alerts = _count(client, f"SELECT count() FROM {db}.alerts WHERE has(event_ids, %(id)s)", identity)
+    if alerts:
+        client.command(
+            f"ALTER TABLE {db}.alerts UPDATE event_ids = arrayFilter(e -> e != %(id)s, event_ids) "
+            "WHERE has(event_ids, %(id)s) SETTINGS mutations_sync = 2",
+            parameters=identity,
+        )
+    return Erasure(events, rejects, transitions, alerts)
+
+
+def _count(client: Client, sql: str, parameters: dict[str, str]) -> int:
+    return int(client.query(sql, parameters=parameters).result_rows[0][0])
