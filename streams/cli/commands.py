@@ -252,6 +252,36 @@ def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) 
 
 
 @cli.command()
+def erase(
+    authority: Annotated[str, typer.Option(help="the report's authority, as it sent it")],
+    report_id: Annotated[str, typer.Option("--report-id", help="the report's report_id")],
+) -> None:
+    """Erase one report and what came of it (correction and erasure requests); its counts follow."""
+    from pydantic import ValidationError
+
+    from streams.sinks.clickhouse import connect, migrate
+    from streams.sinks.erase import ErasureRequest, erase_report
+    from streams.worker import running_worker
+
+    settings = Settings()
+    try:
+        wanted = ErasureRequest(authority=authority, report_id=report_id)
+    except ValidationError as error:
+        raise fail(f"not a report identity: {error.errors()[0]['msg']}") from None
+    api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
+    if api is not None:  # chdb belongs to the running worker
+        answer = api.post("/erase", wanted.model_dump())
+        if "error" in answer:
+            raise fail(str(answer["error"]))
+        erased = answer["erased"]
+    else:
+        client = connect(settings.clickhouse_dsn)
+        migrate(client, settings.database)
+        erased = erase_report(client, settings.database, wanted).as_dict()
+    console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
+
+
+@cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
     from streams.datadir import running_worker_process
