@@ -62,6 +62,30 @@ def test_every_service_restarts_checks_its_health_and_the_workers_scale() -> Non
     assert published == {"kafka": ["9094:9094"], "grafana": ["3000:3000"]}  # ClickHouse stays inside
 
 
+def test_kafka_speaks_sasl_ssl_to_the_world_under_acls_and_names_the_host_its_certificate_has() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols["SASL_SSL"] == "SASL_SSL" and set(protocols.values()) <= {"PLAINTEXT", "SASL_SSL"}
+    assert kafka["KAFKA_LISTENERS"].endswith("SASL_SSL://:9094")  # the published port, the only one
+    assert "SASL_SSL://${BW_KAFKA_PUBLIC_HOST:?" in kafka["KAFKA_ADVERTISED_LISTENERS"]  # no silent localhost
+    assert (
+        'echo "BW_KAFKA_PUBLIC_HOST=$public_host" > .env' in SECRETS_SCRIPT
+        and '-ext "SAN=$SAN"' in SECRETS_SCRIPT
+    )
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert "/ca/ca.p12" in SECRETS_SCRIPT and "ca.p12 " not in SECRETS_SCRIPT.replace("/ca/ca.p12", "")
+
+
+def test_every_secret_a_container_reads_is_given_to_its_user() -> None:
+    chown = SECRETS_SCRIPT[SECRETS_SCRIPT.index('as_root "chown') :]
+    for name in ("kafka.keystore.jks", "kafka_server_jaas.conf", "clickhouse_writer_password",
+                 "clickhouse_grafana_password", "grafana_admin_password"):  # fmt: skip
+        assert name in chown or name.split(".")[0] + ".*" in chown, name
+    uid = re.search(r"^USER ([0-9]+):", (DOCKER / "Dockerfile").read_text(), re.M)
+    assert uid and f"WORKER_UID={uid.group(1)}" in SECRETS_SCRIPT
+
+
 def test_the_worker_settings_in_compose_are_real_settings_and_carry_no_secret() -> None:
     env = compose()["services"]["worker"]["environment"]
     fields = {f"BORDERWATCH_{name.upper()}" for name in Settings.model_fields}
@@ -136,11 +160,15 @@ def test_the_clickhouse_files_parse_and_name_three_users_with_their_profiles_and
         profile = profiles[users[reader].findtext("profile") or ""]
         assert profile.findtext("readonly") == "2" and profile.findtext("max_execution_time")
         assert [g.text for g in users[reader].iter("query")] == ["GRANT SELECT ON borderwatch.*"]
+        # readonly 2 lets a client set its own settings: a limit holds only with a constraint.
+        limits = [s for s in profile if s.tag.startswith("max_")]
+        bounded = {c.tag: c.findtext("max") for c in profile.find("constraints") or []}
+        assert limits and {s.tag: s.text for s in limits} == bounded, reader
 
 
 def test_the_clickhouse_settings_and_grants_are_ones_the_engine_knows(engine_dir: Path) -> None:
     client = connect(f"chdb://{engine_dir}")
-    names = sorted({s.tag for p in users_xml().find("profiles") or [] for s in p})
+    names = sorted({s.tag for p in users_xml().find("profiles") or [] for s in p if s.tag != "constraints"})
     known = {row[0] for row in client.query(
         "SELECT name FROM system.settings WHERE name IN %(names)s", parameters={"names": names}
     ).result_rows}  # fmt: skip
