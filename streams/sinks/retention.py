@@ -1,5 +1,8 @@
 """Retention: how long ClickHouse keeps personal data, as TTLs on its tables (README, Data protection).
 
+Every TTL counts from when borderwatch received the data, never from when it
+happened: a replay of last year's reports must not be deleted as it lands.
+
 A TTL is set when it differs from the one applied last (recorded in
 `retention_applied`): changing a TTL rewrites the table's parts once, so a
 worker's start must not do it again each time.
@@ -28,7 +31,7 @@ class Retention(BaseModel):
     )
     transitions_days: int = Field(
         365, ge=0, le=MAX_DAYS,
-        description="geofence transitions (vessel names, call signs, positions), from the fix's time",
+        description="geofence transitions (vessel names, call signs, positions), from their receipt",
     )  # fmt: skip
 
 
@@ -48,7 +51,11 @@ def ttl_statements(db: str, retention: Retention) -> dict[str, tuple[int, str]]:
         "transitions": (
             rows,
             f"ALTER TABLE {db}.transitions "
-            + ("REMOVE TTL" if rows == 0 else f"MODIFY TTL toDateTime(observed_at) + INTERVAL {rows} DAY"),
+            + (
+                "REMOVE TTL"
+                if rows == 0
+                else f"MODIFY TTL toDateTime(ifNull(received_at, inserted_at)) + INTERVAL {rows} DAY"
+            ),
         ),
     }
 

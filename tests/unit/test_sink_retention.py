@@ -73,7 +73,9 @@ def test_personal_data_goes_at_its_ttl_and_the_counts_stay(engine_dir: Path) -> 
     raws = client.query(f"SELECT source_offset, raw FROM {DB}.rejects ORDER BY 1").result_rows
     assert raws == [(1, ""), (2, "a name, not JSON")]
     assert client.query(counts).result_rows == before == [(2, 6)]
-    assert "TTL toDateTime(observed_at) + toIntervalDay(365)" in table_sql(client, "transitions")
+    assert "TTL toDateTime(ifNull(received_at, inserted_at)) + toIntervalDay(365)" in table_sql(
+        client, "transitions"
+    )
 
 
 def test_zero_days_keeps_the_data_and_a_change_is_applied(engine_dir: Path) -> None:
