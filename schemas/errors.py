@@ -41,6 +41,10 @@ class TransitionRulesError(BorderwatchError, ValueError):
     """A transition rules file cannot be used; the message names the file, rule and problem."""
 
 
+class ApiConfigError(BorderwatchError, ValueError):
+    """The worker's API settings (tokens file, TLS files) cannot serve."""
+
+
 class QueryRefusedError(BorderwatchError, ValueError):
     """An analyst query was refused or failed; `code` is a stable reason."""
 

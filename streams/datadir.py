@@ -10,6 +10,7 @@ from pathlib import Path
 
 TOKEN_FILE = "api-token"
 STATE_FILE = "worker.json"
+AUDIT_FILE = "audit.log"
 PRIVATE_UMASK = 0o077  # new files 0600, new dirs 0700
 
 
@@ -57,6 +58,15 @@ def read_token(data_dir: Path) -> str | None:
 def running_worker_process(data_dir: Path) -> tuple[int, int] | None:
     """(pid, HTTP port) of the worker that owns this data dir, if its process is alive."""
     return recorded_process(data_dir / STATE_FILE)
+
+
+def worker_tls_cert(data_dir: Path) -> Path | None:
+    """The TLS certificate the worker of this data dir serves its API with, if it uses TLS."""
+    try:
+        cert = json.loads((data_dir / STATE_FILE).read_bytes()).get("tls_cert")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(cert) if isinstance(cert, str) and cert else None
 
 
 def recorded_process(state_file: Path) -> tuple[int, int] | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Address
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyAddress, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.limits import ReportLimits
@@ -64,6 +65,18 @@ class Settings(BaseSettings):
         description="plausible maxima and time range of a report, e.g. BORDERWATCH_LIMITS__MAX_PERSONS",
     )
     web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port (0 picks a free one)")
+    web_bind: IPvAnyAddress = Field(
+        IPv4Address("127.0.0.1"),
+        description="the address the worker's API listens on; beyond loopback it needs TLS and named tokens",
+    )
+    web_hosts: list[str] = Field(
+        default_factory=list, description="the host names clients reach the API by (checked against Host)"
+    )
+    web_tls_cert_file: Path | None = Field(None, description="the API's TLS certificate chain (PEM)")
+    web_tls_key_file: Path | None = Field(None, description="the API's TLS private key (PEM)")
+    web_tokens_file: Path | None = Field(
+        None, description="TOML of named API tokens, stored hashed, each with a role (README, Security)"
+    )
     role: Role = Field(Role.ALL, description="all, process or sink (README, Roles)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
     detectors: bool = Field(True, description="run the detectors and alert delivery in this worker")
@@ -93,6 +106,17 @@ class Settings(BaseSettings):
     def chdb_dir(self) -> Path:
         """Where the embedded ClickHouse keeps its files."""
         return self.data_dir / "chdb"
+
+    @model_validator(mode="after")
+    def _api_beyond_loopback_is_secured(self) -> Settings:
+        if (self.web_tls_cert_file is None) != (self.web_tls_key_file is None):
+            raise ValueError("web_tls_cert_file and web_tls_key_file go together")
+        if not self.web_bind.is_loopback and (self.web_tls_cert_file is None or self.web_tokens_file is None):
+            raise ValueError(
+                f"web_bind {self.web_bind} is not loopback: set web_tls_cert_file, web_tls_key_file "
+                "and web_tokens_file too (README, Security)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _password_file_is_usable(self) -> Settings:

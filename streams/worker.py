@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import os
+import ssl
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,10 +15,17 @@ from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
-from schemas.errors import BrokerUnavailableError
+from schemas.errors import ApiConfigError, BrokerUnavailableError
 from streams.analyst.session import AnalystSession
 from streams.app import create_app
-from streams.datadir import STATE_FILE, ensure_token, running_worker_process, secure_data_dir
+from streams.datadir import (
+    AUDIT_FILE,
+    STATE_FILE,
+    ensure_token,
+    running_worker_process,
+    secure_data_dir,
+    worker_tls_cert,
+)
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
@@ -27,6 +35,9 @@ from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.sinks.retention import apply_retention
 from streams.supervise import broker_restarted
+from streams.web.auth import audit
+from streams.web.tls import pinned_client_context, server_context
+from streams.web.tokens import Callers, load_tokens
 from streams.worker_client import WorkerApi
 
 log = logging.getLogger(__name__)
@@ -52,7 +63,8 @@ def run_worker(settings: Settings) -> None:
     rules_file = settings.transition_rules
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
-    token = ensure_token(settings.data_dir)
+    callers = api_callers(settings)
+    audit_to(settings.data_dir / AUDIT_FILE)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
         try:
@@ -79,12 +91,16 @@ def run_worker(settings: Settings) -> None:
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
         app = create_app(
-            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, token, rules
+            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, callers, rules
         )
         if writes_clickhouse:
             # The CLI's reads go to the process that holds ClickHouse.
             state_file = settings.data_dir / STATE_FILE
-            state_file.write_bytes(encode_obj({"pid": os.getpid(), "port": port, "broker": broker_url}))
+            cert = settings.web_tls_cert_file
+            state_file.write_bytes(encode_obj({
+                "pid": os.getpid(), "port": port, "broker": broker_url,
+                "tls_cert": str(cert.resolve()) if cert else None,
+            }))  # fmt: skip
             stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
             "worker %s, role %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, "
@@ -102,10 +118,38 @@ def run_worker(settings: Settings) -> None:
         worker.execute_from_commandline()
 
 
+def api_callers(settings: Settings) -> Callers:
+    """The data dir's token and the named tokens; TLS files that cannot load stop the start here."""
+    named = []
+    try:
+        if settings.web_tokens_file is not None:
+            named = load_tokens(settings.web_tokens_file)
+        if settings.web_tls_cert_file and settings.web_tls_key_file:
+            server_context(settings.web_tls_cert_file, settings.web_tls_key_file)
+    except (ValueError, OSError, ssl.SSLError) as error:
+        raise ApiConfigError(str(error)) from None
+    return Callers(ensure_token(settings.data_dir), named)
+
+
+def audit_to(path: Path) -> None:
+    """The audit of the API (logger borderwatch.audit) as JSON lines in the data dir, private."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
+
+
 def running_worker(data_dir: Path) -> WorkerApi | None:
     """The API of the worker that owns this data dir, if one is running."""
     found = running_worker_process(data_dir)
-    return None if found is None else WorkerApi.of(f"http://127.0.0.1:{found[1]}", data_dir)
+    if found is None:
+        return None
+    cert = worker_tls_cert(data_dir)
+    scheme = "https" if cert else "http"
+    return WorkerApi.of(
+        f"{scheme}://127.0.0.1:{found[1]}", data_dir, pinned_client_context(cert) if cert else None
+    )
 
 
 def _describe(catalogue: Catalogue) -> str:

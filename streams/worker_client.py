@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -40,22 +41,23 @@ def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
 class WorkerApi:
     """The HTTP API of one running worker, with the bearer token from its data dir."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, tls: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url
         self._headers = {"Authorization": f"Bearer {token}"}
+        self._tls = tls
 
     @classmethod
-    def of(cls, base_url: str, data_dir: Path) -> WorkerApi | None:
+    def of(cls, base_url: str, data_dir: Path, tls: ssl.SSLContext | None = None) -> WorkerApi | None:
         """The API at base_url, once the worker has written its token; None before."""
         token = read_token(data_dir)
-        return cls(base_url, token) if token else None
+        return cls(base_url, token, tls) if token else None
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         """GET an endpoint's JSON; None while the worker does not answer yet."""
         query = "?" + urllib.parse.urlencode(params) if params else ""
         request = urllib.request.Request(self.base_url + path + query, headers=self._headers)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=self._tls) as response:
                 return decode_obj(response.read())
         except urllib.error.HTTPError as error:
             return _refusal(error)
@@ -73,7 +75,7 @@ class WorkerApi:
             headers={**self._headers, "Content-Type": "application/json"},
         )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s, context=self._tls) as response:
                 return dict(decode_obj(response.read()))
         except urllib.error.HTTPError as error:
             return _refusal(error)
@@ -92,12 +94,17 @@ def _refusal(error: urllib.error.HTTPError) -> dict[str, Any]:
 
 
 def wait_for_worker(
-    process: subprocess.Popen[bytes], base_url: str, data_dir: Path, log: Path, timeout_s: float = 120
+    process: subprocess.Popen[bytes],
+    base_url: str,
+    data_dir: Path,
+    log: Path,
+    timeout_s: float = 120,
+    tls: ssl.SSLContext | None = None,
 ) -> WorkerApi:
     """Block until the worker answers /status; a dead worker raises with its log's tail."""
     deadline = time.monotonic() + timeout_s
     while True:
-        api = WorkerApi.of(base_url, data_dir)
+        api = WorkerApi.of(base_url, data_dir, tls)
         status = api.get("/status") if api else None
         if api is not None and status is not None and "error" not in status:
             return api

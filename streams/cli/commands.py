@@ -282,17 +282,46 @@ def erase(
 
 
 @cli.command()
+def token(
+    name: Annotated[str, typer.Argument(help="who will hold it, as the audit log will name them")],
+    role: Annotated[str, typer.Option(help="analyst (counts, alerts, sql) or operator (status, erase)")],
+) -> None:
+    """Make a named API token: the token once (give it to its holder), and its entry for the tokens file."""
+    from pydantic import ValidationError
+
+    from streams.web.tokens import NamedToken, hash_token, new_token
+
+    secret = new_token()
+    try:
+        entry = NamedToken(name=name, role=role, sha256=hash_token(secret))
+    except ValidationError as error:
+        raise fail(f"{error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}") from None
+    err.print("The token (shown once; only its hash goes in the tokens file):")
+    print(secret)  # stdout alone, for a pipe
+    err.print("Its entry for BORDERWATCH_WEB_TOKENS_FILE:")
+    err.print(
+        f'[[token]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"',
+        markup=False,
+    )
+
+
+@cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.datadir import running_worker_process
+    from streams.web.tls import pinned_client_context
+    from streams.worker import running_worker
 
     settings = Settings()
-    found = running_worker_process(settings.data_dir)
-    port = found[1] if found else settings.web_port  # a process-role worker writes no worker.json
-    api = WorkerApi.of(f"http://127.0.0.1:{port}", settings.data_dir)
+    port, cert = settings.web_port, settings.web_tls_cert_file
+    # A process-role worker writes no worker.json: then its port and TLS are the settings'.
+    api = running_worker(settings.data_dir) or WorkerApi.of(
+        f"{'https' if cert else 'http'}://127.0.0.1:{port}", settings.data_dir,
+        pinned_client_context(cert) if cert else None,
+    )  # fmt: skip
     answer = api.get("/health") if api else None
     if answer is None:
-        err.print(f"[bold red]unhealthy:[/] no worker answers on 127.0.0.1:{port} for {settings.data_dir}")
+        where = api.base_url if api else f"127.0.0.1:{port}"
+        err.print(f"[bold red]unhealthy:[/] no worker answers on {where} for {settings.data_dir}")
         raise typer.Exit(code=1)
     if answer.get("healthy") is not True:
         err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
@@ -375,5 +404,13 @@ def _progress() -> Progress:
 
 
 def main() -> None:
-    """Console entry point."""
-    cli()
+    """Console entry point: a setting that cannot serve is one clear line, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        cli()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{first['msg']}")
+        raise SystemExit(2) from None

@@ -1,4 +1,5 @@
-"""Worker HTTP API: who may ask. A bearer token, the worker's own Host and Origin, documented content types.
+"""Worker HTTP API: who may ask. A bearer token and its role, the worker's own Host and Origin,
+documented content types; and the audit of who asked what.
 
 Even on loopback: any web page the operator opens can send requests to
 127.0.0.1, so a request needs the token (a browser cannot add it to a simple
@@ -9,11 +10,17 @@ form posts).
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from schemas.codec import encode_obj
+from streams.web.tokens import ANONYMOUS, Caller, Callers
+
+audit = logging.getLogger("borderwatch.audit")
+AUDIT_BODY_CHARS = 2000
 
 OPEN_PATHS = frozenset({"/health"})
 # path -> (method, content type of its body, or None for no body)
@@ -35,28 +42,40 @@ class Denied:
     reason: str
 
 
-def local_hosts(port: int) -> frozenset[str]:
-    """The Host values that name a worker listening on loopback at `port`."""
-    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"})
+def local_hosts(port: int, names: Sequence[str] = ()) -> frozenset[str]:
+    """The Host values that name this worker at `port`: loopback's, and the names it is reached by."""
+    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"} | {
+        f"{name.lower()}:{port}" for name in names
+    })  # fmt: skip
+
+
+def caller_of(headers: Mapping[str, str], callers: Callers) -> Caller | None:
+    """Who the request's bearer token names, if anyone."""
+    scheme, _, given = headers.get("Authorization", "").partition(" ")
+    return callers.of(given.strip()) if scheme.lower() == "bearer" and given.strip() else None
 
 
 def check_request(
-    method: str, path: str, headers: Mapping[str, str], token: str, hosts: frozenset[str]
+    method: str, path: str, headers: Mapping[str, str], callers: Callers, hosts: frozenset[str]
 ) -> Denied | None:
     """None when the request may reach its endpoint; else the refusal."""
     host = headers.get("Host", "")
     if host.lower() not in hosts:
         return Denied(421, f"Host {host!r} is not this worker")
     origin = headers.get("Origin")
-    if origin is not None and origin.lower().removeprefix("http://") not in hosts:
+    if origin is not None and origin.lower().removeprefix("http://").removeprefix("https://") not in hosts:
         return Denied(403, f"Origin {origin!r} is not this worker")
     if path not in ENDPOINTS:
         return Denied(404, f"no endpoint {path!r}")
     expected_method, content_type = ENDPOINTS[path]
     if method != expected_method:
         return Denied(405, f"{path} takes {expected_method}, not {method}")
-    if path not in OPEN_PATHS and not _bearer_matches(headers.get("Authorization", ""), token):
-        return Denied(401, "a bearer token is required: Authorization: Bearer <token from the data dir>")
+    if path not in OPEN_PATHS:
+        caller = caller_of(headers, callers)
+        if caller is None:
+            return Denied(401, "a bearer token is required: Authorization: Bearer <token from the data dir>")
+        if not caller.may(path):
+            return Denied(403, f"{caller.describe()} may not use {path}")
     given = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type is not None and given != content_type:
         return Denied(415, f"{path} takes Content-Type {content_type}, not {given or 'none'!r}")
@@ -66,23 +85,42 @@ def check_request(
     return None
 
 
-def _bearer_matches(header: str, token: str) -> bool:
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def auth_middleware(token: str, port: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """An aiohttp middleware that applies `check_request` to every request."""
-    hosts = local_hosts(port)
+def auth_middleware(
+    callers: Callers, hosts: frozenset[str]
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """An aiohttp middleware that applies `check_request` to every request, and audits it."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        denied = check_request(request.method, request.path, request.headers, token, hosts)
-        if denied is not None:
-            return web.json_response({"error": denied.reason}, status=denied.status)
-        return await handler(request)
+        denied = check_request(request.method, request.path, request.headers, callers, hosts)
+        response = (
+            web.json_response({"error": denied.reason}, status=denied.status)
+            if denied is not None
+            else await handler(request)
+        )
+        await _audit(request, callers, response.status)
+        return response
 
     return guard
+
+
+async def _audit(request: web.Request, callers: Callers, status: int) -> None:
+    """One line in the audit log (logger `borderwatch.audit`): who asked what, and the answer.
+
+    Never the token itself. A POST's body is what was asked (the SQL, the
+    identity to erase), cut at AUDIT_BODY_CHARS; a refused request's body is
+    not read."""
+    caller = caller_of(request.headers, callers) or ANONYMOUS
+    asked = ""
+    if request.method == "POST" and status < 400:  # the handler has read it: aiohttp keeps it
+        asked = (await request.read())[:AUDIT_BODY_CHARS].decode("utf-8", errors="replace")
+    audit.info(
+        "%s",
+        encode_obj({
+            "caller": caller.name, "remote": request.remote, "method": request.method, "path": request.path,
+            "query": request.query_string[:AUDIT_BODY_CHARS], "body": asked, "status": status,
+        }).decode(),
+    )  # fmt: skip

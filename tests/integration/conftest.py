@@ -18,6 +18,7 @@ import pytest
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.topics import ensure_topics
 from streams.replay import replay_lines
+from streams.web.tls import pinned_client_context
 from streams.worker_client import (
     WorkerApi,
     start_worker_process,
@@ -100,9 +101,11 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
         process = start_worker_process(
             log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port), worker_id=worker_id, **settings
         )
-        worker = Worker(process, f"http://127.0.0.1:{port}", log, worker_id)
+        cert = env.get("web_tls_cert_file")
+        tls = pinned_client_context(Path(cert)) if cert else None
+        worker = Worker(process, f"{'https' if cert else 'http'}://127.0.0.1:{port}", log, worker_id)
         started.append(worker)
-        worker.api = wait_for_worker(process, worker.base_url, data_dir, log)
+        worker.api = wait_for_worker(process, worker.base_url, data_dir, log, tls=tls)
         return worker
 
     yield start

@@ -9,11 +9,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from streams.web.auth import Denied, auth_middleware, check_request, local_hosts
+from streams.web.tokens import ApiRole, Callers, NamedToken, hash_token
 
 PORT = 6066
 TOKEN = "s3cr3t-token-of-this-data-dir"
 HOSTS = local_hosts(PORT)
 HOST = f"127.0.0.1:{PORT}"
+ANALYST, OPERATOR = "analyst-token-of-maria", "operator-token-of-jon"
+CALLERS = Callers(TOKEN, [
+    NamedToken(name="maria", role=ApiRole.ANALYST, sha256=hash_token(ANALYST)),
+    NamedToken(name="jon", role=ApiRole.OPERATOR, sha256=hash_token(OPERATOR)),
+])  # fmt: skip
 
 
 def ask(
@@ -23,7 +29,7 @@ def ask(
     sent = {"Host": HOST, **{name.replace("_", "-"): value for name, value in headers.items()}}
     if token is not None:
         sent.setdefault("Authorization", f"Bearer {token}")
-    return check_request(method, path, sent, TOKEN, HOSTS)
+    return check_request(method, path, sent, CALLERS, HOSTS)
 
 
 def status(denied: Denied | None) -> int:
@@ -83,7 +89,9 @@ def test_a_foreign_host_is_421_dns_rebinding(host: str) -> None:
 
 
 def test_a_request_without_host_is_421() -> None:
-    assert status(check_request("GET", "/status", {"Authorization": f"Bearer {TOKEN}"}, TOKEN, HOSTS)) == 421
+    assert (
+        status(check_request("GET", "/status", {"Authorization": f"Bearer {TOKEN}"}, CALLERS, HOSTS)) == 421
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,7 +155,7 @@ def test_the_middleware_answers_refusals_in_json_and_lets_the_rest_through() -> 
         async def ok(request: web.Request) -> web.Response:
             return web.json_response({"ok": True})
 
-        app = web.Application(middlewares=[auth_middleware(TOKEN, PORT)])
+        app = web.Application(middlewares=[auth_middleware(CALLERS, HOSTS)])
         app.router.add_get("/status", ok)
         app.router.add_get("/health", ok)
         answers: list[tuple[int, object]] = []
@@ -166,3 +174,41 @@ def test_the_middleware_answers_refusals_in_json_and_lets_the_rest_through() -> 
     assert [code for code, _ in answers] == [401, 200, 200, 421]
     assert answers[1][1] == {"ok": True} and answers[2][1] == {"ok": True}
     assert "error" in answers[0][1] and "error" in answers[3][1]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("token", "allowed", "refused"),
+    [
+        (ANALYST, ["/counts", "/alerts", "/sql"], ["/status", "/erase"]),
+        (OPERATOR, ["/status", "/erase"], ["/counts", "/alerts", "/sql"]),
+        (TOKEN, ["/counts", "/alerts", "/sql", "/status", "/erase"], []),
+    ],
+)
+def test_a_named_token_reaches_only_its_roles_endpoints(
+    token: str, allowed: list[str], refused: list[str]
+) -> None:
+    def asked(path: str) -> Denied | None:
+        post = path in ("/sql", "/erase")
+        extra = {"Content_Type": "application/json"} if post else {}
+        return ask("POST" if post else "GET", path, token=token, **extra)
+
+    assert [p for p in allowed if asked(p) is not None] == []
+    for path in refused:
+        denied = asked(path)
+        assert denied is not None and denied.status == 403 and "may not use" in denied.reason, path
+
+
+def test_only_the_hash_of_a_named_token_is_kept_and_a_near_miss_is_nobody() -> None:
+    assert CALLERS.of(ANALYST).name == "maria"  # type: ignore[union-attr]
+    assert CALLERS.of(ANALYST + "x") is None and CALLERS.of(hash_token(ANALYST)) is None
+    assert ANALYST not in repr(vars(CALLERS))
+
+
+def test_a_name_the_worker_is_reached_by_is_its_host_and_an_https_origin_of_it_too() -> None:
+    hosts = local_hosts(PORT, ["bw1.example.org"])
+    sent = {"Host": f"bw1.example.org:{PORT}", "Origin": f"https://bw1.example.org:{PORT}",
+            "Authorization": f"Bearer {TOKEN}"}  # fmt: skip
+    assert check_request("GET", "/status", sent, CALLERS, hosts) is None
+    assert (
+        check_request("GET", "/status", {**sent, "Host": f"evil.example:{PORT}"}, CALLERS, hosts) is not None
+    )

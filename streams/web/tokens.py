@@ -1,0 +1,111 @@
+"""Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
+file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL) or
+`operator` (status, erasure)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ApiRole(StrEnum):
+    ANALYST = "analyst"
+    OPERATOR = "operator"
+
+
+ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
+    ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
+    ApiRole.OPERATOR: frozenset({"/status", "/erase"}),
+}
+
+
+class NamedToken(BaseModel):
+    """One `[[token]]` of the tokens file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9._@-]{1,64}$", description="who holds it, as the audit log names them"
+    )
+    role: ApiRole
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token: `borderwatch token new`"
+    )
+
+
+class TokensFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: list[NamedToken] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> TokensFile:
+        for field in ("name", "sha256"):
+            values = [getattr(t, field) for t in self.token]
+            if len(set(values)) != len(values):
+                raise ValueError(f"two tokens have the same {field}")
+        return self
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asked, and what they may ask."""
+
+    name: str
+    roles: frozenset[ApiRole]
+
+    def may(self, path: str) -> bool:
+        return any(path in ROLE_ENDPOINTS[role] for role in self.roles)
+
+    def describe(self) -> str:
+        return f"token {self.name!r} ({', '.join(sorted(self.roles)) or 'no role'})"
+
+
+LOCAL = Caller("local", frozenset(ApiRole))  # the data dir's token: the CLI on this machine
+ANONYMOUS = Caller("anonymous", frozenset())
+
+
+class Callers:
+    """Bearer tokens to callers."""
+
+    def __init__(self, local_token: str, named: list[NamedToken] | None = None) -> None:
+        self._local = local_token.encode()
+        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role})) for t in named or []}
+
+    def of(self, token: str) -> Caller | None:
+        """The caller a token names, or None. Only its hash is compared with the named ones."""
+        if hmac.compare_digest(token.encode(), self._local):
+            return LOCAL
+        return self._by_hash.get(hash_token(token))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def load_tokens(path: Path) -> list[NamedToken]:
+    """The named tokens of a TOML file; a bad file is refused with where it is wrong."""
+    try:
+        data = tomllib.loads(path.read_text())
+        return TokensFile.model_validate(data).token
+    except OSError as error:
+        raise ValueError(f"cannot read the tokens file {str(path)!r}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"the tokens file {str(path)!r} is not TOML: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"the tokens file {str(path)!r}: {where}: {first['msg']}") from None
