@@ -41,6 +41,7 @@ class RejectReason(StrEnum):
     INTERNAL_ERROR = "internal_error"
     UNDECODABLE_RECORD = "undecodable_record"
     UNDECODABLE_NMEA = "undecodable_nmea"
+    AUTHORITY_MISMATCH = "authority_mismatch"
 
 
 class Rejected(BaseModel):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -43,6 +43,7 @@ from streams.sinks.clickhouse import ClickHouseIncidentSink
 from streams.sinks.erase import erase_report
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
+from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
 from streams.stages.batches import Forward, Retry, StageCounts, run_batches
 from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
@@ -50,7 +51,7 @@ from streams.supervise import broker_restarted, retry_faults, run_or_crash, watc
 from streams.web.auth import auth_middleware, local_hosts
 from streams.web.tls import server_context
 from streams.web.tokens import Callers
-from streams.web.views import add_analyst_views, add_health_views, add_operator_views
+from streams.web.views import add_analyst_views, add_health_views, add_ingest_view, add_operator_views
 
 log = logging.getLogger(__name__)
 TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost
@@ -105,7 +106,7 @@ def create_app(
         web_graph_enabled=False,
         web_application_options={
             "middlewares": [auth_middleware(callers, local_hosts(settings.web_port, settings.web_hosts))],
-            "client_max_size": settings.analyst.max_sql_bytes * 2 + 1024,
+            "client_max_size": max(settings.analyst.max_sql_bytes * 2 + 1024, MAX_REQUEST_BYTES),
         },
     )
     health: dict[str, str] = {"broker": "starting"}
@@ -278,6 +279,14 @@ def create_app(
         return {**health, **(runtime.health if runtime else {})}
 
     add_health_views(app, status, health_now)
+
+    async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        await ready.wait()
+        await publishers[0].publish(topic, messages)
+
+    add_ingest_view(
+        app, HttpIngest(catalogue, settings.max_message_bytes, settings.limits, publish_many).receive
+    )
     if analyst is not None:
         add_analyst_views(app, analyst)
     if sink is not None:

@@ -24,13 +24,15 @@ AUDIT_BODY_CHARS = 2000
 
 OPEN_PATHS = frozenset({"/health"})
 # path -> (method, content type of its body, or None for no body)
-ENDPOINTS: Mapping[str, tuple[str, str | None]] = {
+JSON = frozenset({"application/json"})
+ENDPOINTS: Mapping[str, tuple[str, frozenset[str] | None]] = {
     "/health": ("GET", None),
     "/status": ("GET", None),
     "/counts": ("GET", None),
     "/alerts": ("GET", None),
-    "/sql": ("POST", "application/json"),
-    "/erase": ("POST", "application/json"),
+    "/sql": ("POST", JSON),
+    "/erase": ("POST", JSON),
+    "/reports": ("POST", JSON | {"application/x-ndjson"}),
 }
 
 
@@ -67,7 +69,7 @@ def check_request(
         return Denied(403, f"Origin {origin!r} is not this worker")
     if path not in ENDPOINTS:
         return Denied(404, f"no endpoint {path!r}")
-    expected_method, content_type = ENDPOINTS[path]
+    expected_method, content_types = ENDPOINTS[path]
     if method != expected_method:
         return Denied(405, f"{path} takes {expected_method}, not {method}")
     if path not in OPEN_PATHS:
@@ -77,10 +79,12 @@ def check_request(
         if not caller.may(path):
             return Denied(403, f"{caller.describe()} may not use {path}")
     given = headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if content_type is not None and given != content_type:
-        return Denied(415, f"{path} takes Content-Type {content_type}, not {given or 'none'!r}")
+    if content_types is not None and given not in content_types:
+        return Denied(
+            415, f"{path} takes Content-Type {' or '.join(sorted(content_types))}, not {given or 'none'!r}"
+        )
     has_body = headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in headers
-    if content_type is None and (given or has_body):
+    if content_types is None and (given or has_body):
         return Denied(415, f"{path} takes no request body")
     return None
 
@@ -96,6 +100,7 @@ def auth_middleware(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         denied = check_request(request.method, request.path, request.headers, callers, hosts)
+        request["caller"] = caller_of(request.headers, callers) or ANONYMOUS
         response = (
             web.json_response({"error": denied.reason}, status=denied.status)
             if denied is not None

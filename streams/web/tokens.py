@@ -1,6 +1,6 @@
 """Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
-file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL) or
-`operator` (status, erasure)."""
+file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL),
+`operator` (status, erasure) or `centre` (send its reports: the token's name is its authority)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 class ApiRole(StrEnum):
     ANALYST = "analyst"
     OPERATOR = "operator"
+    CENTRE = "centre"  # a border centre sending its reports: the token's name is its authority
 
 
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
     ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
     ApiRole.OPERATOR: frozenset({"/status", "/erase"}),
+    ApiRole.CENTRE: frozenset({"/reports"}),
 }
 
 
@@ -37,8 +39,9 @@ class NamedToken(BaseModel):
     )
     role: ApiRole
     sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token: `borderwatch token new`"
+        pattern=r"^[0-9a-f]{64}$", description="the token's hex SHA-256 (`borderwatch token`)"
     )
+    rate_per_s: float = Field(50.0, gt=0, le=100_000, description="a centre's reports per second, sustained")
 
 
 class TokensFile(BaseModel):
@@ -61,6 +64,7 @@ class Caller:
 
     name: str
     roles: frozenset[ApiRole]
+    rate_per_s: float = 0.0
 
     def may(self, path: str) -> bool:
         return any(path in ROLE_ENDPOINTS[role] for role in self.roles)
@@ -69,7 +73,7 @@ class Caller:
         return f"token {self.name!r} ({', '.join(sorted(self.roles)) or 'no role'})"
 
 
-LOCAL = Caller("local", frozenset(ApiRole))  # the data dir's token: the CLI on this machine
+LOCAL = Caller("local", frozenset(ApiRole) - {ApiRole.CENTRE})  # the data dir's token: this machine's CLI
 ANONYMOUS = Caller("anonymous", frozenset())
 
 
@@ -78,7 +82,7 @@ class Callers:
 
     def __init__(self, local_token: str, named: list[NamedToken] | None = None) -> None:
         self._local = local_token.encode()
-        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role})) for t in named or []}
+        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role}), t.rate_per_s) for t in named or []}
 
     def of(self, token: str) -> Caller | None:
         """The caller a token names, or None. Only its hash is compared with the named ones."""

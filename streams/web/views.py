@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -22,6 +22,7 @@ from schemas.errors import AnalystBusyError, QueryRefusedError
 from streams.analyst.session import AnalystSession
 from streams.analytics import GroupBy, parse_duration_s
 from streams.sinks.erase import ErasureRequest
+from streams.web.tokens import Caller
 
 RETRY_AFTER_S = "2"
 log = logging.getLogger(__name__)
@@ -41,6 +42,20 @@ def add_health_views(
     @app.page("/status")
     async def status_view(web: View, request: Request) -> Response:
         return web.json({**await asyncio.to_thread(status), "health": health()})
+
+
+ReceiveReports = Callable[[Caller, str, bytes], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
+
+
+def add_ingest_view(app: faust.App, receive: ReceiveReports) -> None:
+    """POST /reports[?kind=interception|vessel]: a centre's own reports (streams/sources/http.py)."""
+
+    @app.page("/reports")
+    class Reports(View):
+        async def post(self, request: Request) -> Response:
+            caller: Caller = request["caller"]  # type: ignore[index]  # set by the guard (streams/web/auth.py)
+            status, body, headers = await receive(caller, request.query.get("kind", ""), await request.read())
+            return self.json(body, status=status, headers=headers)
 
 
 def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[str, int]]) -> None:

@@ -1,0 +1,1 @@
+"""Where reports come from besides the Kafka input topics."""

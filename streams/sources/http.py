@@ -1,0 +1,169 @@
+"""HTTP ingest for border centres without a Kafka client: `POST /reports`, JSON or NDJSON.
+
+A centre's token names it, and a report must be that centre's own: a line
+whose `authority` is another's refuses the whole request (403, nothing
+sent) and becomes a dead letter, `authority_mismatch`. Every other line gets
+its result at once, accepted or rejected with reason and field, and is sent
+on to the input topic keyed as `replay` keys it. The rejected lines go too:
+ingest dead-letters them at their own log positions, with their raw bytes,
+like any bad report, so nothing is lost and one path judges every report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Container, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka.errors import KafkaError
+
+from geo.catalogue import Catalogue
+from schemas.codec import encode
+from schemas.events import ReportKind
+from schemas.limits import ReportLimits
+from schemas.rejection import DeadLetter, Rejected, RejectReason
+from schemas.validate import validate_report
+from streams.kafka.topics import DLQ, INTERCEPTIONS, VESSELS
+from streams.poison import dead_letter_key, error_text, internal_letter
+from streams.replay import message_key
+from streams.web.tokens import Caller
+
+HTTP_SOURCE = "http:/reports"  # the dead letters' source topic for what never reached a topic
+TOPIC_OF_KIND = {"interception": INTERCEPTIONS, "vessel": VESSELS}
+
+
+@dataclass
+class Judged:
+    """One request's lines: each one's result, what to send on, and the dead letters of foreign lines."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    to_send: list[bytes] = field(default_factory=list)
+    foreign: list[DeadLetter] = field(default_factory=list)
+
+
+def split_lines(body: bytes) -> list[bytes]:
+    """The reports of a JSON or NDJSON body: one per non-blank line."""
+    return [line for line in (raw.strip() for raw in body.split(b"\n")) if line]
+
+
+def judge_lines(
+    lines: list[bytes],
+    centre: str,
+    kind: ReportKind,
+    now: datetime,
+    known_crossings: Container[str],
+    max_bytes: int,
+    limits: ReportLimits,
+    first_offset: int,
+) -> Judged:
+    """Each line validated as ingest will, and checked to be the centre's own."""
+    judged = Judged()
+    for number, line in enumerate(lines, start=1):
+        outcome = validate_report(line, kind, now, known_crossings, max_bytes, limits)
+        named = _authority(line) if isinstance(outcome, Rejected) else outcome.authority
+        if named is not None and named != centre:
+            detail = f"the report names authority {named!r}; this token is centre {centre!r}"
+            judged.foreign.append(internal_letter(
+                RejectReason.AUTHORITY_MISMATCH, detail, line, HTTP_SOURCE, 0, first_offset + number, now
+            ))  # fmt: skip
+            judged.results.append({"line": number, "result": "rejected", "reason": "authority_mismatch",
+                                   "field": "authority", "detail": detail})  # fmt: skip
+            continue
+        judged.to_send.append(line)
+        if isinstance(outcome, Rejected):
+            judged.results.append({"line": number, "result": "rejected", "reason": outcome.reason.value,
+                                   "field": outcome.field, "detail": outcome.detail})  # fmt: skip
+        else:
+            judged.results.append({"line": number, "result": "accepted"})
+    return judged
+
+
+def _authority(line: bytes) -> str | None:
+    """The `authority` a line that did not validate still names, if it is readable at all."""
+    try:
+        report = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    value = report.get("authority") if isinstance(report, dict) else None
+    return value if isinstance(value, str) else None
+
+
+class RateLimit:
+    """A centre's token bucket: `rate_per_s` reports a second, with a minute's worth at once."""
+
+    def __init__(self, rate_per_s: float, now: float) -> None:
+        self.rate = rate_per_s
+        self.capacity = max(rate_per_s * 60, 1.0)
+        self.tokens = self.capacity
+        self.at = now
+
+    def take(self, n: int, now: float) -> float:
+        """Take n reports' worth: 0 when allowed, else the seconds until they would be."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if n <= self.tokens:
+            self.tokens -= n
+            return 0.0
+        return (n - self.tokens) / self.rate
+
+
+MAX_LINES = 10_000  # reports in one request
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # of one request's body (the worker refuses more with 413)
+BROKER_WAIT_S = 10.0
+RETRY_AFTER_S = 5
+Publish = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+class HttpIngest:
+    """The `/reports` endpoint's work: judge a centre's lines, send them on, say what became of each."""
+
+    def __init__(self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits, publish: Publish) -> None:
+        self.crossings = catalogue.crossing_ids
+        self.max_bytes = max_bytes
+        self.limits = limits
+        self.publish = publish
+        self.rates: dict[str, RateLimit] = {}
+
+    async def receive(self, caller: Caller, kind_name: str, body: bytes) -> Answer:
+        """(status, JSON body, headers) for one request of `caller`, a centre."""
+        topic = TOPIC_OF_KIND.get(kind_name or "interception")
+        if topic is None:
+            return 400, {"error": f"kind must be one of {', '.join(TOPIC_OF_KIND)}, not {kind_name!r}"}, {}
+        lines = split_lines(body)
+        if not lines:
+            return 400, {"error": "the body holds no report: send a JSON object, or NDJSON lines"}, {}
+        if len(lines) > MAX_LINES:
+            return 413, {"error": f"{len(lines)} reports in one request; at most {MAX_LINES}"}, {}
+        now_s = time.monotonic()
+        rate = self.rates.setdefault(caller.name, RateLimit(caller.rate_per_s, now_s))
+        wait_s = rate.take(len(lines), now_s)
+        if wait_s:
+            retry = str(max(1, math.ceil(wait_s)))
+            detail = f"over the rate of {caller.rate_per_s:g} reports/s for {caller.name!r}"
+            return 429, {"error": detail}, {"Retry-After": retry}
+        kind = ReportKind.VESSEL if topic == VESSELS else ReportKind.INTERCEPTION
+        judged = await asyncio.to_thread(
+            judge_lines, lines, caller.name, kind, datetime.now(UTC), self.crossings, self.max_bytes,
+            self.limits, time.time_ns(),
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(BROKER_WAIT_S):
+                if judged.foreign:
+                    await self.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in judged.foreign])
+                    n, centre = len(judged.foreign), caller.name
+                    detail = f"{n} report(s) name another authority than {centre!r}: nothing was sent"
+                    return 403, {"error": detail, "results": judged.results}, {}
+                await self.publish(
+                    topic, [(message_key(topic, line) or b"", line) for line in judged.to_send]
+                )
+        except (KafkaError, TimeoutError) as error:
+            # Some lines may be on the topic already: sent again, they are resends and count once.
+            detail = f"the broker did not take the reports ({error_text(error)}); send them again"
+            return 503, {"error": detail}, {"Retry-After": str(RETRY_AFTER_S)}
+        return 202, {"results": judged.results}, {}
