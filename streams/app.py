@@ -282,7 +282,7 @@ def create_app(
 
     async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         await ready.wait()
-        await publishers[0].publish(topic, messages)
+        await publishers[0].publish_batched(topic, messages)  # murmur2, as replay's producer partitions
 
     add_ingest_view(
         app, HttpIngest(catalogue, settings.max_message_bytes, settings.limits, publish_many).receive

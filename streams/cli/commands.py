@@ -284,7 +284,7 @@ def erase(
 @cli.command()
 def token(
     name: Annotated[str, typer.Argument(help="who will hold it, as the audit log will name them")],
-    role: Annotated[str, typer.Option(help="analyst (counts, alerts, sql) or operator (status, erase)")],
+    role: Annotated[str, typer.Option(help="analyst (counts, alerts, sql), operator (status, erase), centre")],
 ) -> None:
     """Make a named API token: the token once (give it to its holder), and its entry for the tokens file."""
     from pydantic import ValidationError
