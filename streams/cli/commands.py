@@ -281,10 +281,13 @@ def erase(
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 
+ROLE_HELP = "analyst (counts, alerts, sql), operator (status, erase) or centre (sends reports)"
+
+
 @cli.command()
 def token(
     name: Annotated[str, typer.Argument(help="who will hold it, as the audit log will name them")],
-    role: Annotated[str, typer.Option(help="analyst (counts, alerts, sql), operator (status, erase), centre")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)],
 ) -> None:
     """Make a named API token: the token once (give it to its holder), and its entry for the tokens file."""
     from pydantic import ValidationError
