@@ -21,6 +21,7 @@ from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
 from schemas.codec import encode
 from schemas.errors import BorderwatchError
+from schemas.problems import first_problem
 from streams.analytics import GroupBy, parse_duration_s
 from streams.cli.output import (
     ALERT_COLUMNS,
@@ -267,7 +268,7 @@ def erase(
     try:
         wanted = ErasureRequest(authority=authority, report_id=report_id)
     except ValidationError as error:
-        raise fail(f"not a report identity: {error.errors()[0]['msg']}") from None
+        raise fail(f"not a report identity: {first_problem(error)[1]}") from None
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
     if api is not None:  # chdb belongs to the running worker
         answer = api.post("/erase", wanted.model_dump())
@@ -298,7 +299,7 @@ def token(
     try:
         entry = NamedToken(name=name, role=role, sha256=hash_token(secret))
     except ValidationError as error:
-        raise fail(f"{error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}") from None
+        raise fail("{}: {}".format(*first_problem(error))) from None
     err.print("The token (shown once; only its hash goes in the tokens file):")
     print(secret)  # stdout alone, for a pipe
     err.print("Its entry for BORDERWATCH_WEB_TOKENS_FILE:")
@@ -413,7 +414,6 @@ def main() -> None:
     try:
         cli()
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{first['msg']}")
+        where, message = first_problem(error)
+        err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{message}")
         raise SystemExit(2) from None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, Validatio
 
 from schemas.alerts import Alert, AlertKind, Impact
 from schemas.errors import SubscriptionError
+from schemas.problems import first_problem
 
 DAY_S = 24 * 3600.0
 MAX_AGE_S = 6 * DAY_S  # `alerts` keeps a week: an alert must still be there when its retries end
@@ -106,11 +107,10 @@ def load_subscriptions(path: Path) -> list[Subscription]:
         try:
             subscriptions.append(Subscription.model_validate(entry))
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "entry"
+            where, message = first_problem(error)
             centre = entry.get("centre", "?") if isinstance(entry, dict) else "?"
             raise SubscriptionError(
-                f"subscriptions {str(path)!r}, subscription {n} ({centre!r}): {where}: {first['msg']}"
+                f"subscriptions {str(path)!r}, subscription {n} ({centre!r}): {where or 'entry'}: {message}"
             ) from error
     centres = [s.centre for s in subscriptions]
     if len(set(centres)) != len(centres):

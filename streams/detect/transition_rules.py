@@ -28,6 +28,7 @@ from pydantic import (
 
 from schemas.alerts import AlertKind, Impact
 from schemas.errors import TransitionRulesError
+from schemas.problems import first_problem
 from schemas.reports import no_control_characters
 from schemas.transitions import Direction, Transition
 from streams.detect.findings import Finding
@@ -149,10 +150,11 @@ def load_transition_rules(path: Path, zone_ids: Collection[str] | None = None) -
         try:
             rule = TransitionRule.model_validate(entry)
         except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "entry"
+            field, message = first_problem(error)
             name = entry.get("name", "?") if isinstance(entry, dict) else "?"
-            raise TransitionRulesError(f"{where}, rule {n} ({name!r}): {field}: {first['msg']}") from None
+            raise TransitionRulesError(
+                f"{where}, rule {n} ({name!r}): {field or 'entry'}: {message}"
+            ) from None
         if zone_ids is not None:
             missing = sorted(set(rule.zones) - set(zone_ids))
             if missing:

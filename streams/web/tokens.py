@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.problems import first_problem
+
 
 class ApiRole(StrEnum):
     ANALYST = "analyst"
@@ -110,6 +112,5 @@ def load_tokens(path: Path) -> list[NamedToken]:
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"the tokens file {str(path)!r} is not TOML: {error}") from None
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"the tokens file {str(path)!r}: {where}: {first['msg']}") from None
+        where, message = first_problem(error)
+        raise ValueError(f"the tokens file {str(path)!r}: {where}: {message}") from None

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from schemas.codec import decode_obj
 from schemas.errors import AnalystBusyError, QueryRefusedError
+from schemas.problems import first_problem
 from streams.analyst.session import AnalystSession
 from streams.analytics import GroupBy, parse_duration_s
 from streams.sinks.erase import ErasureRequest
@@ -67,8 +68,7 @@ def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[st
             try:
                 wanted = ErasureRequest.model_validate_json(await request.read())
             except ValidationError as error:
-                errors = error.errors()
-                where = ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else "body"
+                where = first_problem(error)[0] or "body"
                 return self.json(
                     {"error": f'the body must be JSON {{"authority": ..., "report_id": ...}} ({where})'},
                     status=400,
