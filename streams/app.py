@@ -48,9 +48,7 @@ from streams.stages.batches import Forward, Retry, StageCounts, run_batches
 from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
 from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
-from streams.web.auth import auth_middleware, local_hosts
-from streams.web.tls import server_context
-from streams.web.tokens import Callers
+from streams.web.auth import ApiAccess, auth_middleware, local_hosts
 from streams.web.views import add_analyst_views, add_health_views, add_ingest_view, add_operator_views
 
 log = logging.getLogger(__name__)
@@ -71,7 +69,7 @@ def create_app(
     watch: WatchListFile,
     subscriptions: list[Subscription],
     analyst: AnalystSession | None,
-    callers: Callers,
+    access: ApiAccess,
     transition_rules: TransitionRules = NO_RULES,
 ) -> faust.App:
     """The worker's Faust app on broker `cluster`; `sink` and `analyst` are given exactly when the role
@@ -93,11 +91,7 @@ def create_app(
         web_enabled=True,
         web_bind=str(settings.web_bind),
         web_host=settings.web_hosts[0] if settings.web_hosts else str(settings.web_bind),
-        web_ssl_context=(
-            server_context(settings.web_tls_cert_file, settings.web_tls_key_file)
-            if settings.web_tls_cert_file and settings.web_tls_key_file
-            else None
-        ),
+        web_ssl_context=access.tls,
         web_port=settings.web_port,
         # Only borderwatch's own endpoints, each behind the token (Faust's /table would show its state).
         web_router_enabled=False,
@@ -105,7 +99,9 @@ def create_app(
         web_stats_enabled=False,
         web_graph_enabled=False,
         web_application_options={
-            "middlewares": [auth_middleware(callers, local_hosts(settings.web_port, settings.web_hosts))],
+            "middlewares": [
+                auth_middleware(access.callers, local_hosts(settings.web_port, settings.web_hosts))
+            ],
             "client_max_size": max(settings.analyst.max_sql_bytes * 2 + 1024, MAX_REQUEST_BYTES),
         },
     )

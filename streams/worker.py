@@ -35,10 +35,10 @@ from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.sinks.retention import apply_retention
 from streams.supervise import broker_restarted
-from streams.web.auth import audit
-from streams.web.tls import pinned_client_context, server_context
+from streams.web.auth import ApiAccess, audit
+from streams.web.tls import server_context
 from streams.web.tokens import Callers, load_tokens
-from streams.worker_client import WorkerApi
+from streams.worker_client import WorkerApi, local_api
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def run_worker(settings: Settings) -> None:
     rules_file = settings.transition_rules
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
-    callers = api_callers(settings)
+    access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
@@ -91,7 +91,7 @@ def run_worker(settings: Settings) -> None:
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
         app = create_app(
-            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, callers, rules
+            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, access, rules
         )
         if writes_clickhouse:
             # The CLI's reads go to the process that holds ClickHouse.
@@ -118,17 +118,17 @@ def run_worker(settings: Settings) -> None:
         worker.execute_from_commandline()
 
 
-def api_callers(settings: Settings) -> Callers:
-    """The data dir's token and the named tokens; TLS files that cannot load stop the start here."""
-    named = []
+def api_access(settings: Settings) -> ApiAccess:
+    """The data dir's token, the named tokens and the API's TLS; files that cannot serve stop the start."""
+    named, tls = [], None
     try:
         if settings.web_tokens_file is not None:
             named = load_tokens(settings.web_tokens_file)
         if settings.web_tls_cert_file and settings.web_tls_key_file:
-            server_context(settings.web_tls_cert_file, settings.web_tls_key_file)
+            tls = server_context(settings.web_tls_cert_file, settings.web_tls_key_file)
     except (ValueError, OSError, ssl.SSLError) as error:
         raise ApiConfigError(str(error)) from None
-    return Callers(ensure_token(settings.data_dir), named)
+    return ApiAccess(Callers(ensure_token(settings.data_dir), named), tls)
 
 
 def audit_to(path: Path) -> None:
@@ -145,11 +145,7 @@ def running_worker(data_dir: Path) -> WorkerApi | None:
     found = running_worker_process(data_dir)
     if found is None:
         return None
-    cert = worker_tls_cert(data_dir)
-    scheme = "https" if cert else "http"
-    return WorkerApi.of(
-        f"{scheme}://127.0.0.1:{found[1]}", data_dir, pinned_client_context(cert) if cert else None
-    )
+    return local_api(found[1], data_dir, worker_tls_cert(data_dir))
 
 
 def _describe(catalogue: Catalogue) -> str:

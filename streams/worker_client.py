@@ -21,6 +21,7 @@ from typing import Any
 from schemas.codec import decode_obj, encode_obj
 from schemas.errors import WorkerNotRunningError
 from streams.datadir import read_token
+from streams.web.tls import pinned_client_context
 
 
 def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
@@ -79,6 +80,13 @@ class WorkerApi:
                 return dict(decode_obj(response.read()))
         except urllib.error.HTTPError as error:
             return _refusal(error)
+
+
+def local_api(port: int, data_dir: Path, cert: Path | None) -> WorkerApi | None:
+    """The API of the worker on this machine at `port`: over TLS, trusting exactly `cert`, if it has one."""
+    if cert is None:
+        return WorkerApi.of(f"http://127.0.0.1:{port}", data_dir)
+    return WorkerApi.of(f"https://127.0.0.1:{port}", data_dir, pinned_client_context(cert))
 
 
 def _refusal(error: urllib.error.HTTPError) -> dict[str, Any]:

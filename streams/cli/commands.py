@@ -312,16 +312,13 @@ def token(
 @cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.web.tls import pinned_client_context
     from streams.worker import running_worker
+    from streams.worker_client import local_api
 
     settings = Settings()
-    port, cert = settings.web_port, settings.web_tls_cert_file
+    port = settings.web_port
     # A process-role worker writes no worker.json: then its port and TLS are the settings'.
-    api = running_worker(settings.data_dir) or WorkerApi.of(
-        f"{'https' if cert else 'http'}://127.0.0.1:{port}", settings.data_dir,
-        pinned_client_context(cert) if cert else None,
-    )  # fmt: skip
+    api = running_worker(settings.data_dir) or local_api(port, settings.data_dir, settings.web_tls_cert_file)
     answer = api.get("/health") if api else None
     if answer is None:
         where = api.base_url if api else f"127.0.0.1:{port}"

@@ -11,6 +11,7 @@ form posts).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,14 @@ class Denied:
 
     status: int
     reason: str
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """Who may call the worker's API, and the TLS it serves it with (None: plain HTTP)."""
+
+    callers: Callers
+    tls: ssl.SSLContext | None = None
 
 
 def local_hosts(port: int, names: Sequence[str] = ()) -> frozenset[str]:
