@@ -52,11 +52,13 @@ password > "$out/grafana_admin_password"
 } > "$out/clickhouse.env"
 
 admin=$(password)
+password > "$out/kafka_password_borderwatch"  # the workers' own SASL user
 {
     echo "KafkaServer {"
     echo "    org.apache.kafka.common.security.plain.PlainLoginModule required"
     echo "    username=\"admin\" password=\"$admin\""
     echo "    user_admin=\"$admin\""
+    echo "    user_borderwatch=\"$(cat "$out/kafka_password_borderwatch")\""
     for centre in "$@"; do
         password > "$out/kafka_password_$centre"
         echo "    user_$centre=\"$(cat "$out/kafka_password_$centre")\""
@@ -94,9 +96,9 @@ echo "CLUSTER_ID=$(docker run --rm --entrypoint /opt/kafka/bin/kafka-storage.sh 
 kafka_uid=$(docker run --rm --entrypoint id "$KAFKA_IMAGE" -u)
 grafana_uid=$(docker run --rm --entrypoint id "$GRAFANA_IMAGE" -u)
 as_root "chown $kafka_uid kafka.keystore.jks kafka.truststore.jks kafka_keystore_creds kafka_ssl_key_creds \
-    kafka_truststore_creds kafka_server_jaas.conf && chown $WORKER_UID clickhouse_writer_password \
+    kafka_truststore_creds kafka_server_jaas.conf && chown $WORKER_UID clickhouse_writer_password kafka_password_borderwatch \
     && chown $grafana_uid clickhouse_grafana_password grafana_admin_password \
     && chmod 0400 kafka.* kafka_* clickhouse_*_password grafana_admin_password && chmod 0444 ca.pem \
-    && chmod 0600 kafka_password_* 2>/dev/null; chmod 0755 /out"
+    && chmod 0600 kafka_password_* 2>/dev/null; chmod 0400 kafka_password_borderwatch; chmod 0755 /out"
 echo "docker/secrets/ made. A centre connects to $public_host:9094 with docker/secrets/ca.pem and"
 echo "the password in docker/secrets/kafka_password_<CENTRE>; grant its ACLs (README, Production)."

@@ -41,6 +41,14 @@ class TransitionRulesError(BorderwatchError, ValueError):
     """A transition rules file cannot be used; the message names the file, rule and problem."""
 
 
+class KafkaConfigError(BorderwatchError, ValueError):
+    """The Kafka TLS or SASL files cannot serve."""
+
+
+class KafkaAuthError(BorderwatchError, PermissionError):
+    """The broker refused the SASL credentials: retrying them cannot help."""
+
+
 class ApiConfigError(BorderwatchError, ValueError):
     """The worker's API settings (tokens file, TLS files) cannot serve."""
 

@@ -635,10 +635,11 @@ async def read_alert_topic(broker_url: str, expected: int, timeout_s: float = 60
     """Every alert state on the `alerts` topic, until `expected` are in and the topic is quiet."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from streams.kafka.topics import ALERTS, bootstrap_servers
+    from streams.kafka.security import as_connection
+    from streams.kafka.topics import ALERTS
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(broker_url), enable_auto_commit=False, group_id=None,
+        **as_connection(broker_url).client_kwargs(), enable_auto_commit=False, group_id=None,
         auto_offset_reset="earliest", max_partition_fetch_bytes=16 * 1024 * 1024,
     )  # fmt: skip
     await consumer.start()

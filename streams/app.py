@@ -35,6 +35,7 @@ from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
 from streams.detect_agents import add_detection
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
 from streams.poison import dead_letter_key
 from streams.settings import Role, Settings
@@ -62,7 +63,7 @@ def app_id(settings: Settings) -> str:
 
 def create_app(
     settings: Settings,
-    broker_url: str,
+    kafka: KafkaConnection,
     cluster: str,
     catalogue: Catalogue,
     sink: ClickHouseIncidentSink | None,
@@ -78,7 +79,8 @@ def create_app(
     assert (sink is not None) == (role is not Role.PROCESS), "only a process worker runs without ClickHouse"
     app = faust.App(
         app_id(settings),
-        broker=broker_url,
+        broker=kafka.faust_broker,
+        broker_credentials=kafka.faust_credentials(),
         value_serializer="raw",
         key_serializer="raw",
         datadir=str(settings.data_dir / "faust"),
@@ -129,7 +131,7 @@ def create_app(
     ) -> None:
         """Batches of `topics` through prepare and forward, in a consumer group of their own."""
         await ready.wait()
-        consumer = KafkaBatchConsumer(broker_url, group(part), topics)
+        consumer = KafkaBatchConsumer(kafka, group(part), topics)
         await consumer.start()
         try:
             await run_or_crash(app, health, part, lambda: run_batches(
@@ -145,7 +147,7 @@ def create_app(
     ) -> None:  # fmt: skip
         """A topic to a ClickHouse table; a record that is not a `model` goes to `undecodable`."""
         await ready.wait()
-        consumer = KafkaBatchConsumer(broker_url, group(topic), (topic,))
+        consumer = KafkaBatchConsumer(kafka, group(topic), (topic,))
         await consumer.start()
         topic_sink = TopicSink(
             consumer, model, write, undecodable, settings.batch_size, within_s,
@@ -159,7 +161,7 @@ def create_app(
     @app.task
     async def run_publisher() -> None:
         """The parts' shared publisher, open while the worker runs; it also watches the broker."""
-        publisher = KafkaEventPublisher(broker_url)
+        publisher = KafkaEventPublisher(kafka)
         await publisher.start()
         publishers.append(publisher)
         ready.set()
@@ -229,11 +231,11 @@ def create_app(
 
     detects = settings.detectors and role is not Role.SINK
     runtime = (
-        add_detection(app, settings, broker_url, catalogue, watch, transition_rules) if detects else None
+        add_detection(app, settings, kafka, catalogue, watch, transition_rules) if detects else None
     )
     deliverer = (
         Deliverer(
-            subscriptions, partial(_delivery_consumer, broker_url, settings.worker_id), publish,
+            subscriptions, partial(_delivery_consumer, kafka, settings.worker_id), publish,
             ALERTS_DLQ, settings.cap_sender,
         )
         if detects
@@ -290,8 +292,8 @@ def create_app(
     return app
 
 
-def _delivery_consumer(broker_url: str, worker_id: str, sub: Subscription) -> KafkaBatchConsumer:
+def _delivery_consumer(kafka: KafkaConnection, worker_id: str, sub: Subscription) -> KafkaBatchConsumer:
     """A centre's consumer on `alerts`; it may wait up to the alert's max age between batches."""
     return KafkaBatchConsumer(
-        broker_url, delivery_group(worker_id, sub.centre), (ALERTS,), sub.max_age_s + 3600
+        kafka, delivery_group(worker_id, sub.centre), (ALERTS,), sub.max_age_s + 3600
     )

@@ -43,6 +43,7 @@ from streams.detection import (
     is_vessel_state,
 )
 from streams.kafka.clients import KafkaEventPublisher
+from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, TRANSITIONS
 from streams.poison import dead_letter_key, error_text, internal_letter
 from streams.settings import Settings
@@ -78,7 +79,7 @@ class DetectRuntime:
 def add_detection(
     app: faust.App,
     settings: Settings,
-    broker_url: str,
+    kafka: KafkaConnection,
     catalogue: Catalogue,
     watch: WatchListFile,
     transition_rules: TransitionRules = NO_RULES,
@@ -187,7 +188,7 @@ def add_detection(
     @app.task
     async def run_publisher() -> None:
         """The agents' publisher, open while the worker runs (the task is cancelled at stop)."""
-        publisher = KafkaEventPublisher(broker_url)
+        publisher = KafkaEventPublisher(kafka)
         await publisher.start()
         publishers.append(publisher)
         ready.set()

@@ -12,7 +12,8 @@ from typing import IO
 from aiokafka import AIOKafkaProducer
 
 from schemas.codec import decode_obj
-from streams.kafka.topics import MAX_MESSAGE_BYTES, VESSELS, bootstrap_servers
+from streams.kafka.security import Brokers, as_connection, start_client
+from streams.kafka.topics import MAX_MESSAGE_BYTES, VESSELS
 
 
 def open_lines(path: Path) -> Iterator[bytes]:
@@ -49,20 +50,21 @@ def message_key(topic: str, line: bytes) -> bytes | None:
 async def replay_lines(
     lines: Iterator[bytes],
     topic: str,
-    broker_url: str,
+    brokers: Brokers,
     rate_per_s: float | None = None,
     on_sent: Callable[[int], None] | None = None,
 ) -> int:
     """Send every line to `topic`; with a rate, pace the sends. Returns the count sent."""
+    connection = as_connection(brokers)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(broker_url),
+        **connection.client_kwargs(),
         linger_ms=5,
         max_batch_size=512 * 1024,
         max_request_size=MAX_MESSAGE_BYTES,
         acks="all",
         enable_idempotence=False,
     )
-    await producer.start()
+    await start_client(producer, connection)
     sent = 0
     started = time.monotonic()
     try:

@@ -13,10 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.limits import ReportLimits
 from streams.analyst.limits import AnalystLimits
 from streams.detect.thresholds import Thresholds
+from streams.kafka.security import KafkaSecurity
+from streams.secrets import read_secret
 from streams.sinks.retention import Retention
 
 LOCAL = "local"
-MAX_SECRET_BYTES = 4096
 
 
 class Role(StrEnum):
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     kafka: str = Field(
         LOCAL,
         description="bootstrap servers, e.g. kafka://10.0.0.5:9092; 'local' starts the bundled broker",
+    )
+    kafka_security: KafkaSecurity = Field(
+        default_factory=KafkaSecurity,
+        description="TLS and SASL of every Kafka client, e.g. BORDERWATCH_KAFKA_SECURITY__PROTOCOL=SASL_SSL "
+        "(README, Security)",
     )
     clickhouse: str = Field(
         "",
@@ -119,6 +125,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _bundled_broker_is_plaintext(self) -> Settings:
+        if self.kafka == LOCAL and self.kafka_security.protocol != "PLAINTEXT":
+            raise ValueError(
+                "the bundled broker (kafka=local) speaks plaintext only: set kafka to your brokers to use "
+                f"{self.kafka_security.protocol}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _password_file_is_usable(self) -> Settings:
         if self.clickhouse_password_file is not None:
             if not self.clickhouse.startswith(("http://", "https://")):
@@ -139,18 +154,6 @@ class Settings(BaseSettings):
     def is_local_clickhouse(self) -> bool:
         """chdb is in-process and single-owner: readers must go through the owning worker."""
         return self.clickhouse_dsn.startswith("chdb:")
-
-
-def read_secret(path: Path) -> str:
-    """A secret file's text without its final line break; refuses a missing, empty or oversized file."""
-    try:
-        raw = path.read_bytes()[: MAX_SECRET_BYTES + 1]
-    except OSError as error:
-        raise ValueError(f"cannot read the secret file {str(path)!r}: {error.strerror}") from None
-    secret = raw.decode("utf-8", errors="strict").removesuffix("\n").removesuffix("\r")
-    if not secret or len(raw) > MAX_SECRET_BYTES or "\n" in secret:
-        raise ValueError(f"the secret file {str(path)!r} must hold one line of 1 to {MAX_SECRET_BYTES} bytes")
-    return secret
 
 
 def with_password(dsn: str, password: str) -> str:

@@ -30,6 +30,7 @@ from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
+from streams.kafka.security import tls_problem
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
 from streams.settings import LOCAL, Role, Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
@@ -67,11 +68,15 @@ def run_worker(settings: Settings) -> None:
     audit_to(settings.data_dir / AUDIT_FILE)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
+        kafka = settings.kafka_security.connect(broker_url)
         try:
             centre_topics = tuple(s.topic for s in subscriptions if s.topic)
-            cluster = asyncio.run(ensure_topics(broker_url, settings.partitions, ALL_TOPICS + centre_topics))
+            cluster = asyncio.run(ensure_topics(kafka, settings.partitions, ALL_TOPICS + centre_topics))
         except KafkaError as error:
-            raise BrokerUnavailableError(f"cannot reach the broker at {broker_url!r}: {error}") from None
+            reason = asyncio.run(tls_problem(kafka)) or str(error)
+            raise BrokerUnavailableError(
+                f"cannot reach the broker at {broker_url!r} over {kafka.protocol}: {reason}"
+            ) from None
         writes_clickhouse = settings.role is not Role.PROCESS
         sink, analyst, applied = None, None, 0
         if writes_clickhouse:
@@ -91,7 +96,7 @@ def run_worker(settings: Settings) -> None:
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
         app = create_app(
-            settings, broker_url, cluster, catalogue, sink, watch, subscriptions, analyst, access, rules
+            settings, kafka, cluster, catalogue, sink, watch, subscriptions, analyst, access, rules
         )
         if writes_clickhouse:
             # The CLI's reads go to the process that holds ClickHouse.
@@ -103,9 +108,9 @@ def run_worker(settings: Settings) -> None:
             }))  # fmt: skip
             stack.callback(lambda: state_file.unlink(missing_ok=True))
         log.info(
-            "worker %s, role %s: broker %s, ClickHouse %s (%d migrations applied), catalogue %s, "
+            "worker %s, role %s: broker %s (%s), ClickHouse %s (%d migrations applied), catalogue %s, "
             "http :%d, %d watched identifiers, %d subscriptions, %d transition rules",
-            settings.worker_id, settings.role.value, broker_url,
+            settings.worker_id, settings.role.value, broker_url, kafka.protocol.value,
             redact_dsn(settings.clickhouse_dsn) if writes_clickhouse else "none (process role)", applied,
             _describe(catalogue), port, len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
 from schemas.codec import encode
-from schemas.errors import BorderwatchError
+from schemas.errors import BorderwatchError, KafkaConfigError
 from schemas.problems import first_problem
 from streams.analytics import GroupBy, parse_duration_s
 from streams.cli.output import (
@@ -32,6 +32,7 @@ from streams.cli.output import (
     render,
     rich_table,
 )
+from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
 from streams.settings import LOCAL, Settings
 from streams.worker_client import WorkerApi
@@ -99,13 +100,13 @@ def replay(
 
     if topic not in KIND_OF_TOPIC:
         raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
-    url = _broker_url(Settings())
+    kafka = _kafka(Settings())
     total = sum(1 for _ in open_lines(file))
     with _progress() as progress:
         task = progress.add_task(f"{file.name} → {topic}", total=total)
-        sent = asyncio.run(replay_lines(open_lines(file), topic, url, rate or None,
+        sent = asyncio.run(replay_lines(open_lines(file), topic, kafka, rate or None,
                                         lambda n: progress.advance(task, n)))  # fmt: skip
-    console.print(f"sent {sent} reports to {topic} on {url}")
+    console.print(f"sent {sent} reports to {topic} on {kafka.bootstrap}")
 
 
 @cli.command()
@@ -212,7 +213,7 @@ def ingest_ais(
     from streams.poison import dead_letter_key
 
     settings = Settings()
-    url = _broker_url(settings)
+    kafka = _kafka(settings)
     if file == "-":
         lines: list[bytes] = sys.stdin.buffer.read().splitlines()
     else:
@@ -224,8 +225,8 @@ def ingest_ais(
     reports = list(decoder.decode_lines(lines, datetime.now(UTC)))
 
     async def publish() -> None:
-        await ensure_topics(url, settings.partitions)
-        publisher = KafkaEventPublisher(url)
+        await ensure_topics(kafka, settings.partitions)
+        publisher = KafkaEventPublisher(kafka)
         await publisher.start()
         try:
             await publisher.publish(VESSELS, reports)
@@ -339,6 +340,14 @@ def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: s
         err.print(f"({empty})")
     sys.stdout.buffer.write(render(fmt, columns, rows).encode())
     sys.stdout.buffer.flush()
+
+
+def _kafka(settings: Settings) -> KafkaConnection:
+    """The brokers of these settings, with their TLS and SASL."""
+    try:
+        return settings.kafka_security.connect(_broker_url(settings))
+    except KafkaConfigError as error:
+        raise fail(str(error)) from None
 
 
 def _broker_url(settings: Settings) -> str:

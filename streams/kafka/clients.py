@@ -19,19 +19,21 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+from streams.kafka.security import Brokers, as_connection, start_client
+from streams.kafka.topics import MAX_MESSAGE_BYTES
 
 
 class KafkaBatchConsumer:
     """A consumer-group member that hands out batches and commits them explicitly."""
 
     def __init__(
-        self, broker_url: str, group_id: str, topics: Sequence[str], max_poll_interval_s: float = 300.0
+        self, brokers: Brokers, group_id: str, topics: Sequence[str], max_poll_interval_s: float = 300.0
     ) -> None:
         """`max_poll_interval_s`: the longest time between batches before the group drops this member."""
+        self._connection = as_connection(brokers)
         self._consumer = AIOKafkaConsumer(
             *topics,
-            bootstrap_servers=bootstrap_servers(broker_url),
+            **self._connection.client_kwargs(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -45,7 +47,7 @@ class KafkaBatchConsumer:
 
     async def start(self) -> None:
         """Join the group."""
-        await self._consumer.start()
+        await start_client(self._consumer, self._connection)
 
     async def stop(self) -> None:
         """Leave the group without committing anything further."""
@@ -68,9 +70,10 @@ class KafkaBatchConsumer:
 class KafkaEventPublisher:
     """Publishes keyed messages and waits until the broker has them all."""
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, brokers: Brokers) -> None:
+        self._connection = as_connection(brokers)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers(broker_url),
+            **self._connection.client_kwargs(),
             acks="all",
             linger_ms=5,
             max_batch_size=512 * 1024,
@@ -80,7 +83,7 @@ class KafkaEventPublisher:
 
     async def start(self) -> None:
         """Connect to the broker."""
-        await self._producer.start()
+        await start_client(self._producer, self._connection)
 
     async def stop(self) -> None:
         """Flush and disconnect."""

@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas.events import ReportKind
+from streams.kafka.security import Brokers, as_connection, start_client
 
 INTERCEPTIONS = "reports.interceptions"
 VESSELS = "reports.vessels"
@@ -41,17 +42,12 @@ TOPIC_CONFIGS = {
 }
 
 
-def bootstrap_servers(url: str) -> str:
-    """'kafka://h1:9092;kafka://h2:9092' or 'h1:9092,h2:9092' to aiokafka's 'h1:9092,h2:9092'."""
-    hosts = [part.strip().removeprefix("kafka://") for part in url.replace(";", ",").split(",")]
-    return ",".join(host for host in hosts if host)
-
-
-async def ensure_topics(bootstrap: str, partitions: int, topics: tuple[str, ...] = ALL_TOPICS) -> str:
+async def ensure_topics(brokers: Brokers, partitions: int, topics: tuple[str, ...] = ALL_TOPICS) -> str:
     """Create the topics that do not exist yet (existing ones are left as they are); returns the
     broker's cluster id, which names the log whose offsets the worker will read."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(bootstrap))
-    await admin.start()
+    connection = as_connection(brokers)
+    admin = AIOKafkaAdminClient(**connection.client_kwargs())
+    await start_client(admin, connection)
     try:
         existing = set(await admin.list_topics())
         missing = [

@@ -146,11 +146,12 @@ async def read_all(url: str, topic: str, quiet_s: float = 3.0) -> list[Any]:
 def _reader(url: str, topic: str) -> Any:
     from aiokafka import AIOKafkaConsumer
 
-    from streams.kafka.topics import MAX_MESSAGE_BYTES, bootstrap_servers
+    from streams.kafka.security import as_connection
+    from streams.kafka.topics import MAX_MESSAGE_BYTES
 
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers(url),
+        **as_connection(url).client_kwargs(),
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

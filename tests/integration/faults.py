@@ -1,19 +1,29 @@
-"""A fault injector for the tests: a TCP proxy between clients and the broker that cuts on command."""
+"""A fault injector for the tests: a TCP proxy between clients and the broker that cuts on command.
+
+With a TLS context it is also the broker's TLS front: Tansu 0.6.0 cannot serve
+TLS itself (README, Security), so the tests' TLS ends here, in front of it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 
 from streams.kafka.broker import free_port
 
 
 class FaultProxy:
-    """Forwards 127.0.0.1:port to 127.0.0.1:target; `cut` drops every connection and refuses new ones."""
+    """Forwards 127.0.0.1:port to 127.0.0.1:target; `cut` drops every connection and refuses new ones.
 
-    def __init__(self, target: int) -> None:
+    `tls`: the server context clients must complete a handshake with (it may require their certificate).
+    """
+
+    def __init__(self, target: int, tls: ssl.SSLContext | None = None) -> None:
         self.target = target
+        self.tls = tls
+
         self.port = free_port()
         self.cut_off = False
         self.connections: set[asyncio.StreamWriter] = set()
@@ -47,7 +57,9 @@ class FaultProxy:
 
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        server = self.loop.run_until_complete(asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, ssl=self.tls
+        ))
         started.set()
         try:
             self.loop.run_forever()

@@ -9,6 +9,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from streams.kafka.broker import LocalBroker
+from streams.kafka.security import as_connection
 from streams.kafka.topics import (
     ALERTS,
     DETECT_CELLS,
@@ -16,7 +17,6 @@ from streams.kafka.topics import (
     DLQ,
     INTERCEPTIONS,
     TRANSITIONS,
-    bootstrap_servers,
 )
 from tests.integration.conftest import send
 
@@ -30,7 +30,7 @@ HOSTILE_BATCH = orjson.dumps({"fixes": {"ts": ["a", None]}, "sightings": 7})
 
 
 async def produce(url: str, topic: str, records: list[tuple[bytes | None, bytes, int]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(url))
+    producer = AIOKafkaProducer(**as_connection(url).client_kwargs())
     await producer.start()
     try:
         for key, value, partition in records:

@@ -20,9 +20,11 @@ import orjson
 import pytest
 import yaml
 from clickhouse_connect.driver.exceptions import DatabaseError
+from pydantic import BaseModel
 
 from geo import load_catalogue
 from schemas import ReportKind
+from streams.kafka.security import KafkaSecurity, SecurityProtocol
 from streams.pipeline import RawMessage, process_batch
 from streams.settings import Settings
 from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
@@ -66,7 +68,7 @@ def test_kafka_speaks_sasl_ssl_to_the_world_under_acls_and_names_the_host_its_ce
     kafka = compose()["services"]["kafka"]["environment"]
     protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     assert protocols["SASL_SSL"] == "SASL_SSL" and set(protocols.values()) <= {"PLAINTEXT", "SASL_SSL"}
-    assert kafka["KAFKA_LISTENERS"].endswith("SASL_SSL://:9094")  # the published port, the only one
+    assert "SASL_SSL://:9094" in kafka["KAFKA_LISTENERS"].split(",")  # the published port, the only one
     assert "SASL_SSL://${BW_KAFKA_PUBLIC_HOST:?" in kafka["KAFKA_ADVERTISED_LISTENERS"]  # no silent localhost
     assert (
         'echo "BW_KAFKA_PUBLIC_HOST=$public_host" > .env' in SECRETS_SCRIPT
@@ -89,7 +91,14 @@ def test_every_secret_a_container_reads_is_given_to_its_user() -> None:
 def test_the_worker_settings_in_compose_are_real_settings_and_carry_no_secret() -> None:
     env = compose()["services"]["worker"]["environment"]
     fields = {f"BORDERWATCH_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) <= fields, set(env) - fields
+    models = {name: field.annotation for name, field in Settings.model_fields.items()}
+    nested = {
+        f"BORDERWATCH_{name.upper()}__{sub.upper()}"
+        for name, model in models.items()
+        if isinstance(model, type) and issubclass(model, BaseModel)
+        for sub in model.model_fields
+    }
+    assert set(env) <= fields | nested, set(env) - fields - nested
     assert ":" not in env["BORDERWATCH_CLICKHOUSE"].split("@")[0].removeprefix("http://")  # no password
     secret = compose()["secrets"]["clickhouse_writer_password"]["file"]
     assert env["BORDERWATCH_CLICKHOUSE_PASSWORD_FILE"] == "/run/secrets/" + Path(secret).name
@@ -251,3 +260,27 @@ def test_every_dashboard_query_runs_on_the_real_schema_and_returns_the_columns_i
     # The reject whose JSON names its authority counts against it; the unreadable one cannot.
     health = {r[0]: r for r in seen["Reporting health per authority"]}
     assert health["ES-GC"][6] >= 1 and 0 < health["ES-GC"][7] < 1, health
+
+
+def test_the_workers_reach_kafka_over_sasl_ssl_with_their_secrets_from_files() -> None:
+    spec = compose()
+    env = spec["services"]["worker"]["environment"]
+    prefix = "BORDERWATCH_KAFKA_SECURITY__"
+    security = KafkaSecurity.model_validate(
+        {name.removeprefix(prefix).lower(): value for name, value in env.items() if name.startswith(prefix)}
+    )
+    assert security.protocol is SecurityProtocol.SASL_SSL
+    kafka = spec["services"]["kafka"]["environment"]
+    listener = env["BORDERWATCH_KAFKA"].removeprefix("kafka://")
+    advertised = dict(item.split("://") for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    name = next(name for name, address in advertised.items() if address == listener)
+    protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert protocols[name] == "SASL_SSL"
+    assert '-e SAN="dns:kafka,' in SECRETS_SCRIPT  # the certificate names the host the workers use
+    worker_secrets = set(spec["services"]["worker"]["secrets"])
+    for path in (security.ca_file, security.sasl_password_file):
+        assert path is not None and path.parent == Path("/run/secrets") and path.name in worker_secrets
+        assert made_by_the_secrets_script(spec["secrets"][path.name]["file"])
+    assert security.sasl_username is not None
+    assert f'user_{security.sasl_username}=' in SECRETS_SCRIPT
+    assert f"User:{security.sasl_username}" in kafka["KAFKA_SUPER_USERS"].split(";")
