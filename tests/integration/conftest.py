@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
+from streams.kafka.security import Brokers
 from streams.kafka.topics import ensure_topics
 from streams.replay import replay_lines
 from streams.web.tls import pinned_client_context
@@ -113,7 +114,7 @@ def start_worker(tmp_path: Path, broker: LocalBroker) -> Iterator[Any]:
         worker.stop()
 
 
-async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) -> list[Any]:
+async def read_topic(url: Brokers, topic: str, count: int, timeout_s: float = 60) -> list[Any]:
     """The first `count` records of a topic (all partitions), or fail after timeout_s."""
     consumer = _reader(url, topic)
     await consumer.start()
@@ -129,7 +130,7 @@ async def read_topic(url: str, topic: str, count: int, timeout_s: float = 60) ->
     return records
 
 
-async def read_all(url: str, topic: str, quiet_s: float = 3.0) -> list[Any]:
+async def read_all(url: Brokers, topic: str, quiet_s: float = 3.0) -> list[Any]:
     """Every record of a topic: read until nothing more comes for quiet_s."""
     consumer = _reader(url, topic)
     await consumer.start()
@@ -143,7 +144,7 @@ async def read_all(url: str, topic: str, quiet_s: float = 3.0) -> list[Any]:
     return records
 
 
-def _reader(url: str, topic: str) -> Any:
+def _reader(url: Brokers, topic: str) -> Any:
     from aiokafka import AIOKafkaConsumer
 
     from streams.kafka.security import as_connection

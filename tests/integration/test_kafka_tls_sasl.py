@@ -8,6 +8,7 @@ SASL is Tansu's own (`--authentication`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 import subprocess
@@ -22,8 +23,10 @@ import pytest
 
 from scripts.make_sample_feed import generate
 from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS
+from streams.kafka.security import KafkaSecurity
+from streams.kafka.topics import ENRICHED, INTERCEPTIONS
 from streams.worker_client import start_worker_process, stop_process
+from tests.integration.conftest import read_topic
 from tests.integration.faults import FaultProxy
 from tests.integration.pki import Issued, TestCA
 from tests.integration.test_counts import stored_counts
@@ -96,6 +99,13 @@ def test_a_worker_and_replay_over_mutual_tls_count_exactly(
     worker.wait_until(lambda s: s["events"] + s["rejects"] + s["duplicates"] >= sent)
     assert stored_counts(worker) == feed.expected
     assert "(SSL)" in worker.log.read_text()  # the start line names the protocol
+    deadline = time.monotonic() + 60
+    while worker.api.get("/health").get("healthy") is not True:  # detection's Faust agents too
+        assert time.monotonic() < deadline, worker.api.get("/health")
+        time.sleep(0.5)
+    client = KafkaSecurity.model_validate({k.removeprefix("kafka_security__"): v for k, v in env.items()})
+    enriched = asyncio.run(read_topic(client.connect(tls_proxy.url), ENRICHED, feed.expected_totals()[0]))
+    assert len({record.key for record in enriched}) == feed.expected_totals()[0]
 
 
 def worker_exit(log: Path, kafka: str, data_dir: Path, **env: str) -> tuple[int, str]:
