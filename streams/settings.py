@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         description="a file holding the ClickHouse password (a Docker or systemd secret); it takes the "
         "place of any password in the DSN, so the DSN and the environment need not carry one",
     )
+    clickhouse_ca_file: Path | None = Field(
+        None, description="PEM bundle the ClickHouse server's certificate is checked against (https:// DSN)"
+    )
     data_dir: Path = Field(
         Path("borderwatch-data"), description="where local state lives (chdb, broker, Faust)"
     )
@@ -131,6 +134,15 @@ class Settings(BaseSettings):
                 "the bundled broker (kafka=local) speaks plaintext only: set kafka to your brokers to use "
                 f"{self.kafka_security.protocol}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ca_file_needs_https(self) -> Settings:
+        if self.clickhouse_ca_file is not None:
+            if not self.clickhouse.startswith("https://"):
+                raise ValueError("clickhouse_ca_file needs an https:// ClickHouse DSN")
+            if not self.clickhouse_ca_file.is_file():
+                raise ValueError(f"clickhouse_ca_file {str(self.clickhouse_ca_file)!r} is not a file")
         return self
 
     @model_validator(mode="after")

@@ -80,7 +80,8 @@ def run_worker(settings: Settings) -> None:
         writes_clickhouse = settings.role is not Role.PROCESS
         sink, analyst, applied = None, None, 0
         if writes_clickhouse:
-            sink = ClickHouseIncidentSink(connect(settings.clickhouse_dsn), settings.database)
+            dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
+            sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
             applied = migrate(sink.client, settings.database)
             changed = apply_retention(sink.client, settings.database, settings.retention)
             if changed:
@@ -90,8 +91,7 @@ def run_worker(settings: Settings) -> None:
                 log.warning("%s", broker_restarted(cluster, earlier))
             if sink.repair_counts():
                 log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
-            dsn = settings.clickhouse_dsn
-            analyst = AnalystSession(lambda: connect(dsn), settings.database, settings.analyst)
+            analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
             stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})

@@ -277,7 +277,7 @@ def erase(
             raise fail(str(answer["error"]))
         erased = answer["erased"]
     else:
-        client = connect(settings.clickhouse_dsn)
+        client = connect(settings.clickhouse_dsn, settings.clickhouse_ca_file)
         migrate(client, settings.database)
         erased = erase_report(client, settings.database, wanted).as_dict()
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
@@ -394,9 +394,9 @@ def _query(
         return answer
     from streams.sinks.clickhouse import connect
 
-    dsn = settings.clickhouse_dsn
+    dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
     try:
-        return direct(AnalystSession(lambda: connect(dsn), settings.database, settings.analyst))
+        return direct(AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst))
     except QueryRefusedError as error:
         return {"error": str(error)}
     except Exception as error:

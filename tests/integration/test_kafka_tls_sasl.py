@@ -28,8 +28,8 @@ from streams.kafka.topics import ENRICHED, INTERCEPTIONS
 from streams.worker_client import start_worker_process, stop_process
 from tests.integration.conftest import read_topic
 from tests.integration.faults import FaultProxy
-from tests.integration.pki import Issued, TestCA
 from tests.integration.test_counts import stored_counts
+from tests.pki import Issued, TestCA
 
 CLI = [sys.executable, "-m", "streams.cli"]
 PASSWORD = "scram-pw-0f3a9c-not-in-any-log"
