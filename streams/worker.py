@@ -89,8 +89,8 @@ def run_worker(settings: Settings) -> None:
             earlier = sink.open_log(cluster)
             if earlier:
                 log.warning("%s", broker_restarted(cluster, earlier))
-            if sink.repair_counts():
-                log.warning("crossing_counts disagreed with events after a crash; rebuilt it")
+            for table in sink.repair_derived():
+                log.warning("%s disagreed with events after a crash; repaired it", table)
             analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
             stack.callback(analyst.close)
         port = settings.web_port or free_port()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+from clickhouse_connect.driver.httpclient import HttpClient
 
 from schemas.codec import encode_columns, encode_obj
 from schemas.errors import SinkUnavailableError
@@ -17,6 +22,7 @@ from schemas.rejection import DeadLetter
 from schemas.reports import InterceptionReport, VesselReport
 from streams.pipeline import Enriched, Source
 
+log = logging.getLogger(__name__)
 DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
 ELSEWHERE = Source("", -1, -1)  # a stored source in another broker's log: equal to none here
 
@@ -51,6 +57,121 @@ def _key_rejects_by_cluster(client: Client, db: str) -> None:
         client.command(f"INSERT INTO {db}.rejects_by_cluster ({kept}) SELECT {kept} FROM {db}.rejects FINAL")
         client.command(f"EXCHANGE TABLES {db}.rejects AND {db}.rejects_by_cluster")
     client.command(f"DROP TABLE IF EXISTS {db}.rejects_by_cluster")
+
+
+# Production scale (README, "ClickHouse at scale"): events in monthly partitions, in the order
+# analysts filter by; the identity lookup of every batch goes to `report_keys` instead.
+EVENTS_BY_MONTH = """CREATE TABLE IF NOT EXISTS {db}.{table} (
+        authority LowCardinality(String),
+        report_id String,
+        kind LowCardinality(String),
+        observed_at DateTime64(3, 'UTC'),
+        reported_at Nullable(DateTime64(3, 'UTC')),
+        received_at DateTime64(3, 'UTC'),
+        published_at Nullable(DateTime64(3, 'UTC')),
+        inserted_at DateTime64(3, 'UTC') DEFAULT now64(3),
+        lat_deg Nullable(Float64),
+        lon_deg Nullable(Float64),
+        crossing_id LowCardinality(String),
+        country LowCardinality(String),
+        route LowCardinality(String),
+        incident_type LowCardinality(String),
+        persons UInt32,
+        nationalities Map(LowCardinality(String), UInt32),
+        vessel_key String,
+        source_topic LowCardinality(String),
+        source_partition UInt32,
+        source_offset UInt64,
+        source_cluster LowCardinality(String) DEFAULT '',
+        report String
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(observed_at)
+    ORDER BY (crossing_id, observed_at, authority, report_id)
+    SETTINGS non_replicated_deduplication_window = {window}"""
+EVENTS_PARTITION_KEY = "toYYYYMM(observed_at)"
+# Each report's identity and where it was first read: the sink's check before every insert.
+REPORT_KEYS = """CREATE TABLE IF NOT EXISTS {db}.report_keys (
+        authority LowCardinality(String),
+        report_id String,
+        source_topic LowCardinality(String),
+        source_partition UInt32,
+        source_offset UInt64,
+        source_cluster LowCardinality(String),
+        observed_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (authority, report_id)"""
+REPORT_KEY_COLUMNS = (
+    "authority, report_id, source_topic, source_partition, source_offset, source_cluster, observed_at"
+)
+# Vessel positions, per vessel in time order, kept for their own retention (streams/sinks/retention.py).
+VESSEL_POSITIONS = """CREATE TABLE IF NOT EXISTS {db}.vessel_positions (
+        vessel_key String,
+        observed_at DateTime64(3, 'UTC'),
+        lat_deg Float64,
+        lon_deg Float64,
+        crossing_id LowCardinality(String),
+        route LowCardinality(String),
+        authority LowCardinality(String),
+        report_id String,
+        received_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(observed_at)
+    ORDER BY (vessel_key, observed_at, authority, report_id)"""
+VESSEL_POSITION_ROWS = (
+    "SELECT vessel_key, observed_at, assumeNotNull(lat_deg) AS lat_deg, assumeNotNull(lon_deg) AS lon_deg, "
+    "crossing_id, route, authority, report_id, received_at FROM {db}.events{final} "
+    "WHERE kind = 'vessel' AND lat_deg IS NOT NULL AND lon_deg IS NOT NULL"
+)
+CROSSING_COUNTS_ROWS = (
+    "SELECT toStartOfMinute(observed_at) AS minute, crossing_id, route, incident_type, "
+    "count() AS reports, sum(persons) AS persons FROM {db}.events{final} WHERE kind = 'interception' "
+    "GROUP BY minute, crossing_id, route, incident_type"
+)
+# The views that derive tables from events, by name: each inserts what every events insert adds.
+DERIVED_VIEWS = {
+    "crossing_counts_mv": ("crossing_counts", CROSSING_COUNTS_ROWS),
+    "report_keys_mv": ("report_keys", f"SELECT {REPORT_KEY_COLUMNS} FROM {{db}}.events{{final}}"),
+    "vessel_positions_mv": ("vessel_positions", VESSEL_POSITION_ROWS),
+}
+
+
+def _events_by_month(client: Client, db: str) -> None:
+    """Rebuild `events` partitioned by month and ordered by crossing and time, with `report_keys` and
+    `vessel_positions` derived from it; run again after a crash, it finishes the job.
+
+    No worker writes meanwhile: migrations run under the migration lock, before any ingest.
+    """
+    def command(sql: str, final: str = "") -> None:
+        client.command(sql.format(db=db, window=DEDUP_WINDOW, final=final, table="events_by_month"))
+
+    command(REPORT_KEYS)
+    command(VESSEL_POSITIONS)
+    key = client.query(
+        "SELECT partition_key FROM system.tables WHERE database = %(db)s AND name = 'events'",
+        parameters={"db": db},
+    ).result_rows[0][0]
+    if key != EVENTS_PARTITION_KEY:
+        for view in DERIVED_VIEWS:  # views follow a table's name, not its data: made again below
+            command(f"DROP VIEW IF EXISTS {{db}}.{view}")
+        # The rebuilt table has no TTL yet: let the worker's start set it again (retention.py).
+        command("DELETE FROM {db}.retention_applied WHERE name LIKE 'events.%'")
+        command(EVENTS_BY_MONTH)
+        command("TRUNCATE TABLE {db}.events_by_month")  # a copy a crash cut short
+        columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
+        command(f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} FROM {{db}}.events FINAL")
+        command("EXCHANGE TABLES {db}.events AND {db}.events_by_month")
+    command("DROP TABLE IF EXISTS {db}.events_by_month")
+    for view, (table, rows) in DERIVED_VIEWS.items():
+        exists = client.query(
+            "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(view)s",
+            parameters={"db": db, "view": view},
+        ).result_rows[0][0]
+        if exists:
+            continue
+        if table != "crossing_counts":  # the counts were kept: they carry erasures' negative rows
+            command(f"TRUNCATE TABLE {{db}}.{table}")
+            command(f"INSERT INTO {{db}}.{table} {rows}", final=" FINAL")
+        command(f"CREATE MATERIALIZED VIEW {{db}}.{view} TO {{db}}.{table} AS {rows}")
 
 
 # Ordered migrations; each is applied once and recorded in schema_migrations. A
@@ -167,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ) ENGINE = ReplacingMergeTree
     ORDER BY (authority, report_id)""",
     "ALTER TABLE {db}.crossing_counts MODIFY COLUMN reports Int64, MODIFY COLUMN persons Int64",
+    _events_by_month,
 )
 
 EVENT_COLUMNS = (
@@ -207,25 +329,70 @@ def redact_dsn(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def migrate(client: Client, db: str) -> int:
-    """Create the database and apply pending migrations; safe to run at every start."""
+def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
+    """Create the database and apply pending migrations; safe to run at every start, and from several
+    workers at once: one migrates while the others wait for it (`migration_lock`)."""
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.command(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
         "(version UInt32, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
     )
-    done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
-    applied = 0
-    for version, statement in enumerate(MIGRATIONS, start=1):
-        if version in done:
-            continue
-        if isinstance(statement, str):
-            client.command(statement.format(db=db, window=DEDUP_WINDOW))
-        else:
-            statement(client, db)
-        client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
-        applied += 1
+    if _pending(client, db) == []:
+        return 0
+    # chdb is in-process and has one owner (the data dir's worker): only a server is shared.
+    lock = migration_lock(client, db, lock_wait_s) if isinstance(client, HttpClient) else nullcontext()
+    with lock:
+        applied = 0
+        for version in _pending(client, db):  # again: the one who held the lock may have done them
+            statement = MIGRATIONS[version - 1]
+            if isinstance(statement, str):
+                client.command(statement.format(db=db, window=DEDUP_WINDOW))
+            else:
+                statement(client, db)
+            client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
+            applied += 1
     return applied
+
+
+def _pending(client: Client, db: str) -> list[int]:
+    done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
+    return [version for version in range(1, len(MIGRATIONS) + 1) if version not in done]
+
+
+LOCK_STALE_S = 6 * 3600  # a lock older than this was left by a migrator that died: taken over
+
+
+@contextmanager
+def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[None]:
+    """Hold `{db}.migration_lock` while migrating. CREATE TABLE (without IF NOT EXISTS) succeeds for
+    one caller only, so it serves as a mutex on any ClickHouse; a lock older than LOCK_STALE_S is
+    taken to be a dead migrator's and dropped. Raises SinkUnavailableError after `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            client.command(f"CREATE TABLE {db}.migration_lock (holder String) ENGINE = Memory")
+            break
+        except DatabaseError as error:
+            if "TABLE_ALREADY_EXISTS" not in str(error):
+                raise
+        age = client.query(
+            "SELECT dateDiff('second', metadata_modification_time, now()) FROM system.tables "
+            "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
+        ).result_rows  # fmt: skip
+        if age and int(age[0][0]) > LOCK_STALE_S:
+            log.warning("taking over a migration lock held for %s s", age[0][0])
+            client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+            continue
+        if time.monotonic() > deadline:
+            raise SinkUnavailableError(
+                f"another worker has held {db}.migration_lock for over {wait_s:g} s; if none is migrating "
+                f"(one was killed), DROP TABLE {db}.migration_lock"
+            )
+        time.sleep(0.5)
+    try:
+        yield
+    finally:
+        client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
 
 
 def event_columns(events: Sequence[Enriched], cluster: str) -> list[list[Any]]:
@@ -323,7 +490,7 @@ class ClickHouseIncidentSink:
         keys = f"(authority, report_id) IN ({keyed})"
         rows = self.client.query(
             "SELECT authority, report_id, source_topic, source_partition, source_offset, source_cluster, 0 "
-            f"FROM {self.db}.events WHERE {keys} UNION ALL "
+            f"FROM {self.db}.report_keys WHERE {keys} UNION ALL "
             f"SELECT authority, report_id, '', 0, 0, '', 1 FROM {self.db}.erased WHERE {keys}",
             parameters={"keys": encode_obj([e.identity for e in events]).decode()},
         ).result_rows
@@ -384,12 +551,33 @@ class ClickHouseIncidentSink:
         ).result_rows
         return {(str(t), int(p), int(o)) for t, p, o in rows}
 
+    def repair_derived(self) -> list[str]:
+        """Bring the tables derived from events (`DERIVED_VIEWS`) back to agree with it; returns the
+        names of those that did not.
+
+        A process killed between the events insert and its materialized views'
+        inserts leaves them apart. The keys and positions missing are added
+        (never removed: another worker may be writing), and the counts rebuilt.
+        """
+        repaired = []
+        for table in ("report_keys", "vessel_positions"):
+            rows = DERIVED_VIEWS[f"{table}_mv"][1].format(db=self.db, final=" FINAL")
+            missing = (
+                f"SELECT * FROM ({rows}) WHERE (authority, report_id) NOT IN "
+                f"(SELECT authority, report_id FROM {self.db}.{table})"
+            )
+            if self.client.query(f"SELECT count() FROM ({missing})").result_rows[0][0]:
+                self.client.command(f"INSERT INTO {self.db}.{table} {missing}")
+                repaired.append(table)
+        if self.repair_counts():
+            repaired.append("crossing_counts")
+        return repaired
+
     def repair_counts(self) -> bool:
         """Rebuild crossing_counts from events if they disagree; True when a rebuild ran.
 
-        A process killed between the events insert and its materialized view
-        insert leaves the two apart; the report filter would then never
-        re-count those reports, so the aggregate is rebuilt from the truth.
+        The report filter never re-counts a stored report, so the aggregate is
+        rebuilt from the truth.
         """
         db = self.db
         truth = self.client.query(

@@ -7,10 +7,10 @@ retention) is taken for a resend and is not stored or published again (see
 `ClickHouseIncidentSink.stored_sources`).
 
 Order of the steps, so that a crash halfway loses nothing and double-counts
-nothing: the tombstone first, then the events row, then the counts'
+nothing: the tombstone first, then the events row (with its key and position), then the counts'
 compensation (a negative row, which SummingMergeTree adds in). A crash
 between the last two leaves `crossing_counts` ahead of `events`, which the
-worker's start-up check (`repair_counts`) rebuilds.
+worker's start-up check (`repair_derived`) rebuilds.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Erasure:
     """What an erasure removed."""
 
     events: int
+    vessel_positions: int
     rejects: int
     transitions: int
     alerts: int
@@ -62,7 +63,10 @@ def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
         "GROUP BY 1, 2, 3, 4", parameters=identity,
     ).result_rows  # fmt: skip
     events = _count(client, f"SELECT count() FROM {db}.events WHERE {where}", identity)
-    client.command(f"DELETE FROM {db}.events WHERE {where}", parameters=identity)
+    positions = _count(client, f"SELECT count() FROM {db}.vessel_positions WHERE {where}", identity)
+    # The key goes with the report; the tombstone above keeps a resend from coming back.
+    for table in ("events", "report_keys", "vessel_positions"):
+        client.command(f"DELETE FROM {db}.{table} WHERE {where}", parameters=identity)
     if counted:
         negative = [[*key, -int(n), -int(persons)] for *key, n, persons in counted]
         client.insert(
@@ -83,7 +87,7 @@ def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
             "WHERE has(event_ids, %(id)s) SETTINGS mutations_sync = 2",
             parameters=identity,
         )
-    return Erasure(events, rejects, transitions, alerts)
+    return Erasure(events, positions, rejects, transitions, alerts)
 
 
 def _count(client: Client, sql: str, parameters: dict[str, str]) -> int:

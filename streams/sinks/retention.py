@@ -29,6 +29,10 @@ class Retention(BaseModel):
     rejects_days: int = Field(
         90, ge=0, le=MAX_DAYS, description="a refused message as sent (rejects.raw), from its receipt"
     )
+    positions_days: int = Field(
+        90, ge=0, le=MAX_DAYS,
+        description="vessel positions (vessel_positions: a track per vessel), from their receipt",
+    )  # fmt: skip
     transitions_days: int = Field(
         365, ge=0, le=MAX_DAYS,
         description="geofence transitions (vessel names, call signs, positions), from their receipt",
@@ -42,20 +46,19 @@ def ttl_statements(db: str, retention: Retention) -> dict[str, tuple[int, str]]:
         ttl = "REMOVE TTL" if days == 0 else f"{kind} TTL toDateTime({clock}) + INTERVAL {days} DAY"
         return days, f"ALTER TABLE {db}.{table} MODIFY COLUMN {name} {ttl}"
 
-    rows, raw = retention.transitions_days, retention.raw_days
+    def rows_ttl(table: str, clock: str, days: int) -> tuple[int, str]:
+        ttl = "REMOVE TTL" if days == 0 else f"MODIFY TTL toDateTime({clock}) + INTERVAL {days} DAY"
+        return days, f"ALTER TABLE {db}.{table} {ttl}"
+
+    raw = retention.raw_days
     nationalities = "Map(LowCardinality(String), UInt32)"
     return {
         "events.report": column("events", "report", "String", "received_at", raw),
         "events.nationalities": column("events", "nationalities", nationalities, "received_at", raw),
         "rejects.raw": column("rejects", "raw", "String", "received_at", retention.rejects_days),
-        "transitions": (
-            rows,
-            f"ALTER TABLE {db}.transitions "
-            + (
-                "REMOVE TTL"
-                if rows == 0
-                else f"MODIFY TTL toDateTime(ifNull(received_at, inserted_at)) + INTERVAL {rows} DAY"
-            ),
+        "vessel_positions": rows_ttl("vessel_positions", "received_at", retention.positions_days),
+        "transitions": rows_ttl(
+            "transitions", "ifNull(received_at, inserted_at)", retention.transitions_days
         ),
     }
 

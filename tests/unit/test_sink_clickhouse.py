@@ -7,10 +7,11 @@ import base64
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -28,9 +29,11 @@ from streams.sinks.clickhouse import (
     REJECT_COLUMNS,
     REJECTS_TABLE,
     ClickHouseIncidentSink,
+    _events_by_month,
     _key_rejects_by_cluster,
     connect,
     migrate,
+    migration_lock,
 )
 from tests.pki import TestCA
 
@@ -234,3 +237,130 @@ def test_a_ca_file_needs_https(tmp_path: Path, dsn: str, message: str) -> None:
         Settings(clickhouse=dsn, clickhouse_ca_file=ca)
     with pytest.raises(ValueError, match="is not a file"):
         Settings(clickhouse="https://u@ch:8443/borderwatch", clickhouse_ca_file=tmp_path / "missing.pem")
+
+
+class _KilledAt:
+    """A client that dies (as a killed process would) at the first statement starting with `at`."""
+
+    def __init__(self, client: Client, at: str) -> None:
+        self._client, self._at = client, at
+
+    def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql.startswith(self._at):
+            raise OSError(f"killed before: {sql[:60]}")
+        return self._client.command(sql, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def _old_release(client: Client, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`db` as the release before made it: every migration but the rebuild, and reports in it."""
+    rebuild = MIGRATIONS.index(_events_by_month)
+    with monkeypatch.context() as patch:
+        patch.setattr("streams.sinks.clickhouse.MIGRATIONS", MIGRATIONS[:rebuild])
+        migrate(client, db)
+    lines = [orjson.dumps({
+        "authority": "ES-GC", "report_id": f"r-{n}",
+        "observed_at": f"2026-{10 + n % 2}-0{1 + n % 9}T03:00:00Z",
+        "lat": 35.5, "lon": 12.605, "incident_type": "irregular_crossing_attempt", "persons": n + 1,
+    }) for n in range(20)] + [orjson.dumps({
+        "authority": "ES-GC", "report_id": f"v-{n}", "observed_at": "2026-11-01T03:00:00Z", "source": "ais",
+        "lat": 35.5, "lon": 12.6 + n / 100, "mmsi": 224000001,
+    }) for n in range(5)]  # fmt: skip
+    messages = [
+        RawMessage(f"reports.{'vessels' if line.find(b'mmsi') > 0 else 'interceptions'}", 0, n, line,
+                   ReportKind.VESSEL if line.find(b"mmsi") > 0 else ReportKind.INTERCEPTION)
+        for n, line in enumerate(lines)
+    ]  # fmt: skip
+    ClickHouseIncidentSink(client, db).write_events(process_batch(messages, CATALOGUE, AT).events)
+
+
+@pytest.mark.parametrize(
+    "killed_at",
+    ["INSERT INTO {db}.events_by_month", "EXCHANGE TABLES", "DROP TABLE IF EXISTS {db}.events_by_month",
+     "INSERT INTO {db}.vessel_positions", "CREATE MATERIALIZED VIEW {db}.vessel_positions_mv"],
+)  # fmt: skip
+def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothing(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch, killed_at: str
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    db = f"bw_rebuild_{abs(hash(killed_at)) % 10**8}"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    _old_release(client, db, monkeypatch)
+    counts = f"SELECT sum(reports), sum(persons) FROM {db}.crossing_counts"
+    assert client.query(counts).result_rows == [(20, 210)]
+
+    with pytest.raises(OSError, match="killed before"):
+        migrate(_KilledAt(client, killed_at.format(db=db)), db)  # type: ignore[arg-type]
+    assert migrate(client, db) == 1  # the next start finishes it
+
+    tables = dict(client.query(
+        "SELECT name, partition_key FROM system.tables WHERE database = %(db)s", parameters={"db": db}
+    ).result_rows)  # fmt: skip
+    assert tables["events"] == "toYYYYMM(observed_at)" and "events_by_month" not in tables
+    assert {"crossing_counts_mv", "report_keys_mv", "vessel_positions_mv"} <= set(tables)
+    rows = (f"SELECT (SELECT count() FROM {db}.events), (SELECT count() FROM {db}.report_keys), "
+            f"(SELECT count() FROM {db}.vessel_positions)")  # fmt: skip
+    assert client.query(rows).result_rows == [(25, 25, 5)]
+    assert client.query(counts).result_rows == [(20, 210)]
+    sink = ClickHouseIncidentSink(client, db)
+    assert sink.repair_derived() == []
+    # A new report after the upgrade goes through every view once.
+    line = orjson.dumps({"authority": "ES-GC", "report_id": "after", "observed_at": "2026-11-20T03:00:00Z",
+                         "lat": 35.5, "lon": 12.605, "incident_type": "irregular_crossing_attempt",
+                         "persons": 4})  # fmt: skip
+    late = RawMessage("reports.interceptions", 0, 99, line, ReportKind.INTERCEPTION)
+    sink.write_events(process_batch([late], CATALOGUE, AT).events)
+    assert client.query(rows).result_rows == [(26, 26, 5)]
+    assert client.query(counts).result_rows == [(21, 214)]
+
+
+def test_report_keys_and_positions_a_kill_left_out_are_repaired(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    db = "bw_repair_derived"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    migrate(client, db)
+    sink = ClickHouseIncidentSink(client, db)
+    line = orjson.dumps({"authority": "ES-GC", "report_id": "fix", "observed_at": "2026-11-20T03:00:00Z",
+                         "source": "ais", "lat": 35.5, "lon": 12.605, "mmsi": 224000001})  # fmt: skip
+    sink.write_events(process_batch([RawMessage("reports.vessels", 0, 0, line, ReportKind.VESSEL)],
+                                    CATALOGUE, AT).events)  # fmt: skip
+    for table in ("report_keys", "vessel_positions"):  # as if the views' inserts never happened
+        client.command(f"TRUNCATE TABLE {db}.{table}")
+    assert (
+        sink.stored_sources(
+            process_batch(
+                [RawMessage("reports.vessels", 0, 0, line, ReportKind.VESSEL)], CATALOGUE, AT
+            ).events
+        )
+        == {}
+    )
+    assert sorted(sink.repair_derived()) == ["report_keys", "vessel_positions"]
+    assert sink.repair_derived() == []
+    again = process_batch([RawMessage("reports.vessels", 0, 0, line, ReportKind.VESSEL)], CATALOGUE, AT)
+    assert list(sink.stored_sources(again.events)) == [("ES-GC", "fix")]
+
+
+def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    db = "bw_lock"
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+    with migration_lock(client, db, 5.0):
+        started = time.monotonic()
+        with (
+            pytest.raises(SinkUnavailableError, match=f"DROP TABLE {db}.migration_lock"),
+            migration_lock(client, db, 1.0),
+        ):
+            pass
+        assert time.monotonic() - started >= 1.0  # it waited for the holder
+        monkeypatch.setattr("streams.sinks.clickhouse.LOCK_STALE_S", -1)
+        with migration_lock(client, db, 1.0):  # the holder is taken for dead
+            pass
+    assert client.query(
+        "SELECT count() FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
+        parameters={"db": db},
+    ).result_rows == [(0,)]  # fmt: skip

@@ -67,22 +67,41 @@ def test_an_erased_report_leaves_with_what_came_of_it_and_a_copy_is_not_stored_a
     assert client.query(counts).result_rows == [(3, 15)]
 
     erased = erase_report(client, DB, ErasureRequest(authority="ES-GC", report_id="gone-1"))
-    assert erased.as_dict() == {"events": 1, "rejects": 1, "transitions": 1, "alerts": 1}
+    assert erased.as_dict() == {
+        "events": 1, "vessel_positions": 0, "rejects": 1, "transitions": 1, "alerts": 1,
+    }  # fmt: skip
     assert client.query(counts).result_rows == [(2, 10)]
     left = client.query(f"SELECT report_id FROM {DB}.events ORDER BY report_id").result_rows
     assert left == [("keep-1",), ("keep-2",)]
     assert client.query(f"SELECT event_ids FROM {DB}.alerts FINAL").result_rows == [(["ES-GC:keep-1"],)]
     for table in ("rejects", "transitions"):
         assert client.query(f"SELECT count() FROM {DB}.{table}").result_rows == [(0,)], table
-    assert sink.repair_counts() is False  # the counts agree with the events
+    assert sink.repair_derived() == []  # the counts and keys agree with the events
 
     # A resend of the erased report is a resend: not stored, not published again.
     copy = events("gone-1")
     assert sink.stored_sources(copy) == {("ES-GC", "gone-1"): ELSEWHERE}
     # Erasing again (a retried request) removes nothing more and does not count twice.
     again = erase_report(client, DB, ErasureRequest(authority="ES-GC", report_id="gone-1"))
-    assert again.as_dict() == {"events": 0, "rejects": 0, "transitions": 0, "alerts": 0}
+    assert set(again.as_dict().values()) == {0}
     assert client.query(counts).result_rows == [(2, 10)]
+
+
+def test_an_erased_vessel_report_leaves_its_position_and_its_key(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, db := f"{DB}_vessels")
+    sink = ClickHouseIncidentSink(client, db)
+    fix = {"authority": "ES-GC", "observed_at": REPORT["observed_at"], "source": "ais", "lat": 35.5,
+           "mmsi": 224000001}  # fmt: skip
+    fixes = [orjson.dumps({**fix, "report_id": f"fix-{n}", "lon": 12.605 + n / 100}) for n in range(2)]
+    messages = [RawMessage("reports.vessels", 0, n, v, ReportKind.VESSEL) for n, v in enumerate(fixes)]
+    sink.write_events(process_batch(messages, CATALOGUE, NOW).events)
+    erased = erase_report(client, db, ErasureRequest(authority="ES-GC", report_id="fix-0"))
+    assert (erased.events, erased.vessel_positions) == (1, 1)
+    for table in ("events", "report_keys", "vessel_positions"):
+        rows = client.query(f"SELECT report_id FROM {db}.{table}").result_rows
+        assert rows == [("fix-1",)], table
+    assert sink.repair_derived() == []
 
 
 @pytest.mark.parametrize(

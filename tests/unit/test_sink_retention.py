@@ -31,6 +31,13 @@ def interception(report_id: str, received: datetime) -> bytes:
     })  # fmt: skip
 
 
+def vessel(report_id: str, received: datetime) -> bytes:
+    return orjson.dumps({
+        "authority": "ES-GC", "report_id": report_id, "observed_at": received - timedelta(hours=1),
+        "source": "ais", "lat": 35.5, "lon": 12.605, "mmsi": 224000001, "name": "NUESTRA SENORA",
+    })  # fmt: skip
+
+
 def letter(offset: int, received: datetime) -> DeadLetter:
     return DeadLetter(
         reason=RejectReason.INVALID_JSON, detail="not JSON", source_topic="reports.interceptions",
@@ -54,22 +61,26 @@ def test_personal_data_goes_at_its_ttl_and_the_counts_stay(engine_dir: Path) -> 
         message = RawMessage(
             "reports.interceptions", 0, 0, interception(report_id, received), ReportKind.INTERCEPTION
         )
-        sink.write_events(process_batch([message], CATALOGUE, received).events)
+        position = RawMessage("reports.vessels", 0, 0, vessel(f"v-{report_id}", received), ReportKind.VESSEL)
+        sink.write_events(process_batch([message, position], CATALOGUE, received).events)
     sink.write_rejects([letter(1, OLD), letter(2, NOW)])
     counts = f"SELECT sum(reports), sum(persons) FROM {DB}.crossing_counts"
     before = client.query(counts).result_rows
+    positions = f"SELECT report_id FROM {DB}.vessel_positions ORDER BY report_id"
+    assert client.query(positions).result_rows == [("v-new",), ("v-old",)]
 
     assert sorted(apply_retention(client, DB, Retention())) == [
-        "events.nationalities", "events.report", "rejects.raw", "transitions",
+        "events.nationalities", "events.report", "rejects.raw", "transitions", "vessel_positions",
     ]  # fmt: skip
     assert apply_retention(client, DB, Retention()) == []  # applied once, not at every start
-    for table in ("events", "rejects"):
+    for table in ("events", "rejects", "vessel_positions"):
         client.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
 
     kept = client.query(
         f"SELECT report_id, report != '', length(mapKeys(nationalities)) FROM {DB}.events ORDER BY report_id"
     ).result_rows
-    assert kept == [("new", True, 1), ("old", False, 0)]
+    assert kept == [("new", True, 1), ("old", False, 0), ("v-new", True, 0), ("v-old", False, 0)]
+    assert client.query(positions).result_rows == [("v-new",)]  # a position goes whole, at its own TTL
     raws = client.query(f"SELECT source_offset, raw FROM {DB}.rejects ORDER BY 1").result_rows
     assert raws == [(1, ""), (2, "a name, not JSON")]
     assert client.query(counts).result_rows == before == [(2, 6)]
@@ -89,7 +100,7 @@ def test_zero_days_keeps_the_data_and_a_change_is_applied(engine_dir: Path) -> N
     assert "`raw` String TTL toDateTime(received_at) + toIntervalDay(30)" in table_sql(db_client, "rejects")
 
 
-@pytest.mark.parametrize("field", ["raw_days", "rejects_days", "transitions_days"])
+@pytest.mark.parametrize("field", ["raw_days", "rejects_days", "positions_days", "transitions_days"])
 def test_a_retention_out_of_range_is_refused(field: str) -> None:
     for days in (-1, 36_501):
         with pytest.raises(ValidationError):
