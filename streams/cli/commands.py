@@ -253,6 +253,24 @@ def schemas_export(directory: Annotated[Path, typer.Argument(file_okay=False)]) 
         console.print(f"wrote {path}")
 
 
+@cli.command("cluster-ddl")
+def cluster_ddl(
+    cluster: Annotated[str, typer.Argument(help="the cluster's name in the servers' remote_servers")],
+) -> None:
+    """Print this release's schema for a ClickHouse cluster: Replicated tables and Distributed ones."""
+    import tempfile
+
+    from streams.sinks.clickhouse import connect
+    from streams.sinks.cluster_ddl import cluster_ddl as render
+
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="borderwatch-ddl-") as scratch:
+        statements = render(connect(f"chdb://{scratch}"), settings.database, cluster, settings.retention)
+    sys.stdout.write(f"-- borderwatch's schema for ClickHouse cluster '{cluster}', made by "
+                     f"`borderwatch cluster-ddl {cluster}` (README, ClickHouse at scale).\n\n")  # fmt: skip
+    sys.stdout.write("".join(f"{statement};\n\n" for statement in statements))
+
+
 @cli.command()
 def erase(
     authority: Annotated[str, typer.Option(help="the report's authority, as it sent it")],

@@ -58,4 +58,4 @@ def test_a_worker_rebuilds_counts_that_disagree_with_events(
 
     restarted = start_worker()
     assert stored_counts(restarted) == feed.expected
-    assert "rebuilt it" in restarted.log.read_text()
+    assert "crossing_counts disagreed with events after a crash; repaired it" in restarted.log.read_text()
