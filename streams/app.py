@@ -50,7 +50,14 @@ from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
 from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
-from streams.web.views import add_analyst_views, add_health_views, add_ingest_view, add_operator_views
+from streams.web.tokens import load_tokens
+from streams.web.views import (
+    add_analyst_views,
+    add_health_views,
+    add_ingest_view,
+    add_operator_views,
+    add_reload_view,
+)
 
 log = logging.getLogger(__name__)
 TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost
@@ -277,6 +284,18 @@ def create_app(
         return {**health, **(runtime.health if runtime else {})}
 
     add_health_views(app, status, health_now)
+
+    def reload() -> dict[str, object]:
+        """The files an operator may change under a running worker; a bad tokens file changes nothing."""
+        tokens_file = settings.web_tokens_file
+        if tokens_file is not None:
+            named = load_tokens(tokens_file)
+            access.callers.reload(named)
+        watched = len(watch.refresh())
+        problem = {"watch_list_error": watch.error} if watch.error else {}
+        return {"tokens": len(named) if tokens_file else 0, "watch_list": watched, **problem}
+
+    add_reload_view(app, reload)
 
     async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         await ready.wait()

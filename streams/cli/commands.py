@@ -1,4 +1,5 @@
-"""Command line: worker, broker, replay, ingest-ais, counts, alerts, sql, demo and schema export.
+"""Command line: worker, broker, replay, ingest-ais, counts, alerts, sql, demo, erase, reload, token, health,
+cluster-ddl and schema export.
 
 What counts, alerts and sql print is shaped in streams.cli.output.
 """
@@ -301,7 +302,7 @@ def erase(
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 
-ROLE_HELP = "analyst (counts, alerts, sql), operator (status, erase) or centre (sends reports)"
+ROLE_HELP = "analyst (counts, alerts, sql), operator (status, erase, reload) or centre (sends reports)"
 
 
 @cli.command()
@@ -346,6 +347,25 @@ def health() -> None:
     if answer.get("healthy") is not True:
         err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
         raise typer.Exit(code=1)
+    console.print_json(data=answer)
+
+
+@cli.command()
+def reload() -> None:
+    """Make this data dir's worker read its tokens file and watch list again, without a restart."""
+    from streams.worker import running_worker
+    from streams.worker_client import local_api
+
+    settings = Settings()
+    api = running_worker(settings.data_dir) or local_api(
+        settings.web_port, settings.data_dir, settings.web_tls_cert_file
+    )
+    try:
+        answer = api.post("/reload", {}) if api else {"error": f"no worker runs for {settings.data_dir}"}
+    except (OSError, ConnectionError) as error:
+        raise fail(f"the worker at {api.base_url if api else '?'} did not answer: {error}") from None
+    if "error" in answer:
+        raise fail(str(answer["error"]))
     console.print_json(data=answer)
 
 

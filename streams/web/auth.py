@@ -33,6 +33,7 @@ ENDPOINTS: Mapping[str, tuple[str, frozenset[str] | None]] = {
     "/alerts": ("GET", None),
     "/sql": ("POST", JSON),
     "/erase": ("POST", JSON),
+    "/reload": ("POST", JSON),
     "/reports": ("POST", JSON | {"application/x-ndjson"}),
 }
 

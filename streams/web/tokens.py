@@ -1,6 +1,6 @@
 """Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
 file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL),
-`operator` (status, erasure) or `centre` (send its reports: the token's name is its authority)."""
+`operator` (status, erasure, reload) or `centre` (send its reports: the token's name is its authority)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class ApiRole(StrEnum):
 
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
     ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
-    ApiRole.OPERATOR: frozenset({"/status", "/erase"}),
+    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload"}),
     ApiRole.CENTRE: frozenset({"/reports"}),
 }
 
@@ -84,7 +84,11 @@ class Callers:
 
     def __init__(self, local_token: str, named: list[NamedToken] | None = None) -> None:
         self._local = local_token.encode()
-        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role}), t.rate_per_s) for t in named or []}
+        self.reload(named or [])
+
+    def reload(self, named: list[NamedToken]) -> None:
+        """Serve these named tokens from now on (a token taken out of the file stops working)."""
+        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role}), t.rate_per_s) for t in named}
 
     def of(self, token: str) -> Caller | None:
         """The caller a token names, or None. Only its hash is compared with the named ones."""

@@ -26,6 +26,8 @@ from streams.sinks.erase import ErasureRequest
 from streams.web.tokens import Caller
 
 RETRY_AFTER_S = "2"
+# Read once at start: the consumers and rules they set up are not swapped under a running worker.
+RESTART_NEEDED_FOR = ["subscriptions", "transition_rules", "geofences", "the other settings"]
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +78,22 @@ def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[st
             erased = await asyncio.to_thread(erase, wanted)
             log.warning("erased %s:%s on request: %s", wanted.authority, wanted.report_id, erased)
             return self.json({"erased": erased})
+
+
+def add_reload_view(app: faust.App, reload: Callable[[], dict[str, object]]) -> None:
+    """POST /reload ({}): read the tokens file and the watch list again, without a restart."""
+
+    @app.page("/reload")
+    class Reload(View):
+        async def post(self, request: Request) -> Response:
+            if (await request.read()).strip() not in (b"", b"{}"):
+                return self.json({"error": "the body must be {}"}, status=400)
+            try:
+                reloaded = await asyncio.to_thread(reload)
+            except ValueError as error:
+                return self.json({"error": f"{error}; the tokens in use are kept"}, status=400)
+            log.warning("reloaded on request: %s", reloaded)
+            return self.json({"reloaded": reloaded, "restart_needed_for": RESTART_NEEDED_FOR})
 
 
 def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:

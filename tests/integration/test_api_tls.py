@@ -81,20 +81,38 @@ def test_over_tls_each_role_reaches_its_endpoints_and_every_request_is_audited(
     # The CLI on this machine uses the data dir's token, pinned to the worker's certificate.
     worker.wait_until(lambda s: all(state == "ok" for state in s["health"].values()))
     env = {**os.environ, "BORDERWATCH_DATA_DIR": str(tmp_path / "data")}
-    for command in (["counts", "--format", "json"], ["health"]):
+    for command in (["counts", "--format", "json"], ["health"], ["reload"]):
         done = subprocess.run([sys.executable, "-m", "streams.cli", *command], env=env, capture_output=True,
                               text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, (command, done.stderr)
+
+    # A new analyst in, maria out, without a restart; only an operator may reload, and a broken file
+    # keeps the tokens in use.
+    ines = "tok-analyst-ines-0123456789"
+    tokens.write_text(
+        f'[[token]]\nname = "ines"\nrole = "analyst"\nsha256 = "{hash_token(ines)}"\n\n'
+        f'[[token]]\nname = "jon"\nrole = "operator"\nsha256 = "{hash_token(OPERATOR)}"\n'
+    )
+    assert call(worker, "/reload", ANALYST, {}, trust) == 403
+    assert call(worker, "/counts", ines, None, trust) == 401  # not before the reload
+    assert call(worker, "/reload", OPERATOR, {}, trust) == 200
+    assert call(worker, "/counts", ines, None, trust) == 200
+    assert call(worker, "/counts", ANALYST, None, trust) == 401
+    tokens.write_text('[[token]]\nname = "ines"\nrole = "root"\nsha256 = "00"\n')
+    assert call(worker, "/reload", OPERATOR, {}, trust) == 400
+    assert call(worker, "/counts", ines, None, trust) == 200
+    assert call(worker, "/reload", OPERATOR, {"tokens": "all"}, trust) == 400
 
     lines = (tmp_path / "data" / AUDIT_FILE).read_text().splitlines()
     entries = [json.loads(line.split(" ", 2)[2]) for line in lines]
     seen = {(e["caller"], e["path"], e["status"]) for e in entries}
     wanted = {("maria", "/sql", 200), ("maria", "/erase", 403), ("jon", "/erase", 200),
-              ("anonymous", "/counts", 401), ("local", "/counts", 200)}  # fmt: skip
+              ("anonymous", "/counts", 401), ("local", "/counts", 200), ("jon", "/reload", 200),
+              ("maria", "/reload", 403), ("ines", "/counts", 200)}  # fmt: skip
     assert wanted <= seen, seen
     assert any(e["caller"] == "maria" and e["body"] == '{"sql":"SELECT 1"}' for e in entries)
     text = "\n".join(lines)
-    assert ANALYST not in text and OPERATOR not in text and "Bearer" not in text
+    assert ANALYST not in text and OPERATOR not in text and ines not in text and "Bearer" not in text
 
 
 def test_a_bind_beyond_loopback_without_tls_and_named_tokens_is_refused(tmp_path: Path) -> None:
