@@ -89,6 +89,8 @@ EVENTS_BY_MONTH = """CREATE TABLE IF NOT EXISTS {db}.{table} (
     ORDER BY (crossing_id, observed_at, authority, report_id)
     SETTINGS non_replicated_deduplication_window = {window}"""
 EVENTS_PARTITION_KEY = "toYYYYMM(observed_at)"
+# Reports may be from any month since 2000: an insert of many months is slow, never refused.
+ANY_PARTITIONS = "throw_on_max_partitions_per_insert_block = 0"
 # Each report's identity and where it was first read: the sink's check before every insert.
 REPORT_KEYS = """CREATE TABLE IF NOT EXISTS {db}.report_keys (
         authority LowCardinality(String),
@@ -158,7 +160,10 @@ def _events_by_month(client: Client, db: str) -> None:
         command(EVENTS_BY_MONTH)
         command("TRUNCATE TABLE {db}.events_by_month")  # a copy a crash cut short
         columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
-        command(f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} FROM {{db}}.events FINAL")
+        command(
+            f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} FROM {{db}}.events FINAL "
+            f"SETTINGS {ANY_PARTITIONS}"
+        )
         command("EXCHANGE TABLES {db}.events AND {db}.events_by_month")
     command("DROP TABLE IF EXISTS {db}.events_by_month")
     for view, (table, rows) in DERIVED_VIEWS.items():
@@ -170,7 +175,7 @@ def _events_by_month(client: Client, db: str) -> None:
             continue
         if table != "crossing_counts":  # the counts were kept: they carry erasures' negative rows
             command(f"TRUNCATE TABLE {{db}}.{table}")
-            command(f"INSERT INTO {{db}}.{table} {rows}", final=" FINAL")
+            command(f"INSERT INTO {{db}}.{table} {rows} SETTINGS {ANY_PARTITIONS}", final=" FINAL")
         command(f"CREATE MATERIALIZED VIEW {{db}}.{view} TO {{db}}.{table} AS {rows}")
 
 
@@ -515,7 +520,8 @@ class ClickHouseIncidentSink:
             insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events, self.cluster)))),
             fmt="JSONColumns",
             settings={"insert_deduplication_token": token, "date_time_input_format": "best_effort",
-                      "deduplicate_blocks_in_dependent_materialized_views": 1},
+                      "deduplicate_blocks_in_dependent_materialized_views": 1,
+                      "throw_on_max_partitions_per_insert_block": 0},  # ANY_PARTITIONS
         )  # fmt: skip
 
     def write_rejects(self, dead_letters: Sequence[DeadLetter]) -> None:
@@ -567,7 +573,7 @@ class ClickHouseIncidentSink:
                 f"(SELECT authority, report_id FROM {self.db}.{table})"
             )
             if self.client.query(f"SELECT count() FROM ({missing})").result_rows[0][0]:
-                self.client.command(f"INSERT INTO {self.db}.{table} {missing}")
+                self.client.command(f"INSERT INTO {self.db}.{table} {missing} SETTINGS {ANY_PARTITIONS}")
                 repaired.append(table)
         if self.repair_counts():
             repaired.append("crossing_counts")

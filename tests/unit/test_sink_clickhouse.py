@@ -364,3 +364,40 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
         "SELECT count() FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
         parameters={"db": db},
     ).result_rows == [(0,)]  # fmt: skip
+
+
+def _many_months(count: int) -> list[RawMessage]:
+    lines = [orjson.dumps({
+        "authority": "ES-GC", "report_id": f"m-{n}",
+        "observed_at": f"{2001 + n // 12}-{1 + n % 12:02d}-15T03:00:00Z", "lat": 35.5, "lon": 12.605,
+        "incident_type": "irregular_crossing_attempt", "persons": 1,
+    }) for n in range(count)]  # fmt: skip
+    return [
+        RawMessage("reports.interceptions", 0, n, v, ReportKind.INTERCEPTION) for n, v in enumerate(lines)
+    ]
+
+
+@pytest.mark.parametrize("upgrade", [False, True])
+def test_reports_of_more_months_than_clickhouse_allows_per_insert_are_stored_whole(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch, upgrade: bool
+) -> None:
+    """ClickHouse refuses an insert touching over 100 partitions by default; a replay of years of
+    reports (any observed_at since 2000 is valid), or the rebuild of years of them, must not fail."""
+    client = connect(f"chdb://{engine_dir}")
+    db = f"bw_many_months_{int(upgrade)}"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    with monkeypatch.context() as patch:
+        if upgrade:  # written by the release before, then rebuilt by month
+            patch.setattr(
+                "streams.sinks.clickhouse.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(_events_by_month)]
+            )
+        migrate(client, db)
+        ClickHouseIncidentSink(client, db).write_events(
+            process_batch(_many_months(150), CATALOGUE, AT).events
+        )
+    migrate(client, db)
+    assert client.query(f"SELECT count(), uniqExact(_partition_id) FROM {db}.events").result_rows == [
+        (150, 150)
+    ]
+    assert client.query(f"SELECT count() FROM {db}.report_keys").result_rows == [(150,)]
+    assert client.query(f"SELECT sum(reports) FROM {db}.crossing_counts").result_rows == [(150,)]
