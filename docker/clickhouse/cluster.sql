@@ -128,7 +128,7 @@ CREATE TABLE IF NOT EXISTS borderwatch.report_keys_local ON CLUSTER borderwatch
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/report_keys_local', '{replica}')
 ORDER BY (authority, report_id)
-SETTINGS index_granularity = 8192;
+SETTINGS index_granularity = 1024;
 
 CREATE TABLE IF NOT EXISTS borderwatch.report_keys ON CLUSTER borderwatch AS borderwatch.report_keys_local
 ENGINE = Distributed('borderwatch', 'borderwatch', 'report_keys_local', cityHash64(authority, report_id));

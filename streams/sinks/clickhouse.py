@@ -101,7 +101,8 @@ REPORT_KEYS = """CREATE TABLE IF NOT EXISTS {db}.report_keys (
         source_cluster LowCardinality(String),
         observed_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree
-    ORDER BY (authority, report_id)"""
+    ORDER BY (authority, report_id)
+    SETTINGS index_granularity = 1024"""  # a batch's keys are looked up one granule each
 REPORT_KEY_COLUMNS = (
     "authority, report_id, source_topic, source_partition, source_offset, source_cluster, observed_at"
 )
