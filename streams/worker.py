@@ -89,7 +89,7 @@ def run_worker(settings: Settings) -> None:
             earlier = sink.open_log(cluster)
             if earlier:
                 log.warning("%s", broker_restarted(cluster, earlier))
-            for table in sink.repair_derived():
+            for table in sink.repair_derived(settings.retention.positions_days):
                 log.warning("%s disagreed with events after a crash; repaired it", table)
             analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
             stack.callback(analyst.close)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -308,10 +308,19 @@ REJECT_COLUMNS = (
 )  # fmt: skip
 
 
+TLS_OPTIONS = frozenset({"interface", "secure", "verify", "ca_cert", "client_cert", "client_cert_key"})
+
+
 def connect(dsn: str, ca_file: Path | None = None) -> Client:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN; over https the server's certificate
     and name are checked, against `ca_file` (a PEM bundle) when given, else the system's CAs."""
     scheme = urlsplit(dsn).scheme
+    overrides = sorted(TLS_OPTIONS & {name.lower() for name in parse_qs(urlsplit(dsn).query)})
+    if overrides:  # clickhouse-connect lets the DSN's query win over the arguments below
+        raise SinkUnavailableError(
+            f"the ClickHouse DSN may not set {', '.join(overrides)}: TLS follows its scheme, and the CA "
+            "file is BORDERWATCH_CLICKHOUSE_CA_FILE"
+        )
     try:
         if scheme not in ("http", "https"):
             return clickhouse_connect.get_client(dsn=dsn)
@@ -558,20 +567,23 @@ class ClickHouseIncidentSink:
         ).result_rows
         return {(str(t), int(p), int(o)) for t, p, o in rows}
 
-    def repair_derived(self) -> list[str]:
+    def repair_derived(self, positions_days: int = 0) -> list[str]:
         """Bring the tables derived from events (`DERIVED_VIEWS`) back to agree with it; returns the
         names of those that did not.
 
         A process killed between the events insert and its materialized views'
         inserts leaves them apart. The keys and positions missing are added
         (never removed: another worker may be writing), and the counts rebuilt.
+        A position past its retention (`positions_days`, 0: kept) was removed by
+        its TTL, not lost: it is not put back.
         """
         repaired = []
-        for table in ("report_keys", "vessel_positions"):
+        kept = f" AND received_at >= now() - INTERVAL {positions_days} DAY" if positions_days else ""
+        for table, window in (("report_keys", ""), ("vessel_positions", kept)):
             rows = DERIVED_VIEWS[f"{table}_mv"][1].format(db=self.db, final=" FINAL")
             missing = (
                 f"SELECT * FROM ({rows}) WHERE (authority, report_id) NOT IN "
-                f"(SELECT authority, report_id FROM {self.db}.{table})"
+                f"(SELECT authority, report_id FROM {self.db}.{table}){window}"
             )
             if self.client.query(f"SELECT count() FROM ({missing})").result_rows[0][0]:
                 self.client.command(f"INSERT INTO {self.db}.{table} {missing} SETTINGS {ANY_PARTITIONS}")

@@ -64,8 +64,9 @@ def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
     ).result_rows  # fmt: skip
     events = _count(client, f"SELECT count() FROM {db}.events WHERE {where}", identity)
     positions = _count(client, f"SELECT count() FROM {db}.vessel_positions WHERE {where}", identity)
-    # The key goes with the report; the tombstone above keeps a resend from coming back.
-    for table in ("events", "report_keys", "vessel_positions"):
+    # The derived rows first: a crash after them leaves the event, which the start-up repair derives
+    # again and a repeated erasure removes; the tombstone above keeps a resend from coming back.
+    for table in ("vessel_positions", "report_keys", "events"):
         client.command(f"DELETE FROM {db}.{table} WHERE {where}", parameters=identity)
     if counted:
         negative = [[*key, -int(n), -int(persons)] for *key, n, persons in counted]

@@ -224,6 +224,11 @@ def test_over_https_the_server_certificate_is_checked_and_the_password_comes_fro
     with pytest.raises(SinkUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
         connect(settings.clickhouse_dsn, stranger)
     assert _Recorder.seen == []
+    # The DSN's query would win over the check and the CA file: refused before any connection.
+    for query in ("?verify=false", f"?ca_cert={stranger}", "?interface=http", "?Secure=false"):
+        with pytest.raises(SinkUnavailableError, match="may not set"):
+            connect(settings.clickhouse_dsn + query, ca)
+    assert _Recorder.seen == []
 
 
 @pytest.mark.parametrize(

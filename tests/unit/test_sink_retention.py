@@ -81,6 +81,8 @@ def test_personal_data_goes_at_its_ttl_and_the_counts_stay(engine_dir: Path) -> 
     ).result_rows
     assert kept == [("new", True, 1), ("old", False, 0), ("v-new", True, 0), ("v-old", False, 0)]
     assert client.query(positions).result_rows == [("v-new",)]  # a position goes whole, at its own TTL
+    assert sink.repair_derived(Retention().positions_days) == []  # gone by its TTL, not lost: not put back
+    assert client.query(positions).result_rows == [("v-new",)]
     raws = client.query(f"SELECT source_offset, raw FROM {DB}.rejects ORDER BY 1").result_rows
     assert raws == [(1, ""), (2, "a name, not JSON")]
     assert client.query(counts).result_rows == before == [(2, 6)]
