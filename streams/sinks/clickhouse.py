@@ -24,6 +24,7 @@ from streams.pipeline import Enriched, Source
 
 log = logging.getLogger(__name__)
 DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
+IN_FLIGHT_S = 60  # events younger than this may still be on their way through the views
 ELSEWHERE = Source("", -1, -1)  # a stored source in another broker's log: equal to none here
 
 REJECTS_TABLE = """CREATE TABLE IF NOT EXISTS {{db}}.{table} (
@@ -144,6 +145,7 @@ def _events_by_month(client: Client, db: str) -> None:
 
     No worker writes meanwhile: migrations run under the migration lock, before any ingest.
     """
+
     def command(sql: str, final: str = "") -> None:
         client.command(sql.format(db=db, window=DEDUP_WINDOW, final=final, table="events_by_month"))
 
@@ -477,6 +479,7 @@ class ClickHouseIncidentSink:
         self.cluster = ""  # the broker whose log the sink's sources are read from: see `open_log`
         self.earlier: list[str] = []  # the clusters before it, when it is new to this data
         self._log_clusters: tuple[str, ...] = ("",)
+        self.shared = isinstance(client, HttpClient)  # a server other workers write to; chdb has one owner
 
     def open_log(self, cluster: str) -> list[str]:
         """Read sources from broker `cluster` from now on; the clusters stored before, when it is new.
@@ -593,28 +596,42 @@ class ClickHouseIncidentSink:
         return repaired
 
     def repair_counts(self) -> bool:
-        """Rebuild crossing_counts from events if they disagree; True when a rebuild ran.
+        """Add to crossing_counts what it is short of (or over) events, group by group; True when a
+        group was corrected.
 
-        The report filter never re-counts a stored report, so the aggregate is
-        rebuilt from the truth.
+        The report filter never re-counts a stored report, so a group the views
+        missed is corrected by a delta row (the counts are Int64; SummingMergeTree
+        adds it in). The counts are never blanked, and the same insert works
+        through a Distributed table. On a shared server a group with events from
+        the last `IN_FLIGHT_S` is left: another worker's views may be writing it.
         """
-        db = self.db
-        truth = self.client.query(
-            f"SELECT count(), sum(persons) FROM {db}.events FINAL WHERE kind = 'interception'"
-        ).result_rows[0]
-        counted = self.client.query(
-            f"SELECT sum(reports), sum(persons) FROM {db}.crossing_counts"
-        ).result_rows[0]
-        if tuple(int(v or 0) for v in truth) == tuple(int(v or 0) for v in counted):
-            return False
-        self.client.command(f"TRUNCATE TABLE {db}.crossing_counts")
-        self.client.command(
-            f"INSERT INTO {db}.crossing_counts SELECT toStartOfMinute(observed_at) AS minute, "
-            "crossing_id, route, incident_type, count(), sum(persons) "
-            f"FROM {db}.events FINAL WHERE kind = 'interception' "
-            "GROUP BY minute, crossing_id, route, incident_type"
+        db, group = self.db, "minute, crossing_id, route, incident_type"
+        settled = ""
+        if self.shared:
+            settled = (
+                f" WHERE ({group}) NOT IN (SELECT toStartOfMinute(observed_at) AS minute, crossing_id, "
+                f"route, incident_type FROM {db}.events WHERE kind = 'interception' "
+                f"AND inserted_at >= now64(3) - INTERVAL {IN_FLIGHT_S} SECOND)"
+            )
+        truth = CROSSING_COUNTS_ROWS.format(db=db, final=" FINAL")
+        counted = (
+            f"SELECT {group}, sum(reports) AS reports, sum(persons) AS persons "
+            f"FROM {db}.crossing_counts GROUP BY {group}"
         )
-        return True
+        deltas = self.client.query(
+            f"SELECT * FROM (SELECT {group}, toInt64(t.reports) - toInt64(c.reports) AS more_reports, "
+            "toInt64(t.persons) - toInt64(c.persons) AS more_persons "
+            f"FROM ({truth}) AS t FULL OUTER JOIN ({counted}) AS c USING ({group}){settled}) "
+            "WHERE more_reports != 0 OR more_persons != 0",
+            settings={"join_use_nulls": 0},
+        ).result_rows
+        if deltas:
+            self.client.insert(
+                f"{db}.crossing_counts",
+                deltas,
+                column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
+            )
+        return bool(deltas)
 
     def totals(self) -> dict[str, int]:
         """Distinct accepted reports and rejected messages stored so far."""

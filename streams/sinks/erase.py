@@ -7,10 +7,11 @@ retention) is taken for a resend and is not stored or published again (see
 `ClickHouseIncidentSink.stored_sources`).
 
 Order of the steps, so that a crash halfway loses nothing and double-counts
-nothing: the tombstone first, then the events row (with its key and position), then the counts'
-compensation (a negative row, which SummingMergeTree adds in). A crash
-between the last two leaves `crossing_counts` ahead of `events`, which the
-worker's start-up check (`repair_derived`) rebuilds.
+nothing: the tombstone first, then the report's key and position, then its
+events row, then the counts' compensation (a negative row, which
+SummingMergeTree adds in). A crash between the last two leaves
+`crossing_counts` ahead of `events`, which the worker's start-up check
+(`repair_derived`) corrects with a delta row.
 """
 
 from __future__ import annotations
