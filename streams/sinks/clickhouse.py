@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -143,20 +146,34 @@ def _events_by_month(client: Client, db: str) -> None:
     """Rebuild `events` partitioned by month and ordered by crossing and time, with `report_keys` and
     `vessel_positions` derived from it; run again after a crash, it finishes the job.
 
-    No worker writes meanwhile: migrations run under the migration lock, before any ingest.
+    A worker of the release before may still be writing. The old table is
+    renamed away first, so its inserts fail and are retried (its offsets stay
+    uncommitted) until the copy, checked report for report, takes the name.
+    What it inserts before the views are made again is derived by the repair at
+    the end, once such inserts are done (`IN_FLIGHT_S`). Each step is found
+    done or not by the tables that exist.
     """
 
     def command(sql: str, final: str = "") -> None:
         client.command(sql.format(db=db, window=DEDUP_WINDOW, final=final, table="events_by_month"))
 
+    def table(name: str) -> str | None:
+        """The partition key of table `name`, None when there is no such table."""
+        rows = client.query(
+            "SELECT partition_key FROM system.tables WHERE database = %(db)s AND name = %(name)s",
+            parameters={"db": db, "name": name},
+        ).result_rows
+        return str(rows[0][0]) if rows else None
+
     command(REPORT_KEYS)
     command(VESSEL_POSITIONS)
-    key = client.query(
-        "SELECT partition_key FROM system.tables WHERE database = %(db)s AND name = 'events'",
-        parameters={"db": db},
-    ).result_rows[0][0]
-    if key != EVENTS_PARTITION_KEY:
-        for view in DERIVED_VIEWS:  # views follow a table's name, not its data: made again below
+    if table("events") not in (None, EVENTS_PARTITION_KEY):
+        if table("events_unpartitioned") is not None:
+            raise SinkUnavailableError(f"{db}.events and {db}.events_unpartitioned both hold the old layout")
+        command("RENAME TABLE {db}.events TO {db}.events_unpartitioned")
+    old = table("events_unpartitioned") is not None
+    if old and table("events") is None:
+        for view in DERIVED_VIEWS:  # views follow the old table: made again below
             command(f"DROP VIEW IF EXISTS {{db}}.{view}")
         # The rebuilt table has no TTL yet: let the worker's start set it again (retention.py).
         command("DELETE FROM {db}.retention_applied WHERE name LIKE 'events.%'")
@@ -164,22 +181,33 @@ def _events_by_month(client: Client, db: str) -> None:
         command("TRUNCATE TABLE {db}.events_by_month")  # a copy a crash cut short
         columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
         command(
-            f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} FROM {{db}}.events FINAL "
-            f"SETTINGS {ANY_PARTITIONS}"
+            f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} "
+            f"FROM {{db}}.events_unpartitioned FINAL SETTINGS {ANY_PARTITIONS}"
         )
-        command("EXCHANGE TABLES {db}.events AND {db}.events_by_month")
-    command("DROP TABLE IF EXISTS {db}.events_by_month")
-    for view, (table, rows) in DERIVED_VIEWS.items():
-        exists = client.query(
-            "SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(view)s",
-            parameters={"db": db, "view": view},
-        ).result_rows[0][0]
-        if exists:
+        reports = "SELECT uniqExact(authority, report_id) FROM {db}.{table}"
+        copied, held = (
+            int(client.query(reports.format(db=db, table=name)).result_rows[0][0])
+            for name in ("events_by_month", "events_unpartitioned")
+        )
+        if copied != held:
+            raise SinkUnavailableError(
+                f"the copy of {db}.events holds {copied} reports of {held}: nothing dropped, the next start "
+                "copies again"
+            )
+        command("RENAME TABLE {db}.events_by_month TO {db}.events")
+    for view, (derived, rows) in DERIVED_VIEWS.items():
+        if table(view) is not None:
             continue
-        if table != "crossing_counts":  # the counts were kept: they carry erasures' negative rows
-            command(f"TRUNCATE TABLE {{db}}.{table}")
-            command(f"INSERT INTO {{db}}.{table} {rows} SETTINGS {ANY_PARTITIONS}", final=" FINAL")
-        command(f"CREATE MATERIALIZED VIEW {{db}}.{view} TO {{db}}.{table} AS {rows}")
+        if derived != "crossing_counts":  # the counts were kept: they carry erasures' negative rows
+            command(f"TRUNCATE TABLE {{db}}.{derived}")
+        command(f"CREATE MATERIALIZED VIEW {{db}}.{view} TO {{db}}.{derived} AS {rows}")
+    if old:
+        sink = ClickHouseIncidentSink(client, db)
+        sink.repair_derived()  # the keys and positions derived again, and the counts checked
+        if sink.shared and sink.unsettled():  # and the counts of inserts made before the views
+            time.sleep(IN_FLIGHT_S)
+            sink.repair_counts()
+        command("DROP TABLE IF EXISTS {db}.events_unpartitioned")
 
 
 # Ordered migrations; each is applied once and recorded in schema_migrations. A
@@ -358,7 +386,7 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
         return 0
     # chdb is in-process and has one owner (the data dir's worker): only a server is shared.
     lock = migration_lock(client, db, lock_wait_s) if isinstance(client, HttpClient) else nullcontext()
-    with lock:
+    with lock as beat:
         applied = 0
         for version in _pending(client, db):  # again: the one who held the lock may have done them
             statement = MIGRATIONS[version - 1]
@@ -367,6 +395,8 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
             else:
                 statement(client, db)
             client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
+            if beat:
+                beat()
             applied += 1
     return applied
 
@@ -376,40 +406,86 @@ def _pending(client: Client, db: str) -> list[int]:
     return [version for version in range(1, len(MIGRATIONS) + 1) if version not in done]
 
 
-LOCK_STALE_S = 6 * 3600  # a lock older than this was left by a migrator that died: taken over
+LOCK_STALE_S = 120  # a holder silent this long (no beat, no query running) is taken for dead
+LOCK_CONFIRM_S = 3.0  # and seen so for this long: a holder is between two steps for milliseconds
 
 
 @contextmanager
-def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[None]:
-    """Hold `{db}.migration_lock` while migrating. CREATE TABLE (without IF NOT EXISTS) succeeds for
-    one caller only, so it serves as a mutex on any ClickHouse; a lock older than LOCK_STALE_S is
-    taken to be a dead migrator's and dropped. Raises SinkUnavailableError after `wait_s`."""
-    deadline = time.monotonic() + wait_s
+def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[Callable[[], None]]:
+    """Hold `{db}.migration_lock` while migrating; yields `beat`, which tells waiters the holder lives.
+
+    CREATE TABLE (without IF NOT EXISTS) succeeds for one caller only, so it
+    serves as a mutex on any ClickHouse. The holder's queries carry its name in
+    `log_comment`, and it beats between steps: a waiter takes the lock over only
+    from a holder with no beat for LOCK_STALE_S and no query running, seen so
+    for LOCK_CONFIRM_S. `system.processes` is per node: on a cluster, migrate
+    through one node. Raises SinkUnavailableError after `wait_s`.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    deadline, silent_since = time.monotonic() + wait_s, None
     while True:
         try:
-            client.command(f"CREATE TABLE {db}.migration_lock (holder String) ENGINE = Memory")
+            client.command(
+                f"CREATE TABLE {db}.migration_lock (holder String, beat DateTime DEFAULT now()) "
+                "ENGINE = Memory"
+            )
             break
         except DatabaseError as error:
             if "TABLE_ALREADY_EXISTS" not in str(error):
                 raise
-        age = client.query(
-            "SELECT dateDiff('second', metadata_modification_time, now()) FROM system.tables "
-            "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
-        ).result_rows  # fmt: skip
-        if age and int(age[0][0]) > LOCK_STALE_S:
-            log.warning("taking over a migration lock held for %s s", age[0][0])
-            client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
-            continue
+        if not _holder_alive(client, db):
+            silent_since = silent_since or time.monotonic()
+            if time.monotonic() - silent_since >= LOCK_CONFIRM_S:
+                log.warning("taking over the migration lock of a holder silent for over %s s", LOCK_STALE_S)
+                client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+                continue
+        else:
+            silent_since = None
         if time.monotonic() > deadline:
             raise SinkUnavailableError(
                 f"another worker has held {db}.migration_lock for over {wait_s:g} s; if none is migrating "
                 f"(one was killed), DROP TABLE {db}.migration_lock"
             )
         time.sleep(0.5)
+    comment = client.get_client_setting("log_comment") or ""
+    client.set_client_setting("log_comment", _lock_comment(holder))
+
+    def beat() -> None:
+        client.insert(f"{db}.migration_lock", [[holder]], column_names=["holder"])
+
     try:
-        yield
+        beat()
+        yield beat
     finally:
+        client.set_client_setting("log_comment", comment)
         client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+
+
+def _lock_comment(holder: str) -> str:
+    return f"borderwatch-migration {holder}"
+
+
+def _holder_alive(client: Client, db: str) -> bool:
+    """Whether the lock's holder beat within LOCK_STALE_S or has a query running (on this node)."""
+    beats = client.query(
+        f"SELECT any(holder), dateDiff('second', max(beat), now()) FROM {db}.migration_lock "
+        "HAVING count() > 0"
+    ).result_rows
+    if not beats:  # no beat yet, or the server restarted (Memory): the table's age instead
+        beats = client.query(
+            "SELECT '', dateDiff('second', metadata_modification_time, now()) FROM system.tables "
+            "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
+        ).result_rows  # fmt: skip
+    if not beats:
+        return False  # released meanwhile
+    holder, silent_s = beats[0]
+    if int(silent_s) <= LOCK_STALE_S:
+        return True
+    running = client.query(
+        "SELECT count() FROM system.processes WHERE Settings['log_comment'] = %(comment)s "
+        "AND query_id != queryID()", parameters={"comment": _lock_comment(str(holder))},
+    ).result_rows  # fmt: skip
+    return bool(holder) and int(running[0][0]) > 0
 
 
 def event_columns(events: Sequence[Enriched], cluster: str) -> list[list[Any]]:
@@ -606,13 +682,7 @@ class ClickHouseIncidentSink:
         the last `IN_FLIGHT_S` is left: another worker's views may be writing it.
         """
         db, group = self.db, "minute, crossing_id, route, incident_type"
-        settled = ""
-        if self.shared:
-            settled = (
-                f" WHERE ({group}) NOT IN (SELECT toStartOfMinute(observed_at) AS minute, crossing_id, "
-                f"route, incident_type FROM {db}.events WHERE kind = 'interception' "
-                f"AND inserted_at >= now64(3) - INTERVAL {IN_FLIGHT_S} SECOND)"
-            )
+        settled = f" WHERE ({group}) NOT IN ({self._unsettled_groups()})" if self.shared else ""
         truth = CROSSING_COUNTS_ROWS.format(db=db, final=" FINAL")
         counted = (
             f"SELECT {group}, sum(reports) AS reports, sum(persons) AS persons "
@@ -632,6 +702,17 @@ class ClickHouseIncidentSink:
                 column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
             )
         return bool(deltas)
+
+    def unsettled(self) -> int:
+        """How many count groups have events from the last IN_FLIGHT_S."""
+        return int(self.client.query(f"SELECT count() FROM ({self._unsettled_groups()})").result_rows[0][0])
+
+    def _unsettled_groups(self) -> str:
+        return (
+            "SELECT DISTINCT toStartOfMinute(observed_at) AS minute, crossing_id, route, incident_type "
+            f"FROM {self.db}.events WHERE kind = 'interception' "
+            f"AND inserted_at >= now64(3) - INTERVAL {IN_FLIGHT_S} SECOND"
+        )
 
     def totals(self) -> dict[str, int]:
         """Distinct accepted reports and rejected messages stored so far."""

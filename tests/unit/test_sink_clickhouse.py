@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from geo import load_catalogue
 from schemas import ReportKind
@@ -281,10 +282,18 @@ def _old_release(client: Client, db: str, monkeypatch: pytest.MonkeyPatch) -> No
     ClickHouseIncidentSink(client, db).write_events(process_batch(messages, CATALOGUE, AT).events)
 
 
+def _report(report_id: str, persons: int) -> RawMessage:
+    line = orjson.dumps({"authority": "ES-GC", "report_id": report_id, "observed_at": "2026-11-20T03:00:00Z",
+                         "lat": 35.5, "lon": 12.605, "incident_type": "irregular_crossing_attempt",
+                         "persons": persons})  # fmt: skip
+    return RawMessage("reports.interceptions", 0, 99, line, ReportKind.INTERCEPTION)
+
+
 @pytest.mark.parametrize(
     "killed_at",
-    ["INSERT INTO {db}.events_by_month", "EXCHANGE TABLES", "DROP TABLE IF EXISTS {db}.events_by_month",
-     "INSERT INTO {db}.vessel_positions", "CREATE MATERIALIZED VIEW {db}.vessel_positions_mv"],
+    ["RENAME TABLE {db}.events TO", "INSERT INTO {db}.events_by_month", "RENAME TABLE {db}.events_by_month",
+     "CREATE MATERIALIZED VIEW {db}.crossing_counts_mv", "TRUNCATE TABLE {db}.vessel_positions",
+     "INSERT INTO {db}.vessel_positions", "DROP TABLE IF EXISTS {db}.events_unpartitioned"],
 )  # fmt: skip
 def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothing(
     engine_dir: Path, monkeypatch: pytest.MonkeyPatch, killed_at: str
@@ -298,27 +307,60 @@ def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothin
 
     with pytest.raises(OSError, match="killed before"):
         migrate(_KilledAt(client, killed_at.format(db=db)), db)  # type: ignore[arg-type]
+    # A worker of the release before, still running, writes one report meanwhile: into the table
+    # when it has its name (the views may not be there yet), else refused and retried after.
+    old_worker = ClickHouseIncidentSink(client, db)
+    meanwhile = process_batch([_report("meanwhile", 5)], CATALOGUE, AT).events
+    try:
+        old_worker.write_events(meanwhile)
+        refused = False
+    except DatabaseError as error:
+        assert "UNKNOWN_TABLE" in str(error)
+        refused = True
+    assert refused == (killed_at in ("INSERT INTO {db}.events_by_month", "RENAME TABLE {db}.events_by_month"))
     assert migrate(client, db) == 1  # the next start finishes it
+    if refused:
+        old_worker.write_events(meanwhile)
 
     tables = dict(client.query(
         "SELECT name, partition_key FROM system.tables WHERE database = %(db)s", parameters={"db": db}
     ).result_rows)  # fmt: skip
-    assert tables["events"] == "toYYYYMM(observed_at)" and "events_by_month" not in tables
+    assert tables["events"] == "toYYYYMM(observed_at)"
+    assert not {"events_by_month", "events_unpartitioned"} & set(tables)
     assert {"crossing_counts_mv", "report_keys_mv", "vessel_positions_mv"} <= set(tables)
-    rows = (f"SELECT (SELECT count() FROM {db}.events), (SELECT count() FROM {db}.report_keys), "
-            f"(SELECT count() FROM {db}.vessel_positions)")  # fmt: skip
-    assert client.query(rows).result_rows == [(25, 25, 5)]
-    assert client.query(counts).result_rows == [(20, 210)]
+    rows = (f"SELECT (SELECT count() FROM {db}.events FINAL), (SELECT count() FROM {db}.report_keys FINAL), "
+            f"(SELECT count() FROM {db}.vessel_positions FINAL)")  # fmt: skip
+    assert client.query(rows).result_rows == [(26, 26, 5)]
+    assert client.query(counts).result_rows == [(21, 215)]
     sink = ClickHouseIncidentSink(client, db)
     assert sink.repair_derived() == []
     # A new report after the upgrade goes through every view once.
-    line = orjson.dumps({"authority": "ES-GC", "report_id": "after", "observed_at": "2026-11-20T03:00:00Z",
-                         "lat": 35.5, "lon": 12.605, "incident_type": "irregular_crossing_attempt",
-                         "persons": 4})  # fmt: skip
-    late = RawMessage("reports.interceptions", 0, 99, line, ReportKind.INTERCEPTION)
-    sink.write_events(process_batch([late], CATALOGUE, AT).events)
-    assert client.query(rows).result_rows == [(26, 26, 5)]
-    assert client.query(counts).result_rows == [(21, 214)]
+    sink.write_events(process_batch([_report("after", 4)], CATALOGUE, AT).events)
+    assert client.query(rows).result_rows == [(27, 27, 5)]
+    assert client.query(counts).result_rows == [(22, 219)]
+
+
+def test_a_copy_short_of_reports_drops_nothing_and_the_next_start_copies_again(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    db = "bw_rebuild_short"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    _old_release(client, db, monkeypatch)
+
+    class _LosesOne(_KilledAt):  # a copy that came out one report short
+        def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+            done = self._client.command(sql, *args, **kwargs)
+            if sql.startswith(f"INSERT INTO {db}.events_by_month"):
+                self._client.command(f"DELETE FROM {db}.events_by_month WHERE report_id = 'r-3'")
+            return done
+
+    with pytest.raises(SinkUnavailableError, match="holds 24 reports of 25"):
+        migrate(_LosesOne(client, "never"), db)  # type: ignore[arg-type]
+    held = f"SELECT count() FROM {db}.events_unpartitioned"
+    assert client.query(held).result_rows == [(25,)]
+    assert migrate(client, db) == 1
+    assert client.query(f"SELECT count() FROM {db}.events").result_rows == [(25,)]
 
 
 def test_report_keys_and_positions_a_kill_left_out_are_repaired(engine_dir: Path) -> None:
@@ -354,6 +396,7 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
     db = "bw_lock"
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+    monkeypatch.setattr("streams.sinks.clickhouse.LOCK_CONFIRM_S", 0.6)
     with migration_lock(client, db, 5.0):
         started = time.monotonic()
         with (
@@ -361,14 +404,30 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
             migration_lock(client, db, 1.0),
         ):
             pass
-        assert time.monotonic() - started >= 1.0  # it waited for the holder
+        assert time.monotonic() - started >= 1.0  # it waited for the holder, who beat just now
         monkeypatch.setattr("streams.sinks.clickhouse.LOCK_STALE_S", -1)
-        with migration_lock(client, db, 1.0):  # the holder is taken for dead
+        # Silent, but one of its queries is running (a long copy): alive.
+        slow = threading.Thread(
+            target=client.query, args=("SELECT sleepEachRow(1) FROM numbers(3) SETTINGS max_block_size = 1",)
+        )
+        slow.start()
+        time.sleep(0.3)
+        with (
+            pytest.raises(SinkUnavailableError, match="held"),
+            connect(f"chdb://{engine_dir}") as other,
+            migration_lock(other, db, 1.0),
+        ):
             pass
+        slow.join()
+        started = time.monotonic()
+        with migration_lock(client, db, 5.0):  # silent and idle: taken for dead
+            pass
+        assert time.monotonic() - started >= 0.6  # once it was seen so for LOCK_CONFIRM_S
     assert client.query(
         "SELECT count() FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
         parameters={"db": db},
     ).result_rows == [(0,)]  # fmt: skip
+    assert client.get_client_setting("log_comment") in (None, "")
 
 
 def _many_months(count: int) -> list[RawMessage]:
