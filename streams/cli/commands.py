@@ -430,7 +430,7 @@ def _query(
         if answer is None:
             raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
-    from streams.sinks.clickhouse import connect
+    from streams.sinks.clickhouse import connect, redact_dsn
 
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
     try:
@@ -440,10 +440,10 @@ def _query(
     except Exception as error:
         if "UNKNOWN_DATABASE" in str(error):
             raise fail(
-                f"no borderwatch data in {settings.clickhouse_dsn!r} yet: run 'borderwatch demo' "
+                f"no borderwatch data in {redact_dsn(dsn)!r} yet: run 'borderwatch demo' "
                 "or 'borderwatch worker' first"
             ) from None
-        raise fail(f"query failed: {error}") from None
+        raise fail(f"query failed: {str(error).replace(dsn, redact_dsn(dsn))}") from None
 
 
 def _progress() -> Progress:

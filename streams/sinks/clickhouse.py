@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import socket
@@ -351,6 +352,8 @@ def connect(dsn: str, ca_file: Path | None = None) -> Client:
             f"the ClickHouse DSN may not set {', '.join(overrides)}: TLS follows its scheme, and the CA "
             "file is BORDERWATCH_CLICKHOUSE_CA_FILE"
         )
+    if password_in_clear(dsn):
+        log.warning("the ClickHouse password goes in clear over http:// to %s: use https://", redact_dsn(dsn))
     try:
         if scheme not in ("http", "https"):
             return clickhouse_connect.get_client(dsn=dsn)
@@ -363,6 +366,17 @@ def connect(dsn: str, ca_file: Path | None = None) -> Client:
         raise SinkUnavailableError(
             f"cannot connect to ClickHouse at {redact_dsn(dsn)!r}: {error}".replace(dsn, redact_dsn(dsn))
         ) from error
+
+
+def password_in_clear(dsn: str) -> bool:
+    """Whether the DSN sends a password over plain http:// to another machine."""
+    parts = urlsplit(dsn)
+    if parts.scheme != "http" or not parts.password:
+        return False
+    try:
+        return not ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return parts.hostname != "localhost"
 
 
 def redact_dsn(dsn: str) -> str:

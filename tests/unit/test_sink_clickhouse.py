@@ -35,6 +35,7 @@ from streams.sinks.clickhouse import (
     connect,
     migrate,
     migration_lock,
+    password_in_clear,
 )
 from tests.pki import TestCA
 
@@ -230,6 +231,17 @@ def test_over_https_the_server_certificate_is_checked_and_the_password_comes_fro
         with pytest.raises(SinkUnavailableError, match="may not set"):
             connect(settings.clickhouse_dsn + query, ca)
     assert _Recorder.seen == []
+
+
+@pytest.mark.parametrize(
+    ("dsn", "warned"),
+    [("http://u:pw@ch.example:8123/bw", True), ("http://u:pw@10.0.0.7:8123/bw", True),
+     ("https://u:pw@ch.example:8443/bw", False), ("http://u@ch.example:8123/bw", False),
+     ("http://u:pw@localhost:8123/bw", False), ("http://u:pw@127.0.0.1:8123/bw", False),
+     ("http://u:pw@[::1]:8123/bw", False), ("chdb:///var/lib/bw", False)],
+)  # fmt: skip
+def test_a_password_over_plain_http_to_another_machine_is_warned_of(dsn: str, warned: bool) -> None:
+    assert password_in_clear(dsn) is warned
 
 
 @pytest.mark.parametrize(
