@@ -96,16 +96,19 @@ def _authority(line: bytes) -> str | None:
 class RateLimit:
     """A centre's token bucket: `rate_per_s` reports a second, with a minute's worth at once."""
 
-    def __init__(self, rate_per_s: float, now: float) -> None:
+    def __init__(self, rate_per_s: float, now: float, before: RateLimit | None = None) -> None:
+        """Full, or as full as `before` (the centre's bucket at its old rate) was."""
         self.rate = rate_per_s
         self.capacity = max(rate_per_s * 60, 1.0)
-        self.tokens = self.capacity
+        self.tokens = self.capacity if before is None else min(self.capacity, before.refilled(now))
         self.at = now
+
+    def refilled(self, now: float) -> float:
+        return min(self.capacity, self.tokens + (now - self.at) * self.rate)
 
     def take(self, n: int, now: float) -> float:
         """Take n reports' worth: 0 when allowed, else the seconds until they would be."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
+        self.tokens, self.at = self.refilled(now), now
         if n <= self.tokens:
             self.tokens -= n
             return 0.0
@@ -141,7 +144,9 @@ class HttpIngest:
         if len(lines) > MAX_LINES:
             return 413, {"error": f"{len(lines)} reports in one request; at most {MAX_LINES}"}, {}
         now_s = time.monotonic()
-        rate = self.rates.setdefault(caller.name, RateLimit(caller.rate_per_s, now_s))
+        rate = self.rates.get(caller.name)
+        if rate is None or rate.rate != caller.rate_per_s:  # new, or its rate changed by a reload
+            rate = self.rates[caller.name] = RateLimit(caller.rate_per_s, now_s, rate)
         wait_s = rate.take(len(lines), now_s)
         if wait_s:
             retry = str(max(1, math.ceil(wait_s)))

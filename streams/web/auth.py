@@ -68,9 +68,10 @@ def caller_of(headers: Mapping[str, str], callers: Callers) -> Caller | None:
 
 
 def check_request(
-    method: str, path: str, headers: Mapping[str, str], callers: Callers, hosts: frozenset[str]
+    method: str, path: str, headers: Mapping[str, str], caller: Caller | None, hosts: frozenset[str]
 ) -> Denied | None:
-    """None when the request may reach its endpoint; else the refusal."""
+    """None when the request, from `caller` (its token's, see `caller_of`), may reach its endpoint;
+    else the refusal."""
     host = headers.get("Host", "")
     if host.lower() not in hosts:
         return Denied(421, f"Host {host!r} is not this worker")
@@ -83,7 +84,6 @@ def check_request(
     if method != expected_method:
         return Denied(405, f"{path} takes {expected_method}, not {method}")
     if path not in OPEN_PATHS:
-        caller = caller_of(headers, callers)
         if caller is None:
             return Denied(401, "a bearer token is required: Authorization: Bearer <token from the data dir>")
         if not caller.may(path):
@@ -109,8 +109,9 @@ def auth_middleware(
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        denied = check_request(request.method, request.path, request.headers, callers, hosts)
-        request["caller"] = caller_of(request.headers, callers) or ANONYMOUS
+        caller = caller_of(request.headers, callers)
+        denied = check_request(request.method, request.path, request.headers, caller, hosts)
+        request["caller"] = caller or ANONYMOUS
         response = (
             web.json_response({"error": denied.reason}, status=denied.status)
             if denied is not None

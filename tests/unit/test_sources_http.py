@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -128,3 +129,23 @@ def test_a_centre_over_its_rate_gets_429_with_retry_after() -> None:
     assert asyncio.run(ingest.receive(slow, "", body))[0] == 202
     status, _, headers = asyncio.run(ingest.receive(slow, "", line(report_id="r9")))
     assert status == 429 and int(headers["Retry-After"]) >= 1
+
+
+def test_a_rate_changed_by_a_reload_applies_at_the_next_request() -> None:
+    ingest = HttpIngest(CATALOGUE, 1 << 20, ReportLimits(), Topics().publish)
+    body = b"\n".join(line(report_id=f"r{n}") for n in range(3))
+    slow = Caller("ES-GC", frozenset({ApiRole.CENTRE}), rate_per_s=0.05)  # its minute spent at once
+    assert asyncio.run(ingest.receive(slow, "", body))[0] == 202
+    status, _, headers = asyncio.run(ingest.receive(slow, "", line(report_id="r3")))
+    assert status == 429 and int(headers["Retry-After"]) >= 19  # one report in 20 s
+    faster = Caller("ES-GC", frozenset({ApiRole.CENTRE}), rate_per_s=10.0)
+    status, _, headers = asyncio.run(ingest.receive(faster, "", line(report_id="r3")))
+    assert status == 429 and headers["Retry-After"] == "1"  # the bucket it spent, refilled at the new rate
+    time.sleep(0.15)
+    assert asyncio.run(ingest.receive(faster, "", line(report_id="r3")))[0] == 202
+    # Lowered, a full bucket holds no more than the new rate's minute.
+    ingest.rates.clear()
+    assert asyncio.run(ingest.receive(faster, "", line(report_id="r4")))[0] == 202
+    slower = Caller("ES-GC", frozenset({ApiRole.CENTRE}), rate_per_s=0.02)  # one report a minute
+    assert asyncio.run(ingest.receive(slower, "", line(report_id="r5")))[0] == 202
+    assert asyncio.run(ingest.receive(slower, "", line(report_id="r6")))[0] == 429

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from streams.web.auth import Denied, auth_middleware, check_request, local_hosts
+from streams.web.auth import Denied, auth_middleware, caller_of, check_request, local_hosts
 from streams.web.tokens import ApiRole, Callers, NamedToken, hash_token
 
 PORT = 6066
@@ -29,7 +29,7 @@ def ask(
     sent = {"Host": HOST, **{name.replace("_", "-"): value for name, value in headers.items()}}
     if token is not None:
         sent.setdefault("Authorization", f"Bearer {token}")
-    return check_request(method, path, sent, CALLERS, HOSTS)
+    return check_request(method, path, sent, caller_of(sent, CALLERS), HOSTS)
 
 
 def status(denied: Denied | None) -> int:
@@ -89,9 +89,8 @@ def test_a_foreign_host_is_421_dns_rebinding(host: str) -> None:
 
 
 def test_a_request_without_host_is_421() -> None:
-    assert (
-        status(check_request("GET", "/status", {"Authorization": f"Bearer {TOKEN}"}, CALLERS, HOSTS)) == 421
-    )
+    sent = {"Authorization": f"Bearer {TOKEN}"}
+    assert status(check_request("GET", "/status", sent, caller_of(sent, CALLERS), HOSTS)) == 421
 
 
 @pytest.mark.parametrize(
@@ -208,7 +207,10 @@ def test_a_name_the_worker_is_reached_by_is_its_host_and_an_https_origin_of_it_t
     hosts = local_hosts(PORT, ["bw1.example.org"])
     sent = {"Host": f"bw1.example.org:{PORT}", "Origin": f"https://bw1.example.org:{PORT}",
             "Authorization": f"Bearer {TOKEN}"}  # fmt: skip
-    assert check_request("GET", "/status", sent, CALLERS, hosts) is None
+    assert check_request("GET", "/status", sent, caller_of(sent, CALLERS), hosts) is None
     assert (
-        check_request("GET", "/status", {**sent, "Host": f"evil.example:{PORT}"}, CALLERS, hosts) is not None
+        check_request(
+            "GET", "/status", {**sent, "Host": f"evil.example:{PORT}"}, caller_of(sent, CALLERS), hosts
+        )
+        is not None
     )
