@@ -267,8 +267,13 @@ def cluster_ddl(
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="borderwatch-ddl-") as scratch:
         statements = render(connect(f"chdb://{scratch}"), settings.database, cluster, settings.retention)
-    sys.stdout.write(f"-- borderwatch's schema for ClickHouse cluster '{cluster}', made by "
-                     f"`borderwatch cluster-ddl {cluster}` (README, ClickHouse at scale).\n\n")  # fmt: skip
+    header = (
+        f"borderwatch's schema for ClickHouse cluster '{cluster}', made by "
+        f"`borderwatch cluster-ddl {cluster}` (README, ClickHouse at scale).",
+        "Each node's {replica} macro must be unique across the whole cluster, not only in its shard:",
+        "the tables without {shard} in their path are replicated to every node.",
+    )
+    sys.stdout.write("".join(f"-- {line}\n" for line in header) + "\n")
     sys.stdout.write("".join(f"{statement};\n\n" for statement in statements))
 
 

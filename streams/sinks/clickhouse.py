@@ -552,6 +552,13 @@ def reject_columns(dead_letters: Sequence[DeadLetter], cluster: str) -> list[lis
     ]
 
 
+def once_settings(token: str) -> dict[str, Any]:
+    """The settings of an insert that must land once: its block's token, and through a Distributed
+    table (a cluster) the insert answers only once every shard has the rows, so a committed offset
+    never runs ahead of what the shards hold, and the token reaches them."""
+    return {"insert_deduplication_token": token, "distributed_foreground_insert": 1}
+
+
 def batch_token(kind: str, identities: Sequence[tuple[object, ...]]) -> str:
     """A deterministic identity for an insert: the same rows give the same token."""
     digest = hashlib.sha256(kind.encode())
@@ -622,7 +629,7 @@ class ClickHouseIncidentSink:
             f"{self.db}.events", list(EVENT_COLUMNS),
             insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events, self.cluster)))),
             fmt="JSONColumns",
-            settings={"insert_deduplication_token": token, "date_time_input_format": "best_effort",
+            settings={**once_settings(token), "date_time_input_format": "best_effort",
                       "deduplicate_blocks_in_dependent_materialized_views": 1,
                       "throw_on_max_partitions_per_insert_block": 0},  # ANY_PARTITIONS
         )  # fmt: skip
@@ -645,7 +652,7 @@ class ClickHouseIncidentSink:
         self.client.insert(
             f"{self.db}.rejects", reject_columns(list(fresh.values()), self.cluster),
             column_names=list(REJECT_COLUMNS),
-            column_oriented=True, settings={"insert_deduplication_token": token},
+            column_oriented=True, settings=once_settings(token),
         )  # fmt: skip
 
     def _stored_rejects(self, keys: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:

@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.codec import encode_obj
 from schemas.transitions import Transition
-from streams.sinks.clickhouse import batch_token
+from streams.sinks.clickhouse import batch_token, once_settings
 
 TRANSITION_COLUMNS = (
     "vessel_key", "mmsi", "imo", "name", "callsign", "vessel_type", "zone_id", "route", "direction",
@@ -76,6 +76,6 @@ class ClickHouseTransitionSink:
         ]
         self.client.insert(
             f"{self.db}.transitions", columns, column_names=list(TRANSITION_COLUMNS), column_oriented=True,
-            settings={"insert_deduplication_token": batch_token("transitions", [t.identity for t in new])},
+            settings=once_settings(batch_token("transitions", [t.identity for t in new])),
         )  # fmt: skip
         self.written += len(new)

@@ -523,3 +523,36 @@ def test_counts_apart_from_events_get_a_delta_and_the_groups_that_agree_are_unto
     assert client.query(groups).result_rows == before
     assert client.query(rows).result_rows[0][0] == stored + 2  # one delta row per group apart, none else
     assert sink.repair_counts() is False
+
+
+class _Recording(_KilledAt):
+    """The real client, with the settings of each insert noted."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client, "never")
+        self.inserts: dict[str, dict[str, Any]] = {}
+
+    def insert(self, table: str, *args: Any, settings: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self.inserts[table] = settings or {}
+        return self._client.insert(table, *args, settings=settings, **kwargs)
+
+    def raw_insert(
+        self, table: str, *args: Any, settings: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        self.inserts[table] = settings or {}
+        return self._client.raw_insert(table, *args, settings=settings, **kwargs)
+
+
+def test_events_and_rejects_are_inserted_in_the_foreground_through_a_distributed_table(
+    engine_dir: Path,
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, db := "bw_foreground")
+    recording = _Recording(client)
+    sink = ClickHouseIncidentSink(recording, db)  # type: ignore[arg-type]
+    sink.write_events(process_batch([_report("fg", 3)], CATALOGUE, AT).events)
+    sink.write_rejects([letter(7)])
+    for table in (f"{db}.events", f"{db}.rejects"):
+        assert recording.inserts[table]["distributed_foreground_insert"] == 1, table
+        assert recording.inserts[table]["insert_deduplication_token"], table
+    assert sink.totals() == {"events": 1, "rejects": 1}  # and chdb takes the setting
