@@ -398,6 +398,15 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
     )
     if _pending(client, db) == []:
         return 0
+    engine = client.query(
+        "SELECT engine FROM system.databases WHERE name = %(db)s", parameters={"db": db}
+    ).result_rows[0][0]
+    if engine not in ("Atomic", "Replicated"):
+        raise SinkUnavailableError(
+            f"database {db} has engine {engine}; borderwatch's migrations swap tables (EXCHANGE TABLES), "
+            "which needs an Atomic database: convert it (ClickHouse's flags/convert_ordinary_to_atomic) "
+            "or use a new one"
+        )
     # chdb is in-process and has one owner (the data dir's worker): only a server is shared.
     lock = migration_lock(client, db, lock_wait_s) if isinstance(client, HttpClient) else nullcontext()
     with lock as beat:

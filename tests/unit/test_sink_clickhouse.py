@@ -556,3 +556,15 @@ def test_events_and_rejects_are_inserted_in_the_foreground_through_a_distributed
         assert recording.inserts[table]["distributed_foreground_insert"] == 1, table
         assert recording.inserts[table]["insert_deduplication_token"], table
     assert sink.totals() == {"events": 1, "rejects": 1}  # and chdb takes the setting
+
+
+def test_an_ordinary_database_is_refused_with_what_to_do(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    client.command("DROP DATABASE IF EXISTS bw_ordinary")
+    client.command(
+        "CREATE DATABASE bw_ordinary ENGINE = Ordinary", settings={"allow_deprecated_database_ordinary": 1}
+    )
+    with pytest.raises(SinkUnavailableError, match=r"engine Ordinary.*convert_ordinary_to_atomic"):
+        migrate(client, "bw_ordinary")
+    assert client.query("SELECT count() FROM system.tables WHERE database = 'bw_ordinary' "
+                        "AND name != 'schema_migrations'").result_rows == [(0,)]  # fmt: skip
