@@ -45,7 +45,7 @@ REJECTS_TABLE = """CREATE TABLE IF NOT EXISTS {{db}}.{table} (
     SETTINGS non_replicated_deduplication_window = {{window}}"""
 
 
-def _key_rejects_by_cluster(client: Client, db: str) -> None:
+def _key_rejects_by_cluster(client: Client, db: str, beat: Callable[[], None]) -> None:
     """Rebuild `rejects` with the source's cluster in its key (ReplacingMergeTree would merge
     the same offset of two logs into one row); run again after a crash, it finishes the job."""
     columns = {row[0] for row in client.query(
@@ -143,78 +143,94 @@ DERIVED_VIEWS = {
 }
 
 
-def _events_by_month(client: Client, db: str) -> None:
+def _events_by_month(client: Client, db: str, beat: Callable[[], None]) -> None:
     """Rebuild `events` partitioned by month and ordered by crossing and time, with `report_keys` and
     `vessel_positions` derived from it; run again after a crash, it finishes the job.
 
-    A worker of the release before may still be writing. The old table is
-    renamed away first, so its inserts fail and are retried (its offsets stay
-    uncommitted) until the copy, checked report for report, takes the name.
-    What it inserts before the views are made again is derived by the repair at
-    the end, once such inserts are done (`IN_FLIGHT_S`). Each step is found
-    done or not by the tables that exist.
+    A worker of the release before may still be writing, so `events` is never
+    away: the copy is made beside it, the two are exchanged, and what was
+    written to the old table meanwhile is copied across after. The views are
+    dropped for the exchange and made again; the counts, keys and positions
+    of what went by without them are then repaired from `events`. The old
+    table is dropped only once every report in it is in `events`. Each step is
+    found done or not by the tables and their partition keys.
     """
+    old = "events_by_month"  # the copy before the exchange; the old table after it
 
     def command(sql: str, final: str = "") -> None:
-        client.command(sql.format(db=db, window=DEDUP_WINDOW, final=final, table="events_by_month"))
+        client.command(sql.format(db=db, window=DEDUP_WINDOW, final=final, table=old))
+        beat()
 
-    def table(name: str) -> str | None:
-        """The partition key of table `name`, None when there is no such table."""
+    def partition_key(name: str) -> str | None:
         rows = client.query(
             "SELECT partition_key FROM system.tables WHERE database = %(db)s AND name = %(name)s",
             parameters={"db": db, "name": name},
         ).result_rows
         return str(rows[0][0]) if rows else None
 
+    columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
+    missing = (
+        f"FROM {{db}}.{old} FINAL WHERE (authority, report_id) NOT IN "
+        "(SELECT authority, report_id FROM {db}.events)"
+    )
+
+    def catch_up() -> int:
+        """Copy across the reports written to the old table since the copy; how many were missing."""
+        count = int(client.query(f"SELECT count() {missing}".format(db=db)).result_rows[0][0])
+        if count:
+            command(
+                f"INSERT INTO {{db}}.events ({columns}) SELECT {columns} {missing} SETTINGS {ANY_PARTITIONS}"
+            )
+        return count
+
     command(REPORT_KEYS)
     command(VESSEL_POSITIONS)
-    if table("events") not in (None, EVENTS_PARTITION_KEY):
-        if table("events_unpartitioned") is not None:
-            raise SinkUnavailableError(f"{db}.events and {db}.events_unpartitioned both hold the old layout")
-        command("RENAME TABLE {db}.events TO {db}.events_unpartitioned")
-    old = table("events_unpartitioned") is not None
-    if old and table("events") is None:
-        for view in DERIVED_VIEWS:  # views follow the old table: made again below
+    if partition_key("events") != EVENTS_PARTITION_KEY:
+        command(EVENTS_BY_MONTH)
+        command("TRUNCATE TABLE {db}.{table}")  # a copy a crash cut short
+        command(
+            f"INSERT INTO {{db}}.{old} ({columns}) SELECT {columns} FROM {{db}}.events FINAL "
+            f"SETTINGS {ANY_PARTITIONS}"
+        )
+        for view in DERIVED_VIEWS:  # a view stays with its table: made again on the new one below
             command(f"DROP VIEW IF EXISTS {{db}}.{view}")
         # The rebuilt table has no TTL yet: let the worker's start set it again (retention.py).
         command("DELETE FROM {db}.retention_applied WHERE name LIKE 'events.%'")
-        command(EVENTS_BY_MONTH)
-        command("TRUNCATE TABLE {db}.events_by_month")  # a copy a crash cut short
-        columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
-        command(
-            f"INSERT INTO {{db}}.events_by_month ({columns}) SELECT {columns} "
-            f"FROM {{db}}.events_unpartitioned FINAL SETTINGS {ANY_PARTITIONS}"
-        )
-        reports = "SELECT uniqExact(authority, report_id) FROM {db}.{table}"
-        copied, held = (
-            int(client.query(reports.format(db=db, table=name)).result_rows[0][0])
-            for name in ("events_by_month", "events_unpartitioned")
-        )
-        if copied != held:
-            raise SinkUnavailableError(
-                f"the copy of {db}.events holds {copied} reports of {held}: nothing dropped, the next start "
-                "copies again"
-            )
-        command("RENAME TABLE {db}.events_by_month TO {db}.events")
+        command("EXCHANGE TABLES {db}.events AND {db}.{table}")
+    swapped = partition_key(old) not in (None, EVENTS_PARTITION_KEY)
+    if swapped:
+        catch_up()  # before the views: what the old views counted is not counted again
     for view, (derived, rows) in DERIVED_VIEWS.items():
-        if table(view) is not None:
+        if partition_key(view) is not None:
             continue
         if derived != "crossing_counts":  # the counts were kept: they carry erasures' negative rows
             command(f"TRUNCATE TABLE {{db}}.{derived}")
         command(f"CREATE MATERIALIZED VIEW {{db}}.{view} TO {{db}}.{derived} AS {rows}")
-    if old:
-        sink = ClickHouseIncidentSink(client, db)
-        sink.repair_derived()  # the keys and positions derived again, and the counts checked
-        if sink.shared and sink.unsettled():  # and the counts of inserts made before the views
-            time.sleep(IN_FLIGHT_S)
-            sink.repair_counts()
-        command("DROP TABLE IF EXISTS {db}.events_unpartitioned")
+    if not swapped:
+        command("DROP TABLE IF EXISTS {db}.{table}")  # a copy an earlier release's crash left
+        return
+    sink = ClickHouseIncidentSink(client, db)
+    if sink.shared:  # inserts begun before the exchange may still land in the old table
+        for _ in range(IN_FLIGHT_S // 10):
+            time.sleep(10)
+            beat()
+        catch_up()
+    sink.repair_derived()  # the keys, positions and counts of what went by without the views
+    beat()
+    if sink.shared and (left := sink.unsettled()):
+        log.warning("%s count groups have events from the last minute: the next start checks them", left)
+    if catch_up():
+        raise SinkUnavailableError(
+            f"reports still arrive in the old {db}.{old}: nothing dropped, the next start copies them"
+        )
+    command("DROP TABLE {db}.{table}")
 
 
 # Ordered migrations; each is applied once and recorded in schema_migrations. A
 # statement is formatted with the database and the dedup window; a function is
-# given the client and the database, and must be safe to run again after a crash.
-Migration = str | Callable[[Client, str], None]
+# given the client, the database and the lock's heartbeat (to call between long
+# steps), and must be safe to run again after a crash.
+Migration = str | Callable[[Client, str, Callable[[], None]], None]
 MIGRATIONS: tuple[Migration, ...] = (
     """CREATE TABLE IF NOT EXISTS {db}.events (
         authority LowCardinality(String),
@@ -401,7 +417,7 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
     engine = client.query(
         "SELECT engine FROM system.databases WHERE name = %(db)s", parameters={"db": db}
     ).result_rows[0][0]
-    if engine not in ("Atomic", "Replicated"):
+    if engine == "Ordinary":
         raise SinkUnavailableError(
             f"database {db} has engine {engine}; borderwatch's migrations swap tables (EXCHANGE TABLES), "
             "which needs an Atomic database: convert it (ClickHouse's flags/convert_ordinary_to_atomic) "
@@ -416,12 +432,16 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
             if isinstance(statement, str):
                 client.command(statement.format(db=db, window=DEDUP_WINDOW))
             else:
-                statement(client, db)
+                statement(client, db, beat or _no_beat)
             client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
             if beat:
                 beat()
             applied += 1
     return applied
+
+
+def _no_beat() -> None:
+    """chdb has one owner and takes no lock: nobody listens for a heartbeat."""
 
 
 def _pending(client: Client, db: str) -> list[int]:
@@ -450,20 +470,23 @@ def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[Callable[
         try:
             client.command(
                 f"CREATE TABLE {db}.migration_lock (holder String, beat DateTime DEFAULT now()) "
-                "ENGINE = Memory"
-            )
+                "ENGINE = Memory COMMENT %(holder)s", parameters={"holder": holder},
+            )  # fmt: skip
             break
         except DatabaseError as error:
             if "TABLE_ALREADY_EXISTS" not in str(error):
                 raise
-        if not _holder_alive(client, db):
-            silent_since = silent_since or time.monotonic()
-            if time.monotonic() - silent_since >= LOCK_CONFIRM_S:
-                log.warning("taking over the migration lock of a holder silent for over %s s", LOCK_STALE_S)
-                client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
-                continue
-        else:
+        held_by = _silent_holder(client, db)
+        if held_by is None:
             silent_since = None
+        elif time.monotonic() - (silent_since := silent_since or time.monotonic()) >= LOCK_CONFIRM_S:
+            if _silent_holder(client, db) == held_by:  # and not a lock another waiter took just now
+                log.warning(
+                    "taking over the migration lock of %s, silent for over %s s", held_by, LOCK_STALE_S
+                )
+                client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+            silent_since = None
+            continue
         if time.monotonic() > deadline:
             raise SinkUnavailableError(
                 f"another worker has held {db}.migration_lock for over {wait_s:g} s; if none is migrating "
@@ -488,27 +511,33 @@ def _lock_comment(holder: str) -> str:
     return f"borderwatch-migration {holder}"
 
 
-def _holder_alive(client: Client, db: str) -> bool:
-    """Whether the lock's holder beat within LOCK_STALE_S or has a query running (on this node)."""
-    beats = client.query(
-        f"SELECT any(holder), dateDiff('second', max(beat), now()) FROM {db}.migration_lock "
-        "HAVING count() > 0"
-    ).result_rows
-    if not beats:  # no beat yet, or the server restarted (Memory): the table's age instead
+def _silent_holder(client: Client, db: str) -> str | None:
+    """The lock's holder when it has neither beat within LOCK_STALE_S nor a query running (on this
+    node); None while it lives, or when the lock is gone."""
+    held = client.query(
+        "SELECT comment, dateDiff('second', metadata_modification_time, now()) FROM system.tables "
+        "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
+    ).result_rows  # fmt: skip
+    if not held:
+        return None
+    holder, silent_s = str(held[0][0]), int(held[0][1])
+    try:
         beats = client.query(
-            "SELECT '', dateDiff('second', metadata_modification_time, now()) FROM system.tables "
-            "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
-        ).result_rows  # fmt: skip
-    if not beats:
-        return False  # released meanwhile
-    holder, silent_s = beats[0]
-    if int(silent_s) <= LOCK_STALE_S:
-        return True
+            f"SELECT dateDiff('second', max(beat), now()) FROM {db}.migration_lock HAVING count() > 0"
+        ).result_rows
+    except DatabaseError as error:
+        if "UNKNOWN_TABLE" in str(error):
+            return None  # released meanwhile
+        raise
+    if beats:  # else none yet, or the server restarted (Memory): the table's age counts
+        silent_s = int(beats[0][0])
+    if silent_s <= LOCK_STALE_S:
+        return None
     running = client.query(
         "SELECT count() FROM system.processes WHERE Settings['log_comment'] = %(comment)s "
-        "AND query_id != queryID()", parameters={"comment": _lock_comment(str(holder))},
+        "AND query_id != queryID()", parameters={"comment": _lock_comment(holder)},
     ).result_rows  # fmt: skip
-    return bool(holder) and int(running[0][0]) > 0
+    return None if int(running[0][0]) else holder
 
 
 def event_columns(events: Sequence[Enriched], cluster: str) -> list[list[Any]]:
