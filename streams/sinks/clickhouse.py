@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -362,7 +363,13 @@ def connect(dsn: str, ca_file: Path | None = None) -> Client:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN; over https the server's certificate
     and name are checked, against `ca_file` (a PEM bundle) when given, else the system's CAs."""
     scheme = urlsplit(dsn).scheme
-    overrides = sorted(TLS_OPTIONS & {name.lower() for name in parse_qs(urlsplit(dsn).query)})
+    given = {name.lower() for name in parse_qs(urlsplit(dsn).query)}
+    if given & {"password", "access_token"}:
+        raise SinkUnavailableError(
+            "the ClickHouse DSN may not carry a secret in its query: put the password in "
+            "BORDERWATCH_CLICKHOUSE_PASSWORD_FILE"
+        )
+    overrides = sorted(TLS_OPTIONS & given)
     if overrides:  # clickhouse-connect lets the DSN's query win over the arguments below
         raise SinkUnavailableError(
             f"the ClickHouse DSN may not set {', '.join(overrides)}: TLS follows its scheme, and the CA "
@@ -398,10 +405,13 @@ def password_in_clear(dsn: str) -> bool:
 def redact_dsn(dsn: str) -> str:
     """The DSN with its password replaced by ***, for messages and logs."""
     parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = re.sub(r"(?i)(^|&)(password|access_token)=[^&]*", r"\1\2=***", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return dsn  # as given: urlunsplit would drop chdb:///'s empty host
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
@@ -742,6 +752,9 @@ class ClickHouseIncidentSink:
         """
         db, group = self.db, "minute, crossing_id, route, incident_type"
         settled = f" WHERE ({group}) NOT IN ({self._unsettled_groups()})" if self.shared else ""
+        if self.shared and self._erasing():
+            log.warning("an erasure is under way: the counts are checked at the next start")
+            return False
         truth = CROSSING_COUNTS_ROWS.format(db=db, final=" FINAL")
         counted = (
             f"SELECT {group}, sum(reports) AS reports, sum(persons) AS persons "
@@ -765,6 +778,15 @@ class ClickHouseIncidentSink:
     def unsettled(self) -> int:
         """How many count groups have events from the last IN_FLIGHT_S."""
         return int(self.client.query(f"SELECT count() FROM ({self._unsettled_groups()})").result_rows[0][0])
+
+    def _erasing(self) -> bool:
+        """Whether an erasure began in the last IN_FLIGHT_S: between its events DELETE and its negative
+        counts row, the counts are ahead of events, and a delta would subtract the report twice."""
+        recent = self.client.query(
+            f"SELECT count() FROM {self.db}.erased "
+            f"WHERE erased_at >= now64(3) - INTERVAL {IN_FLIGHT_S} SECOND"
+        )
+        return bool(recent.result_rows[0][0])
 
     def _unsettled_groups(self) -> str:
         return (

@@ -35,3 +35,6 @@ def test_redact_dsn_hides_only_the_password() -> None:
         "http://analyst:***@10.0.0.7:8123/borderwatch"
     )
     assert redact_dsn("chdb:///var/lib/borderwatch/chdb") == "chdb:///var/lib/borderwatch/chdb"
+    assert redact_dsn("https://u@ch:8443/bw?compress=1&Password=hunter2&access_token=t0k") == (
+        "https://u@ch:8443/bw?compress=1&Password=***&access_token=***"
+    )
