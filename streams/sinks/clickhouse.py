@@ -170,9 +170,10 @@ def _events_by_month(client: Client, db: str, beat: Callable[[], None]) -> None:
         return str(rows[0][0]) if rows else None
 
     columns = ", ".join(("inserted_at", *EVENT_COLUMNS))
-    missing = (
+    missing = (  # an erased report is not missing: an old worker may erase meanwhile
         f"FROM {{db}}.{old} FINAL WHERE (authority, report_id) NOT IN "
-        "(SELECT authority, report_id FROM {db}.events)"
+        "(SELECT authority, report_id FROM {db}.events) "
+        "AND (authority, report_id) NOT IN (SELECT authority, report_id FROM {db}.erased)"
     )
 
     def catch_up() -> int:
@@ -200,6 +201,9 @@ def _events_by_month(client: Client, db: str, beat: Callable[[], None]) -> None:
         command("EXCHANGE TABLES {db}.events AND {db}.{table}")
     swapped = partition_key(old) not in (None, EVENTS_PARTITION_KEY)
     if swapped:
+        erased = "(authority, report_id) IN (SELECT authority, report_id FROM {db}.erased)"
+        if client.query(f"SELECT count() FROM {{db}}.events WHERE {erased}".format(db=db)).result_rows[0][0]:
+            command(f"DELETE FROM {{db}}.events WHERE {erased}")  # erased after the copy was made
         catch_up()  # before the views: what the old views counted is not counted again
     for view, (derived, rows) in DERIVED_VIEWS.items():
         if partition_key(view) is not None:
@@ -211,7 +215,8 @@ def _events_by_month(client: Client, db: str, beat: Callable[[], None]) -> None:
         command("DROP TABLE IF EXISTS {db}.{table}")  # a copy an earlier release's crash left
         return
     sink = ClickHouseIncidentSink(client, db)
-    if sink.shared:  # inserts begun before the exchange may still land in the old table
+    held = int(client.query(f"SELECT count() FROM {db}.{old}").result_rows[0][0])
+    if sink.shared and held:  # an old worker's inserts begun before the exchange may still land there
         for _ in range(IN_FLIGHT_S // 10):
             time.sleep(10)
             beat()
@@ -507,6 +512,8 @@ def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[Callable[
     client.set_client_setting("log_comment", _lock_comment(holder))
 
     def beat() -> None:
+        if _lock_holder(client, db) != holder:  # taken for dead and taken over: stop before harm
+            raise SinkUnavailableError(f"{db}.migration_lock was taken over from this worker ({holder})")
         client.insert(f"{db}.migration_lock", [[holder]], column_names=["holder"])
 
     try:
@@ -514,7 +521,17 @@ def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[Callable[
         yield beat
     finally:
         client.set_client_setting("log_comment", comment)
-        client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+        if _lock_holder(client, db) == holder:  # never another holder's lock
+            client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
+
+
+def _lock_holder(client: Client, db: str) -> str | None:
+    """Who holds `{db}.migration_lock` (the table's comment), None when nobody does."""
+    rows = client.query(
+        "SELECT comment FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
+        parameters={"db": db},
+    ).result_rows
+    return str(rows[0][0]) if rows else None
 
 
 def _lock_comment(holder: str) -> str:

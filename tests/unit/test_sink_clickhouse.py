@@ -39,6 +39,7 @@ from streams.sinks.clickhouse import (
     migration_lock,
     password_in_clear,
 )
+from streams.sinks.erase import ErasureRequest, erase_report
 from tests.pki import TestCA
 
 DB = "bw_rejects_unit"
@@ -362,6 +363,41 @@ def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothin
     assert client.query(counts).result_rows == [(n - 4, persons + 4)]
 
 
+class _ErasingAt(_KilledAt):
+    """The real client, and an old worker erasing report r-9 of `db` just before the statement
+    starting with `at`."""
+
+    def __init__(self, client: Client, at: str, db: str) -> None:
+        super().__init__(client, at)
+        self._db = db
+
+    def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql.startswith(self._at):
+            self._at = "never again"
+            erase_report(self._client, self._db, ErasureRequest(authority="ES-GC", report_id="r-9"))
+        return self._client.command(sql, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "erased_at", ["EXCHANGE TABLES", "CREATE MATERIALIZED VIEW {db}.crossing_counts_mv"]
+)  # between the copy and the exchange, and after the exchange
+def test_a_report_an_old_worker_erases_during_the_rebuild_stays_erased(
+    engine_dir: Path, monkeypatch: pytest.MonkeyPatch, erased_at: str
+) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    db = f"bw_rebuild_erase_{abs(hash(erased_at)) % 10**6}"
+    client.command(f"DROP DATABASE IF EXISTS {db}")
+    _old_release(client, db, monkeypatch)
+    assert migrate(_ErasingAt(client, erased_at.format(db=db), db), db) == 1  # type: ignore[arg-type]
+
+    assert client.query(f"SELECT count() FROM {db}.erased").result_rows == [(1,)]  # it did erase
+    ids = client.query(f"SELECT report_id FROM {db}.events FINAL WHERE report_id = 'r-9'").result_rows
+    assert ids == []
+    counts = f"SELECT sum(reports), sum(persons) FROM {db}.crossing_counts"
+    assert client.query(counts).result_rows == [(19, 200)]  # r-9 had 10 persons
+    assert ClickHouseIncidentSink(client, db).repair_derived() == []
+
+
 def test_report_keys_and_positions_a_kill_left_out_are_repaired(engine_dir: Path) -> None:
     client = connect(f"chdb://{engine_dir}")
     db = "bw_repair_derived"
@@ -396,7 +432,7 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
     monkeypatch.setattr("streams.sinks.clickhouse.LOCK_CONFIRM_S", 0.6)
-    with migration_lock(client, db, 5.0):
+    with migration_lock(client, db, 5.0) as beat:
         started = time.monotonic()
         with (
             pytest.raises(SinkUnavailableError, match=f"DROP TABLE {db}.migration_lock"),
@@ -420,8 +456,11 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
         slow.join()
         started = time.monotonic()
         with migration_lock(client, db, 5.0):  # silent and idle: taken for dead
-            pass
-        assert time.monotonic() - started >= 0.6  # once it was seen so for LOCK_CONFIRM_S
+            assert time.monotonic() - started >= 0.6  # once it was seen so for LOCK_CONFIRM_S
+            with pytest.raises(SinkUnavailableError, match="taken over"):
+                beat()  # the first holder, alive after all, stops at its next step
+            lock = f"SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'migration_lock'"
+            assert client.query(lock).result_rows == [(1,)]  # the new holder's lock stands
     assert client.query(
         "SELECT count() FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
         parameters={"db": db},
