@@ -439,7 +439,9 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
             "or use a new one"
         )
     # chdb is in-process and has one owner (the data dir's worker): only a server is shared.
-    lock = migration_lock(client, db, lock_wait_s) if isinstance(client, HttpClient) else nullcontext()
+    lock = (
+        migration_lock(client, db, lock_wait_s) if isinstance(client, HttpClient) else nullcontext(_no_beat)
+    )
     with lock as beat:
         applied = 0
         for version in _pending(client, db):  # again: the one who held the lock may have done them
@@ -447,10 +449,9 @@ def migrate(client: Client, db: str, lock_wait_s: float = 900.0) -> int:
             if isinstance(statement, str):
                 client.command(statement.format(db=db, window=DEDUP_WINDOW))
             else:
-                statement(client, db, beat or _no_beat)
+                statement(client, db, beat)
             client.insert(f"{db}.schema_migrations", [[version]], column_names=["version"])
-            if beat:
-                beat()
+            beat()
             applied += 1
     return applied
 
@@ -527,11 +528,17 @@ def migration_lock(client: Client, db: str, wait_s: float) -> Iterator[Callable[
 
 def _lock_holder(client: Client, db: str) -> str | None:
     """Who holds `{db}.migration_lock` (the table's comment), None when nobody does."""
+    held = _lock_table(client, db)
+    return held[0] if held else None
+
+
+def _lock_table(client: Client, db: str) -> tuple[str, int] | None:
+    """The lock's holder and the seconds since its table was made; None when there is no lock."""
     rows = client.query(
-        "SELECT comment FROM system.tables WHERE database = %(db)s AND name = 'migration_lock'",
-        parameters={"db": db},
-    ).result_rows
-    return str(rows[0][0]) if rows else None
+        "SELECT comment, dateDiff('second', metadata_modification_time, now()) FROM system.tables "
+        "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
+    ).result_rows  # fmt: skip
+    return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
 
 def _lock_comment(holder: str) -> str:
@@ -541,13 +548,10 @@ def _lock_comment(holder: str) -> str:
 def _silent_holder(client: Client, db: str) -> str | None:
     """The lock's holder when it has neither beat within LOCK_STALE_S nor a query running (on this
     node); None while it lives, or when the lock is gone."""
-    held = client.query(
-        "SELECT comment, dateDiff('second', metadata_modification_time, now()) FROM system.tables "
-        "WHERE database = %(db)s AND name = 'migration_lock'", parameters={"db": db},
-    ).result_rows  # fmt: skip
-    if not held:
+    held = _lock_table(client, db)
+    if held is None:
         return None
-    holder, silent_s = str(held[0][0]), int(held[0][1])
+    holder, silent_s = held
     try:
         beats = client.query(
             f"SELECT dateDiff('second', max(beat), now()) FROM {db}.migration_lock HAVING count() > 0"

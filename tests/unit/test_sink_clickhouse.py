@@ -279,8 +279,11 @@ class _KilledAt:
         return getattr(self._client, name)
 
 
-def _old_release(client: Client, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`db` as the release before made it: every migration but the rebuild, and reports in it."""
+def _old_release(engine_dir: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """A client on `db` as the release before made it: every migration but the rebuild, and reports
+    in it."""
+    client = connect(f"chdb://{engine_dir}")
+    client.command(f"DROP DATABASE IF EXISTS {db}")
     rebuild = MIGRATIONS.index(_events_by_month)
     with monkeypatch.context() as patch:
         patch.setattr("streams.sinks.clickhouse.MIGRATIONS", MIGRATIONS[:rebuild])
@@ -299,6 +302,7 @@ def _old_release(client: Client, db: str, monkeypatch: pytest.MonkeyPatch) -> No
         for n, line in enumerate(lines)
     ]  # fmt: skip
     ClickHouseIncidentSink(client, db).write_events(process_batch(messages, CATALOGUE, AT).events)
+    return client
 
 
 def _report(report_id: str, persons: int) -> RawMessage:
@@ -318,10 +322,8 @@ def _report(report_id: str, persons: int) -> RawMessage:
 def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothing(
     engine_dir: Path, monkeypatch: pytest.MonkeyPatch, killed_at: str
 ) -> None:
-    client = connect(f"chdb://{engine_dir}")
     db = f"bw_rebuild_{abs(hash(killed_at)) % 10**8}"
-    client.command(f"DROP DATABASE IF EXISTS {db}")
-    _old_release(client, db, monkeypatch)
+    client = _old_release(engine_dir, db, monkeypatch)
     counts = f"SELECT sum(reports), sum(persons) FROM {db}.crossing_counts"
     assert client.query(counts).result_rows == [(20, 210)]
 
@@ -384,10 +386,8 @@ class _ErasingAt(_KilledAt):
 def test_a_report_an_old_worker_erases_during_the_rebuild_stays_erased(
     engine_dir: Path, monkeypatch: pytest.MonkeyPatch, erased_at: str
 ) -> None:
-    client = connect(f"chdb://{engine_dir}")
     db = f"bw_rebuild_erase_{abs(hash(erased_at)) % 10**6}"
-    client.command(f"DROP DATABASE IF EXISTS {db}")
-    _old_release(client, db, monkeypatch)
+    client = _old_release(engine_dir, db, monkeypatch)
     assert migrate(_ErasingAt(client, erased_at.format(db=db), db), db) == 1  # type: ignore[arg-type]
 
     assert client.query(f"SELECT count() FROM {db}.erased").result_rows == [(1,)]  # it did erase
