@@ -23,7 +23,7 @@ from scripts.bench_spine import feed_lines
 from streams.kafka.broker import start_local_broker
 from streams.kafka.clients import KafkaBatchConsumer
 from streams.kafka.topics import INTERCEPTIONS, ensure_topics
-from streams.replay import replay_lines
+from streams.sources.replay import replay_lines
 
 
 async def consume_with_aiokafka(broker_url: str, count: int) -> tuple[float, float]:

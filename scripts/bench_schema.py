@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clickhouse_connect.driver.client import Client
 
 from streams.sinks import clickhouse
-from streams.sinks.clickhouse import MIGRATIONS, _events_by_month, connect, migrate
+from streams.sinks.clickhouse.sink import MIGRATIONS, _events_by_month, connect, migrate
 
 START = "2025-01-01 00:00:00"
 AUTHORITIES = ("ES-GC", "IT-GDF", "MT-AFM", "GR-HCG", "ES-SM", "MA-MRN")

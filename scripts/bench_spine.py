@@ -35,15 +35,15 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.make_sample_feed import generate
-from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
-from streams.replay import replay_lines
-from streams.worker_client import (
+from streams.client.worker_api import (
     WorkerApi,
     start_worker_process,
     stop_process,
     wait_for_worker,
 )
+from streams.kafka.broker import free_port, start_local_broker
+from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.sources.replay import replay_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 

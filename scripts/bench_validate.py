@@ -18,7 +18,7 @@ from geo import load_catalogue
 from schemas.events import ReportKind
 from schemas.reports import InterceptionReport, VesselReport
 from schemas.validate import duplicate_key, validate_report
-from streams.replay import open_lines
+from streams.sources.replay import open_lines
 
 DATA = Path(__file__).resolve().parents[1] / "streams" / "data"
 

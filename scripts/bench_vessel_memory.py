@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geo.catalogue import load_catalogue
 from geo.lookup import locate
 from geo.ports import load_ports
-from streams.detect.batch import FIX_COLUMNS, DetectBatch
+from streams.detect.columns import FIX_COLUMNS, DetectBatch
+from streams.detect.runtime import TrackDetector
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
-from streams.detection import TrackDetector
 
 BATCH = 2000
 T0 = 1_760_000_000.0

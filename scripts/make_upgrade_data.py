@@ -23,11 +23,11 @@ from geo import load_catalogue
 from schemas import ReportKind
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.rejection import DeadLetter, RejectReason
-from streams.pipeline import RawMessage, process_batch
-from streams.sinks.alerts import ClickHouseAlertSink
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
-from streams.sinks.erase import ErasureRequest, erase_report
-from streams.sinks.retention import Retention, apply_retention
+from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+from streams.sinks.clickhouse.retention import Retention, apply_retention
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.stages.enrich import RawMessage, process_batch
 
 AT = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 CLUSTER = "borderwatch-upgrade-fixture"

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 
 from schemas.errors import AnalystBusyError, QueryRefusedError
+from streams.analyst.counts import GroupBy, run_counts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
-from streams.analytics import GroupBy, run_counts
-from streams.sinks.alerts import read_alerts
+from streams.sinks.clickhouse.alert_table import read_alerts
 
 T = TypeVar("T")
 
@@ -123,11 +123,11 @@ class AnalystSession:
         }  # fmt: skip
 
     def counts(self, by: GroupBy, since_s: int | None, route: str | None) -> list[dict[str, Any]]:
-        """Exact counts (see streams.analytics) under the same limits."""
+        """Exact counts (see streams.analyst.counts) under the same limits."""
         return self._refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
 
     def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
-        """The latest alert states (see streams.sinks.alerts) under the same limits."""
+        """The latest alert states (see streams.sinks.clickhouse.alert_table) under the same limits."""
         return self._refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
 
     def _refusing(self, call: Callable[[], T]) -> T:

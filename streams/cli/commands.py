@@ -23,7 +23,7 @@ from schemas.cap import render_cap
 from schemas.codec import encode
 from schemas.errors import BorderwatchError, KafkaConfigError
 from schemas.problems import first_problem
-from streams.analytics import GroupBy, parse_duration_s
+from streams.analyst.counts import GroupBy, parse_duration_s
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
@@ -33,10 +33,10 @@ from streams.cli.output import (
     render,
     rich_table,
 )
+from streams.client.worker_api import WorkerApi
+from streams.config.settings import LOCAL, Settings
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
-from streams.settings import LOCAL, Settings
-from streams.worker_client import WorkerApi
 
 if TYPE_CHECKING:
     from streams.analyst.session import AnalystSession
@@ -64,7 +64,7 @@ def fail(message: str) -> typer.Exit:
 @cli.command()
 def worker() -> None:
     """Run a worker: settings from BORDERWATCH_* (see README), in the foreground."""
-    from streams.worker import run_worker
+    from streams.worker.start import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -97,7 +97,7 @@ def replay(
     rate: Annotated[float, typer.Option(help="reports per second, 0 = as fast as possible")] = 0,
 ) -> None:
     """Send a file of reports to a topic, one line per message, with a progress bar."""
-    from streams.replay import open_lines, replay_lines
+    from streams.sources.replay import open_lines, replay_lines
 
     if topic not in KIND_OF_TOPIC:
         raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
@@ -160,7 +160,7 @@ def demo(
     vessels: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
 ) -> None:
     """Start broker, chdb and a worker, replay the sample feed and watch counts per crossing."""
-    from streams.demo import run_demo
+    from streams.demo.run import run_demo
 
     settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
     try:
@@ -209,9 +209,9 @@ def ingest_ais(
     """Decode AIS NMEA sentences and publish vessel reports keyed by MMSI; undecodable lines go to dlq."""
     from datetime import UTC, datetime
 
-    from streams.ais import AisDecoder
     from streams.kafka.clients import KafkaEventPublisher
-    from streams.poison import dead_letter_key
+    from streams.sources.ais import AisDecoder
+    from streams.stages.poison import dead_letter_key
 
     settings = Settings()
     kafka = _kafka(settings)
@@ -261,8 +261,8 @@ def cluster_ddl(
     """Print this release's schema for a ClickHouse cluster: Replicated tables and Distributed ones."""
     import tempfile
 
-    from streams.sinks.clickhouse import connect
-    from streams.sinks.cluster_ddl import cluster_ddl as render
+    from streams.sinks.clickhouse.cluster_ddl import cluster_ddl as render
+    from streams.sinks.clickhouse.sink import connect
 
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="borderwatch-ddl-") as scratch:
@@ -285,9 +285,9 @@ def erase(
     """Erase one report and what came of it (correction and erasure requests); its counts follow."""
     from pydantic import ValidationError
 
-    from streams.sinks.clickhouse import connect, migrate
-    from streams.sinks.erase import ErasureRequest, erase_report
-    from streams.worker import running_worker
+    from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+    from streams.sinks.clickhouse.sink import connect, migrate
+    from streams.worker.start import running_worker
 
     settings = Settings()
     try:
@@ -337,8 +337,8 @@ def token(
 @cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.worker import running_worker
-    from streams.worker_client import local_api
+    from streams.client.worker_api import local_api
+    from streams.worker.start import running_worker
 
     settings = Settings()
     port = settings.web_port
@@ -358,8 +358,8 @@ def health() -> None:
 @cli.command()
 def reload() -> None:
     """Make this data dir's worker read its tokens file and watch list again, without a restart."""
-    from streams.worker import running_worker
-    from streams.worker_client import local_api
+    from streams.client.worker_api import local_api
+    from streams.worker.start import running_worker
 
     settings = Settings()
     api = running_worker(settings.data_dir) or local_api(
@@ -427,7 +427,7 @@ def _query(
     """Ask the worker that owns chdb over HTTP, else open a caged analyst session directly."""
     from schemas.errors import QueryRefusedError
     from streams.analyst.session import AnalystSession
-    from streams.worker import running_worker
+    from streams.worker.start import running_worker
 
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
     if api is not None:
@@ -435,7 +435,7 @@ def _query(
         if answer is None:
             raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
-    from streams.sinks.clickhouse import connect, redact_dsn
+    from streams.sinks.clickhouse.sink import connect, redact_dsn
 
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
     try:

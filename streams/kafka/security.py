@@ -19,7 +19,7 @@ import faust
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.errors import KafkaAuthError, KafkaConfigError
-from streams.secrets import read_secret
+from streams.config.secret_files import read_secret
 
 
 class SecurityProtocol(StrEnum):

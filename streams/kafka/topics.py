@@ -20,7 +20,7 @@ ALERTS = "alerts"
 ALERTS_DLQ = "alerts.dlq"
 # Internal: every geofence transition, as data (schemas/transitions.py), keyed by vessel.
 TRANSITIONS = "transitions"
-# Internal: each ingest batch in columns, per partition (see streams/detect/batch.py).
+# Internal: each ingest batch in columns, per partition (see streams/detect/columns.py).
 DETECT_TRACKS = "detect.tracks"
 DETECT_CELLS = "detect.cells"
 ALL_TOPICS = (

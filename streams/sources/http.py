@@ -29,8 +29,8 @@ from schemas.limits import ReportLimits
 from schemas.rejection import DeadLetter, Rejected, RejectReason
 from schemas.validate import validate_report
 from streams.kafka.topics import DLQ, INTERCEPTIONS, VESSELS
-from streams.poison import dead_letter_key, error_text, internal_letter
-from streams.replay import message_key
+from streams.sources.replay import message_key
+from streams.stages.poison import dead_letter_key, error_text, internal_letter
 from streams.web.tokens import Caller
 
 HTTP_SOURCE = "http:/reports"  # the dead letters' source topic for what never reached a topic

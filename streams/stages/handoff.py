@@ -20,7 +20,7 @@ from schemas.events import ReportKind
 from schemas.limits import ReportLimits
 from schemas.rejection import Rejected
 from schemas.validate import validate_report
-from streams.pipeline import Enriched, Source
+from streams.stages.enrich import Enriched, Source
 
 
 def encode_validated(event: Enriched) -> bytes:

@@ -14,9 +14,9 @@ from geo.catalogue import Catalogue
 from schemas.limits import ReportLimits
 from streams.kafka.clients import KafkaEventPublisher
 from streams.kafka.topics import KIND_OF_TOPIC, VALIDATED
-from streams.pipeline import Enriched, RawMessage, first_copies, process_batch
-from streams.stages.batches import PreparedBatch, Records
+from streams.stages.enrich import Enriched, RawMessage, first_copies, process_batch
 from streams.stages.handoff import encode_validated
+from streams.stages.runner import PreparedBatch, Records
 
 
 class Ingest:

@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from geo.catalogue import Catalogue
 from schemas.limits import ReportLimits
 from schemas.rejection import DeadLetter, RejectReason
-from streams.detect.batch import split_for_detection
+from streams.detect.columns import split_for_detection
 from streams.detect.thresholds import Thresholds
 from streams.kafka.clients import KafkaEventPublisher
 from streams.kafka.topics import DETECT_CELLS, DETECT_TRACKS, ENRICHED
-from streams.pipeline import Enriched, first_copies
-from streams.poison import internal_letter
-from streams.sinks.clickhouse import ClickHouseIncidentSink
-from streams.stages.batches import PreparedBatch, Records
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
+from streams.stages.enrich import Enriched, first_copies
 from streams.stages.handoff import decode_validated
+from streams.stages.poison import internal_letter
+from streams.stages.runner import PreparedBatch, Records
 
 
 class Store:

@@ -18,7 +18,7 @@ import orjson
 from faust.serializers import codecs
 
 from schemas.rejection import DeadLetter, RejectReason
-from streams.poison import internal_letter
+from streams.stages.poison import internal_letter
 
 CODEC = "borderwatch-json"
 

@@ -20,9 +20,9 @@ from pydantic import ValidationError
 from schemas.codec import decode_obj
 from schemas.errors import AnalystBusyError, QueryRefusedError
 from schemas.problems import first_problem
+from streams.analyst.counts import GroupBy, parse_duration_s
 from streams.analyst.session import AnalystSession
-from streams.analytics import GroupBy, parse_duration_s
-from streams.sinks.erase import ErasureRequest
+from streams.sinks.clickhouse.erase import ErasureRequest
 from streams.web.tokens import Caller
 
 RETRY_AFTER_S = "2"

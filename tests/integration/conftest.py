@@ -15,17 +15,17 @@ from typing import Any
 
 import pytest
 
-from streams.kafka.broker import LocalBroker, free_port, start_local_broker
-from streams.kafka.security import Brokers
-from streams.kafka.topics import ensure_topics
-from streams.replay import replay_lines
-from streams.web.tls import pinned_client_context
-from streams.worker_client import (
+from streams.client.worker_api import (
     WorkerApi,
     start_worker_process,
     stop_process,
     wait_for_worker,
 )
+from streams.kafka.broker import LocalBroker, free_port, start_local_broker
+from streams.kafka.security import Brokers
+from streams.kafka.topics import ensure_topics
+from streams.sources.replay import replay_lines
+from streams.web.tls import pinned_client_context
 
 _ids = itertools.count()
 _HERE = Path(__file__).resolve().parent

@@ -15,9 +15,9 @@ import pytest
 
 from schemas.alerts import Alert
 from streams.delivery.signing import ReplayGuard, Verdict, verify_delivery
+from streams.demo.scenario import build_scenario, default_start
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
-from streams.scenario import build_scenario, default_start
 from tests.integration.conftest import read_topic, send
 from tests.integration.test_cli import run
 from tests.unit.test_grouping_and_cap import CAP_SCHEMA

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from streams.datadir import AUDIT_FILE
 from streams.web.tokens import hash_token
+from streams.worker.datadir import AUDIT_FILE
 
 ANALYST, OPERATOR = "tok-analyst-maria-0123456789", "tok-operator-jon-0123456789"
 

@@ -12,7 +12,7 @@ import pytest
 from scripts.make_sample_feed import generate
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, ensure_topics
-from streams.replay import replay_lines
+from streams.sources.replay import replay_lines
 from tests.integration.test_counts import stored_counts
 
 

@@ -18,9 +18,9 @@ from streams.delivery.signing import (
     idempotency_key,
     verify_delivery,
 )
+from streams.demo.scenario import build_scenario, default_start
 from streams.kafka.broker import LocalBroker, free_port
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, INTERCEPTIONS, VESSELS
-from streams.scenario import build_scenario, default_start
 from tests.integration.conftest import read_all, send
 
 SECRET = "s3cret-shared-with-es-ncc"

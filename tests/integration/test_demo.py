@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scripts.make_sample_feed import generate
-from streams.scenario import build_scenario, default_start
+from streams.demo.scenario import build_scenario, default_start
 
 pytestmark = pytest.mark.slow  # two demo runs: about a minute
 

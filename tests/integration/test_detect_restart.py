@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
+from streams.demo.scenario import DARK, default_start, same_partition_mmsi
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import VESSELS
-from streams.scenario import DARK, default_start, same_partition_mmsi
 from tests.integration.conftest import send
 
 

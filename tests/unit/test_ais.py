@@ -12,7 +12,7 @@ from pyais import encode_dict
 
 from schemas.rejection import RejectReason
 from schemas.reports import VesselReport
-from streams.ais import AisDecoder
+from streams.sources.ais import AisDecoder
 
 SAMPLES = Path(__file__).parents[1] / "data" / "ais"
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

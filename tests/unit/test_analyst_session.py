@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 from schemas.errors import QueryRefusedError
 from streams.analyst.limits import AnalystLimits
 from streams.analyst.session import AnalystSession
-from streams.sinks.clickhouse import connect, migrate
+from streams.sinks.clickhouse.sink import connect, migrate
 
 DB = "borderwatch"
 EVENT_ROWS = 3000

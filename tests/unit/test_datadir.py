@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.datadir import (
+from streams.worker.datadir import (
     STATE_FILE,
     TOKEN_FILE,
     ensure_token,

@@ -9,9 +9,9 @@ import orjson
 
 from geo.catalogue import builtin_path, load_catalogue
 from schemas.events import ReportKind
-from streams.detect.batch import DetectBatch, decode_cells, partition_of, split_for_detection
+from streams.detect.columns import DetectBatch, decode_cells, partition_of, split_for_detection
 from streams.detect.encounters import CELL_DEG
-from streams.pipeline import RawMessage, process_batch
+from streams.stages.enrich import RawMessage, process_batch
 
 CATALOGUE = load_catalogue(builtin_path())
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

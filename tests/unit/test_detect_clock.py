@@ -7,11 +7,11 @@ from typing import Any
 from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import AlertKind, AlertStatus
-from streams.detect.batch import FIX_COLUMNS, DetectBatch
 from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
+from streams.detect.columns import FIX_COLUMNS, DetectBatch
+from streams.detect.runtime import TRACK_CLOCKS, TrackDetector, is_cell_clocks, is_track_clocks
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
-from streams.detection import TRACK_CLOCKS, TrackDetector, is_cell_clocks, is_track_clocks
 
 T = Thresholds()
 WALL = 1_790_000_000.0

@@ -10,8 +10,8 @@ from geo.ports import load_ports
 from schemas.alerts import AlertKind, Impact
 from streams.detect.encounters import DARK, CellFix, CellState, cell_id, cells_of, detect_encounters
 from streams.detect.findings import Finding
+from streams.detect.runtime import is_cell_state
 from streams.detect.thresholds import Thresholds
-from streams.detection import is_cell_state
 
 T = Thresholds()
 PORTS = load_ports()

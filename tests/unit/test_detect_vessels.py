@@ -13,7 +13,7 @@ from geo.lookup import locate_one
 from geo.ports import load_ports
 from schemas.alerts import AlertKind
 from schemas.transitions import Direction
-from streams.detect.batch import FIX_COLUMNS
+from streams.detect.columns import FIX_COLUMNS
 from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import TransitionRule, TransitionRules

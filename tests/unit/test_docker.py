@@ -24,10 +24,10 @@ from pydantic import BaseModel
 
 from geo import load_catalogue
 from schemas import ReportKind
+from streams.config.settings import Settings
 from streams.kafka.security import KafkaSecurity, SecurityProtocol
-from streams.pipeline import RawMessage, process_batch
-from streams.settings import Settings
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.stages.enrich import RawMessage, process_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

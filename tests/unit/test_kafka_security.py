@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from schemas.errors import KafkaAuthError, KafkaConfigError
+from streams.config.settings import Settings
 from streams.kafka.security import (
     KafkaConnection,
     KafkaSecurity,
@@ -23,7 +24,6 @@ from streams.kafka.security import (
     bootstrap_servers,
     start_client,
 )
-from streams.settings import Settings
 
 PASSWORD = "s3cr3t-scram-password"
 

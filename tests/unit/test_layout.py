@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"faust", "aiokafka", "clickhouse_connect", "chdb", "streams"}
-FORBIDDEN_IN_DETECT = {"faust", "aiokafka", "clickhouse_connect", "chdb", "aiohttp", "streams.settings"}
+FORBIDDEN_IN_DETECT = {"faust", "aiokafka", "clickhouse_connect", "chdb", "aiohttp", "streams.config"}
 
 
 def imports_of(folder: Path) -> list[tuple[str, str]]:

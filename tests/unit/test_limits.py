@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from schemas import InterceptionReport, Rejected, RejectReason, ReportKind, ReportLimits, VesselReport
 from schemas.limits import DEFAULT_LIMITS
 from schemas.validate import validate_report
-from streams.settings import Settings
+from streams.config.settings import Settings
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 BASE = {"report_id": "GC-1", "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z",

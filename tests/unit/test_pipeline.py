@@ -11,8 +11,8 @@ import pytest
 from geo import load_catalogue
 from schemas import ReportKind, ReportLimits
 from schemas.rejection import RejectReason
-from streams import pipeline
-from streams.pipeline import RawMessage, first_copies, process_batch
+from streams.stages import enrich as pipeline
+from streams.stages.enrich import RawMessage, first_copies, process_batch
 
 CATALOGUE = load_catalogue()
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
@@ -94,7 +94,7 @@ def test_the_enriched_wire_message_is_what_the_exported_schema_describes() -> No
 
 def test_notes_stay_out_of_the_enriched_message_and_the_detectors_input_unless_shared() -> None:
     from schemas.events import EnrichedEvent
-    from streams.detect.batch import split_for_detection
+    from streams.detect.columns import split_for_detection
 
     notes = "skipper named Ahmed K., phone +212 600 000 000"
     raw = orjson.dumps({**BASE, "report_id": "n1", "lat": 35.5, "lon": 12.605, "notes": notes})

@@ -14,8 +14,8 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from schemas.errors import SinkUnavailableError
 from schemas.rejection import DeadLetter, Rejected, RejectReason
-from streams.poison import MAX_KEPT_RAW, error_text, internal_letter, is_fault, isolate_poison
-from streams.sinks.topic import decode_records
+from streams.sinks.topic_to_table import decode_records
+from streams.stages.poison import MAX_KEPT_RAW, error_text, internal_letter, is_fault, isolate_poison
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 

@@ -22,9 +22,9 @@ from schemas import ReportKind
 from schemas.codec import encode_columns
 from schemas.errors import SinkUnavailableError
 from schemas.rejection import DeadLetter, RejectReason
-from streams.pipeline import Enriched, RawMessage, Source, process_batch
-from streams.settings import Settings
-from streams.sinks.clickhouse import (
+from streams.config.settings import Settings
+from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+from streams.sinks.clickhouse.sink import (
     DEDUP_WINDOW,
     EVENT_COLUMNS,
     MIGRATIONS,
@@ -39,7 +39,7 @@ from streams.sinks.clickhouse import (
     migration_lock,
     password_in_clear,
 )
-from streams.sinks.erase import ErasureRequest, erase_report
+from streams.stages.enrich import Enriched, RawMessage, Source, process_batch
 from tests.pki import TestCA
 
 DB = "bw_rejects_unit"
@@ -286,7 +286,7 @@ def _old_release(engine_dir: Path, db: str, monkeypatch: pytest.MonkeyPatch) -> 
     client.command(f"DROP DATABASE IF EXISTS {db}")
     rebuild = MIGRATIONS.index(_events_by_month)
     with monkeypatch.context() as patch:
-        patch.setattr("streams.sinks.clickhouse.MIGRATIONS", MIGRATIONS[:rebuild])
+        patch.setattr("streams.sinks.clickhouse.sink.MIGRATIONS", MIGRATIONS[:rebuild])
         migrate(client, db)
     lines = [orjson.dumps({
         "authority": "ES-GC", "report_id": f"r-{n}",
@@ -431,7 +431,7 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
     db = "bw_lock"
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
     client.command(f"DROP TABLE IF EXISTS {db}.migration_lock")
-    monkeypatch.setattr("streams.sinks.clickhouse.LOCK_CONFIRM_S", 0.6)
+    monkeypatch.setattr("streams.sinks.clickhouse.sink.LOCK_CONFIRM_S", 0.6)
     with migration_lock(client, db, 5.0) as beat:
         started = time.monotonic()
         with (
@@ -440,7 +440,7 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
         ):
             pass
         assert time.monotonic() - started >= 1.0  # it waited for the holder, who beat just now
-        monkeypatch.setattr("streams.sinks.clickhouse.LOCK_STALE_S", -1)
+        monkeypatch.setattr("streams.sinks.clickhouse.sink.LOCK_STALE_S", -1)
         # Silent, but one of its queries is running (a long copy): alive.
         slow = threading.Thread(
             target=client.query, args=("SELECT sleepEachRow(1) FROM numbers(3) SETTINGS max_block_size = 1",)
@@ -491,7 +491,7 @@ def test_reports_of_more_months_than_clickhouse_allows_per_insert_are_stored_who
     with monkeypatch.context() as patch:
         if upgrade:  # written by the release before, then rebuilt by month
             patch.setattr(
-                "streams.sinks.clickhouse.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(_events_by_month)]
+                "streams.sinks.clickhouse.sink.MIGRATIONS", MIGRATIONS[: MIGRATIONS.index(_events_by_month)]
             )
         migrate(client, db)
         ClickHouseIncidentSink(client, db).write_events(

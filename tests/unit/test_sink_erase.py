@@ -15,11 +15,11 @@ from schemas import ReportKind
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.rejection import DeadLetter, RejectReason
 from schemas.transitions import Direction, Transition
-from streams.pipeline import Enriched, RawMessage, process_batch
-from streams.sinks.alerts import ClickHouseAlertSink
-from streams.sinks.clickhouse import ELSEWHERE, ClickHouseIncidentSink, connect, migrate
-from streams.sinks.erase import ErasureRequest, erase_report
-from streams.sinks.transitions import ClickHouseTransitionSink
+from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+from streams.sinks.clickhouse.sink import ELSEWHERE, ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
+from streams.stages.enrich import Enriched, RawMessage, process_batch
 
 DB = "bw_erase_unit"
 NOW = datetime.now(UTC).replace(microsecond=0)

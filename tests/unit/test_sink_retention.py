@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from geo import load_catalogue
 from schemas import ReportKind
 from schemas.rejection import DeadLetter, RejectReason
-from streams.pipeline import RawMessage, process_batch
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate
-from streams.sinks.retention import Retention, apply_retention
+from streams.sinks.clickhouse.retention import Retention, apply_retention
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.stages.enrich import RawMessage, process_batch
 
 DB = "bw_retention_unit"
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from schemas.transitions import Direction, Transition
-from streams.sinks.clickhouse import connect, migrate
-from streams.sinks.transitions import ClickHouseTransitionSink
+from streams.sinks.clickhouse.sink import connect, migrate
+from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 
 DB = "bw_transitions_unit"
 AT = datetime(2026, 11, 22, 3, 14, 0, 123000, tzinfo=UTC)

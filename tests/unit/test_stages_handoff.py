@@ -10,7 +10,7 @@ import pytest
 from geo.catalogue import builtin_path, load_catalogue
 from schemas.events import ReportKind
 from schemas.limits import ReportLimits
-from streams.pipeline import RawMessage, process_batch
+from streams.stages.enrich import RawMessage, process_batch
 from streams.stages.handoff import decode_validated, encode_validated
 
 CATALOGUE = load_catalogue(builtin_path())

@@ -8,7 +8,7 @@ import time
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from streams.supervise import retry_faults
+from streams.worker.supervise import retry_faults
 
 
 class FailingClient:
@@ -60,7 +60,7 @@ def test_the_broker_watch_says_degraded_recovers_and_past_the_limit_stops_with_a
     from aiokafka.errors import KafkaConnectionError
 
     from schemas.errors import BrokerUnavailableError
-    from streams.supervise import watch_broker
+    from streams.worker.supervise import watch_broker
 
     answers = iter([None, KafkaConnectionError("closed"), None] + [KafkaConnectionError("closed")] * 50)
     seen: list[str] = []
@@ -81,7 +81,7 @@ def test_the_broker_watch_says_degraded_recovers_and_past_the_limit_stops_with_a
 
 def test_a_broker_that_comes_back_as_another_cluster_stops_the_worker_at_once() -> None:
     from schemas.errors import BrokerResetError
-    from streams.supervise import watch_broker
+    from streams.worker.supervise import watch_broker
 
     answers = iter(["c1", "c1", "c2"])
     health: dict[str, str] = {}
@@ -99,7 +99,10 @@ def test_a_worker_whose_failure_is_decided_exits_within_the_stop_limit_even_if_i
     import subprocess
     import sys
 
-    hung = "import logging, time; from streams.supervise import exit_within; exit_within(0.3); time.sleep(60)"
+    hung = (
+        "import logging, time; from streams.worker.supervise import exit_within;"
+        " exit_within(0.3); time.sleep(60)"
+    )
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", hung], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and time.monotonic() - started < 20

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.clients import KafkaBatchConsumer
-from streams.poison import error_text, internal_letter
+from streams.stages.poison import error_text, internal_letter
 
 M = TypeVar("M", bound=BaseModel)
 

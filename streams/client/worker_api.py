@@ -20,8 +20,8 @@ from typing import Any
 
 from schemas.codec import decode_obj, encode_obj
 from schemas.errors import WorkerNotRunningError
-from streams.datadir import read_token
 from streams.web.tls import pinned_client_context
+from streams.worker.datadir import read_token
 
 
 def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:

@@ -21,7 +21,7 @@ from tenacity import (
 )
 
 from schemas.errors import BrokerResetError, BrokerUnavailableError
-from streams.poison import error_text, is_fault
+from streams.stages.poison import error_text, is_fault
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,8 +23,8 @@ from geo.ports import Ports
 from schemas.alerts import Alert
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
-from streams.detect.batch import DetectBatch, partition_of
 from streams.detect.clock import clocks_from_json, clocks_to_json
+from streams.detect.columns import DetectBatch, partition_of
 from streams.detect.crossings import (
     CrossingContext,
     CrossingHistory,

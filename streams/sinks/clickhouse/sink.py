@@ -25,7 +25,7 @@ from schemas.codec import encode_columns, encode_obj
 from schemas.errors import SinkUnavailableError
 from schemas.rejection import DeadLetter
 from schemas.reports import InterceptionReport, VesselReport
-from streams.pipeline import Enriched, Source
+from streams.stages.enrich import Enriched, Source
 
 log = logging.getLogger(__name__)
 DEDUP_WINDOW = 100_000  # blocks remembered for insert_deduplication_token
@@ -112,7 +112,7 @@ REPORT_KEYS = """CREATE TABLE IF NOT EXISTS {db}.report_keys (
 REPORT_KEY_COLUMNS = (
     "authority, report_id, source_topic, source_partition, source_offset, source_cluster, observed_at"
 )
-# Vessel positions, per vessel in time order, kept for their own retention (streams/sinks/retention.py).
+# Vessel positions, per vessel in time order, kept for their own retention (clickhouse/retention.py).
 VESSEL_POSITIONS = """CREATE TABLE IF NOT EXISTS {db}.vessel_positions (
         vessel_key String,
         observed_at DateTime64(3, 'UTC'),
@@ -301,7 +301,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY id""",
-    # Geofence transitions as data (streams/sinks/transitions.py): one row per (zone, vessel, fix, direction).
+    # Geofence transitions as data (sinks/clickhouse/transition_table.py): one row per
+    # (zone, vessel, fix, direction).
     """CREATE TABLE IF NOT EXISTS {db}.transitions (
         vessel_key String,
         mmsi String,
@@ -331,14 +332,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         first_seen DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree
     ORDER BY cluster_id""",
-    # The TTLs applied last (streams/sinks/retention.py).
+    # The TTLs applied last (streams/sinks/clickhouse/retention.py).
     """CREATE TABLE IF NOT EXISTS {db}.retention_applied (
         name String,
         statement String,
         applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = MergeTree
     ORDER BY name""",
-    # Erasure (streams/sinks/erase.py): the identities erased, and counts that can take a
+    # Erasure (streams/sinks/clickhouse/erase.py): the identities erased, and counts that can take a
     # compensating negative row.
     """CREATE TABLE IF NOT EXISTS {db}.erased (
         authority String,

@@ -20,8 +20,8 @@ from schemas.codec import encode
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.kafka.topics import DLQ
-from streams.pipeline import Enriched
-from streams.poison import dead_letter_key, internal_letter, isolate_poison
+from streams.stages.enrich import Enriched
+from streams.stages.poison import dead_letter_key, internal_letter, isolate_poison
 
 log = logging.getLogger(__name__)
 

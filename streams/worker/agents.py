@@ -28,11 +28,10 @@ from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.rejection import DeadLetter, RejectReason
 from schemas.transitions import Transition
-from streams.detect.batch import DetectBatch, decode_cells
+from streams.config.settings import Settings
+from streams.detect.columns import DetectBatch, decode_cells
 from streams.detect.grouping import is_group
-from streams.detect.transition_rules import NO_RULES, TransitionRules
-from streams.detect.watchlist import WatchListFile
-from streams.detection import (
+from streams.detect.runtime import (
     CellDetector,
     TrackDetector,
     is_cell_clocks,
@@ -42,11 +41,12 @@ from streams.detection import (
     is_track_clocks,
     is_vessel_state,
 )
+from streams.detect.transition_rules import NO_RULES, TransitionRules
+from streams.detect.watchlist import WatchListFile
 from streams.kafka.clients import KafkaEventPublisher
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, TRANSITIONS
-from streams.poison import dead_letter_key, error_text, internal_letter
-from streams.settings import Settings
+from streams.stages.poison import dead_letter_key, error_text, internal_letter
 from streams.state.batched_table import BatchedTable
 from streams.state.changelog_guard import guard_changelog
 

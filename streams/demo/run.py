@@ -1,6 +1,6 @@
 """The demo: bundled broker, chdb and a worker on the embedded defaults, fed the sample feed.
 
-After the sample month, a scripted night with embedded anomalies (streams/scenario.py)
+After the sample month, a scripted night with embedded anomalies (streams/demo/scenario.py)
 is replayed, and the alerts are shown as they fire.
 """
 
@@ -19,14 +19,14 @@ from rich.text import Text
 
 from schemas.alerts import Impact
 from schemas.errors import BorderwatchError
-from streams.datadir import running_worker_process, secure_data_dir
+from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
+from streams.config.settings import Settings
+from streams.demo.scenario import build_scenario, default_start, interleave
 from streams.kafka.broker import free_port, local_broker_process, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
-from streams.replay import open_lines, replay_lines
-from streams.scenario import build_scenario, default_start, interleave
-from streams.settings import Settings
-from streams.sinks.clickhouse import redact_dsn
-from streams.worker_client import WorkerApi, start_worker_process, stop_process, wait_for_worker
+from streams.sinks.clickhouse.sink import redact_dsn
+from streams.sources.replay import open_lines, replay_lines
+from streams.worker.datadir import running_worker_process, secure_data_dir
 
 BUNDLED = Path(__file__).resolve().parent / "data"
 ALERT_WAIT_S = 90

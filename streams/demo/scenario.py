@@ -18,7 +18,7 @@ from typing import Any
 
 from geo.distance import distance_m
 from schemas.codec import decode_obj, encode_obj
-from streams.detect.batch import partition_of
+from streams.detect.columns import partition_of
 
 MOTHER, GOFAST, DARK, WATCHED, KEEPER = "224000101", "224000102", "224000103", "224000104", "224000105"
 WATCH_LIST_CSV = f"mmsi,name,reason\n{WATCHED},,suspected smuggling (demo)\n"

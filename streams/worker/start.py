@@ -17,8 +17,21 @@ from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
 from schemas.errors import ApiConfigError, BrokerUnavailableError
 from streams.analyst.session import AnalystSession
-from streams.app import create_app
-from streams.datadir import (
+from streams.client.worker_api import WorkerApi, local_api
+from streams.config.settings import LOCAL, Role, Settings
+from streams.delivery.subscriptions import load_subscriptions
+from streams.detect.transition_rules import NO_RULES, load_transition_rules
+from streams.detect.watchlist import WatchListFile
+from streams.kafka.broker import free_port, running_local_broker, start_local_broker
+from streams.kafka.security import tls_problem
+from streams.kafka.topics import ALL_TOPICS, ensure_topics
+from streams.sinks.clickhouse.retention import apply_retention
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.web.auth import ApiAccess, audit
+from streams.web.tls import server_context
+from streams.web.tokens import Callers, load_tokens
+from streams.worker.app import create_app
+from streams.worker.datadir import (
     AUDIT_FILE,
     STATE_FILE,
     ensure_token,
@@ -26,20 +39,7 @@ from streams.datadir import (
     secure_data_dir,
     worker_tls_cert,
 )
-from streams.delivery.subscriptions import load_subscriptions
-from streams.detect.transition_rules import NO_RULES, load_transition_rules
-from streams.detect.watchlist import WatchListFile
-from streams.kafka.broker import free_port, running_local_broker, start_local_broker
-from streams.kafka.security import tls_problem
-from streams.kafka.topics import ALL_TOPICS, ensure_topics
-from streams.settings import LOCAL, Role, Settings
-from streams.sinks.clickhouse import ClickHouseIncidentSink, connect, migrate, redact_dsn
-from streams.sinks.retention import apply_retention
-from streams.supervise import broker_restarted
-from streams.web.auth import ApiAccess, audit
-from streams.web.tls import server_context
-from streams.web.tokens import Callers, load_tokens
-from streams.worker_client import WorkerApi, local_api
+from streams.worker.supervise import broker_restarted
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 from schemas.codec import decode_obj, encode_columns
 from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
-from streams.pipeline import Enriched
+from streams.stages.enrich import Enriched
 
 FIX_COLUMNS = (
     "event_id",

@@ -12,10 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.limits import ReportLimits
 from streams.analyst.limits import AnalystLimits
+from streams.config.secret_files import read_secret
 from streams.detect.thresholds import Thresholds
 from streams.kafka.security import KafkaSecurity
-from streams.secrets import read_secret
-from streams.sinks.retention import Retention
+from streams.sinks.clickhouse.retention import Retention
 
 LOCAL = "local"
 

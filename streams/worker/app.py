@@ -29,26 +29,24 @@ from schemas.codec import encode
 from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
 from streams.analyst.session import AnalystSession
+from streams.config.settings import Role, Settings
 from streams.delivery.deliver import Deliverer, delivery_group
 from streams.delivery.subscriptions import Subscription
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
-from streams.detect_agents import add_detection
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
-from streams.poison import dead_letter_key
-from streams.settings import Role, Settings
-from streams.sinks.alerts import ClickHouseAlertSink
-from streams.sinks.clickhouse import ClickHouseIncidentSink
-from streams.sinks.erase import erase_report
-from streams.sinks.topic import TopicSink
-from streams.sinks.transitions import ClickHouseTransitionSink
+from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.erase import erase_report
+from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
+from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
+from streams.sinks.topic_to_table import TopicSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
-from streams.stages.batches import Forward, Retry, StageCounts, run_batches
 from streams.stages.ingest import Ingest, hand_on
+from streams.stages.poison import dead_letter_key
+from streams.stages.runner import Forward, Retry, StageCounts, run_batches
 from streams.stages.store import Handoff, Store
-from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
 from streams.web.tokens import load_tokens
 from streams.web.views import (
@@ -58,6 +56,8 @@ from streams.web.views import (
     add_operator_views,
     add_reload_view,
 )
+from streams.worker.agents import add_detection
+from streams.worker.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 
 log = logging.getLogger(__name__)
 TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost

@@ -1,0 +1,1 @@
+"""Settings: the environment (BORDERWATCH_*) read once, and secret files."""

@@ -1,0 +1,1 @@
+"""The demo: a scripted night on the bundled broker and chdb."""

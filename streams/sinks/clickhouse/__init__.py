@@ -1,0 +1,1 @@
+"""ClickHouse: connection, schema, migrations, the incident sink and its tables."""

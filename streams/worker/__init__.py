@@ -1,0 +1,1 @@
+"""The worker: start-up, the parts its role runs, Faust agents, supervision, health, data dir."""
