@@ -21,6 +21,7 @@ from schemas.alerts import Impact
 from schemas.errors import BorderwatchError
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.config.settings import Settings
+from streams.data import SAMPLE_INTERCEPTIONS, SAMPLE_VESSELS
 from streams.demo.scenario import build_scenario, default_start, interleave
 from streams.kafka.broker import free_port, local_broker_process, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
@@ -28,7 +29,6 @@ from streams.sinks.clickhouse.sink import redact_dsn
 from streams.sources.replay import open_lines, replay_lines
 from streams.worker.datadir import running_worker_process, secure_data_dir
 
-BUNDLED = Path(__file__).resolve().parent / "data"
 ALERT_WAIT_S = 90
 ALERT_ROWS = 15
 # A detect partition's clock is the newest report it has seen, from whichever input partition.
@@ -83,8 +83,8 @@ def run_demo(
     from streams.cli.output import counts_table
 
     refuse_if_in_use(settings.data_dir)
-    feeds = [(interceptions or BUNDLED / "sample_interceptions.jsonl.gz", INTERCEPTIONS),
-             (vessels or BUNDLED / "sample_vessels.jsonl.gz", VESSELS)]  # fmt: skip
+    feeds = [(interceptions or SAMPLE_INTERCEPTIONS, INTERCEPTIONS),
+             (vessels or SAMPLE_VESSELS, VESSELS)]  # fmt: skip
     secure_data_dir(settings.data_dir)
     scenario = build_scenario(default_start(), DEMO_PARTITIONS)
     watch_list = settings.data_dir / "demo-watch-list.csv"

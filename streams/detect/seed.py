@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from schemas.errors import BorderwatchError
+from streams.data import SEED_SOURCES_DIR
 
-SOURCES = Path(__file__).resolve().parents[1] / "data" / "sources"
 CLIMATOLOGY_YEARS = 3
 MAX_HISTORY_BYTES = 64 * 1024 * 1024
 MAX_DAILY_COUNT = 1_000_000
@@ -105,7 +105,7 @@ class SeedHistory:
         return sum(figures[(y, month)] for y in recent) / len(recent) if recent else 0.0
 
 
-def load_seed(sources: Path = SOURCES, operator_csv: Path | None = None) -> SeedHistory:
+def load_seed(sources: Path = SEED_SOURCES_DIR, operator_csv: Path | None = None) -> SeedHistory:
     """The bundled seed, plus an operator's daily history when given."""
     monthly: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
     for row in _rows(sources / "frontex_ibc_monthly_by_route.csv"):

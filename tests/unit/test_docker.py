@@ -31,7 +31,7 @@ from streams.stages.enrich import RawMessage, process_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-SPEC = ROOT.parent / "shared" / "data" / "schemas" / "compose-spec.json"
+SPEC = ROOT / "tests" / "data" / "compose" / "compose-spec.json"  # provenance beside it
 SECRETS_SCRIPT = (DOCKER / "make-secrets.sh").read_text()
 DB = "bw_dashboards"
 
