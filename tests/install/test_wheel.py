@@ -90,7 +90,7 @@ def test_the_dockerfile_install_runs_the_worker_from_outside_the_checkout(tmp_pa
     elsewhere.mkdir()
     command = dockerfile_install(build, prefix)
     # The image installs the pinned dependencies too; this venv has them, so only the package is new here.
-    args = command.split()[2:] + ["--no-deps", "-q"]
+    args = [*command.split()[2:], "--no-deps", "-q"]
     subprocess.run([sys.executable, "-m", "pip", "install", *args], cwd=build, check=True)
     (site,) = prefix.glob("lib/python3*/site-packages")
     env = {**os.environ, "PYTHONPATH": str(site)}
@@ -99,8 +99,7 @@ def test_the_dockerfile_install_runs_the_worker_from_outside_the_checkout(tmp_pa
     )
     assert used.returncode == 0, used.stderr[-2000:]
     assert Path(used.stdout.strip()) == site / "streams"
-    cli = subprocess.run(
-        [str(prefix / "bin" / "borderwatch"), "--help"], cwd=elsewhere, env=env, capture_output=True, text=True
-    )
+    console_script = str(prefix / "bin" / "borderwatch")
+    cli = subprocess.run([console_script, "--help"], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert cli.returncode == 0, cli.stderr[-2000:]
     assert "demo" in cli.stdout and "worker" in cli.stdout
