@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from schemas.keys import vessel_key as identity_of_vessel
+
 UINT32_MAX = 2**32 - 1
 """The largest count a ClickHouse UInt32 column (persons, nationalities) holds."""
 
@@ -160,11 +162,9 @@ class VesselReport(_Report):
     @property
     def vessel_key(self) -> str:
         """The identity that keys this vessel's partition: MMSI, else IMO, else track id."""
-        if self.mmsi is not None:
-            return f"mmsi:{self.mmsi}"
-        if self.imo is not None:
-            return f"imo:{self.imo}"
-        return f"track:{self.track_id}"
+        key = identity_of_vessel(self.mmsi, self.imo, self.track_id)
+        assert key is not None, "a vessel report has an identity (checked at validation)"
+        return key
 
 
 Report = InterceptionReport | VesselReport

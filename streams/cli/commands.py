@@ -20,7 +20,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
-from schemas.codec import encode
 from schemas.errors import BorderwatchError, KafkaConfigError
 from schemas.problems import first_problem
 from streams.analyst.counts import GroupBy, parse_duration_s
@@ -211,7 +210,6 @@ def ingest_ais(
 
     from streams.kafka.clients import KafkaEventPublisher
     from streams.sources.ais import AisDecoder
-    from streams.stages.poison import dead_letter_key
 
     settings = Settings()
     kafka = _kafka(settings)
@@ -222,6 +220,7 @@ def ingest_ais(
             lines = Path(file).read_bytes().splitlines()
         except OSError as error:
             raise fail(f"cannot read {file!r}: {error}") from None
+    from streams.stages.dead_letters import publish_dead_letters
     decoder = AisDecoder(authority, "stdin" if file == "-" else Path(file).name)
     reports = list(decoder.decode_lines(lines, datetime.now(UTC)))
 
@@ -231,8 +230,7 @@ def ingest_ais(
         await publisher.start()
         try:
             await publisher.publish(VESSELS, reports)
-            letters = [(dead_letter_key(d), encode(d)) for d in decoder.dead_letters]
-            await publisher.publish(DLQ, letters)
+            await publish_dead_letters(publisher, decoder.dead_letters)
         finally:
             await publisher.stop()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codec import decode_obj, encode_columns
+from schemas.keys import report_identity
 from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
 from streams.stages.enrich import Enriched
@@ -99,7 +100,7 @@ def split_for_detection(
 
     for event in events:
         report = event.report
-        event_id = f"{report.authority}:{report.report_id}"
+        event_id = report_identity(report.authority, report.report_id)
         ts = report.observed_at.timestamp()
         if isinstance(report, VesselReport):
             key = report.vessel_key

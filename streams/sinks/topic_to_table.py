@@ -18,14 +18,15 @@ from typing import Generic, TypeVar
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
-from schemas.rejection import DeadLetter, RejectReason
+from schemas.rejection import DeadLetter
 from streams.kafka.clients import KafkaBatchConsumer
-from streams.stages.poison import error_text, internal_letter
+from streams.stages.dead_letters import undecodable_letter
+from streams.stages.poison import error_text
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class TopicSink(Generic[M]):
+class TopicToTable(Generic[M]):
     """Reads a topic in batches of up to `within_s`, decodes each record as `model`, writes, commits."""
 
     def __init__(
@@ -84,9 +85,6 @@ def decode_records(
                 raise ValueError("the record has no value")
             good.append(model.model_validate_json(r.value))
         except (ValidationError, ValueError) as error:
-            detail = f"a {r.topic} record that is not a {model.__name__}: {error_text(error)}"
-            bad.append(
-                internal_letter(RejectReason.UNDECODABLE_RECORD, detail, r.value, r.topic, r.partition,
-                                r.offset, now)
-            )  # fmt: skip
+            why = f"not a {model.__name__}: {error_text(error)}"
+            bad.append(undecodable_letter(r.topic, r.partition, r.offset, r.value, why, now))
     return good, bad

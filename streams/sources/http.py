@@ -23,14 +23,14 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue
-from schemas.codec import encode
 from schemas.events import ReportKind
 from schemas.limits import ReportLimits
 from schemas.rejection import DeadLetter, Rejected, RejectReason
 from schemas.validate import validate_report
+from streams.kafka.keys import message_key
 from streams.kafka.topics import DLQ, INTERCEPTIONS, VESSELS
-from streams.sources.replay import message_key
-from streams.stages.poison import dead_letter_key, error_text, internal_letter
+from streams.stages.dead_letters import dead_letter_messages
+from streams.stages.poison import error_text, internal_letter
 from streams.web.tokens import Caller
 
 HTTP_SOURCE = "http:/reports"  # the dead letters' source topic for what never reached a topic
@@ -160,7 +160,7 @@ class HttpIngest:
         try:
             async with asyncio.timeout(BROKER_WAIT_S):
                 if judged.foreign:
-                    await self.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in judged.foreign])
+                    await self.publish(DLQ, dead_letter_messages(judged.foreign))
                     n, centre = len(judged.foreign), caller.name
                     detail = f"{n} report(s) name another authority than {centre!r}: nothing was sent"
                     return 403, {"error": detail, "results": judged.results}, {}

@@ -11,9 +11,9 @@ from typing import IO
 
 from aiokafka import AIOKafkaProducer
 
-from schemas.codec import decode_obj
+from streams.kafka.keys import message_key
 from streams.kafka.security import Brokers, as_connection, start_client
-from streams.kafka.topics import MAX_MESSAGE_BYTES, VESSELS
+from streams.kafka.topics import MAX_MESSAGE_BYTES
 
 
 def open_lines(path: Path) -> Iterator[bytes]:
@@ -24,27 +24,6 @@ def open_lines(path: Path) -> Iterator[bytes]:
             line = line.rstrip(b"\r\n")
             if line.strip():
                 yield line
-
-
-def message_key(topic: str, line: bytes) -> bytes | None:
-    """Partition key: vessel identity for vessel reports, authority:report_id otherwise.
-
-    A line that is not a JSON object still goes out (the worker rejects it
-    with a reason); it just has no key.
-    """
-    try:
-        report = decode_obj(line)
-    except ValueError:
-        return None
-    if not isinstance(report, dict):
-        return None
-    if topic == VESSELS:
-        for field in ("mmsi", "imo", "track_id"):
-            if report.get(field) is not None:
-                prefix = "track" if field == "track_id" else field
-                return f"{prefix}:{report[field]}".encode()
-        return None
-    return f"{report.get('authority')}:{report.get('report_id')}".encode()
 
 
 async def replay_lines(

@@ -14,6 +14,7 @@ from geo.catalogue import Catalogue
 from geo.lookup import crossing_route, locate
 from schemas.codec import encode_obj, json_fragment
 from schemas.events import ReportKind
+from schemas.keys import report_identity
 from schemas.limits import DEFAULT_LIMITS, MAX_MESSAGE_BYTES, ReportLimits
 from schemas.rejection import DeadLetter, Rejected, RejectReason
 from schemas.reports import InterceptionReport, Report, VesselReport
@@ -75,7 +76,7 @@ class Enriched:
         """
         if isinstance(self.report, VesselReport):
             return self.report.vessel_key
-        return f"{self.report.authority}:{self.report.report_id}"
+        return report_identity(self.report.authority, self.report.report_id)
 
     def to_wire(self, with_notes: bool = False) -> bytes:
         """The `events.enriched` message: the report as received, plus where it falls.

@@ -11,16 +11,18 @@ catalogue.
 from __future__ import annotations
 
 from collections.abc import Container
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 
 from geo.catalogue import Catalogue
 from schemas.events import ReportKind
 from schemas.limits import ReportLimits
-from schemas.rejection import Rejected
+from schemas.rejection import DeadLetter, Rejected
 from schemas.validate import validate_report
-from streams.stages.enrich import Enriched, Source
+from streams.stages.dead_letters import undecodable_letter
+from streams.stages.enrich import Enriched, Source, first_copies
+from streams.stages.runner import PreparedBatch, Records
 
 
 def encode_validated(event: Enriched) -> bytes:
@@ -69,3 +71,25 @@ def _check_place(place: tuple[str, str, str], crossings: Container[str]) -> None
     crossing_id = place[0]
     if crossing_id and crossing_id not in crossings:
         raise ValueError(f"crossing {crossing_id!r} is not in the catalogue")
+
+
+class HandoffReader:
+    """The sink's reader of `events.validated`: each record decoded and checked, or a dead letter."""
+
+    def __init__(self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits) -> None:
+        self.catalogue = catalogue
+        self.max_bytes = max_bytes
+        self.limits = limits
+
+    def prepare(self, records: Records) -> PreparedBatch:
+        """The batch's events (first copy of each report) and a dead letter per bad record."""
+        events: list[Enriched] = []
+        letters: list[DeadLetter] = []
+        now = datetime.now(UTC)
+        for r in records:
+            try:
+                events.append(decode_validated(r.value, self.catalogue, self.max_bytes, self.limits))
+            except ValueError as error:
+                letters.append(undecodable_letter(r.topic, r.partition, r.offset, r.value, str(error), now))
+        unique = first_copies(events)
+        return PreparedBatch(records, unique, letters, len(events) - len(unique))

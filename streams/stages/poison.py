@@ -66,12 +66,6 @@ async def _bisect(items: Sequence[T], run: Callable[[Sequence[T]], Awaitable[Non
         return await _bisect(items[:middle], run) + await _bisect(items[middle:], run)
 
 
-def dead_letter_key(dead_letter: DeadLetter) -> bytes:
-    """The `dlq` key of a dead letter: where the refused message was (topic, partition, offset)."""
-    d = dead_letter
-    return f"{d.source_topic}:{d.source_partition}:{d.source_offset}".encode()
-
-
 def error_text(error: BaseException) -> str:
     """`Type: message`, one line, short enough for a dead letter."""
     text = f"{type(error).__name__}: {error}".replace("\n", " ")

@@ -16,12 +16,11 @@ from functools import partial
 
 from aiokafka.structs import ConsumerRecord
 
-from schemas.codec import encode
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
-from streams.kafka.topics import DLQ
+from streams.stages.dead_letters import publish_dead_letters
 from streams.stages.enrich import Enriched
-from streams.stages.poison import dead_letter_key, internal_letter, isolate_poison
+from streams.stages.poison import internal_letter, isolate_poison
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ async def forward_batch(
     letters = batch.dead_letters + [
         internal_letter(RejectReason.INTERNAL_ERROR, text, e.raw, *e.source, now) for e, text in poison
     ]
-    await publisher.publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
+    await publish_dead_letters(publisher, letters)
     counts.processed += len(batch.records)
     counts.duplicates += batch.in_batch_copies
 

@@ -14,20 +14,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from geo.catalogue import Catalogue
-from schemas.limits import ReportLimits
-from schemas.rejection import DeadLetter, RejectReason
 from streams.detect.columns import split_for_detection
 from streams.detect.thresholds import Thresholds
 from streams.kafka.clients import KafkaEventPublisher
 from streams.kafka.topics import DETECT_CELLS, DETECT_TRACKS, ENRICHED
 from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
-from streams.stages.enrich import Enriched, first_copies
-from streams.stages.handoff import decode_validated
-from streams.stages.poison import internal_letter
-from streams.stages.runner import PreparedBatch, Records
+from streams.stages.enrich import Enriched
 
 
 class Store:
@@ -78,29 +72,3 @@ class Store:
             publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
         )
         return len(events) - len(fresh) - len(replayed)
-
-
-class Handoff:
-    """The sink's side of `events.validated`: each record decoded and checked, or a dead letter."""
-
-    def __init__(self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits) -> None:
-        self.catalogue = catalogue
-        self.max_bytes = max_bytes
-        self.limits = limits
-
-    def prepare(self, records: Records) -> PreparedBatch:
-        """The batch's events (first copy of each report) and a dead letter per bad record."""
-        events: list[Enriched] = []
-        letters: list[DeadLetter] = []
-        now = datetime.now(UTC)
-        for r in records:
-            try:
-                events.append(decode_validated(r.value, self.catalogue, self.max_bytes, self.limits))
-            except ValueError as error:
-                detail = f"a {r.topic} record was refused: {error}"
-                letters.append(
-                    internal_letter(RejectReason.UNDECODABLE_RECORD, detail, r.value, r.topic, r.partition,
-                                    r.offset, now)
-                )  # fmt: skip
-        unique = first_copies(events)
-        return PreparedBatch(records, unique, letters, len(events) - len(unique))

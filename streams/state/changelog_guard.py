@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from faust.serializers import codecs
 
-from schemas.rejection import DeadLetter, RejectReason
-from streams.stages.poison import internal_letter
+from schemas.rejection import DeadLetter
+from streams.stages.dead_letters import undecodable_letter
 
 CODEC = "borderwatch-json"
 
@@ -69,11 +69,10 @@ def guard_changelog(
             if isinstance(event.key, str) and (tombstone or accepts(event.value)):
                 good.append(event)
                 continue
-            detail = f"a {message.topic} record that is not a state of this table (key {event.key!r:.60})"
-            refused(
-                internal_letter(RejectReason.UNDECODABLE_RECORD, detail, message.value, message.topic,
-                                message.partition, message.offset, datetime.now(UTC))
-            )  # fmt: skip
+            why = f"not a state of this table (key {event.key!r:.60})"
+            refused(undecodable_letter(
+                message.topic, message.partition, message.offset, message.value, why, datetime.now(UTC)
+            ))  # fmt: skip
         apply(good)
 
     table.apply_changelog_batch = apply_checked

@@ -2,7 +2,7 @@
 
 The detect agents publish their alerts to the `alerts` topic and every
 geofence transition to `transitions`; batch consumers sink both topics to
-ClickHouse (streams/sinks/tasks.py), and each centre's deliverer reads
+ClickHouse (streams/worker/parts.py, TopicTableSink), and each centre's deliverer reads
 `alerts` in a group of its own (streams/delivery/deliver.py). Faust agents
 reading `alerts` back would cost about 100 µs per alert state
 (scripts/bench_consume.py).
@@ -14,11 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
 from faust.types import StreamT
 from mode import CrashingSupervisor
 
@@ -26,9 +24,8 @@ from geo.catalogue import Catalogue
 from geo.ports import load_ports
 from schemas.alerts import Alert
 from schemas.codec import encode
-from schemas.rejection import DeadLetter, RejectReason
+from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
-from streams.config.settings import Settings
 from streams.detect.columns import DetectBatch, decode_cells
 from streams.detect.grouping import is_group
 from streams.detect.runtime import (
@@ -43,25 +40,141 @@ from streams.detect.runtime import (
 )
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
-from streams.kafka.clients import KafkaEventPublisher
-from streams.kafka.security import KafkaConnection
-from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, DLQ, TRANSITIONS
-from streams.stages.poison import dead_letter_key, error_text, internal_letter
+from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, TRANSITIONS
+from streams.stages.dead_letters import undecodable_letter
+from streams.stages.poison import error_text
 from streams.state.batched_table import BatchedTable
 from streams.state.changelog_guard import guard_changelog
+from streams.worker.parts import PartContext
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class DetectRuntime:
-    """What the worker's /status reports of detection."""
+TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups", "track_clocks")
+CELL_TABLES = ("cells", "cell_alert_groups", "cell_clocks")
+ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
+    "track_alert_groups": is_group, "track_clocks": is_track_clocks,
+    "cells": is_cell_state, "cell_alert_groups": is_group, "cell_clocks": is_cell_clocks,
+}  # fmt: skip
 
-    tracks: TrackDetector
-    cells: CellDetector
-    health: dict[str, str] = field(default_factory=dict)
-    refused: int = 0  # internal records that did not decode or broke a detector
-    transitions: int = 0  # published to `transitions`, replays included
+
+class Detection:
+    """Detect tables, agents and tick of one worker, publishing through its shared publisher."""
+
+    part = "detect"
+
+    def __init__(
+        self,
+        context: PartContext,
+        catalogue: Catalogue,
+        watch: WatchListFile,
+        rules: TransitionRules = NO_RULES,
+    ) -> None:
+        self.context = context
+        settings, app = context.settings, context.app
+        self.partitions = n = settings.partitions
+        ports = load_ports()
+        self.tracks = TrackDetector(settings.detect, catalogue, ports, watch, n, transition_rules=rules)
+        self.cells = CellDetector(settings.detect, ports)
+        self.refused = 0  # internal records that did not decode or broke a detector
+        self.transitions = 0  # published to `transitions`, replays included
+        self.refused_changelog: list[DeadLetter] = []  # found during recovery; published at the next tick
+        self.tables = {name: self._table(name) for name in TRACK_TABLES + CELL_TABLES}
+        self.tracks_topic = self._raw_topic(DETECT_TRACKS)
+        cells_topic = self._raw_topic(DETECT_CELLS)
+        # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
+        app.agent(self.tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)(
+            self.detect_tracks
+        )
+        app.agent(cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)(self.detect_cells)
+        app.timer(settings.tick_s)(self.tick)
+        context.add(self.part, self.mark_ready)
+
+    def _raw_topic(self, name: str) -> Any:
+        app, n = self.context.app, self.partitions
+        return app.topic(name, partitions=n, key_serializer="raw", value_serializer="raw")
+
+    def _table(self, name: str) -> Any:
+        created = self.context.app.Table(name, partitions=self.partitions)  # str keys, JSON values
+        guard_changelog(created, ACCEPTS[name], self.refused_changelog.append)
+        return created
+
+    async def mark_ready(self) -> None:
+        """Detection is ok once the worker can publish what it finds."""
+        await self.context.publisher.ready()
+        self.context.health.ok(self.part)
+
+    async def detect_tracks(self, stream: StreamT) -> None:
+        await self.context.publisher.ready()
+        async for value in stream:
+            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            views = [BatchedTable(self.tables[name]) for name in TRACK_TABLES]
+            started = time.thread_time()
+            try:
+                result = self.tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
+            except Exception as error:  # pure code on hostile input: nothing of it reached the tables
+                await self._refuse(stream, value, error)
+                continue
+            finally:
+                self.tracks.stats.cpu_s += time.thread_time() - started
+            await self._finish(partition, views, result.alerts, result.transitions)
+
+    async def detect_cells(self, stream: StreamT) -> None:
+        await self.context.publisher.ready()
+        async for value in stream:
+            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            views = [BatchedTable(self.tables[name]) for name in CELL_TABLES]
+            started = time.thread_time()
+            try:
+                alerts = self.cells.on_batch(partition, decode_cells(value), time.time(), *views)
+            except Exception as error:
+                await self._refuse(stream, value, error)
+                continue
+            finally:
+                self.tracks.stats.cpu_s += time.thread_time() - started
+            await self._finish(partition, views, alerts, [])
+
+    async def tick(self) -> None:
+        """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
+        if self.refused_changelog and self.context.publisher.started:
+            letters = list(self.refused_changelog)
+            self.refused_changelog.clear()
+            await self._dead_letter(letters)
+        for partition in range(self.partitions):
+            await self.tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
+
+    async def _finish(
+        self, partition: int, views: list[BatchedTable], alerts: list[Alert], transitions: list[Transition]
+    ) -> None:
+        """Alerts and transitions to their topics, then the state to its changelogs.
+
+        In that order a crash anywhere replays the batch and raises the same alert
+        states and transitions again (the same id and version, the same
+        transition identity: one row in ClickHouse, one idempotency key).
+        """
+        started = time.thread_time()
+        messages = [(a.id.encode(), encode(a)) for a in alerts]
+        moves = [(t.vessel_key.encode(), encode(t)) for t in transitions]
+        self.tracks.stats.cpu_s += time.thread_time() - started
+        publisher = await self.context.publisher.ready()
+        await asyncio.gather(publisher.publish(ALERTS, messages), publisher.publish(TRANSITIONS, moves))
+        self.transitions += len(moves)
+        await asyncio.gather(*(view.flush(partition, publisher) for view in views))
+        self.tracks.stats.cpu_s += sum(view.cpu_s for view in views)
+
+    async def _refuse(self, stream: StreamT, raw: bytes | None, error: Exception) -> None:
+        """A detect record that does not decode, or that a detector cannot take, goes to dlq."""
+        message = stream.current_event.message  # type: ignore[union-attr]
+        log.warning("refused %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+        letter = undecodable_letter(
+            message.topic, message.partition, message.offset, raw, error_text(error), datetime.now(UTC)
+        )
+        await self._dead_letter([letter])
+
+    async def _dead_letter(self, letters: list[DeadLetter]) -> None:
+        self.refused += len(letters)
+        await self.context.publisher.dead_letter(letters)
 
     def status(self) -> dict[str, Any]:
         """Counts for /status."""
@@ -74,128 +187,3 @@ class DetectRuntime:
                 "transitions_published": self.transitions,
             },
         }  # fmt: skip
-
-
-def add_detection(
-    app: faust.App,
-    settings: Settings,
-    kafka: KafkaConnection,
-    catalogue: Catalogue,
-    watch: WatchListFile,
-    transition_rules: TransitionRules = NO_RULES,
-) -> DetectRuntime:
-    """Register the detect tables, agents and tick on `app`."""
-    ports = load_ports()
-    n = settings.partitions
-    tracks = TrackDetector(settings.detect, catalogue, ports, watch, n, transition_rules=transition_rules)
-    cells = CellDetector(settings.detect, ports)
-    publishers: list[KafkaEventPublisher] = []  # made in run_publisher: aiokafka needs the running loop
-    ready = asyncio.Event()
-    runtime = DetectRuntime(tracks, cells, {"detect": "starting"})
-
-    async def dead_letter(letters: list[DeadLetter]) -> None:
-        runtime.refused += len(letters)
-        await publishers[0].publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
-
-    async def refuse(stream: StreamT, raw: bytes | None, error: Exception) -> None:
-        """A detect record that does not decode, or that a detector cannot take, goes to dlq."""
-        message = stream.current_event.message  # type: ignore[union-attr]
-        log.warning("refused %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
-        letter = internal_letter(
-            RejectReason.UNDECODABLE_RECORD, f"a {message.topic} record was refused: {error_text(error)}",
-            raw, message.topic, message.partition, message.offset, datetime.now(UTC),
-        )  # fmt: skip
-        await dead_letter([letter])
-
-    refused_changelog: list[DeadLetter] = []  # found during recovery; published at the next tick
-
-    def table(name: str, accepts: Callable[[Any], bool]) -> Any:
-        created = app.Table(name, partitions=n)  # str keys, JSON values
-        guard_changelog(created, accepts, refused_changelog.append)
-        return created
-
-    vessels, crossings = table("vessels", is_vessel_state), table("crossings", is_crossing_state)
-    histories = table("crossing_history", is_crossing_history)
-    track_groups = table("track_alert_groups", is_group)
-    cell_table, cell_groups = table("cells", is_cell_state), table("cell_alert_groups", is_group)
-    track_clocks, cell_clocks = table("track_clocks", is_track_clocks), table("cell_clocks", is_cell_clocks)
-    tracks_topic = app.topic(DETECT_TRACKS, partitions=n, key_serializer="raw", value_serializer="raw")
-    cells_topic = app.topic(DETECT_CELLS, partitions=n, key_serializer="raw", value_serializer="raw")
-
-    async def finish(
-        partition: int, views: list[BatchedTable], alerts: list[Alert], transitions: list[Transition]
-    ) -> None:
-        """Alerts and transitions to their topics, then the state to its changelogs.
-
-        In that order a crash anywhere replays the batch and raises the same alert
-        states and transitions again (the same id and version, the same
-        transition identity: one row in ClickHouse, one idempotency key).
-        """
-        started = time.thread_time()
-        messages = [(a.id.encode(), encode(a)) for a in alerts]
-        moves = [(t.vessel_key.encode(), encode(t)) for t in transitions]
-        tracks.stats.cpu_s += time.thread_time() - started
-        await asyncio.gather(
-            publishers[0].publish(ALERTS, messages), publishers[0].publish(TRANSITIONS, moves)
-        )
-        runtime.transitions += len(moves)
-        await asyncio.gather(*(view.flush(partition, publishers[0]) for view in views))
-        tracks.stats.cpu_s += sum(view.cpu_s for view in views)
-
-    # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
-    @app.agent(tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)
-    async def detect_tracks(stream: StreamT) -> None:
-        await ready.wait()
-        async for value in stream:
-            partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(t) for t in (vessels, crossings, histories, track_groups, track_clocks)]
-            started = time.thread_time()
-            try:
-                result = tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
-            except Exception as error:  # pure code on hostile input: nothing of it reached the tables
-                await refuse(stream, value, error)
-                continue
-            finally:
-                tracks.stats.cpu_s += time.thread_time() - started
-            await finish(partition, views, result.alerts, result.transitions)
-
-    @app.agent(cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)
-    async def detect_cells(stream: StreamT) -> None:
-        await ready.wait()
-        async for value in stream:
-            partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(t) for t in (cell_table, cell_groups, cell_clocks)]
-            started = time.thread_time()
-            try:
-                alerts = cells.on_batch(partition, decode_cells(value), time.time(), *views)
-            except Exception as error:
-                await refuse(stream, value, error)
-                continue
-            finally:
-                tracks.stats.cpu_s += time.thread_time() - started
-            await finish(partition, views, alerts, [])
-
-    @app.timer(settings.tick_s)
-    async def tick() -> None:
-        """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
-        if refused_changelog and publishers:
-            letters = list(refused_changelog)
-            refused_changelog.clear()
-            await dead_letter(letters)
-        for partition in range(n):
-            await tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
-
-    @app.task
-    async def run_publisher() -> None:
-        """The agents' publisher, open while the worker runs (the task is cancelled at stop)."""
-        publisher = KafkaEventPublisher(kafka)
-        await publisher.start()
-        publishers.append(publisher)
-        ready.set()
-        runtime.health["detect"] = "ok"
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await publisher.stop()
-
-    return runtime

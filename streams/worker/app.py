@@ -9,23 +9,21 @@
 | rejects, alerts, transitions tables    | yes |         | yes  |
 | analyst API (/counts, /alerts, /sql)   | yes |         | yes  |
 
-Every role serves /health and /status.
+Every role serves /health and /status. `Worker` is the composition root: its parts are named objects
+(streams/worker/parts.py), started as Faust tasks, sharing one publisher and one `Health`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Any
+from dataclasses import dataclass
 
 import faust
 from faust.types import StreamT
 
 from geo.catalogue import Catalogue
 from schemas.alerts import Alert
-from schemas.codec import encode
 from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
 from streams.analyst.session import AnalystSession
@@ -34,19 +32,18 @@ from streams.delivery.deliver import Deliverer, delivery_group
 from streams.delivery.subscriptions import Subscription
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
-from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
+from streams.kafka.clients import KafkaBatchConsumer
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
-from streams.sinks.clickhouse.erase import erase_report
+from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
 from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
-from streams.sinks.topic_to_table import TopicSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
+from streams.stages.handoff import HandoffReader
 from streams.stages.ingest import Ingest, hand_on
-from streams.stages.poison import dead_letter_key
-from streams.stages.runner import Forward, Retry, StageCounts, run_batches
-from streams.stages.store import Handoff, Store
+from streams.stages.runner import StageCounts
+from streams.stages.store import Store
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
 from streams.web.tokens import load_tokens
 from streams.web.views import (
@@ -56,8 +53,10 @@ from streams.web.views import (
     add_operator_views,
     add_reload_view,
 )
-from streams.worker.agents import add_detection
-from streams.worker.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
+from streams.worker.agents import Detection
+from streams.worker.health import Health
+from streams.worker.parts import BatchStage, PartContext, SharedPublisher, TopicTableSink
+from streams.worker.supervise import broker_restarted, run_or_crash
 
 log = logging.getLogger(__name__)
 TABLE_SINK_WITHIN_S = 1.0  # alerts and transitions: each insert has a fixed cost
@@ -68,23 +67,9 @@ def app_id(settings: Settings) -> str:
     return f"{settings.worker_id}-sink" if settings.role is Role.SINK else settings.worker_id
 
 
-def create_app(
-    settings: Settings,
-    kafka: KafkaConnection,
-    cluster: str,
-    catalogue: Catalogue,
-    sink: ClickHouseIncidentSink | None,
-    watch: WatchListFile,
-    subscriptions: list[Subscription],
-    analyst: AnalystSession | None,
-    access: ApiAccess,
-    transition_rules: TransitionRules = NO_RULES,
-) -> faust.App:
-    """The worker's Faust app on broker `cluster`; `sink` and `analyst` are given exactly when the role
-    writes ClickHouse."""
-    role = settings.role
-    assert (sink is not None) == (role is not Role.PROCESS), "only a process worker runs without ClickHouse"
-    app = faust.App(
+def faust_app(settings: Settings, kafka: KafkaConnection, access: ApiAccess) -> faust.App:
+    """The Faust app: raw bytes on every topic, memory tables, and only borderwatch's own web endpoints."""
+    return faust.App(
         app_id(settings),
         broker=kafka.faust_broker,
         broker_credentials=kafka.faust_credentials(),
@@ -114,205 +99,171 @@ def create_app(
             "client_max_size": max(settings.analyst.max_sql_bytes * 2 + 1024, MAX_REQUEST_BYTES),
         },
     )
-    health: dict[str, str] = {"broker": "starting"}
-    publishers: list[KafkaEventPublisher] = []  # made in run_publisher: aiokafka needs the running loop
-    ready = asyncio.Event()
-    counts = StageCounts()
 
-    def group(part: str) -> str:
-        """A batch consumer's own consumer group."""
-        return f"{settings.worker_id}-{part}"
 
-    def retry(part: str) -> Retry:
-        """Faults of `part` retried with backoff up to the fault limit, shown in /health meanwhile."""
-        return partial(retry_faults, health, part, settings.fault_limit_s)
+@dataclass(frozen=True)
+class WorkerInputs:
+    """What start-up hands the worker: settings, the broker it reached, and the files and clients it opened.
 
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        await publishers[0].publish(topic, [(key, value)])
+    `sink` and `analyst` are given exactly when the role writes ClickHouse.
+    """
 
-    async def dead_letter(letters: list[DeadLetter]) -> None:
-        await publishers[0].publish(DLQ, [(dead_letter_key(d), encode(d)) for d in letters])
+    settings: Settings
+    kafka: KafkaConnection
+    cluster: str
+    catalogue: Catalogue
+    sink: ClickHouseIncidentSink | None
+    watch: WatchListFile
+    subscriptions: list[Subscription]
+    analyst: AnalystSession | None
+    access: ApiAccess
+    transition_rules: TransitionRules = NO_RULES
 
-    async def stage(
-        part: str, topics: tuple[str, ...], prepare: Callable[[Any], Any], forward: Forward
-    ) -> None:
-        """Batches of `topics` through prepare and forward, in a consumer group of their own."""
-        await ready.wait()
-        consumer = KafkaBatchConsumer(kafka, group(part), topics)
-        await consumer.start()
-        try:
-            await run_or_crash(app, health, part, lambda: run_batches(
-                prepare, forward, consumer, publishers[0], counts, settings.batch_size,
-                settings.batch_within_s, retry(part),
-            ))  # fmt: skip
-        finally:
-            await consumer.stop()
 
-    async def table_sink(
-        part: str, topic: str, model: Any, write: Callable[[Any], None],
-        undecodable: Callable[[list[DeadLetter]], Awaitable[None]], within_s: float,
-    ) -> None:  # fmt: skip
-        """A topic to a ClickHouse table; a record that is not a `model` goes to `undecodable`."""
-        await ready.wait()
-        consumer = KafkaBatchConsumer(kafka, group(topic), (topic,))
-        await consumer.start()
-        topic_sink = TopicSink(
-            consumer, model, write, undecodable, settings.batch_size, within_s,
-            retry(part),
-        )  # fmt: skip
-        try:
-            await run_or_crash(app, health, part, topic_sink.run)
-        finally:
-            await consumer.stop()
+class Worker:
+    """One worker process: its Faust app, and the parts its role runs, each started as a named task."""
 
-    @app.task
-    async def run_publisher() -> None:
-        """The parts' shared publisher, open while the worker runs; it also watches the broker."""
-        publisher = KafkaEventPublisher(kafka)
-        await publisher.start()
-        publishers.append(publisher)
-        ready.set()
-        try:
-            await run_or_crash(app, health, "broker", lambda: watch_broker(
-                health, publisher.cluster_id, cluster, settings.fault_limit_s
-            ))  # fmt: skip
-        finally:
-            await publisher.stop()
-
-    store = (
-        Store(sink, catalogue, settings.partitions, settings.detect, settings.detectors, settings.share_notes)
-        if sink is not None
-        else None
-    )
-    limits = (catalogue, settings.max_message_bytes, settings.limits)
-    if role is not Role.SINK:
-        ingest = Ingest(*limits)
-        forward = store.store_and_publish if store else hand_on
-        health["ingest"] = "starting"
-
-        @app.task
-        async def run_ingest() -> None:
-            """Input topics: validated and enriched, stored (all) or handed to the sink (process)."""
-            await stage("ingest", (INTERCEPTIONS, VESSELS), ingest.prepare, forward)
-
-    if role is Role.SINK:
-        assert store is not None
-        handoff = Handoff(*limits)
-        health["store"] = "starting"
-
-        @app.task
-        async def run_store() -> None:
-            """`events.validated` from the process workers: stored once, then on to the topics."""
-            await stage("store", (VALIDATED,), handoff.prepare, store.store_and_publish)
-
-    if sink is not None:
-        alert_sink = ClickHouseAlertSink(sink.client, settings.database)
-        transition_sink = ClickHouseTransitionSink(sink.client, settings.database)
-        health.update({"rejects": "starting", "alerts_sink": "starting", "transitions_sink": "starting"})
-
-        async def store_directly(letters: list[DeadLetter]) -> None:
-            # Published back to dlq they would only come round again: store them here.
-            await asyncio.to_thread(sink.write_rejects, letters)
-
-        @app.task
-        async def sink_rejects() -> None:
-            """dlq to the rejects table; a record that is not a dead letter is stored as one of its own."""
-            await table_sink(
-                "rejects", DLQ, DeadLetter, sink.write_rejects, store_directly, settings.batch_within_s
-            )
-
-        @app.task
-        async def sink_alerts() -> None:
-            """`alerts` to ClickHouse."""
-            await table_sink(
-                "alerts_sink", ALERTS, Alert, alert_sink.write_alerts, dead_letter, TABLE_SINK_WITHIN_S
-            )
-
-        @app.task
-        async def sink_transitions() -> None:
-            """`transitions` to ClickHouse."""
-            await table_sink(
-                "transitions_sink", TRANSITIONS, Transition, transition_sink.write_transitions,
-                dead_letter, TABLE_SINK_WITHIN_S,
-            )  # fmt: skip
-
-    detects = settings.detectors and role is not Role.SINK
-    runtime = (
-        add_detection(app, settings, kafka, catalogue, watch, transition_rules) if detects else None
-    )
-    deliverer = (
-        Deliverer(
-            subscriptions, partial(_delivery_consumer, kafka, settings.worker_id), publish,
-            ALERTS_DLQ, settings.cap_sender,
+    def __init__(self, inputs: WorkerInputs) -> None:
+        settings, role = inputs.settings, inputs.settings.role
+        writes_clickhouse = inputs.sink is not None
+        assert writes_clickhouse == (role is not Role.PROCESS), "only a process worker lacks ClickHouse"
+        self.inputs = inputs
+        self.app = faust_app(settings, inputs.kafka, inputs.access)
+        self.health = Health()
+        self.publisher = SharedPublisher(
+            self.app, inputs.kafka, self.health, inputs.cluster, settings.fault_limit_s
         )
-        if detects
-        else None
-    )  # fmt: skip
-    if deliverer is not None:
-        health["delivery"] = "starting"
+        self.app.task(self.publisher.run)
+        self.context = PartContext(
+            self.app, settings, inputs.kafka, self.health, self.publisher, StageCounts()
+        )
+        limits = (inputs.catalogue, settings.max_message_bytes, settings.limits)
+        self.store = (
+            Store(inputs.sink, inputs.catalogue, settings.partitions, settings.detect, settings.detectors,
+                  settings.share_notes)
+            if inputs.sink is not None
+            else None
+        )  # fmt: skip
+        if role is not Role.SINK:
+            ingest = Ingest(*limits)
+            forward = self.store.store_and_publish if self.store else hand_on
+            BatchStage(self.context, "ingest", (INTERCEPTIONS, VESSELS), ingest.prepare, forward)
+        if role is Role.SINK:
+            assert self.store is not None
+            reader = HandoffReader(*limits)
+            BatchStage(self.context, "store", (VALIDATED,), reader.prepare, self.store.store_and_publish)
+        self.transition_sink = self._add_table_sinks(inputs.sink) if inputs.sink is not None else None
+        detects = settings.detectors and role is not Role.SINK
+        self.detection = (
+            Detection(self.context, inputs.catalogue, inputs.watch, inputs.transition_rules)
+            if detects
+            else None
+        )
+        self.deliverer = self._add_delivery() if detects else None
+        if self.detection is None:
+            self._keep_the_conductor_whole()
+        self._add_views()
 
-        @app.task
-        async def run_delivery() -> None:
-            """Each centre reads `alerts` in its own group; a fault past its retries stops the worker."""
-            await ready.wait()
-            await run_or_crash(app, health, "delivery", deliverer.run)
+    def _add_table_sinks(self, sink: ClickHouseIncidentSink) -> ClickHouseTransitionSink:
+        """dlq, alerts and transitions to their ClickHouse tables."""
+        database = self.inputs.settings.database
+        alerts = ClickHouseAlertSink(sink.client, database)
+        transitions = ClickHouseTransitionSink(sink.client, database)
+        within_s = self.inputs.settings.batch_within_s
+        # A record on dlq that is not a dead letter is stored as one of its own, here: published back to
+        # dlq it would only come round again.
+        TopicTableSink(
+            self.context, "rejects", DLQ, DeadLetter, sink.write_rejects, self._store_rejects, within_s
+        )
+        dead_letter = self.publisher.dead_letter
+        TopicTableSink(
+            self.context, "alerts_sink", ALERTS, Alert, alerts.write_alerts, dead_letter, TABLE_SINK_WITHIN_S
+        )
+        TopicTableSink(
+            self.context, "transitions_sink", TRANSITIONS, Transition, transitions.write_transitions,
+            dead_letter, TABLE_SINK_WITHIN_S,
+        )  # fmt: skip
+        return transitions
 
-    if runtime is None:
-        # Faust's conductor subscribes to its agents' topics and crashes on none at all
-        # (aiokafka: "You should provide either `topics` or `pattern`"); this agent only keeps
-        # the conductor whole, on a topic of a few records.
-        @app.agent(app.topic(ALERTS_DLQ, value_serializer="raw"), name="no_detection")
-        async def no_detection(stream: StreamT) -> None:
-            async for _ in stream:
-                pass
+    async def _store_rejects(self, letters: list[DeadLetter]) -> None:
+        assert self.inputs.sink is not None
+        await asyncio.to_thread(self.inputs.sink.write_rejects, letters)
 
-    def status() -> dict[str, object]:
+    def _add_delivery(self) -> Deliverer:
+        """Each centre reads `alerts` in its own group; a fault past its retries stops the worker."""
+        inputs = self.inputs
+        deliverer = Deliverer(
+            inputs.subscriptions, self._delivery_consumer, self.publisher.publish_one, ALERTS_DLQ,
+            inputs.settings.cap_sender,
+        )  # fmt: skip
+        self.context.add("delivery", self._run_delivery)
+        return deliverer
+
+    async def _run_delivery(self) -> None:
+        assert self.deliverer is not None
+        await self.publisher.ready()
+        await run_or_crash(self.app, self.health, "delivery", self.deliverer.run)
+
+    def _delivery_consumer(self, sub: Subscription) -> KafkaBatchConsumer:
+        """A centre's consumer on `alerts`; it may wait up to the alert's max age between batches."""
+        group = delivery_group(self.inputs.settings.worker_id, sub.centre)
+        return KafkaBatchConsumer(self.inputs.kafka, group, (ALERTS,), sub.max_age_s + 3600)
+
+    def _keep_the_conductor_whole(self) -> None:
+        """Faust's conductor subscribes to its agents' topics and crashes on none at all (aiokafka: "You
+        should provide either `topics` or `pattern`"); this agent, on a topic of a few records, keeps it
+        whole on a worker without detection."""
+        topic = self.app.topic(ALERTS_DLQ, value_serializer="raw")
+        self.app.agent(topic, name="no_detection")(_drain)
+
+    def _add_views(self) -> None:
+        inputs = self.inputs
+        add_health_views(self.app, self.status, self.health.as_dict)
+        add_reload_view(self.app, self.reload)
+        receive = HttpIngest(
+            inputs.catalogue, inputs.settings.max_message_bytes, inputs.settings.limits,
+            self.publisher.publish_batched,
+        ).receive  # fmt: skip
+        add_ingest_view(self.app, receive)
+        if inputs.analyst is not None:
+            add_analyst_views(self.app, inputs.analyst)
+        if inputs.sink is not None:
+            add_operator_views(self.app, self.erase)
+
+    def status(self) -> dict[str, object]:
+        """/status: what was stored, handled, detected and delivered (runs in a thread: it counts rows)."""
+        sink, counts = self.inputs.sink, self.context.counts
         totals: dict[str, object] = {}
-        if sink is not None:
-            stored_moves = {"stored": transition_sink.written, "duplicates": transition_sink.duplicates}
+        if sink is not None and self.transition_sink is not None:
+            moves = self.transition_sink
+            stored_moves = {"stored": moves.written, "duplicates": moves.duplicates}
             totals = {**sink.totals(), "transitions": stored_moves}
             if sink.earlier:
                 totals["broker_restarted"] = broker_restarted(sink.cluster, sink.earlier)
-        detection = runtime.status() if runtime else {}
-        if detection and store is not None:
-            detection["detect"]["cpu_s"] += round(store.split_cpu_s, 3)
-        delivery = {"delivery": deliverer.stats.summary()} if deliverer else {}
-        stored = {"role": role.value, "processed": counts.processed, "duplicates": counts.duplicates}
+        detection = self.detection.status() if self.detection else {}
+        if detection and self.store is not None:
+            detection["detect"]["cpu_s"] += round(self.store.split_cpu_s, 3)
+        delivery = {"delivery": self.deliverer.stats.summary()} if self.deliverer else {}
+        role = self.inputs.settings.role.value
+        stored = {"role": role, "processed": counts.processed, "duplicates": counts.duplicates}
         return {**totals, **stored, **detection, **delivery}
 
-    def health_now() -> dict[str, str]:
-        return {**health, **(runtime.health if runtime else {})}
-
-    add_health_views(app, status, health_now)
-
-    def reload() -> dict[str, object]:
+    def reload(self) -> dict[str, object]:
         """The files an operator may change under a running worker; a bad tokens file changes nothing."""
-        tokens_file = settings.web_tokens_file
+        inputs = self.inputs
+        tokens_file = inputs.settings.web_tokens_file
+        named = load_tokens(tokens_file) if tokens_file is not None else []
         if tokens_file is not None:
-            named = load_tokens(tokens_file)
-            access.callers.reload(named)
-        watched = len(watch.refresh())
-        problem = {"watch_list_error": watch.error} if watch.error else {}
-        return {"tokens": len(named) if tokens_file else 0, "watch_list": watched, **problem}
+            inputs.access.callers.reload(named)
+        watched = len(inputs.watch.refresh())
+        problem = {"watch_list_error": inputs.watch.error} if inputs.watch.error else {}
+        return {"tokens": len(named), "watch_list": watched, **problem}
 
-    add_reload_view(app, reload)
-
-    async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        await ready.wait()
-        await publishers[0].publish_batched(topic, messages)  # murmur2, as replay's producer partitions
-
-    add_ingest_view(
-        app, HttpIngest(catalogue, settings.max_message_bytes, settings.limits, publish_many).receive
-    )
-    if analyst is not None:
-        add_analyst_views(app, analyst)
-    if sink is not None:
-        add_operator_views(app, lambda wanted: erase_report(sink.client, settings.database, wanted).as_dict())
-    return app
+    def erase(self, wanted: ErasureRequest) -> dict[str, int]:
+        assert self.inputs.sink is not None
+        return erase_report(self.inputs.sink.client, self.inputs.settings.database, wanted).as_dict()
 
 
-def _delivery_consumer(kafka: KafkaConnection, worker_id: str, sub: Subscription) -> KafkaBatchConsumer:
-    """A centre's consumer on `alerts`; it may wait up to the alert's max age between batches."""
-    return KafkaBatchConsumer(
-        kafka, delivery_group(worker_id, sub.centre), (ALERTS,), sub.max_age_s + 3600
-    )
+async def _drain(stream: StreamT) -> None:
+    async for _ in stream:
+        pass

@@ -30,7 +30,7 @@ from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migra
 from streams.web.auth import ApiAccess, audit
 from streams.web.tls import server_context
 from streams.web.tokens import Callers, load_tokens
-from streams.worker.app import create_app
+from streams.worker.app import Worker, WorkerInputs
 from streams.worker.datadir import (
     AUDIT_FILE,
     STATE_FILE,
@@ -95,9 +95,9 @@ def run_worker(settings: Settings) -> None:
             stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
-        app = create_app(
+        app = Worker(WorkerInputs(
             settings, kafka, cluster, catalogue, sink, watch, subscriptions, analyst, access, rules
-        )
+        )).app  # fmt: skip
         if writes_clickhouse:
             # The CLI's reads go to the process that holds ClickHouse.
             state_file = settings.data_dir / STATE_FILE

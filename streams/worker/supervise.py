@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import faust
@@ -22,6 +22,7 @@ from tenacity import (
 
 from schemas.errors import BrokerResetError, BrokerUnavailableError
 from streams.stages.poison import error_text, is_fault
+from streams.worker.health import Health, State
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,12 +31,10 @@ BROKER_CHECK_S = 2.0
 STOP_LIMIT_S = 15.0  # from a part's failure to the process's end, at most
 
 
-async def retry_faults(
-    health: MutableMapping[str, str], part: str, limit_s: float, call: Callable[[], Awaitable[T]]
-) -> T:
+async def retry_faults(health: Health, part: str, limit_s: float, call: Callable[[], Awaitable[T]]) -> T:
     """Run `call`; a fault of the broker or ClickHouse is retried with backoff for up to `limit_s`.
 
-    While it lasts, `health[part]` says what is wrong, so /health answers 503
+    While it lasts, the part's health says what is wrong, so /health answers 503
     and /status shows it. Past the limit the fault propagates, and
     `run_or_crash` stops the worker for its supervisor to restart. Any other
     error propagates at once: retrying a bug does not mend it. `call` must be
@@ -44,10 +43,9 @@ async def retry_faults(
 
     def degraded(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        health[part] = (
-            f"degraded: {error_text(error) if error else 'retrying'} (retrying for up to {limit_s:g} s)"
-        )
-        log.warning("%s: %s", part, health[part])
+        what = error_text(error) if error else "retrying"
+        health.degraded(part, f"{what} (retrying for up to {limit_s:g} s)")
+        log.warning("%s: %s", part, health.of(part))
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_fault), stop=stop_after_delay(limit_s),
@@ -56,8 +54,8 @@ async def retry_faults(
     async for attempt in retrying:
         with attempt:
             result = await call()
-    if health.get(part, "ok").startswith("degraded"):
-        health[part] = "ok"
+    if health.of(part).state is State.DEGRADED:
+        health.ok(part)
         log.info("%s: recovered", part)
     return result
 
@@ -73,13 +71,13 @@ def broker_restarted(cluster: str, earlier: Sequence[str]) -> str:
 
 
 async def watch_broker(
-    health: MutableMapping[str, str],
+    health: Health,
     cluster_id: Callable[[float], Awaitable[str]],
     cluster: str,
     limit_s: float,
     every_s: float = BROKER_CHECK_S,
 ) -> None:
-    """Ask the broker every `every_s`; `health["broker"]` says when it does not answer.
+    """Ask the broker every `every_s`; the health of part `broker` says when it does not answer.
 
     aiokafka's clients reconnect on their own and an idle worker would never
     notice a lost broker, so the outage is watched here: past `limit_s` it
@@ -103,11 +101,12 @@ async def watch_broker(
                     f"the broker did not answer for {limit_s:g} s (BORDERWATCH_FAULT_LIMIT_S): "
                     f"{error_text(error)}"
                 ) from error
-            health["broker"] = (
-                f"degraded: the broker does not answer ({error_text(error)}), for {now - down_since:.0f} s "
-                f"(the worker stops after {limit_s:g} s)"
+            health.degraded(
+                "broker",
+                f"the broker does not answer ({error_text(error)}), for {now - down_since:.0f} s "
+                f"(the worker stops after {limit_s:g} s)",
             )
-            log.warning("broker: %s", health["broker"])
+            log.warning("broker: %s", health.of("broker"))
         else:
             if answered != cluster:
                 raise BrokerResetError(
@@ -118,19 +117,17 @@ async def watch_broker(
             if down_since is not None:
                 log.info("broker: answering again")
             down_since = None
-            health["broker"] = "ok"
+            health.ok("broker")
         await asyncio.sleep(every_s)
 
 
-async def run_or_crash(
-    app: faust.App, health: MutableMapping[str, str], part: str, run: Callable[[], Awaitable[None]]
-) -> None:
+async def run_or_crash(app: faust.App, health: Health, part: str, run: Callable[[], Awaitable[None]]) -> None:
     """Run one part of the worker; a failure shows in /health and crashes the app (exit non-zero)."""
-    health[part] = "ok"
+    health.ok(part)
     try:
         await run()
     except Exception as error:
-        health[part] = f"failed: {error}"
+        health.failed(part, str(error))
         log.exception("%s stopped the worker", part)
         exit_within(STOP_LIMIT_S)
         await app.crash(error)

@@ -179,7 +179,7 @@ def test_decode_records_keeps_valid_ones_and_dead_letters_the_rest() -> None:
     assert base64.b64decode(bad[0].raw_b64) == garbage
     assert bad[1].raw == b""
     assert "no value" in bad[1].detail
-    assert all(d.detail.startswith("a dlq record that is not a DeadLetter") for d in bad)
+    assert all(d.detail.startswith("a dlq record was refused: not a DeadLetter") for d in bad)
 
 
 def test_decode_records_of_nothing() -> None:

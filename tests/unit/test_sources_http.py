@@ -14,9 +14,9 @@ from aiokafka.errors import KafkaConnectionError
 from geo import load_catalogue
 from schemas import ReportKind, ReportLimits
 from schemas.rejection import DeadLetter, RejectReason
+from streams.kafka.keys import message_key
 from streams.kafka.topics import DLQ, INTERCEPTIONS
 from streams.sources.http import HttpIngest, RateLimit, judge_lines, split_lines
-from streams.sources.replay import message_key
 from streams.web.tokens import ApiRole, Caller
 
 CATALOGUE = load_catalogue()

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from clickhouse_connect.driver.client import Client
 from pydantic import BaseModel, ConfigDict
 
+from schemas.keys import report_identity
 from schemas.reports import Text
 
 
@@ -52,7 +53,7 @@ def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
     identity = {
         "a": request.authority,
         "r": request.report_id,
-        "id": f"{request.authority}:{request.report_id}",
+        "id": report_identity(request.authority, request.report_id),
     }
     where = "authority = %(a)s AND report_id = %(r)s"
     client.insert(
