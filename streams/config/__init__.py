@@ -1,0 +1,1 @@
+"""Configuration: the settings model and its reference page."""
