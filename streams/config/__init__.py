@@ -1,1 +1,1 @@
-"""Settings: the environment (BORDERWATCH_*) read once, and secret files."""
+"""Settings: the environment (BORDERWATCH_*) read once, secret files, and the settings reference."""
