@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class AlertKind(StrEnum):
-    """What a detector saw; DESIGN.md's anomaly table defines each."""
+    """What a detector saw; docs/detectors.md defines each."""
 
     SURGE = "surge"
     MASS_ATTEMPT = "mass_attempt"

@@ -25,7 +25,7 @@ What it replays (seeded, so every run with the same --seed sends the same bytes)
    of that crossing's background month. Each wave of an episode spreads its
    boats or groups uniformly over its hours (assumption: the sources give day
    totals, not hourly profiles).
-3. Reporting. Each report is an interception report as on the wire (DESIGN.md):
+3. Reporting. Each report is an interception report as on the wire (docs/centres/reports.md):
    `interception_at_sea` at sea sectors, `irregular_crossing_attempt` at land
    and fence crossings, with `reported_at` = `observed_at` + a delay: 90% from a
    log-normal with median 2.5 h and sigma 0.5 (5-95%: 1.1-5.7 h), 10% uniform

@@ -267,7 +267,7 @@ def cluster_ddl(
         statements = render(connect(f"chdb://{scratch}"), settings.database, cluster, settings.retention)
     header = (
         f"borderwatch's schema for ClickHouse cluster '{cluster}', made by "
-        f"`borderwatch cluster-ddl {cluster}` (README, ClickHouse at scale).",
+        f"`borderwatch cluster-ddl {cluster}` (docs/operations/clickhouse.md).",
         "Each node's {replica} macro must be unique across the whole cluster, not only in its shard:",
         "the tables without {shard} in their path are replicated to every node.",
     )

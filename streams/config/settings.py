@@ -21,7 +21,7 @@ LOCAL = "local"
 
 
 class Role(StrEnum):
-    """What one worker process runs (README, "Roles")."""
+    """What one worker process runs (docs/operations, "Roles")."""
 
     ALL = "all"  # everything: the demo, or each of N workers on a ClickHouse server
     PROCESS = "process"  # ingest and detect, without ClickHouse: N of them beside one sink
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     kafka_security: KafkaSecurity = Field(
         default_factory=KafkaSecurity,
         description="TLS and SASL of every Kafka client, e.g. BORDERWATCH_KAFKA_SECURITY__PROTOCOL=SASL_SSL "
-        "(README, Security)",
+        "(docs/security.md)",
     )
     clickhouse: str = Field(
         "",
@@ -84,9 +84,9 @@ class Settings(BaseSettings):
     web_tls_cert_file: Path | None = Field(None, description="the API's TLS certificate chain (PEM)")
     web_tls_key_file: Path | None = Field(None, description="the API's TLS private key (PEM)")
     web_tokens_file: Path | None = Field(
-        None, description="TOML of named API tokens, stored hashed, each with a role (README, Security)"
+        None, description="TOML of named API tokens, stored hashed, each with a role (docs/security.md)"
     )
-    role: Role = Field(Role.ALL, description="all, process or sink (README, Roles)")
+    role: Role = Field(Role.ALL, description="all, process or sink (docs/operations, Roles)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")
     detectors: bool = Field(True, description="run the detectors and alert delivery in this worker")
     detect: Thresholds = Field(default_factory=Thresholds, description="detector thresholds")
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         "none: transitions are data only",
     )
     retention: Retention = Field(
-        default_factory=Retention, description="days ClickHouse keeps personal data (README, Data protection)"
+        default_factory=Retention, description="days ClickHouse keeps personal data (docs/data-protection.md)"
     )
     share_notes: bool = Field(
         False, description="put reports' free-text notes on events.enriched (they may name people)"
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         if not self.web_bind.is_loopback and (self.web_tls_cert_file is None or self.web_tokens_file is None):
             raise ValueError(
                 f"web_bind {self.web_bind} is not loopback: set web_tls_cert_file, web_tls_key_file "
-                "and web_tokens_file too (README, Security)"
+                "and web_tokens_file too (docs/security.md)"
             )
         return self
 

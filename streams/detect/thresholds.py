@@ -1,4 +1,4 @@
-"""Detect stage: every detector threshold, defaults from DESIGN.md's anomaly table."""
+"""Detect stage: every detector threshold, defaults from the anomaly definitions (docs/detectors.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Faust app of one worker process, assembled from the parts its role runs (README, "Roles").
+"""The Faust app of one worker process, assembled from the parts its role runs (docs/operations, "Roles").
 
 | part                                   | all | process | sink |
 |----------------------------------------|-----|---------|------|

@@ -1,5 +1,5 @@
 """The schema for a ClickHouse cluster: this release's tables as Replicated*MergeTree with Distributed
-tables in front (README, "ClickHouse at scale").
+tables in front (docs/operations/clickhouse.md).
 
 The DDL is read off the real schema, never written twice: the migrations run
 on a scratch database, and each table's `create_table_query` is turned into

@@ -1,4 +1,4 @@
-"""Retention: how long ClickHouse keeps personal data, as TTLs on its tables (README, Data protection).
+"""Retention: how long ClickHouse keeps personal data, as TTLs on its tables (docs/data-protection.md).
 
 Every TTL counts from when borderwatch received the data, never from when it
 happened: a replay of last year's reports must not be deleted as it lands.

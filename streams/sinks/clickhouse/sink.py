@@ -65,7 +65,7 @@ def _key_rejects_by_cluster(client: Client, db: str, beat: Callable[[], None]) -
     client.command(f"DROP TABLE IF EXISTS {db}.rejects_by_cluster")
 
 
-# Production scale (README, "ClickHouse at scale"): events in monthly partitions, in the order
+# Production scale (docs/operations/clickhouse.md): events in monthly partitions, in the order
 # analysts filter by; the identity lookup of every batch goes to `report_keys` instead.
 EVENTS_BY_MONTH = """CREATE TABLE IF NOT EXISTS {db}.{table} (
         authority LowCardinality(String),
