@@ -283,9 +283,9 @@ def erase(
     """Erase one report and what came of it (correction and erasure requests); its counts follow."""
     from pydantic import ValidationError
 
+    from streams.client.worker_api import running_worker
     from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
     from streams.sinks.clickhouse.sink import connect, migrate
-    from streams.worker.start import running_worker
 
     settings = Settings()
     try:
@@ -335,8 +335,7 @@ def token(
 @cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.client.worker_api import local_api
-    from streams.worker.start import running_worker
+    from streams.client.worker_api import local_api, running_worker
 
     settings = Settings()
     port = settings.web_port
@@ -356,8 +355,7 @@ def health() -> None:
 @cli.command()
 def reload() -> None:
     """Make this data dir's worker read its tokens file and watch list again, without a restart."""
-    from streams.client.worker_api import local_api
-    from streams.worker.start import running_worker
+    from streams.client.worker_api import local_api, running_worker
 
     settings = Settings()
     api = running_worker(settings.data_dir) or local_api(
@@ -423,9 +421,7 @@ def _query(
     settings: Settings, via_worker: Callable[[WorkerApi], Any], direct: Callable[[AnalystSession], Any]
 ) -> Any:
     """Ask the worker that owns chdb over HTTP, else open a caged analyst session directly."""
-    from schemas.errors import QueryRefusedError
-    from streams.analyst.session import AnalystSession
-    from streams.worker.start import running_worker
+    from streams.client.worker_api import running_worker
 
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
     if api is not None:
@@ -433,6 +429,8 @@ def _query(
         if answer is None:
             raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
+    from schemas.errors import QueryRefusedError
+    from streams.analyst.session import AnalystSession
     from streams.sinks.clickhouse.sink import connect, redact_dsn
 
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file

@@ -21,7 +21,7 @@ from typing import Any
 from schemas.codec import decode_obj, encode_obj
 from schemas.errors import WorkerNotRunningError
 from streams.web.tls import pinned_client_context
-from streams.worker.datadir import read_token
+from streams.worker.datadir import read_token, running_worker_process, worker_tls_cert
 
 
 def start_worker_process(log: Path, **settings: str) -> subprocess.Popen[bytes]:
@@ -131,3 +131,11 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def running_worker(data_dir: Path) -> WorkerApi | None:
+    """The API of the worker that owns this data dir, if one is running."""
+    found = running_worker_process(data_dir)
+    if found is None:
+        return None
+    return local_api(found[1], data_dir, worker_tls_cert(data_dir))

@@ -13,13 +13,15 @@ import ssl
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import faust
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.errors import KafkaAuthError, KafkaConfigError
 from streams.config.secret_files import read_secret
+
+if TYPE_CHECKING:  # Faust is imported where its credentials are built: the CLI reads settings without it
+    import faust
 
 
 class SecurityProtocol(StrEnum):
@@ -151,6 +153,8 @@ class KafkaConnection:
 
     def faust_credentials(self) -> faust.SASLCredentials | faust.SSLCredentials | None:
         """Faust's `broker_credentials` for the same protocol (Faust passes them on to aiokafka)."""
+        import faust
+
         if self.mechanism is not None:
             return faust.SASLCredentials(
                 username=self.username, password=self.password, ssl_context=self.tls,

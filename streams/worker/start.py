@@ -17,7 +17,6 @@ from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
 from schemas.errors import ApiConfigError, BrokerUnavailableError
 from streams.analyst.session import AnalystSession
-from streams.client.worker_api import WorkerApi, local_api
 from streams.config.settings import LOCAL, Role, Settings
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
@@ -35,9 +34,7 @@ from streams.worker.datadir import (
     AUDIT_FILE,
     STATE_FILE,
     ensure_token,
-    running_worker_process,
     secure_data_dir,
-    worker_tls_cert,
 )
 from streams.worker.supervise import broker_restarted
 
@@ -143,14 +140,6 @@ def audit_to(path: Path) -> None:
     audit.addHandler(handler)
     audit.setLevel(logging.INFO)
     audit.propagate = False
-
-
-def running_worker(data_dir: Path) -> WorkerApi | None:
-    """The API of the worker that owns this data dir, if one is running."""
-    found = running_worker_process(data_dir)
-    if found is None:
-        return None
-    return local_api(found[1], data_dir, worker_tls_cert(data_dir))
 
 
 def _describe(catalogue: Catalogue) -> str:

@@ -10,8 +10,12 @@ worker's start must not do it again each time.
 
 from __future__ import annotations
 
-from clickhouse_connect.driver.client import Client
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 MAX_DAYS = 36_500
 
