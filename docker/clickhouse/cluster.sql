@@ -1,4 +1,4 @@
--- borderwatch's schema for ClickHouse cluster 'borderwatch', made by `borderwatch cluster-ddl borderwatch` (README, ClickHouse at scale).
+-- borderwatch's schema for ClickHouse cluster 'borderwatch', made by `borderwatch cluster-ddl borderwatch` (docs/operations/clickhouse.md).
 -- Each node's {replica} macro must be unique across the whole cluster, not only in its shard:
 -- the tables without {shard} in their path are replicated to every node.
 
