@@ -292,7 +292,7 @@ def _group(
             if group_id in table:
                 del table[group_id]
         else:
-            table[group_id] = dict(group, partition=partition)
+            table[group_id] = {**group, "partition": partition}
     return alerts
 
 
