@@ -20,10 +20,21 @@ from geo.catalogue import builtin_path, load_catalogue
 from schemas.codec import encode_obj
 from schemas.events import ReportKind
 from streams.detect.clock import clocks_from_json, clocks_to_json
-from streams.detect.columns import DetectBatch, decode_cells, split_for_detection
-from streams.detect.crossings import CrossingHistory, CrossingState
-from streams.detect.encounters import CellState
-from streams.detect.grouping import is_group
+from streams.detect.columns import (
+    CELL_COLUMNS,
+    FIX_COLUMNS,
+    SIGHTING_COLUMNS,
+    CellRow,
+    DetectBatch,
+    FixRow,
+    SightingRow,
+    _columns,
+    decode_cells,
+    split_for_detection,
+)
+from streams.detect.crossings import CrossingHistory, CrossingState, DayCount, HourCount
+from streams.detect.encounters import CellState, CellVessel, ClosePair, DarkPair, LastFix
+from streams.detect.grouping import Group, is_group
 from streams.detect.runtime import CELL_CLOCKS, TRACK_CLOCKS
 from streams.detect.thresholds import Thresholds
 from streams.detect.vessels import VesselState
@@ -47,19 +58,30 @@ def _vessel(value: Any) -> bytes:
 
 
 def _cell(value: Any) -> bytes:
-    return encode_obj(CellState.from_json(value).to_json())
+    state = CellState.from_json(value)
+    assert all(type(v) is CellVessel for v in state.vessels.values())
+    for pair in state.pairs.values():
+        assert type(pair) is ClosePair or (type(pair.last_a) is type(pair.last_b) is LastFix)
+    return encode_obj(state.to_json())
 
 
 def _crossing(value: Any) -> bytes:
-    return encode_obj(CrossingState.from_json(value).to_json())
+    state = CrossingState.from_json(value)
+    assert all(type(c) is HourCount for c in state.hours.values())
+    return encode_obj(state.to_json())
 
 
 def _history(value: Any) -> bytes:
-    return encode_obj(CrossingHistory.from_json(value).to_json())
+    history = CrossingHistory.from_json(value)
+    assert all(type(c) is DayCount for c in history.days.values())
+    return encode_obj(history.to_json())
 
 
 def _group(value: Any) -> bytes:
     assert is_group(value)
+    # Group's keys; its NotRequired ones by name (under `from __future__ import annotations`
+    # TypedDict cannot tell them at run time).
+    assert set(Group.__annotations__) - {"resolved", "partition"} <= set(value) <= set(Group.__annotations__)
     return encode_obj(value)
 
 
@@ -95,9 +117,15 @@ def test_table_values_decode_and_encode_to_the_same_bytes(table: str) -> None:
 def test_the_fixtures_hold_every_kind_of_pair_record() -> None:
     kinds = set()
     for _, raw, _ in records("cells"):
-        for record in orjson.loads(raw)["pairs"].values():
-            kinds.add((record[4], len(record) == 6 and record[5] is None))
-    assert kinds == {(0, False), (1, False), (2, False), (3, True), (3, False)}
+        for pair in CellState.from_json(orjson.loads(raw)).pairs.values():
+            kinds.add((type(pair).__name__, pair.flag, isinstance(pair, DarkPair) and pair.back_ts is None))
+    assert kinds == {
+        ("ClosePair", 0, False),  # watching
+        ("ClosePair", 1, False),  # alerted
+        ("ClosePair", 2, False),  # adopted
+        ("DarkPair", 3, True),
+        ("DarkPair", 3, False),  # one of them back
+    }
 
 
 def messages() -> list[tuple[str, int, bytes]]:
@@ -113,10 +141,22 @@ def test_detect_messages_decode_and_encode_to_the_same_bytes() -> None:
     for topic, _, raw in messages():
         found[topic] += 1
         if topic == "tracks":
-            assert DetectBatch.decode(raw).encode() == raw
+            batch = DetectBatch.decode(raw)
+            assert batch.encode() == raw
+            # The rows, named, make the same columns again.
+            fixes = [FixRow._make(row) for row in zip(*(batch.fixes[c] for c in FIX_COLUMNS))]
+            sightings = [
+                SightingRow._make(row) for row in zip(*(batch.sightings[c] for c in SIGHTING_COLUMNS))
+            ]
+            again = DetectBatch(_columns(FIX_COLUMNS, fixes), _columns(SIGHTING_COLUMNS, sightings))
+            assert again.encode() == raw
         else:
             cells = decode_cells(raw)
-            assert orjson.dumps({k: [None if v != v else v for v in vs] for k, vs in cells.items()}) == raw
+            rows = [CellRow._make(row) for row in zip(*(cells[c] for c in CELL_COLUMNS))]
+            columns = _columns(
+                CELL_COLUMNS, [row._replace(sog=None if row.sog != row.sog else row.sog) for row in rows]
+            )
+            assert orjson.dumps(columns) == raw
     assert found["tracks"] > 10 and found["cells"] > 3
 
 
