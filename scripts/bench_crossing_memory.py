@@ -64,7 +64,7 @@ def main() -> None:
     objects = CrossingState.from_json(copy[0]), CrossingHistory.from_json(copy[1])
     after = tracemalloc.take_snapshot()
     in_memory = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    ids = sum(len(b[2]) for b in out.state.hours.values())
+    ids = sum(len(b.ids) for b in out.state.hours.values())
     print(
         f"{reports:,} reports over {args.days} days at {args.per_day}/day, {args.delay_h:g} h late: "
         f"state holds {len(out.state.hours)} hours, {ids} event ids, {len(out.history.days)} learned days"

@@ -14,7 +14,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.codec import decode_obj, encode_columns
 from schemas.keys import report_identity
@@ -22,26 +22,58 @@ from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
 from streams.stages.enrich import Enriched
 
-FIX_COLUMNS = (
-    "event_id",
-    "vessel",
-    "ts",
-    "lat",
-    "lon",
-    "sog",
-    "crossing",
-    "route",
-    "mmsi",
-    "imo",
-    "name",
-    "callsign",
-    "vessel_type",
-    "received",
-)
-SIGHTING_COLUMNS = (
-    "event_id", "crossing", "crossing_kind", "route", "ts", "persons", "lat", "lon", "reported",
-)  # fmt: skip
-CELL_COLUMNS = ("cell", "home", "vessel", "ts", "lat", "lon", "sog", "event_id", "crossing", "route")
+
+class FixRow(NamedTuple):
+    """One vessel fix of a tracks message; its fields are the message's columns, in order."""
+
+    event_id: str
+    vessel: str  # the vessel key
+    ts: float  # observed_at
+    lat: float
+    lon: float
+    sog: float | None  # None (null) when not reported; NaN once decoded
+    crossing: str
+    route: str
+    mmsi: str  # nine digits, or ""
+    imo: str  # seven digits, or ""
+    name: str
+    callsign: str
+    vessel_type: str
+    received: float  # when borderwatch received it
+
+
+class SightingRow(NamedTuple):
+    """One interception report of a tracks message, on its crossing's partition."""
+
+    event_id: str
+    crossing: str
+    crossing_kind: str
+    route: str
+    ts: float
+    persons: int
+    lat: float | None
+    lon: float | None
+    reported: float  # the centre's reported_at, else when borderwatch received it
+
+
+class CellRow(NamedTuple):
+    """One fix of a cells message, sent to each cell it can meet a vessel in."""
+
+    cell: str
+    home: bool  # the fix's own cell (the others are neighbours within meeting distance)
+    vessel: str
+    ts: float
+    lat: float
+    lon: float
+    sog: float | None
+    event_id: str
+    crossing: str
+    route: str
+
+
+FIX_COLUMNS = FixRow._fields
+SIGHTING_COLUMNS = SightingRow._fields
+CELL_COLUMNS = CellRow._fields
 # Columns that may be unknown: null on the wire, NaN in memory.
 OPTIONAL_NUMBERS = frozenset({"sog", "lat", "lon"})
 
@@ -76,8 +108,8 @@ class DetectBatch:
 class _Rows:
     """Rows of one partition's messages, turned into columns when encoded."""
 
-    fixes: list[tuple[Any, ...]] = field(default_factory=list)
-    sightings: list[tuple[Any, ...]] = field(default_factory=list)
+    fixes: list[FixRow] = field(default_factory=list)
+    sightings: list[SightingRow] = field(default_factory=list)
 
 
 def split_for_detection(
@@ -95,7 +127,7 @@ def split_for_detection(
     the partition of every grid cell it can meet a vessel in.
     """
     tracks: dict[int, _Rows] = defaultdict(_Rows)
-    cells: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    cells: dict[int, list[CellRow]] = defaultdict(list)
     known: dict[str, int] = {}  # keys repeat within a batch: crc32 of each once
 
     for event in events:
@@ -108,17 +140,22 @@ def split_for_detection(
             if p is None:
                 p = known[key] = partition_of(key, partitions)
             tracks[p].fixes.append(
-                (event_id, key, ts, report.lat, report.lon, report.sog, event.crossing_id, event.route,
-                 "" if report.mmsi is None else f"{report.mmsi:09d}",
-                 "" if report.imo is None else f"{report.imo:07d}",
-                 report.name or "", report.callsign or "", report.vessel_type or "",
-                 event.received_at.timestamp())
+                FixRow(
+                    event_id=event_id, vessel=key, ts=ts, lat=report.lat, lon=report.lon, sog=report.sog,
+                    crossing=event.crossing_id, route=event.route,
+                    mmsi="" if report.mmsi is None else f"{report.mmsi:09d}",
+                    imo="" if report.imo is None else f"{report.imo:07d}",
+                    name=report.name or "", callsign=report.callsign or "",
+                    vessel_type=report.vessel_type or "", received=event.received_at.timestamp(),
+                )
             )  # fmt: skip
             if report.sog is None or report.sog < meeting_max_kn:
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
                     cells[partition_of(cell, partitions)].append(
-                        (cell, n == 0, key, ts, report.lat, report.lon, report.sog, event_id,
-                         event.crossing_id, event.route)
+                        CellRow(
+                            cell=cell, home=n == 0, vessel=key, ts=ts, lat=report.lat, lon=report.lon,
+                            sog=report.sog, event_id=event_id, crossing=event.crossing_id, route=event.route,
+                        )
                     )  # fmt: skip
         elif event.crossing_id:
             kind = crossing_kinds.get(event.crossing_id, "")
@@ -128,9 +165,11 @@ def split_for_detection(
             # When the centre reported it (its own reported_at, else when borderwatch received it).
             reported = (report.reported_at or event.received_at).timestamp()
             tracks[p].sightings.append(
-                (event_id, event.crossing_id, kind, event.route, ts, report.persons, report.lat, report.lon,
-                 reported)
-            )
+                SightingRow(
+                    event_id=event_id, crossing=event.crossing_id, crossing_kind=kind, route=event.route,
+                    ts=ts, persons=report.persons, lat=report.lat, lon=report.lon, reported=reported,
+                )
+            )  # fmt: skip
     return (
         [
             (p, encode_columns({"fixes": _columns(FIX_COLUMNS, r.fixes),
@@ -146,7 +185,7 @@ def decode_cells(raw: bytes) -> dict[str, list[Any]]:
     return _in_memory(decode_obj(raw), CELL_COLUMNS)
 
 
-def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+def _columns(names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
     if not rows:
         return {name: [] for name in names}
     return dict(zip(names, map(list, zip(*rows))))

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.alerts import AlertKind, Impact
 from streams.detect.baseline import Baselines, Learned
@@ -34,6 +34,22 @@ METRICS = ("persons", "reports")
 LATE_NOTE_S = 3600  # reports this much later than their window are said to be late
 
 
+@dataclass(slots=True)
+class HourCount:
+    """Persons and reports of one hour; in the changelog `[hour, persons, reports, ids]`."""
+
+    persons: int = 0
+    reports: int = 0
+    ids: list[str] = field(default_factory=list)  # event ids counted, while the hour is open
+
+
+class DayCount(NamedTuple):
+    """Persons and reports of one whole day; in the changelog `[day, persons, reports]`."""
+
+    persons: int
+    reports: int
+
+
 @dataclass
 class CrossingState:
     """Counts per hour still inside the longest window, and per minute for mass attempts.
@@ -43,7 +59,7 @@ class CrossingState:
     """
 
     closed_until: float
-    hours: dict[int, list[Any]] = field(default_factory=dict)  # hour start -> [persons, reports, [ids]]
+    hours: dict[int, HourCount] = field(default_factory=dict)  # by hour start
     minutes: dict[int, int] = field(default_factory=dict)  # minute start -> persons (mass kinds only)
     judged: int = -1  # the last current hour whose windows were judged
 
@@ -52,14 +68,14 @@ class CrossingState:
         return {
             "closed_until": self.closed_until,
             "judged": self.judged,
-            "hours": [[h, p, r, list(ids)] for h, (p, r, ids) in self.hours.items()],
+            "hours": [[h, c.persons, c.reports, list(c.ids)] for h, c in self.hours.items()],
             "minutes": [[m, p] for m, p in self.minutes.items()],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrossingState:
         """Back from `to_json`; raises on any other shape (a changelog record is input too)."""
-        hours = {int(h): [int(p), int(r), [str(i) for i in ids]] for h, p, r, ids in data["hours"]}
+        hours = {int(h): HourCount(int(p), int(r), [str(i) for i in ids]) for h, p, r, ids in data["hours"]}
         minutes = {int(m): int(p) for m, p in data["minutes"]}
         return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]))
 
@@ -70,7 +86,7 @@ class CrossingHistory:
 
     since: int
     until: int
-    days: dict[int, tuple[int, int]] = field(default_factory=dict)  # non-zero days only
+    days: dict[int, DayCount] = field(default_factory=dict)  # non-zero days only
 
     def learned(self) -> Learned:
         """The view baselines read."""
@@ -81,13 +97,13 @@ class CrossingHistory:
         return {
             "since": self.since,
             "until": self.until,
-            "days": [[d, p, r] for d, (p, r) in self.days.items()],
+            "days": [[d, c.persons, c.reports] for d, c in self.days.items()],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrossingHistory:
         """Back from `to_json`; raises on any other shape."""
-        days = {int(d): (int(p), int(r)) for d, p, r in data["days"]}
+        days = {int(d): DayCount(int(p), int(r)) for d, p, r in data["days"]}
         return cls(int(data["since"]), int(data["until"]), days)
 
 
@@ -160,12 +176,14 @@ def detect_crossing(
             continue
         watermark = max(watermark, s.ts - t.allowed_lateness_s)
         hour = _floor(s.ts, HOUR_S)
-        bucket = state.hours.setdefault(hour, [0, 0, []])
-        if s.event_id in bucket[2]:
+        bucket = state.hours.get(hour)
+        if bucket is None:
+            bucket = state.hours[hour] = HourCount()
+        if s.event_id in bucket.ids:
             continue
-        bucket[0] += s.persons
-        bucket[1] += 1
-        bucket[2].append(s.event_id)
+        bucket.persons += s.persons
+        bucket.reports += 1
+        bucket.ids.append(s.event_id)
         touched[hour] = max(touched.get(hour, -math.inf), s.reported)
         if kind in MASS_KINDS:
             minute = _floor(s.ts, MINUTE_S)
@@ -181,6 +199,9 @@ def detect_crossing(
     return CrossingOutcome(state, history, history_changed, findings, too_late)
 
 
+_NO_DAY = DayCount(0, 0)
+
+
 def _floor(ts: float, step: int) -> int:
     return int(ts // step) * step
 
@@ -192,17 +213,17 @@ def _close(state: CrossingState, history: CrossingHistory, watermark: float, t: 
         return False
     state.closed_until = closed
     for hour, bucket in state.hours.items():
-        if hour < closed and bucket[2]:
-            bucket[2] = []
+        if hour < closed and bucket.ids:
+            bucket.ids = []
     last_day = day_of(closed)  # days before this one are whole
     changed = False
     if last_day > history.until:
         first = max(history.until, history.since)
-        for hour, (persons, reports, _) in state.hours.items():
+        for hour, count in state.hours.items():
             day = day_of(hour)
             if first <= day < last_day:
-                old = history.days.get(day, (0, 0))
-                history.days[day] = (old[0] + persons, old[1] + reports)
+                old = history.days.get(day, _NO_DAY)
+                history.days[day] = DayCount(old.persons + count.persons, old.reports + count.reports)
         history.until = max(history.until, last_day)
         keep_from = last_day - round(t.surge_years * 366 + 7 * t.surge_weeks_around) - 1
         keep_from = min(keep_from, last_day - t.surge_recent_days - t.surge_guard_days - 1)
@@ -313,7 +334,7 @@ def _surge(
     if reported - end > LATE_NOTE_S:
         late_h = (reported - end) / 3600
         detail += f"; reported late: the last report came {_when(reported)}, {late_h:.0f} h after"
-    ids = [i for h in sorted(state.hours) if start <= h < end for i in state.hours[h][2]]
+    ids = [i for h in sorted(state.hours) if start <= h < end for i in state.hours[h].ids]
     return Finding(
         AlertKind.SURGE, crossing, ts=end, impact=w.impact, confidence=min(0.99, 1 - probability),
         zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]), detail=detail,
@@ -334,10 +355,10 @@ def _when(ts: float) -> str:
 class _PrefixSums:
     """Persons and reports in any span of whole hours, by bisection over running totals."""
 
-    def __init__(self, hours: Mapping[int, list[Any]]) -> None:
+    def __init__(self, hours: Mapping[int, HourCount]) -> None:
         self.starts = sorted(hours)
-        self.persons = list(accumulate((hours[h][0] for h in self.starts), initial=0))
-        self.reports = list(accumulate((hours[h][1] for h in self.starts), initial=0))
+        self.persons = list(accumulate((hours[h].persons for h in self.starts), initial=0))
+        self.reports = list(accumulate((hours[h].reports for h in self.starts), initial=0))
 
     def between(self, start: float, end: float) -> tuple[int, int]:
         a, b = bisect_left(self.starts, start), bisect_left(self.starts, end)
@@ -372,7 +393,7 @@ def _mass_attempts(
         return []
     persons, start = best_persons, best_start
     end = start + t.mass_window_s
-    ids = [i for h in sorted(state.hours) if start - HOUR_S < h < end for i in state.hours[h][2]]
+    ids = [i for h in sorted(state.hours) if start - HOUR_S < h < end for i in state.hours[h].ids]
     impact = Impact.VERY_HIGH if persons >= 3 * t.mass_min_persons else Impact.HIGH
     return [
         Finding(

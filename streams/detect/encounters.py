@@ -21,7 +21,7 @@ import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from geo.distance import EARTH_RADIUS_M, distance_m, knots
 from geo.ports import Ports
@@ -31,8 +31,8 @@ from streams.detect.thresholds import Thresholds
 
 CELL_DEG = 0.05
 MAX_SPEEDS = 32
-# A pair record's flag (record[4]): close but no encounter yet, an encounter, an encounter this cell
-# judges on every fix (it came back from a dark here while its home is another cell), a dark encounter.
+# A pair record's flag: close but no encounter yet, an encounter, an encounter this cell judges on
+# every fix (it came back from a dark here while its home is another cell), a dark encounter.
 WATCHING, ALERTED, ADOPTED, DARK = 0, 1, 2, 3
 
 
@@ -51,25 +51,77 @@ def cells_of(lat_deg: float, lon_deg: float, reach_m: float) -> list[str]:
     return [f"{row}:{col}"] + [f"{r}:{c}" for r in sorted(rows) for c in sorted(cols) if (r, c) != (row, col)]
 
 
-@dataclass
-class CellState:
-    """The latest fix of each vessel seen in a cell, and the pairs that are close (or dark together).
+class CellVessel(NamedTuple):
+    """A vessel's latest fix in a cell; in the changelog `[ts, lat, lon, speed_kn, home]`."""
 
-    vessels: vessel -> [ts, lat, lon, speed_kn, home]
-    pairs: "a|b" (a < b) -> one of
-        [start_ts, last_ts, speeds of a, speeds of b, flag]    flag WATCHING, ALERTED or ADOPTED
-        [start_ts, dark_ts, [ts, lat, lon] of a, of b, DARK, back_ts]
-    A dark record keeps each vessel's last fix; dark_ts is when the pair was last
-    seen together, back_ts the first fix of either vessel after the dark (or None).
+    ts: float
+    lat: float
+    lon: float
+    speed_kn: float  # NaN when unknown (null in the changelog)
+    home: bool  # the cell is the fix's own cell, not a neighbour within meeting distance
+
+
+class LastFix(NamedTuple):
+    """Where a vessel of a dark pair was last seen; in the changelog `[ts, lat, lon]`."""
+
+    ts: float
+    lat: float
+    lon: float
+
+
+@dataclass(slots=True)
+class ClosePair:
+    """Two vessels close together; in the changelog `[start_ts, last_ts, speeds_a, speeds_b, flag]`."""
+
+    start_ts: float
+    last_ts: float  # when they were last seen together
+    speeds_a: list[float]  # the last MAX_SPEEDS known speeds of the first vessel (by id)
+    speeds_b: list[float]
+    flag: int = WATCHING  # WATCHING, ALERTED or ADOPTED
+
+    def to_json(self) -> list[Any]:
+        """The changelog's list."""
+        return [self.start_ts, self.last_ts, self.speeds_a, self.speeds_b, self.flag]
+
+
+@dataclass(slots=True)
+class DarkPair:
+    """An encounter whose two vessels went silent together.
+
+    In the changelog `[start_ts, dark_ts, last_a, last_b, DARK, back_ts]`: dark_ts
+    is when the pair was last seen together, back_ts the first fix of either
+    vessel after the dark (or None).
     """
 
-    vessels: dict[str, list[Any]] = field(default_factory=dict)
-    pairs: dict[str, list[Any]] = field(default_factory=dict)
+    start_ts: float
+    dark_ts: float
+    last_a: LastFix
+    last_b: LastFix
+    back_ts: float | None = None
+    flag: ClassVar[int] = DARK
+
+    def to_json(self) -> list[Any]:
+        """The changelog's list."""
+        return [self.start_ts, self.dark_ts, list(self.last_a), list(self.last_b), DARK, self.back_ts]
+
+
+Pair = ClosePair | DarkPair
+
+
+@dataclass
+class CellState:
+    """The latest fix of each vessel seen in a cell, and the pairs ("a|b", a < b) that are close or dark."""
+
+    vessels: dict[str, CellVessel] = field(default_factory=dict)
+    pairs: dict[str, Pair] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data for the table's changelog (an unknown speed is null, not NaN)."""
-        vessels = {v: [*f[:3], None if math.isnan(f[3]) else f[3], f[4]] for v, f in self.vessels.items()}
-        return {"vessels": vessels, "pairs": self.pairs}
+        vessels = {
+            v: [f.ts, f.lat, f.lon, None if math.isnan(f.speed_kn) else f.speed_kn, f.home]
+            for v, f in self.vessels.items()
+        }
+        return {"vessels": vessels, "pairs": {p: r.to_json() for p, r in self.pairs.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CellState:
@@ -102,47 +154,50 @@ def detect_encounters(
     dark, adopted = _special(state)
     for fix in sorted(fixes, key=lambda f: f.ts):
         previous = state.vessels.get(fix.vessel)
-        if previous is not None and fix.ts <= previous[0]:
+        if previous is not None and fix.ts <= previous.ts:
             continue
-        if previous is not None and fix.ts - previous[0] > t.encounter_max_dt_s:
+        if previous is not None and fix.ts - previous.ts > t.encounter_max_dt_s:
             # Back after a silence: its pairs are settled (ended, or dark) before this fix counts.
             findings.extend(_settle(state, fix.ts, t))
             dark, adopted = _special(state)
         speed = fix.sog
         if math.isnan(speed) and previous is not None:
-            speed = knots(distance_m(previous[1], previous[2], fix.lat, fix.lon), fix.ts - previous[0])
-        state.vessels[fix.vessel] = [fix.ts, fix.lat, fix.lon, speed, fix.home]
-        mine = [p for p in dark if fix.vessel in p.split("|") and state.pairs.get(p, [0] * 5)[4] == DARK]
+            speed = knots(distance_m(previous.lat, previous.lon, fix.lat, fix.lon), fix.ts - previous.ts)
+        state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, fix.home)
+        mine = [p for p in dark if fix.vessel in p.split("|")]
         if mine:
             for pair in mine:
-                findings.extend(_back(pair, fix, state, t))
+                record = state.pairs.get(pair)
+                if isinstance(record, DarkPair):
+                    findings.extend(_back(pair, record, fix, state, t))
             dark, adopted = _special(state)
-        for other, (ts, lat, lon, other_speed, other_home) in list(state.vessels.items()):
-            if other == fix.vessel or abs(fix.ts - ts) > t.encounter_max_dt_s:
+        for other, seen in list(state.vessels.items()):
+            if other == fix.vessel or abs(fix.ts - seen.ts) > t.encounter_max_dt_s:
                 continue
-            first_home = fix.home if fix.vessel < other else other_home
+            first_home = fix.home if fix.vessel < other else seen.home
             if not (first_home or adopted):
                 continue
             first, second = sorted((fix.vessel, other))
             pair = f"{first}|{second}"
-            flag = state.pairs[pair][4] if pair in state.pairs else WATCHING
-            if flag == DARK or not (first_home or flag == ADOPTED):
+            record = state.pairs.get(pair)
+            if isinstance(record, DarkPair) or not (first_home or (record and record.flag == ADOPTED)):
                 continue
-            speeds = (speed, other_speed) if first == fix.vessel else (other_speed, speed)
-            close = distance_m(fix.lat, fix.lon, lat, lon) <= t.encounter_distance_m
-            findings.extend(_judge(pair, close, fix, speeds, state, t, ports))
+            speeds = (speed, seen.speed_kn) if first == fix.vessel else (seen.speed_kn, speed)
+            close = distance_m(fix.lat, fix.lon, seen.lat, seen.lon) <= t.encounter_distance_m
+            findings.extend(_judge(pair, record, close, fix, speeds, state, t, ports))
     findings.extend(_expire(state, clock_ts, t))
     return findings
 
 
 def _special(state: CellState) -> tuple[list[str], bool]:
     """The dark pairs, and whether any pair is adopted (both rare: most cells have neither)."""
-    flags = [(p, r[4]) for p, r in state.pairs.items() if r[4] >= ADOPTED]
+    flags = [(p, r.flag) for p, r in state.pairs.items() if r.flag >= ADOPTED]
     return [p for p, flag in flags if flag == DARK], any(flag == ADOPTED for _, flag in flags)
 
 
 def _judge(
     pair: str,
+    record: ClosePair | None,
     close: bool,
     fix: CellFix,
     speeds: tuple[float, float],
@@ -151,61 +206,65 @@ def _judge(
     ports: Ports,
 ) -> list[Finding]:
     """A close pair: it starts when close, slow and away from ports long enough; it ends when apart."""
-    record = state.pairs.get(pair)
     if not close:
         if record is None:
             return []
         del state.pairs[pair]
-        return [_finding(pair, fix, record, active=False)] if record[4] else []
+        return [_finding(pair, fix, record, active=False)] if record.flag else []
     if record is None:
-        record = state.pairs[pair] = [fix.ts, fix.ts, [], [], WATCHING]
-    record[1] = max(record[1], fix.ts)
-    for column, speed in ((2, speeds[0]), (3, speeds[1])):
-        if not math.isnan(speed):
-            record[column] = [*record[column], speed][-MAX_SPEEDS:]
+        record = state.pairs[pair] = ClosePair(fix.ts, fix.ts, [], [])
+    record.last_ts = max(record.last_ts, fix.ts)
+    speed_a, speed_b = speeds
+    if not math.isnan(speed_a):
+        record.speeds_a = [*record.speeds_a, speed_a][-MAX_SPEEDS:]
+    if not math.isnan(speed_b):
+        record.speeds_b = [*record.speeds_b, speed_b][-MAX_SPEEDS:]
     # Both vessels slow (each one's median speed), as in GFW's encounter definition.
-    slow = all(r and statistics.median(r) < t.encounter_max_kn for r in (record[2], record[3]))
+    slow = all(r and statistics.median(r) < t.encounter_max_kn for r in (record.speeds_a, record.speeds_b))
     if (
-        not record[4]
-        and record[1] - record[0] >= t.encounter_min_s
+        not record.flag
+        and record.last_ts - record.start_ts >= t.encounter_min_s
         and slow
         and not ports.near_one(fix.lon, fix.lat, t.port_radius_m)
     ):
-        record[4] = ALERTED
+        record.flag = ALERTED
         return [_finding(pair, fix, record, active=True)]
     return []
 
 
-def _back(pair: str, fix: CellFix, state: CellState, t: Thresholds) -> list[Finding]:
+def _back(pair: str, record: DarkPair, fix: CellFix, state: CellState, t: Thresholds) -> list[Finding]:
     """A fix of a dark pair's vessel: the first one back waits for the other; both back and close resume."""
-    start_ts, dark_ts, fix_a, fix_b, _, back_ts = state.pairs[pair]
+    start_ts, dark_ts, back_ts = record.start_ts, record.dark_ts, record.back_ts
     a, b = pair.split("|")
-    (mine, theirs), other = ((fix_a, fix_b), b) if fix.vessel == a else ((fix_b, fix_a), a)
-    if fix.ts <= mine[0]:
+    if fix.vessel == a:
+        mine, theirs, other = record.last_a, record.last_b, b
+    else:
+        mine, theirs, other = record.last_b, record.last_a, a
+    if fix.ts <= mine.ts:
         return []  # a report from before the dark, arriving late
     if back_ts is None:
         gap = fix.ts - dark_ts
         if gap <= t.encounter_max_dt_s:  # no real gap (its reports came late): the encounter goes on
-            state.pairs[pair] = [start_ts, dark_ts, [], [], ALERTED]
+            state.pairs[pair] = ClosePair(start_ts, dark_ts, [], [], ALERTED)
         elif gap > t.encounter_dark_max_s:
             del state.pairs[pair]
             return [_ended(pair, dark_ts, _stayed_dark(t))]
         else:
-            state.pairs[pair][5] = fix.ts
+            record.back_ts = fix.ts
         return []
     latest = state.vessels.get(other)
-    if latest is None or latest[0] <= theirs[0]:
+    if latest is None or latest.ts <= theirs.ts:
         return []  # still only one of them back
     together = (
         fix.ts - back_ts <= t.encounter_max_dt_s
-        and abs(fix.ts - latest[0]) <= t.encounter_max_dt_s
-        and distance_m(fix.lat, fix.lon, latest[1], latest[2]) <= t.encounter_distance_m
+        and abs(fix.ts - latest.ts) <= t.encounter_max_dt_s
+        and distance_m(fix.lat, fix.lon, latest.lat, latest.lon) <= t.encounter_distance_m
     )
     if not together:
         del state.pairs[pair]
         return [_ended(pair, dark_ts, "went dark together and did not reappear together")]
-    first_home = fix.home if fix.vessel == a else latest[4]
-    state.pairs[pair] = [start_ts, fix.ts, [], [], ALERTED if first_home else ADOPTED]
+    first_home = fix.home if fix.vessel == a else latest.home
+    state.pairs[pair] = ClosePair(start_ts, fix.ts, [], [], ALERTED if first_home else ADOPTED)
     return [_dark_meeting(pair, fix, start_ts, back_ts - dark_ts)]
 
 
@@ -214,17 +273,17 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
     horizon = now_ts - t.encounter_max_dt_s
     findings = []
     for pair, record in list(state.pairs.items()):
-        if record[4] != DARK and record[1] < horizon:
+        if isinstance(record, ClosePair) and record.last_ts < horizon:
             del state.pairs[pair]
-            dark = _dark_record(pair, record, state.vessels) if record[4] else None
+            dark = _dark_record(pair, record, state.vessels) if record.flag else None
             if dark is not None:
                 state.pairs[pair] = dark
-            elif record[4]:
-                findings.append(_ended(pair, record[1], "no longer seen together"))
+            elif record.flag:
+                findings.append(_ended(pair, record.last_ts, "no longer seen together"))
     for pair, record in list(state.pairs.items()):
-        if record[4] != DARK:
+        if not isinstance(record, DarkPair):
             continue
-        dark_ts, back_ts = record[1], record[5]
+        dark_ts, back_ts = record.dark_ts, record.back_ts
         if back_ts is None and now_ts - dark_ts > t.encounter_dark_max_s:
             why = _stayed_dark(t)
         elif back_ts is not None and back_ts < horizon:
@@ -236,13 +295,14 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
     return findings
 
 
-def _dark_record(pair: str, record: list[Any], vessels: Mapping[str, list[Any]]) -> list[Any] | None:
+def _dark_record(pair: str, record: ClosePair, vessels: Mapping[str, CellVessel]) -> DarkPair | None:
     """An encounter both of whose vessels went silent here (the first last seen in this, its home cell)."""
     a, b = pair.split("|")
     fix_a, fix_b = vessels.get(a), vessels.get(b)
-    if fix_a is None or fix_b is None or not fix_a[4] or max(fix_a[0], fix_b[0]) > record[1]:
+    if fix_a is None or fix_b is None or not fix_a.home or max(fix_a.ts, fix_b.ts) > record.last_ts:
         return None
-    return [record[0], record[1], fix_a[:3], fix_b[:3], DARK, None]
+    last_a, last_b = LastFix(fix_a.ts, fix_a.lat, fix_a.lon), LastFix(fix_b.ts, fix_b.lat, fix_b.lon)
+    return DarkPair(record.start_ts, record.last_ts, last_a, last_b)
 
 
 def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
@@ -250,13 +310,13 @@ def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
     findings = _settle(state, clock_ts, t)
     horizon = clock_ts - t.encounter_max_dt_s
     # An encounter's vessels stay until it is settled: their last fixes make its dark record.
-    keep = {v for p, r in state.pairs.items() if r[4] in (ALERTED, ADOPTED) for v in p.split("|")}
-    state.vessels = {v: f for v, f in state.vessels.items() if f[0] >= horizon or v in keep}
+    keep = {v for p, r in state.pairs.items() if r.flag in (ALERTED, ADOPTED) for v in p.split("|")}
+    state.vessels = {v: f for v, f in state.vessels.items() if f.ts >= horizon or v in keep}
     return findings
 
 
-def _finding(pair: str, fix: CellFix, record: list[Any], active: bool) -> Finding:
-    minutes = (record[1] - record[0]) / 60
+def _finding(pair: str, fix: CellFix, record: ClosePair, active: bool) -> Finding:
+    minutes = (record.last_ts - record.start_ts) / 60
     a, b = pair.split("|")
     detail = (
         f"{a} and {b} within meeting distance for {minutes:.0f} min, slow: possible transfer"
@@ -265,9 +325,9 @@ def _finding(pair: str, fix: CellFix, record: list[Any], active: bool) -> Findin
     )
     return Finding(
         AlertKind.ENCOUNTER, pair, ts=fix.ts, active=active, impact=Impact.HIGH, confidence=0.75,
-        zone_id=fix.zone_id, route=fix.route, start_ts=record[0], event_ids=(fix.event_id,),
+        zone_id=fix.zone_id, route=fix.route, start_ts=record.start_ts, event_ids=(fix.event_id,),
         vessel_ids=(a, b), lat=fix.lat, lon=fix.lon, detail=detail,
-        facts={"duration_s": record[1] - record[0]},
+        facts={"duration_s": record.last_ts - record.start_ts},
     )  # fmt: skip
 
 
@@ -306,16 +366,16 @@ def _number(x: Any) -> bool:
     return type(x) in (int, float) and math.isfinite(x)
 
 
-def _vessel(f: Any) -> list[Any]:
+def _vessel(f: Any) -> CellVessel:
     _require(
         isinstance(f, list) and len(f) == 5 and all(map(_number, f[:3]))
         and (f[3] is None or _number(f[3])) and type(f[4]) is bool,
         "cell vessel", f,
     )  # fmt: skip
-    return [*f[:3], math.nan if f[3] is None else f[3], f[4]]
+    return CellVessel(f[0], f[1], f[2], math.nan if f[3] is None else f[3], f[4])
 
 
-def _pair(key: str, r: Any) -> list[Any]:
+def _pair(key: str, r: Any) -> Pair:
     names = key.split("|")
     ok = len(names) == 2 and "" < names[0] < names[1] and isinstance(r, list)
     if ok and len(r) == 5:  # close pair
@@ -332,4 +392,6 @@ def _pair(key: str, r: Any) -> list[Any]:
     else:
         ok = False
     _require(ok, f"cell pair {key!r}", r)
-    return list(r)
+    if len(r) == 5:
+        return ClosePair(r[0], r[1], r[2], r[3], r[4])
+    return DarkPair(r[0], r[1], LastFix(*r[2]), LastFix(*r[3]), r[5])

@@ -15,7 +15,7 @@ import math
 import string
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.detect.findings import Finding
@@ -39,7 +39,30 @@ HEADLINES = {
     AlertKind.VESSEL_OF_INTEREST: "Vessel of interest: {who}",
 }
 
-Group = dict[str, Any]
+
+class Group(TypedDict):
+    """An alert group as the group tables keep it: plain JSON, one key per field (no positions)."""
+
+    id: str  # the alert id of the current episode
+    key: str  # the zone, vessel or vessel pair
+    version: int
+    kind: str  # an AlertKind
+    impact: str  # an Impact
+    confidence: float
+    zone_id: str
+    route: str
+    start_ts: float
+    end_ts: float
+    notified_ts: float
+    event_ids: list[str]
+    vessel_ids: list[str]
+    lat: float | None
+    lon: float | None
+    detail: str
+    emitted: bool  # an alert state of this episode has been published
+    opened_at: float
+    resolved: NotRequired[bool]
+    partition: NotRequired[int]  # the partition whose detector keeps the group (added by the runtime)
 
 
 def group_findings(
@@ -78,7 +101,7 @@ def group_findings(
         notify[group["id"]] = notify.get(group["id"], False) or notifies
 
     def close(group_id: str, group: Group, why: str) -> None:
-        closed = dict(group, resolved=True, detail=f"{group['detail']}; {why}")
+        closed: Group = {**group, "resolved": True, "detail": f"{group['detail']}; {why}"}
         publish(group_id, closed, True)
         changed[group_id] = None
 
@@ -96,7 +119,7 @@ def group_findings(
                 group = _open(finding, sent_at)
                 notify[group["id"]] = True
             else:
-                group = dict(group)
+                group = group.copy()
                 raised = Impact(finding.impact).rank > Impact(group["impact"]).rank
                 if raised or finding.ts - group["notified_ts"] >= t.repeat_interval_s:
                     notify[group["id"]] = True
@@ -106,7 +129,7 @@ def group_findings(
         elif group is not None or finding.kind is AlertKind.AIS_GAP:
             # A gap can open and close between two looks (the vessel came back
             # first): it is still reported once, resolved, with its duration.
-            group = dict(group) if group is not None else _open(finding, sent_at)
+            group = group.copy() if group is not None else _open(finding, sent_at)
             _merge(group, finding)
             group["resolved"] = True
             changed[group_id] = group
@@ -124,7 +147,7 @@ def group_findings(
                 changed[group_id] = successor
                 notify[successor["id"]] = True
         elif kind not in ENDED_BY_DETECTOR and now - group["end_ts"] >= t.clear_after_s:
-            changed[group_id] = dict(group, resolved=True)
+            changed[group_id] = {**group, "resolved": True}
             notify[group["id"]] = True
 
     for group_id, group in changed.items():
@@ -134,7 +157,7 @@ def group_findings(
     for group_id, group in states:
         alerts.append(_alert(group, notify.get(group["id"], False), sent_at))
         if changed.get(group_id) is group:
-            changed[group_id] = None if group.get("resolved") else dict(group, version=group["version"] + 1)
+            changed[group_id] = None if group.get("resolved") else {**group, "version": group["version"] + 1}
     return changed, alerts
 
 
@@ -146,11 +169,12 @@ def _successor(group: Group, start_ts: float, opened_at: datetime) -> Group:
     """A new alert for a condition that outlasted its group's maximum time open."""
     start = max(start_ts, group["start_ts"] + 1)
     group_id = f"{group['kind']}:{group['key']}"
-    return dict(
-        group, id=alert_id(group_id, start), version=1, start_ts=start, end_ts=max(group["end_ts"], start),
-        notified_ts=start, emitted=False, opened_at=opened_at.timestamp(), resolved=False,
-        detail=f"{group['detail']}; continues the alert {group['id']}",
-    )  # fmt: skip
+    return {
+        **group, "id": alert_id(group_id, start), "version": 1, "start_ts": start,
+        "end_ts": max(group["end_ts"], start), "notified_ts": start, "emitted": False,
+        "opened_at": opened_at.timestamp(), "resolved": False,
+        "detail": f"{group['detail']}; continues the alert {group['id']}",
+    }  # fmt: skip
 
 
 def alert_id(group_id: str, start_ts: float) -> str:
@@ -258,7 +282,7 @@ def is_group(value: Any) -> bool:
         numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS)
         Impact(value["impact"])
         AlertKind(value["kind"])
-        _alert(dict(value), False, datetime.now(UTC))
+        _alert(cast(Group, dict(value)), False, datetime.now(UTC))
     except (KeyError, TypeError, ValueError):
         return False
     return numbers_ok

@@ -16,7 +16,7 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from geo.catalogue import Catalogue
 from geo.ports import Ports
@@ -24,7 +24,7 @@ from schemas.alerts import Alert
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
 from streams.detect.clock import clocks_from_json, clocks_to_json
-from streams.detect.columns import DetectBatch, partition_of
+from streams.detect.columns import CELL_COLUMNS, CellRow, DetectBatch, partition_of
 from streams.detect.crossings import (
     CrossingContext,
     CrossingHistory,
@@ -56,6 +56,15 @@ class DetectStats:
     cpu_s: float = 0.0  # CPU time of the event-loop thread in detection code (see detect_agents)
 
 
+class CachedCrossing(NamedTuple):
+    """A crossing's values as last written to its tables, and the objects they were encoded from."""
+
+    stored: Any  # the value written to the crossings table
+    learned: Any  # the value written to the crossing_history table
+    state: CrossingState
+    history: CrossingHistory
+
+
 @dataclass
 class TrackResult:
     """What one batch of `detect.tracks` gives: alert states, and every geofence transition (data)."""
@@ -77,8 +86,8 @@ class TrackDetector:
     stats: DetectStats = field(default_factory=DetectStats)
     transition_rules: TransitionRules = NO_RULES
     # The objects behind the crossing values this detector last wrote, so that a
-    # crossing seen again is not decoded again: crossing -> (state value, history value, decoded).
-    written: dict[str, tuple[Any, Any, CrossingState, CrossingHistory]] = field(default_factory=dict)
+    # crossing seen again is not decoded again.
+    written: dict[str, CachedCrossing] = field(default_factory=dict)
 
     def on_batch(
         self,
@@ -183,7 +192,7 @@ class TrackDetector:
                 stored = table[crossing] = outcome.state.to_json()
             if outcome.history_changed or learned is None:
                 learned = histories[crossing] = outcome.history.to_json()
-            self.written[crossing] = (stored, learned, outcome.state, outcome.history)
+            self.written[crossing] = CachedCrossing(stored, learned, outcome.state, outcome.history)
             self.stats.too_late += outcome.too_late
             findings += outcome.findings
         return findings
@@ -197,8 +206,8 @@ class TrackDetector:
         them changed, and the next batch decodes the table's values again.
         """
         cached = self.written.pop(crossing, None)
-        if cached is not None and cached[0] is stored and cached[1] is learned:
-            return cached[2], cached[3]
+        if cached is not None and cached.stored is stored and cached.learned is learned:
+            return cached.state, cached.history
         state = CrossingState.from_json(stored) if stored is not None else None
         history = CrossingHistory.from_json(learned) if learned is not None else None
         return state, history
@@ -239,8 +248,12 @@ class CellDetector:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
         by_cell: dict[str, list[CellFix]] = defaultdict(list)
-        for cell, home, vessel, ts, lat, lon, sog, event_id, crossing, route in zip(*rows.values()):
-            by_cell[cell].append(CellFix(vessel, ts, lat, lon, sog, event_id, crossing, route, home))
+        for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
+            sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
+            fix = CellFix(
+                row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
+            )
+            by_cell[row.cell].append(fix)
         findings: list[Finding] = []
         for cell, fixes in by_cell.items():
             stored = cells.get(cell)
@@ -279,7 +292,7 @@ def _group(
             if group_id in table:
                 del table[group_id]
         else:
-            table[group_id] = dict(group, partition=partition)
+            table[group_id] = {**group, "partition": partition}
     return alerts
 
 

@@ -51,7 +51,7 @@ def boats(
 def test_a_replayed_report_counts_once_and_one_older_than_the_watermark_is_too_late() -> None:
     out = run(boats(0, 1, T0 + 60, 0, 30), None, T0 - LATE, T0 + 60)
     out = run(boats(0, 1, T0 + 60, 0, 30), out, T0 - LATE, T0 + 60)  # the same report again
-    assert out.state.hours[int(T0)][:2] == [30, 1]
+    assert (out.state.hours[int(T0)].persons, out.state.hours[int(T0)].reports) == (30, 1)
     late = run(boats(9, 1, T0 - LATE - 1, 0, 30), out, T0 + 60 - LATE, T0 + 60)
     assert late.too_late == 1
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from geo.ports import load_ports
 from schemas.alerts import AlertKind, Impact
-from streams.detect.encounters import DARK, CellFix, CellState, cell_id, cells_of, detect_encounters
+from streams.detect.encounters import (
+    DARK,
+    CellFix,
+    CellState,
+    DarkPair,
+    LastFix,
+    cell_id,
+    cells_of,
+    detect_encounters,
+)
 from streams.detect.findings import Finding
 from streams.detect.runtime import is_cell_state
 from streams.detect.thresholds import Thresholds
@@ -256,7 +265,9 @@ def test_reports_that_arrive_after_the_clock_passed_them_do_not_make_a_dark_meet
     state = CellState.from_json(cells[cell])
     assert detect_encounters(cell, late, state, clock, T, PORTS) == []
     # The encounter went on to T0 + 661; the clock is past that too, so it is dark again from there.
-    assert state.pairs["a|b"][1] == T0 + 661 and state.pairs["a|b"][4] == DARK
+    assert state.pairs["a|b"] == DarkPair(
+        T0 + 1, T0 + 661, LastFix(T0 + 660, *SEA), LastFix(T0 + 661, *offset(*SEA, 400))
+    )
 
 
 def run_with(cells: dict[str, Any], tracks: dict[str, Track]) -> list[tuple[AlertKind, bool, str]]:
