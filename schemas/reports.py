@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from schemas.identity import vessel_track_key
+
 UINT32_MAX = 2**32 - 1
 """The largest count a ClickHouse UInt32 column (persons, nationalities) holds."""
 
@@ -159,12 +161,12 @@ class VesselReport(_Report):
 
     @property
     def vessel_key(self) -> str:
-        """The identity that keys this vessel's partition: MMSI, else IMO, else track id."""
-        if self.mmsi is not None:
-            return f"mmsi:{self.mmsi}"
-        if self.imo is not None:
-            return f"imo:{self.imo}"
-        return f"track:{self.track_id}"
+        """The identity that keys this vessel's partition and track: MMSI, else IMO, else track id.
+
+        Placeholder identities (MMSI 0, 999999999, out of the ITU ranges; IMO failing its
+        check digit) key nothing: see schemas/identity.py.
+        """
+        return vessel_track_key(self.mmsi, self.imo, self.track_id, self.authority, self.report_id)
 
 
 Report = InterceptionReport | VesselReport
