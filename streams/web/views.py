@@ -23,6 +23,7 @@ from schemas.problems import first_problem
 from streams.analyst.session import AnalystSession
 from streams.analytics import GroupBy, parse_duration_s
 from streams.sinks.erase import ErasureRequest
+from streams.web.auth import AUDIT_SUMMARY
 from streams.web.tokens import Caller
 
 RETRY_AFTER_S = "2"
@@ -57,8 +58,19 @@ def add_ingest_view(app: faust.App, receive: ReceiveReports) -> None:
     class Reports(View):
         async def post(self, request: Request) -> Response:
             caller: Caller = request["caller"]  # type: ignore[index]  # set by the guard (streams/web/auth.py)
-            status, body, headers = await receive(caller, request.query.get("kind", ""), await request.read())
+            raw = await request.read()
+            status, body, headers = await receive(caller, request.query.get("kind", ""), raw)
+            request[AUDIT_SUMMARY] = reports_summary(body, len(raw))  # type: ignore[index]
             return self.json(body, status=status, headers=headers)
+
+
+def reports_summary(answer: dict[str, Any], size: int) -> dict[str, Any]:
+    """What the audit log keeps of a `/reports` request: counts, never a report."""
+    results = answer.get("results") or []
+    summary: dict[str, Any] = {"bytes": size, "reports": len(results)}
+    for result in results:
+        summary[result["result"]] = summary.get(result["result"], 0) + 1
+    return summary
 
 
 def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[str, int]]) -> None:
@@ -77,6 +89,9 @@ def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[st
                 )
             erased = await asyncio.to_thread(erase, wanted)
             log.warning("erased %s:%s on request: %s", wanted.authority, wanted.report_id, erased)
+            request[AUDIT_SUMMARY] = {  # type: ignore[index]
+                "authority": wanted.authority, "report_id": wanted.report_id, "erased": erased,
+            }  # fmt: skip
             return self.json({"erased": erased})
 
 
