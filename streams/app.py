@@ -41,7 +41,7 @@ from streams.poison import dead_letter_key
 from streams.settings import Role, Settings
 from streams.sinks.alerts import ClickHouseAlertSink
 from streams.sinks.clickhouse import ClickHouseIncidentSink
-from streams.sinks.erase import erase_report
+from streams.sinks.erase import erased_counts
 from streams.sinks.topic import TopicSink
 from streams.sinks.transitions import ClickHouseTransitionSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
@@ -307,7 +307,7 @@ def create_app(
     if analyst is not None:
         add_analyst_views(app, analyst)
     if sink is not None:
-        add_operator_views(app, lambda wanted: erase_report(sink.client, settings.database, wanted).as_dict())
+        add_operator_views(app, lambda wanted: erased_counts(sink.client, settings.database, wanted))
     return app
 
 

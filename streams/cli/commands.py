@@ -281,17 +281,20 @@ def cluster_ddl(
 def erase(
     authority: Annotated[str, typer.Option(help="the report's authority, as it sent it")],
     report_id: Annotated[str, typer.Option("--report-id", help="the report's report_id")],
+    tombstone: Annotated[
+        bool, typer.Option("--tombstone", help="erase an identity never stored: keep it from being stored")
+    ] = False,
 ) -> None:
     """Erase one report and what came of it (correction and erasure requests); its counts follow."""
     from pydantic import ValidationError
 
     from streams.sinks.clickhouse import connect, migrate
-    from streams.sinks.erase import ErasureRequest, erase_report
+    from streams.sinks.erase import ErasureRequest, erased_counts
     from streams.worker import running_worker
 
     settings = Settings()
     try:
-        wanted = ErasureRequest(authority=authority, report_id=report_id)
+        wanted = ErasureRequest(authority=authority, report_id=report_id, tombstone=tombstone)
     except ValidationError as error:
         raise fail(f"not a report identity: {first_problem(error)[1]}") from None
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
@@ -303,7 +306,13 @@ def erase(
     else:
         client = connect(settings.clickhouse_dsn, settings.clickhouse_ca_file)
         migrate(client, settings.database)
-        erased = erase_report(client, settings.database, wanted).as_dict()
+        counts = erased_counts(client, settings.database, wanted)
+        if counts is None:
+            raise fail(
+                f"no report {authority}:{report_id} was ever stored: nothing erased; to keep it from"
+                " being stored when it comes, add --tombstone"
+            )
+        erased = counts
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 
