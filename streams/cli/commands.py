@@ -297,9 +297,15 @@ def erase(
         wanted = ErasureRequest(authority=authority, report_id=report_id, tombstone=tombstone)
     except ValidationError as error:
         raise fail(f"not a report identity: {first_problem(error)[1]}") from None
+    never_stored = (
+        f"no report {authority}:{report_id} was ever stored: nothing erased; to keep it from"
+        " being stored when it comes, add --tombstone"
+    )
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
     if api is not None:  # chdb belongs to the running worker
         answer = api.post("/erase", wanted.model_dump())
+        if answer.get("status") == 404:
+            raise fail(never_stored)
         if "error" in answer:
             raise fail(str(answer["error"]))
         erased = answer["erased"]
@@ -308,10 +314,7 @@ def erase(
         migrate(client, settings.database)
         counts = erased_counts(client, settings.database, wanted)
         if counts is None:
-            raise fail(
-                f"no report {authority}:{report_id} was ever stored: nothing erased; to keep it from"
-                " being stored when it comes, add --tombstone"
-            )
+            raise fail(never_stored)
         erased = counts
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
