@@ -42,6 +42,8 @@ class RejectReason(StrEnum):
     UNDECODABLE_RECORD = "undecodable_record"
     UNDECODABLE_NMEA = "undecodable_nmea"
     AUTHORITY_MISMATCH = "authority_mismatch"
+    BREAKDOWN_EXCEEDS_PERSONS = "breakdown_exceeds_persons"
+    UNKNOWN_NATIONALITY = "unknown_nationality"
 
 
 class Rejected(BaseModel):

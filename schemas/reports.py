@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.keys import vessel_key as identity_of_vessel
+from schemas.identity import vessel_track_key
 
 UINT32_MAX = 2**32 - 1
 """The largest count a ClickHouse UInt32 column (persons, nationalities) holds."""
@@ -161,10 +161,12 @@ class VesselReport(_Report):
 
     @property
     def vessel_key(self) -> str:
-        """The identity that keys this vessel's partition: MMSI, else IMO, else track id."""
-        key = identity_of_vessel(self.mmsi, self.imo, self.track_id)
-        assert key is not None, "a vessel report has an identity (checked at validation)"
-        return key
+        """The identity that keys this vessel's partition and track: MMSI, else IMO, else track id.
+
+        Placeholder identities (MMSI 0, 999999999, out of the ITU ranges; IMO failing its
+        check digit) key nothing: see schemas/identity.py.
+        """
+        return vessel_track_key(self.mmsi, self.imo, self.track_id, self.authority, self.report_id)
 
 
 Report = InterceptionReport | VesselReport

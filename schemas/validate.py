@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.consistency import inconsistent_report
 from schemas.events import ReportKind
 from schemas.limits import DEFAULT_LIMITS, MAX_MESSAGE_BYTES, ReportLimits
 from schemas.rejection import Rejected, RejectReason, reason_from_validation_error
@@ -46,6 +47,7 @@ def validate_report(
         duplicate_key(raw)
         or _out_of_time_range(report, now, limits)
         or _implausible_value(report, limits)
+        or (inconsistent_report(report) if isinstance(report, InterceptionReport) else None)
         or _unknown_crossing(report, known_crossings)
     )
     return rejected or report

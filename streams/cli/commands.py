@@ -279,29 +279,41 @@ def cluster_ddl(
 def erase(
     authority: Annotated[str, typer.Option(help="the report's authority, as it sent it")],
     report_id: Annotated[str, typer.Option("--report-id", help="the report's report_id")],
+    tombstone: Annotated[
+        bool, typer.Option("--tombstone", help="erase an identity never stored: keep it from being stored")
+    ] = False,
 ) -> None:
     """Erase one report and what came of it (correction and erasure requests); its counts follow."""
     from pydantic import ValidationError
 
     from streams.client.worker_api import running_worker
-    from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+    from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
     from streams.sinks.clickhouse.sink import connect, migrate
 
     settings = Settings()
     try:
-        wanted = ErasureRequest(authority=authority, report_id=report_id)
+        wanted = ErasureRequest(authority=authority, report_id=report_id, tombstone=tombstone)
     except ValidationError as error:
         raise fail(f"not a report identity: {first_problem(error)[1]}") from None
+    never_stored = (
+        f"no report {authority}:{report_id} was ever stored: nothing erased; to keep it from"
+        " being stored when it comes, add --tombstone"
+    )
     api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
     if api is not None:  # chdb belongs to the running worker
         answer = api.post("/erase", wanted.model_dump())
+        if answer.get("status") == 404:
+            raise fail(never_stored)
         if "error" in answer:
             raise fail(str(answer["error"]))
         erased = answer["erased"]
     else:
         client = connect(settings.clickhouse_dsn, settings.clickhouse_ca_file)
         migrate(client, settings.database)
-        erased = erase_report(client, settings.database, wanted).as_dict()
+        counts = erased_counts(client, settings.database, wanted)
+        if counts is None:
+            raise fail(never_stored)
+        erased = counts
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 

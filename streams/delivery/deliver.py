@@ -158,7 +158,7 @@ class CentreSender:
         return True
 
     async def _post(self, body: bytes, content_type: str, key: str) -> None:
-        """One signed POST; anything but a 2xx raises."""
+        """One signed POST to the subscription's URL; anything but a 2xx (a redirect too) raises."""
         assert self.sub.webhook is not None and self.sub.secret is not None
         timestamp = int(time.time())
         headers = {
@@ -168,7 +168,11 @@ class CentreSender:
             SIGNATURE_HEADER: sign(self.sub.secret.get_secret_value(), timestamp, key, body),
         }
         timeout = aiohttp.ClientTimeout(total=self.sub.timeout_s)
-        async with self.session.post(str(self.sub.webhook), data=body, headers=headers, timeout=timeout) as r:
+        # Never follow a redirect: the signed alert goes to the subscription's URL or nowhere,
+        # so a 3xx is a failed attempt like a 5xx (a redirect could point it at an internal host).
+        async with self.session.post(
+            str(self.sub.webhook), data=body, headers=headers, timeout=timeout, allow_redirects=False
+        ) as r:
             if r.status >= 300:
                 raise aiohttp.ClientResponseError(
                     r.request_info, r.history, status=r.status, message=f"HTTP {r.status}"

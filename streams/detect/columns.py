@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from schemas.codec import decode_obj, encode_columns
+from schemas.identity import is_unidentified
 from schemas.keys import report_identity
 from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
@@ -149,7 +150,7 @@ def split_for_detection(
                     vessel_type=report.vessel_type or "", received=event.received_at.timestamp(),
                 )
             )  # fmt: skip
-            if report.sog is None or report.sog < meeting_max_kn:
+            if (report.sog is None or report.sog < meeting_max_kn) and not is_unidentified(key):
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
                     cells[partition_of(cell, partitions)].append(
                         CellRow(

@@ -19,6 +19,7 @@ from geo.distance import distance_m, knots
 from geo.ports import Ports
 from geo.transitions import crossed_zones
 from schemas.alerts import AlertKind, Impact
+from schemas.identity import is_unidentified
 from schemas.transitions import Direction, Transition
 from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
@@ -108,6 +109,8 @@ def track_vessels(
         reason = ctx.watch.match(fix.mmsi, fix.imo, fix.name, fix.callsign) if len(ctx.watch) else None
         if reason:
             findings.append(_watched(key, fix, reason))
+        if is_unidentified(key):
+            continue  # a report without a usable identity is no track: no state, gap or speed
         if previous is None:
             changed[key] = VesselState(fix.ts, fix.lat, fix.lon, math.nan, 0.0, 0, fix.crossing, fix.route)
             continue

@@ -1,8 +1,10 @@
 """HTTP ingest for border centres without a Kafka client: `POST /reports`, JSON or NDJSON.
 
 A centre's token names it, and a report must be that centre's own: a line
-whose `authority` is another's refuses the whole request (403, nothing
-sent) and becomes a dead letter, `authority_mismatch`. Every other line gets
+whose `authority` is another's, or cannot be read for certain as ingest reads
+it (see `authority_of`), refuses the whole request (403, nothing sent) and
+becomes a dead letter, `authority_mismatch`. `application/json` is one report,
+however it is laid out; `application/x-ndjson` one per line. Every other line gets
 its result at once, accepted or rejected with reason and field, and is sent
 on to the input topic keyed as `replay` keys it. The rejected lines go too:
 ingest dead-letters them at their own log positions, with their raw bytes,
@@ -12,6 +14,7 @@ like any bad report, so nothing is lost and one path judges every report.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Container, Sequence
@@ -46,9 +49,68 @@ class Judged:
     foreign: list[DeadLetter] = field(default_factory=list)
 
 
+JSON_TYPE = "application/json"
+
+
 def split_lines(body: bytes) -> list[bytes]:
-    """The reports of a JSON or NDJSON body: one per non-blank line."""
+    """The reports of an NDJSON body: one per non-blank line."""
     return [line for line in (raw.strip() for raw in body.split(b"\n")) if line]
+
+
+def split_body(body: bytes, content_type: str) -> list[bytes] | str:
+    """The reports of a body: `application/json` is one JSON value, whatever its whitespace;
+    NDJSON one per line. A JSON body that is NDJSON instead gets a sentence saying so."""
+    if content_type != JSON_TYPE:
+        return split_lines(body)
+    value = body.strip()
+    if not value:
+        return []
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError:
+        lines = split_lines(value)
+        if len(lines) > 1 and all(_is_json(line) for line in lines):
+            return "an application/json body is one report; send one per line as application/x-ndjson"
+    return [value]
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object as its key/value pairs in document order, a repeated key kept."""
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_PAIRS = json.JSONDecoder(object_pairs_hook=_Object, parse_constant=_no_constant)
+
+
+def authority_of(line: bytes) -> str | None:
+    """The `authority` ingest will read from a line, or None when it cannot be read for certain.
+
+    None for a line that is not strict JSON to orjson (NaN, Infinity, bad UTF-8,
+    a lone surrogate), not an object, without a string `authority`, or with
+    `authority` given twice (orjson and pydantic keep the last, other parsers the
+    first, so which centre it names depends on who reads it).
+    """
+    try:
+        report = orjson.loads(line)
+        pairs = _PAIRS.decode(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    if not isinstance(report, dict) or not isinstance(pairs, _Object):
+        return None
+    given = [value for key, value in pairs if key == "authority"]
+    named = report.get("authority")
+    return named if len(given) == 1 and isinstance(named, str) and given[0] == named else None
 
 
 def judge_lines(
@@ -65,9 +127,14 @@ def judge_lines(
     judged = Judged()
     for number, line in enumerate(lines, start=1):
         outcome = validate_report(line, kind, now, known_crossings, max_bytes, limits)
-        named = _authority(line) if isinstance(outcome, Rejected) else outcome.authority
-        if named is not None and named != centre:
-            detail = f"the report names authority {named!r}; this token is centre {centre!r}"
+        named = authority_of(line)
+        if named != centre:
+            detail = (
+                f"the report names authority {named!r}; this token is centre {centre!r}"
+                if named is not None
+                else f"the report's authority cannot be read for certain (not strict JSON, not an object, "
+                f"missing, or given twice); this token is centre {centre!r}"
+            )
             judged.foreign.append(internal_letter(
                 RejectReason.AUTHORITY_MISMATCH, detail, line, HTTP_SOURCE, 0, first_offset + number, now
             ))  # fmt: skip
@@ -81,16 +148,6 @@ def judge_lines(
         else:
             judged.results.append({"line": number, "result": "accepted"})
     return judged
-
-
-def _authority(line: bytes) -> str | None:
-    """The `authority` a line that did not validate still names, if it is readable at all."""
-    try:
-        report = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    value = report.get("authority") if isinstance(report, dict) else None
-    return value if isinstance(value, str) else None
 
 
 class RateLimit:
@@ -133,12 +190,16 @@ class HttpIngest:
         self.publish = publish
         self.rates: dict[str, RateLimit] = {}
 
-    async def receive(self, caller: Caller, kind_name: str, body: bytes) -> Answer:
+    async def receive(
+        self, caller: Caller, kind_name: str, body: bytes, content_type: str = "application/x-ndjson"
+    ) -> Answer:
         """(status, JSON body, headers) for one request of `caller`, a centre."""
         topic = TOPIC_OF_KIND.get(kind_name or "interception")
         if topic is None:
             return 400, {"error": f"kind must be one of {', '.join(TOPIC_OF_KIND)}, not {kind_name!r}"}, {}
-        lines = split_lines(body)
+        lines = split_body(body, content_type)
+        if isinstance(lines, str):
+            return 400, {"error": lines}, {}
         if not lines:
             return 400, {"error": "the body holds no report: send a JSON object, or NDJSON lines"}, {}
         if len(lines) > MAX_LINES:
@@ -147,6 +208,13 @@ class HttpIngest:
         rate = self.rates.get(caller.name)
         if rate is None or rate.rate != caller.rate_per_s:  # new, or its rate changed by a reload
             rate = self.rates[caller.name] = RateLimit(caller.rate_per_s, now_s, rate)
+        if len(lines) > rate.capacity:  # would wait for ever: the bucket never holds that many
+            most = math.floor(rate.capacity)
+            detail = (
+                f"{len(lines)} reports in one request; {caller.name!r} may send at most {most} at once"
+                f" (its bucket: {caller.rate_per_s:g} reports/s, a minute's worth at once)"
+            )
+            return 413, {"error": detail, "bucket_size": most}, {}
         wait_s = rate.take(len(lines), now_s)
         if wait_s:
             retry = str(max(1, math.ceil(wait_s)))

@@ -123,20 +123,27 @@ def auth_middleware(
     return guard
 
 
+AUDIT_SUMMARY = "audit"
+"""The request key under which a handler leaves its ids and counts for the audit line."""
+BODY_AUDITED = frozenset({"/sql", "/reload"})  # what was asked is the body; no report is in it
+
+
 async def _audit(request: web.Request, callers: Callers, status: int) -> None:
     """One line in the audit log (logger `borderwatch.audit`): who asked what, and the answer.
 
-    Never the token itself. A POST's body is what was asked (the SQL, the
-    identity to erase), cut at AUDIT_BODY_CHARS; a refused request's body is
-    not read."""
+    Never the token itself, never a report: `/reports` and `/erase` leave ids and
+    counts under `request[AUDIT_SUMMARY]` (README, Data protection). The body of
+    `/sql` and `/reload` is what was asked, cut at AUDIT_BODY_CHARS; a refused
+    request's body is not read."""
     caller = caller_of(request.headers, callers) or ANONYMOUS
     asked = ""
-    if request.method == "POST" and status < 400:  # the handler has read it: aiohttp keeps it
-        asked = (await request.read())[:AUDIT_BODY_CHARS].decode("utf-8", errors="replace")
-    audit.info(
-        "%s",
-        encode_obj({
-            "caller": caller.name, "remote": request.remote, "method": request.method, "path": request.path,
-            "query": request.query_string[:AUDIT_BODY_CHARS], "body": asked, "status": status,
-        }).decode(),
-    )  # fmt: skip
+    if request.method == "POST" and status < 400 and request.path in BODY_AUDITED:
+        asked = (await request.read())[:AUDIT_BODY_CHARS].decode("utf-8", errors="replace")  # read: kept
+    entry: dict[str, object] = {
+        "caller": caller.name, "remote": request.remote, "method": request.method, "path": request.path,
+        "query": request.query_string[:AUDIT_BODY_CHARS], "body": asked, "status": status,
+    }  # fmt: skip
+    summary = request.get(AUDIT_SUMMARY)
+    if isinstance(summary, dict):
+        entry["summary"] = summary
+    audit.info("%s", encode_obj(entry).decode())

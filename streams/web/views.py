@@ -20,9 +20,12 @@ from pydantic import ValidationError
 from schemas.codec import decode_obj
 from schemas.errors import AnalystBusyError, QueryRefusedError
 from schemas.problems import first_problem
+from schemas.rejection import RejectReason
+from schemas.validate import duplicate_key
 from streams.analyst.counts import GroupBy, parse_duration_s
 from streams.analyst.session import AnalystSession
 from streams.sinks.clickhouse.erase import ErasureRequest
+from streams.web.auth import AUDIT_SUMMARY
 from streams.web.tokens import Caller
 
 RETRY_AFTER_S = "2"
@@ -47,7 +50,7 @@ def add_health_views(
         return web.json({**await asyncio.to_thread(status), "health": health()})
 
 
-ReceiveReports = Callable[[Caller, str, bytes], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
+ReceiveReports = Callable[[Caller, str, bytes, str], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
 
 
 def add_ingest_view(app: faust.App, receive: ReceiveReports) -> None:
@@ -57,18 +60,34 @@ def add_ingest_view(app: faust.App, receive: ReceiveReports) -> None:
     class Reports(View):
         async def post(self, request: Request) -> Response:
             caller: Caller = request["caller"]  # type: ignore[index]  # set by the guard (streams/web/auth.py)
-            status, body, headers = await receive(caller, request.query.get("kind", ""), await request.read())
+            raw = await request.read()
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            status, body, headers = await receive(caller, request.query.get("kind", ""), raw, content_type)
+            request[AUDIT_SUMMARY] = reports_summary(body, len(raw))  # type: ignore[index]
             return self.json(body, status=status, headers=headers)
 
 
-def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[str, int]]) -> None:
+def reports_summary(answer: dict[str, Any], size: int) -> dict[str, Any]:
+    """What the audit log keeps of a `/reports` request: counts, never a report."""
+    results = answer.get("results") or []
+    summary: dict[str, Any] = {"bytes": size, "reports": len(results)}
+    for result in results:
+        summary[result["result"]] = summary.get(result["result"], 0) + 1
+    return summary
+
+
+def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[str, int] | None]) -> None:
     """/erase, on the worker that holds ClickHouse: one report and what was derived from it."""
 
     @app.page("/erase")
     class Erase(View):
         async def post(self, request: Request) -> Response:
+            raw = await request.read()
+            repeated = duplicate_key(raw)
+            if repeated is not None and repeated.reason is RejectReason.DUPLICATE_KEY:
+                return self.json({"error": f"the body gives {repeated.field!r} more than once"}, status=400)
             try:
-                wanted = ErasureRequest.model_validate_json(await request.read())
+                wanted = ErasureRequest.model_validate_json(raw)
             except ValidationError as error:
                 where = first_problem(error)[0] or "body"
                 return self.json(
@@ -76,7 +95,19 @@ def add_operator_views(app: faust.App, erase: Callable[[ErasureRequest], dict[st
                     status=400,
                 )
             erased = await asyncio.to_thread(erase, wanted)
+            if erased is None:
+                detail = (
+                    f"no report {wanted.authority}:{wanted.report_id} was ever stored: nothing erased;"
+                    ' to keep it from being stored when it comes, ask again with "tombstone": true'
+                )
+                request[AUDIT_SUMMARY] = {  # type: ignore[index]
+                    "authority": wanted.authority, "report_id": wanted.report_id, "erased": None,
+                }  # fmt: skip
+                return self.json({"error": detail}, status=404)
             log.warning("erased %s:%s on request: %s", wanted.authority, wanted.report_id, erased)
+            request[AUDIT_SUMMARY] = {  # type: ignore[index]
+                "authority": wanted.authority, "report_id": wanted.report_id, "erased": erased,
+            }  # fmt: skip
             return self.json({"erased": erased})
 
 

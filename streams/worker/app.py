@@ -36,7 +36,7 @@ from streams.kafka.clients import KafkaBatchConsumer
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
-from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
 from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
@@ -259,9 +259,10 @@ class Worker:
         problem = {"watch_list_error": inputs.watch.error} if inputs.watch.error else {}
         return {"tokens": len(named), "watch_list": watched, **problem}
 
-    def erase(self, wanted: ErasureRequest) -> dict[str, int]:
+    def erase(self, wanted: ErasureRequest) -> dict[str, int] | None:
+        """The counts of an erasure, or None for an identity never stored (and no tombstone asked)."""
         assert self.inputs.sink is not None
-        return erase_report(self.inputs.sink.client, self.inputs.settings.database, wanted).as_dict()
+        return erased_counts(self.inputs.sink.client, self.inputs.settings.database, wanted)
 
 
 async def _drain(stream: StreamT) -> None:

@@ -26,6 +26,7 @@ from streams.kafka.security import tls_problem
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
 from streams.sinks.clickhouse.retention import apply_retention
 from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate, redact_dsn
+from streams.web.audit_log import AuditFileHandler
 from streams.web.auth import ApiAccess, audit
 from streams.web.tls import server_context
 from streams.web.tokens import Callers, load_tokens
@@ -62,7 +63,7 @@ def run_worker(settings: Settings) -> None:
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
     access = api_access(settings)
-    audit_to(settings.data_dir / AUDIT_FILE)
+    audit_to(settings.data_dir / AUDIT_FILE, settings.retention.raw_days)
     with ExitStack() as stack:
         broker_url = resolve_broker(settings, stack)
         kafka = settings.kafka_security.connect(broker_url)
@@ -133,11 +134,10 @@ def api_access(settings: Settings) -> ApiAccess:
     return ApiAccess(Callers(ensure_token(settings.data_dir), named), tls)
 
 
-def audit_to(path: Path) -> None:
-    """The audit of the API (logger borderwatch.audit) as JSON lines in the data dir, private."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    audit.addHandler(handler)
+def audit_to(path: Path, keep_days: int) -> None:
+    """The audit of the API (logger borderwatch.audit) as JSON lines in the data dir, private,
+    kept `keep_days` (the raw reports' retention)."""
+    audit.addHandler(AuditFileHandler(path, keep_days))
     audit.setLevel(logging.INFO)
     audit.propagate = False
 

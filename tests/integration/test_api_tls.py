@@ -60,7 +60,7 @@ def test_over_tls_each_role_reaches_its_endpoints_and_every_request_is_audited(
                           web_hosts='["bw.test"]')  # fmt: skip
     assert worker.base_url.startswith("https://")
     trust = ssl.create_default_context(cafile=str(cert))
-    sql, erase = {"sql": "SELECT 1"}, {"authority": "ES-GC", "report_id": "r-1"}
+    sql, erase = {"sql": "SELECT 1"}, {"authority": "ES-GC", "report_id": "r-1", "tombstone": True}
 
     assert call(worker, "/counts", ANALYST, None, trust) == 200
     assert call(worker, "/sql", ANALYST, sql, trust) == 200

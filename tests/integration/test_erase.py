@@ -80,5 +80,7 @@ def test_erase_takes_only_a_report_identity_with_the_token(start_worker: Any, tm
     # A long name is refused by the model; a body over the 16 MiB request limit by aiohttp.
     assert request(worker, "/erase", auth, b'{"authority": "' + b"A" * 3_000_000 + b'"}') == 400
     assert request(worker, "/erase", auth, b'{"authority": "' + b"A" * 17_000_000 + b'"}') == 413
-    assert request(worker, "/erase", auth, body) == 200  # nothing to erase is no error
+    assert request(worker, "/erase", auth, body) == 404  # never stored: refused, unless a tombstone is asked
+    tombstone = body[:-1] + b', "tombstone": true}'
+    assert request(worker, "/erase", auth, tombstone) == 200
     worker.wait_until(lambda s: all(state == "ok" for state in s["health"].values()))

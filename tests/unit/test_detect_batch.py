@@ -59,9 +59,9 @@ def test_a_fix_near_a_cell_edge_is_also_sent_to_the_neighbouring_cell() -> None:
     edge = 36.0 - 100 / 111_000  # 100 m south of a cell edge, within the 500 m meeting distance
     middle = 36.0 + CELL_DEG / 2
     _, cells = split_for_detection(
-        events(vessel(1, edge, -3.52), vessel(2, middle, -3.52)), KINDS, 4, 500.0, 2.0
+        events(vessel(224000001, edge, -3.52), vessel(224000002, middle, -3.52)), KINDS, 4, 500.0, 2.0
     )
     rows = [decode_cells(raw) for _, raw in cells]
     seen = [(v, c, h) for r in rows for v, c, h in zip(r["vessel"], r["cell"], r["home"])]
-    assert sorted(h for v, _, h in seen if v == "mmsi:1") == [False, True]
-    assert [h for v, _, h in seen if v == "mmsi:2"] == [True]
+    assert sorted(h for v, _, h in seen if v == "mmsi:224000001") == [False, True]
+    assert [h for v, _, h in seen if v == "mmsi:224000002"] == [True]

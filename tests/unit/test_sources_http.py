@@ -36,10 +36,10 @@ def judge(lines: list[bytes]):  # type: ignore[no-untyped-def]
 
 
 def test_each_line_gets_its_result_and_every_own_line_goes_on_to_ingest() -> None:
-    judged = judge([line(report_id="a"), line(report_id="b", persons=-1), b"not json"])
+    judged = judge([line(report_id="a"), line(report_id="b", persons=-1), line(report_id="c", persons="3")])
     assert [r["result"] for r in judged.results] == ["accepted", "rejected", "rejected"]
     assert judged.results[1]["reason"] == "negative_count" and judged.results[1]["field"] == "persons"
-    assert judged.results[2]["reason"] == "invalid_json"
+    assert judged.results[2]["reason"] == "wrong_type"
     assert (
         len(judged.to_send) == 3 and judged.foreign == []
     )  # ingest dead-letters the bad ones at their offsets

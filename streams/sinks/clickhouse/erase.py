@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from clickhouse_connect.driver.client import Client
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from schemas.keys import report_identity
 from schemas.reports import Text
@@ -32,6 +32,9 @@ class ErasureRequest(BaseModel):
 
     authority: Text
     report_id: Text
+    tombstone: StrictBool = Field(
+        False, description="erase an identity that was never stored: a tombstone against its arrival"
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,36 @@ def erase_report(client: Client, db: str, request: ErasureRequest) -> Erasure:
             parameters=identity,
         )
     return Erasure(events, positions, rejects, transitions, alerts)
+
+
+def was_stored(client: Client, db: str, request: ErasureRequest) -> bool:
+    """Did the identity ever reach ClickHouse: stored, dead-lettered, or erased before?"""
+    identity = {"a": request.authority, "r": request.report_id}
+    where = "authority = %(a)s AND report_id = %(r)s"
+    named = "JSONExtractString(raw, 'authority') = %(a)s AND JSONExtractString(raw, 'report_id') = %(r)s"
+    checks = (
+        f"SELECT count() FROM {db}.report_keys WHERE {where}",
+        f"SELECT count() FROM {db}.events WHERE {where}",
+        f"SELECT count() FROM {db}.erased WHERE {where}",  # a repeated erasure finishes one a crash cut
+        f"SELECT count() FROM {db}.rejects WHERE {named}",
+    )
+    return any(_count(client, sql, identity) for sql in checks)
+
+
+def erase_known_report(client: Client, db: str, request: ErasureRequest) -> Erasure | None:
+    """`erase_report`, or None (nothing written) for an identity never stored unless a tombstone is asked.
+
+    Erasing a mistyped identity would otherwise look done while the real report stays.
+    """
+    if not request.tombstone and not was_stored(client, db, request):
+        return None
+    return erase_report(client, db, request)
+
+
+def erased_counts(client: Client, db: str, request: ErasureRequest) -> dict[str, int] | None:
+    """`erase_known_report` as the counts the API and the CLI show."""
+    erasure = erase_known_report(client, db, request)
+    return None if erasure is None else erasure.as_dict()
 
 
 def _count(client: Client, sql: str, parameters: dict[str, str]) -> int:
