@@ -262,7 +262,7 @@ def cluster_ddl(
     import tempfile
 
     from streams.sinks.clickhouse.cluster_ddl import cluster_ddl as render
-    from streams.sinks.clickhouse.sink import connect
+    from streams.sinks.clickhouse.connection import connect
 
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="borderwatch-ddl-") as scratch:
@@ -285,8 +285,9 @@ def erase(
     """Erase one report and what came of it (correction and erasure requests); its counts follow."""
     from pydantic import ValidationError
 
+    from streams.sinks.clickhouse.connection import connect
     from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
-    from streams.sinks.clickhouse.sink import connect, migrate
+    from streams.sinks.clickhouse.migrations.runner import migrate
     from streams.worker.start import running_worker
 
     settings = Settings()
@@ -435,7 +436,7 @@ def _query(
         if answer is None:
             raise fail(f"the worker at {api.base_url} did not answer; see its log in {settings.data_dir}")
         return answer
-    from streams.sinks.clickhouse.sink import connect, redact_dsn
+    from streams.sinks.clickhouse.connection import connect, redact_dsn
 
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
     try:

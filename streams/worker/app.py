@@ -39,7 +39,7 @@ from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
 from streams.sinks.clickhouse.erase import erase_report
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.sinks.topic_to_table import TopicSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest

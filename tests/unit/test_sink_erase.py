@@ -16,8 +16,10 @@ from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.rejection import DeadLetter, RejectReason
 from schemas.transitions import Direction, Transition
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
-from streams.sinks.clickhouse.sink import ELSEWHERE, ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.events import ELSEWHERE, ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.stages.enrich import Enriched, RawMessage, process_batch
 

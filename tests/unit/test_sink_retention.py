@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from geo import load_catalogue
 from schemas import ReportKind
 from schemas.rejection import DeadLetter, RejectReason
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.retention import Retention, apply_retention
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
 from streams.stages.enrich import RawMessage, process_batch
 
 DB = "bw_retention_unit"
