@@ -36,8 +36,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from clickhouse_connect.driver.client import Client
 
-from streams.sinks import clickhouse
-from streams.sinks.clickhouse.sink import MIGRATIONS, _events_by_month, connect, migrate
+from streams.sinks.clickhouse.columns import EVENT_COLUMNS
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.migrations import runner
+from streams.sinks.clickhouse.migrations.m0013_events_by_month import VERSION as BY_MONTH
+from streams.sinks.clickhouse.migrations.runner import MIGRATIONS, migrate
 
 START = "2025-01-01 00:00:00"
 AUTHORITIES = ("ES-GC", "IT-GDF", "MT-AFM", "GR-HCG", "ES-SM", "MA-MRN")
@@ -68,12 +71,12 @@ def rows(n: int, offset: int = 0, start: str = START, span_s: int = SPAN_S) -> s
 
 def fill(client: Client, db: str, n: int, upto: int | None) -> float:
     client.command(f"DROP DATABASE IF EXISTS {db}")
-    clickhouse.MIGRATIONS = MIGRATIONS[:upto] if upto else MIGRATIONS
+    runner.MIGRATIONS = {v: m for v, m in MIGRATIONS.items() if v <= upto} if upto else MIGRATIONS
     try:
         migrate(client, db)
     finally:
-        clickhouse.MIGRATIONS = MIGRATIONS
-    columns = ", ".join(clickhouse.EVENT_COLUMNS)
+        runner.MIGRATIONS = MIGRATIONS
+    columns = ", ".join(EVENT_COLUMNS)
     started = time.perf_counter()
     step = 500_000
     for offset in range(0, n, step):
@@ -100,7 +103,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2_000_000)
     n = parser.parse_args().reports
     client = connect(f"chdb://{tempfile.mkdtemp(prefix='bench-schema-')}")
-    before_upto = MIGRATIONS.index(_events_by_month)
+    before_upto = BY_MONTH - 1
     filled = {"before": fill(client, "before", n, before_upto), "after": fill(client, "after", n, None)}
     # Half the keys are stored reports, half are new ones (as in a batch of fresh reports and resends).
     stored = range(7, n, max(n // 1000, 1))
@@ -143,7 +146,7 @@ def main() -> None:
             ms, read = timed(client, by_db[db], {"keys": keys})
             cells.append(f"{ms:8.1f} ms {read:>11,}")
         print(f"{name:32} {cells[0]:>24} {cells[1]:>24}")
-    columns = ", ".join(clickhouse.EVENT_COLUMNS)
+    columns = ", ".join(EVENT_COLUMNS)
     batches = {
         "2,000 reports of one day": rows(2000, 10 * n, "2026-12-01 00:00:00", 86400),
         "2,000 reports over two years": rows(2000, 20 * n),

@@ -24,9 +24,11 @@ from schemas import ReportKind
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.rejection import DeadLetter, RejectReason
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.retention import Retention, apply_retention
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
 from streams.stages.enrich import RawMessage, process_batch
 
 AT = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

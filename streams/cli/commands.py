@@ -62,7 +62,7 @@ def fail(message: str) -> typer.Exit:
 
 @cli.command()
 def worker() -> None:
-    """Run a worker: settings from BORDERWATCH_* (see README), in the foreground."""
+    """Run a worker: settings from BORDERWATCH_* (docs/operations/settings.md), in the foreground."""
     from streams.worker.start import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -260,7 +260,7 @@ def cluster_ddl(
     import tempfile
 
     from streams.sinks.clickhouse.cluster_ddl import cluster_ddl as render
-    from streams.sinks.clickhouse.sink import connect
+    from streams.sinks.clickhouse.connection import connect
 
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="borderwatch-ddl-") as scratch:
@@ -287,8 +287,9 @@ def erase(
     from pydantic import ValidationError
 
     from streams.client.worker_api import running_worker
+    from streams.sinks.clickhouse.connection import connect
     from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
-    from streams.sinks.clickhouse.sink import connect, migrate
+    from streams.sinks.clickhouse.migrations.runner import migrate
 
     settings = Settings()
     try:
@@ -443,7 +444,7 @@ def _query(
         return answer
     from schemas.errors import QueryRefusedError
     from streams.analyst.session import AnalystSession
-    from streams.sinks.clickhouse.sink import connect, redact_dsn
+    from streams.sinks.clickhouse.connection import connect, redact_dsn
 
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
     try:

@@ -25,7 +25,7 @@ from streams.data import SAMPLE_INTERCEPTIONS, SAMPLE_VESSELS
 from streams.demo.scenario import build_scenario, default_start, interleave
 from streams.kafka.broker import free_port, local_broker_process, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
-from streams.sinks.clickhouse.sink import redact_dsn
+from streams.sinks.clickhouse.connection import redact_dsn
 from streams.sources.replay import open_lines, replay_lines
 from streams.worker.datadir import running_worker_process, secure_data_dir
 

@@ -20,7 +20,7 @@ from streams.detect.columns import split_for_detection
 from streams.detect.thresholds import Thresholds
 from streams.kafka.clients import KafkaEventPublisher
 from streams.kafka.topics import DETECT_CELLS, DETECT_TRACKS, ENRICHED
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.stages.enrich import Enriched
 
 

@@ -132,7 +132,7 @@ async def _audit(request: web.Request, callers: Callers, status: int) -> None:
     """One line in the audit log (logger `borderwatch.audit`): who asked what, and the answer.
 
     Never the token itself, never a report: `/reports` and `/erase` leave ids and
-    counts under `request[AUDIT_SUMMARY]` (README, Data protection). The body of
+    counts under `request[AUDIT_SUMMARY]` (docs/data-protection.md). The body of
     `/sql` and `/reload` is what was asked, cut at AUDIT_BODY_CHARS; a refused
     request's body is not read."""
     caller = caller_of(request.headers, callers) or ANONYMOUS

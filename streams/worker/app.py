@@ -37,7 +37,7 @@ from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
 from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
 from streams.stages.handoff import HandoffReader

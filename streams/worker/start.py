@@ -24,8 +24,11 @@ from streams.detect.watchlist import WatchListFile
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
 from streams.kafka.security import tls_problem
 from streams.kafka.topics import ALL_TOPICS, ensure_topics
+from streams.sinks.clickhouse.connection import connect, redact_dsn
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
+from streams.sinks.clickhouse.repair import DerivedTableRepair
 from streams.sinks.clickhouse.retention import apply_retention
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate, redact_dsn
 from streams.web.audit_log import AuditFileHandler
 from streams.web.auth import ApiAccess, audit
 from streams.web.tls import server_context
@@ -87,7 +90,8 @@ def run_worker(settings: Settings) -> None:
             earlier = sink.open_log(cluster)
             if earlier:
                 log.warning("%s", broker_restarted(cluster, earlier))
-            for table in sink.repair_derived(settings.retention.positions_days):
+            repair = DerivedTableRepair(sink.client, settings.database)
+            for table in repair.repair_derived(settings.retention.positions_days):
                 log.warning("%s disagreed with events after a crash; repaired it", table)
             analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
             stack.callback(analyst.close)

@@ -21,7 +21,9 @@ from streams.detect.thresholds import Thresholds
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.kafka.topics import INTERCEPTIONS, MAX_MESSAGE_BYTES, ensure_topics
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sources.replay import replay_lines
 from streams.stages.ingest import Ingest
 from streams.stages.runner import StageCounts, run_batches

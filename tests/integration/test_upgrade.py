@@ -12,7 +12,7 @@ import orjson
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
-from streams.sinks.clickhouse.sink import connect
+from streams.sinks.clickhouse.connection import connect
 from tests.integration.conftest import send
 
 # Made by the release before, with its own sink: 50 interception reports u-0 .. u-49 (persons n + 1),

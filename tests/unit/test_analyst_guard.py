@@ -16,7 +16,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from streams.analyst.guard import FunctionInfo, Policy, Refusal, Refused, build_policy, check_ast
-from streams.sinks.clickhouse.sink import connect, migrate
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.migrations.runner import migrate
 
 DB = "borderwatch"
 

@@ -22,7 +22,8 @@ from clickhouse_connect.driver.client import Client
 from schemas.errors import QueryRefusedError
 from streams.analyst.limits import AnalystLimits
 from streams.analyst.session import AnalystSession
-from streams.sinks.clickhouse.sink import connect, migrate
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.migrations.runner import migrate
 
 DB = "borderwatch"
 EVENT_ROWS = 3000

@@ -29,7 +29,7 @@ def test_counts_query_groups_and_filters_with_parameters() -> None:
 
 
 def test_redact_dsn_hides_only_the_password() -> None:
-    from streams.sinks.clickhouse.sink import redact_dsn
+    from streams.sinks.clickhouse.connection import redact_dsn
 
     assert redact_dsn("http://analyst:s3cr%40t@10.0.0.7:8123/borderwatch") == (
         "http://analyst:***@10.0.0.7:8123/borderwatch"

@@ -26,7 +26,9 @@ from geo import load_catalogue
 from schemas import ReportKind
 from streams.config.settings import Settings
 from streams.kafka.security import KafkaSecurity, SecurityProtocol
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.stages.enrich import RawMessage, process_batch
 
 ROOT = Path(__file__).resolve().parents[2]

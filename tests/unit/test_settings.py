@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from streams.config.settings import Settings
-from streams.sinks.clickhouse.sink import redact_dsn
+from streams.sinks.clickhouse.connection import redact_dsn
 
 
 def test_a_clickhouse_password_file_takes_the_place_of_the_dsns_password_and_never_shows(

@@ -13,8 +13,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from streams.sinks.clickhouse.cluster_ddl import SHARDED, cluster_ddl
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.retention import Retention, apply_retention
-from streams.sinks.clickhouse.sink import connect, migrate
 
 HEAD = r"CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS bw_cluster\.(\w+) ON CLUSTER bw"
 COMMITTED = Path(__file__).resolve().parents[2] / "docker" / "clickhouse" / "cluster.sql"

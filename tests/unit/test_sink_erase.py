@@ -16,8 +16,11 @@ from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.rejection import DeadLetter, RejectReason
 from schemas.transitions import Direction, Transition
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
-from streams.sinks.clickhouse.sink import ELSEWHERE, ClickHouseIncidentSink, connect, migrate
+from streams.sinks.clickhouse.events import ELSEWHERE, ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
+from streams.sinks.clickhouse.repair import DerivedTableRepair
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.stages.enrich import Enriched, RawMessage, process_batch
 
@@ -76,7 +79,7 @@ def test_an_erased_report_leaves_with_what_came_of_it_and_a_copy_is_not_stored_a
     assert client.query(f"SELECT event_ids FROM {DB}.alerts FINAL").result_rows == [(["ES-GC:keep-1"],)]
     for table in ("rejects", "transitions"):
         assert client.query(f"SELECT count() FROM {DB}.{table}").result_rows == [(0,)], table
-    assert sink.repair_derived() == []  # the counts and keys agree with the events
+    assert DerivedTableRepair(client, DB).repair_derived() == []  # the counts and keys agree with the events
 
     # A resend of the erased report is a resend: not stored, not published again.
     copy = events("gone-1")
@@ -101,7 +104,7 @@ def test_an_erased_vessel_report_leaves_its_position_and_its_key(engine_dir: Pat
     for table in ("events", "report_keys", "vessel_positions"):
         rows = client.query(f"SELECT report_id FROM {db}.{table}").result_rows
         assert rows == [("fix-1",)], table
-    assert sink.repair_derived() == []
+    assert DerivedTableRepair(client, db).repair_derived() == []
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,11 @@ from pydantic import ValidationError
 from geo import load_catalogue
 from schemas import ReportKind
 from schemas.rejection import DeadLetter, RejectReason
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.migrations.runner import migrate
+from streams.sinks.clickhouse.repair import DerivedTableRepair
 from streams.sinks.clickhouse.retention import Retention, apply_retention
-from streams.sinks.clickhouse.sink import ClickHouseIncidentSink, connect, migrate
 from streams.stages.enrich import RawMessage, process_batch
 
 DB = "bw_retention_unit"
@@ -81,7 +84,8 @@ def test_personal_data_goes_at_its_ttl_and_the_counts_stay(engine_dir: Path) -> 
     ).result_rows
     assert kept == [("new", True, 1), ("old", False, 0), ("v-new", True, 0), ("v-old", False, 0)]
     assert client.query(positions).result_rows == [("v-new",)]  # a position goes whole, at its own TTL
-    assert sink.repair_derived(Retention().positions_days) == []  # gone by its TTL, not lost: not put back
+    repair = DerivedTableRepair(client, DB)
+    assert repair.repair_derived(Retention().positions_days) == []  # gone by its TTL, not lost: not put back
     assert client.query(positions).result_rows == [("v-new",)]
     raws = client.query(f"SELECT source_offset, raw FROM {DB}.rejects ORDER BY 1").result_rows
     assert raws == [(1, ""), (2, "a name, not JSON")]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from schemas.transitions import Direction, Transition
-from streams.sinks.clickhouse.sink import connect, migrate
+from streams.sinks.clickhouse.connection import connect
+from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 
 DB = "bw_transitions_unit"

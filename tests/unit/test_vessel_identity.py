@@ -17,7 +17,7 @@ from streams.detect.columns import DetectBatch, decode_cells, split_for_detectio
 from streams.detect.thresholds import Thresholds
 from streams.detect.vessels import VesselContext, find_gaps, track_vessels
 from streams.detect.watchlist import WatchList
-from streams.sinks.clickhouse.sink import EVENT_COLUMNS, event_columns
+from streams.sinks.clickhouse.columns import EVENT_COLUMNS, event_columns
 from streams.stages.enrich import RawMessage, process_batch
 
 CATALOGUE = load_catalogue(builtin_path())

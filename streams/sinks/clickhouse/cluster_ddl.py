@@ -16,8 +16,8 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
+from streams.sinks.clickhouse.migrations.runner import MIGRATIONS, migrate
 from streams.sinks.clickhouse.retention import Retention, apply_retention, ttl_statements
-from streams.sinks.clickhouse.sink import MIGRATIONS, migrate
 
 # Sharded tables and the key each is sharded by.
 SHARDED = {

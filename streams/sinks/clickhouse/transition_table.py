@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.codec import encode_obj
 from schemas.transitions import Transition
-from streams.sinks.clickhouse.sink import batch_token, once_settings
+from streams.sinks.clickhouse.columns import batch_token, once_settings
 
 TRANSITION_COLUMNS = (
     "vessel_key", "mmsi", "imo", "name", "callsign", "vessel_type", "zone_id", "route", "direction",
