@@ -20,9 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.bench_spine import feed_lines
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import start_local_broker
 from streams.kafka.clients import KafkaBatchConsumer
-from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS
 from streams.sources.replay import replay_lines
 
 

@@ -24,8 +24,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import ensure_topics
 from streams.web.tokens import hash_token
 
 CENTRES = [f"BENCH-{n:02d}" for n in range(10)]

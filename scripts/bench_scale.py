@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.bench_spine import feed_lines
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.detect.columns import partition_of
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from streams.sources.replay import replay_lines
 
 PARTITIONS = 8

@@ -41,8 +41,9 @@ from streams.client.worker_api import (
     stop_process,
     wait_for_worker,
 )
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from streams.sources.replay import replay_lines
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -696,8 +696,9 @@ def wait_until_handled(api: Any, sent: int, timeout_s: float = 900.0) -> dict[st
 def replay_through_worker(feed: Feed, data_dir: Path) -> tuple[list[AlertState], dict[str, Any]]:
     """Bundled broker and a real worker on chdb in `data_dir`; the reports in; alert states out."""
     from streams.client.worker_api import start_worker_process, stop_process, wait_for_worker
+    from streams.kafka.admin import ensure_topics
     from streams.kafka.broker import free_port, start_local_broker
-    from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+    from streams.kafka.topics import INTERCEPTIONS
     from streams.sources.replay import replay_lines
     from streams.worker.datadir import secure_data_dir
 

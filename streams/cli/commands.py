@@ -35,7 +35,7 @@ from streams.cli.output import (
 from streams.client.worker_api import WorkerApi
 from streams.config.settings import LOCAL, Settings
 from streams.kafka.security import KafkaConnection
-from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS, ensure_topics
+from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
 if TYPE_CHECKING:
     from streams.analyst.session import AnalystSession
@@ -77,6 +77,7 @@ def broker(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
 ) -> None:
     """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
+    from streams.kafka.admin import ensure_topics
     from streams.kafka.broker import start_local_broker
 
     settings = Settings()
@@ -208,6 +209,7 @@ def ingest_ais(
     """Decode AIS NMEA sentences and publish vessel reports keyed by MMSI; undecodable lines go to dlq."""
     from datetime import UTC, datetime
 
+    from streams.kafka.admin import ensure_topics
     from streams.kafka.clients import KafkaEventPublisher
     from streams.sources.ais import AisDecoder
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from streams.client.worker_api import WorkerApi, start_worker_process, stop_proc
 from streams.config.settings import Settings
 from streams.data import SAMPLE_INTERCEPTIONS, SAMPLE_VESSELS
 from streams.demo.scenario import build_scenario, default_start, interleave
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, local_broker_process, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from streams.sinks.clickhouse.connection import redact_dsn
 from streams.sources.replay import open_lines, replay_lines
 from streams.worker.datadir import running_worker_process, secure_data_dir
@@ -41,6 +43,33 @@ FIRST_LINES = 10
 # the demo (an open defect: per-input-partition watermarks are the fix, left to the scale-out work).
 DEMO_PARTITIONS = 1
 CONSUMING_WAIT_S = 120
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a worker's /status says it has handled: rows in ClickHouse and this process's counters.
+
+    `events` and `rejects` are ClickHouse's totals, which hold earlier runs on the same data dir;
+    `duplicates` counts this worker process only. A run's share is the difference from the start.
+    """
+
+    events: int = 0
+    rejects: int = 0
+    duplicates: int = 0
+
+    @classmethod
+    def of(cls, status: dict[str, Any] | None) -> Handled:
+        status = status or {}
+        return cls(status.get("events", 0), status.get("rejects", 0), status.get("duplicates", 0))
+
+    def since(self, start: Handled) -> Handled:
+        return Handled(
+            self.events - start.events, self.rejects - start.rejects, self.duplicates - start.duplicates
+        )
+
+    @property
+    def total(self) -> int:
+        return self.events + self.rejects + self.duplicates
 
 
 class DataDirInUseError(BorderwatchError):
@@ -65,14 +94,23 @@ def refuse_if_in_use(data_dir: Path) -> None:
         )
 
 
-def _wait_until_handled(api: WorkerApi, sent: int) -> None:
-    """Until the worker has handled `sent` messages (its consumers have joined), or a time limit."""
+def _wait_until_handled(api: WorkerApi, sent: int, start: Handled) -> None:
+    """Until the worker has handled this run's `sent` messages (its consumers joined), or a time limit."""
     deadline = time.monotonic() + CONSUMING_WAIT_S
     while time.monotonic() < deadline:
-        status = api.get("/status") or {}
-        if sum(status.get(k, 0) for k in ("events", "rejects", "duplicates")) >= sent:
+        if Handled.of(api.get("/status")).since(start).total >= sent:
             return
         time.sleep(0.2)
+
+
+def earlier_run(start: Handled) -> str | None:
+    """What the data dir held before this run, if anything: the demo says so, and counts only this run."""
+    if start.events == 0 and start.rejects == 0:
+        return None
+    return (
+        f"this data dir already held a run: {start.events} reports and {start.rejects} rejected messages "
+        "stored. This run adds to it; its reports that were stored before are resends and count once"
+    )
 
 
 def run_demo(
@@ -103,6 +141,9 @@ def run_demo(
         try:
             api = wait_for_worker(worker, base, settings.data_dir, log)
             console.print(f"worker: pid {worker.pid}, ClickHouse {redact_dsn(settings.clickhouse_dsn)}")
+            start = Handled.of(api.get("/status"))
+            if (held := earlier_run(start)) is not None:
+                console.print(held)
             sent = 0
             nights = {INTERCEPTIONS: scenario.interceptions, VESSELS: scenario.vessels}
             for path, topic in feeds:
@@ -110,10 +151,10 @@ def run_demo(
                 # The first lines wait until the worker consumes; the rest are paced (see DEMO_RATE_PER_S).
                 first, rest = lines[:FIRST_LINES], lines[FIRST_LINES:]
                 sent += asyncio.run(replay_lines(iter(first), topic, broker.url))
-                _wait_until_handled(api, sent)
+                _wait_until_handled(api, sent, start)
                 sent += asyncio.run(replay_lines(iter(rest), topic, broker.url, DEMO_RATE_PER_S))
                 console.print(f"replayed {path.name} to {topic}, with the scripted night in its place")
-            _watch(console, api, sent, counts_table, scenario.expected_groups)
+            _watch(console, api, sent, start, counts_table, scenario.expected_groups)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C)")
         finally:
@@ -131,21 +172,22 @@ def run_demo(
     )
 
 
-def _watch(console: Console, api: WorkerApi, sent: int, counts_table: Any, expected: frozenset[str]) -> None:
-    """Live counts and alerts until every message is handled and the scenario's alerts have fired."""
+def _watch(
+    console: Console, api: WorkerApi, sent: int, start: Handled, counts_table: Any, expected: frozenset[str]
+) -> None:
+    """Live counts and alerts until this run's messages are handled and the scenario's alerts have fired."""
     deadline = time.monotonic() + ALERT_WAIT_S
     with Live(console=console, refresh_per_second=2) as live:
         while True:
             status = api.get("/status") or {}
             rows = api.get("/counts", {"by": "crossing"}) or []
             alerts = api.get("/alerts") or []
-            accounted = sum(status.get(k, 0) for k in ("events", "rejects", "duplicates"))
+            run = Handled.of(status).since(start)
             fired = {a["id"].rsplit(":", 1)[0] for a in alerts}
-            done = accounted >= sent and (expected <= fired or time.monotonic() > deadline)
+            done = run.total >= sent and (expected <= fired or time.monotonic() > deadline)
             line = Text(
-                f"handled {status.get('processed', 0)}/{sent} messages: "
-                f"{status.get('events', 0)} reports stored, {status.get('rejects', 0)} rejected "
-                f"(see the rejects table), {status.get('duplicates', 0)} resends ignored"
+                f"handled {min(run.total, sent)}/{sent} messages of this run: {run.events} reports stored, "
+                f"{run.rejects} rejected (see the rejects table), {run.duplicates} resends ignored"
             )
             live.update(
                 Group(counts_table(rows, "persons and reports per crossing"), line, _alerts_table(alerts))

@@ -50,6 +50,8 @@ def build_scenario(start: datetime, partitions: int) -> Scenario:
     Every scripted vessel ends its voyage in port, where a silent vessel is
     moored rather than dark; only the one meant to go dark does. Interception
     reports arrive some minutes to hours after the event, as centres report.
+
+    Long because it is the script of the night, read top to bottom as the demo tells it.
     """
     vessels: list[tuple[datetime, dict[str, Any]]] = []
 

@@ -126,6 +126,9 @@ def split_for_detection(
     their crossing (reports placed in no crossing have no surge to feed).
     Cells: each fix slow enough to be part of a meeting (or of unknown speed) on
     the partition of every grid cell it can meet a vessel in.
+
+    Long because it is the hot path's one loop over a batch: tracks and cells are routed in a
+    single pass, each vessel's partition computed once.
     """
     tracks: dict[int, _Rows] = defaultdict(_Rows)
     cells: dict[int, list[CellRow]] = defaultdict(list)

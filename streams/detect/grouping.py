@@ -82,6 +82,9 @@ def group_findings(
     new id. A rise in impact notifies again, as does a repeat after
     `repeat_interval_s`. Groups of crossings (surges, mass attempts) run on
     `zone_clock_ts`, the clock of interception reports, when it is given.
+
+    Long because an episode's whole life (open, update, resolve, close, reopen) is one pass
+    over the findings, each branch a state of the machine; split, the state would be passed around.
     """
 
     def clock_of(kind: str) -> float:

@@ -100,7 +100,11 @@ class TrackDetector:
         groups: Table,
         clocks: Table,
     ) -> TrackResult:
-        """One batch (or an empty tick) of one partition; returns the alert states and transitions."""
+        """One batch (or an empty tick) of one partition; returns the alert states and transitions.
+
+        Long because it is the order of one batch (clocks, fixes, crossings, gaps, groups, tables)
+        written out once; each step is a call.
+        """
         t = self.thresholds
         # Vessels and interception reports keep clocks of their own: AIS is near real time, centres
         # report hours late, and the two topics are read at their own pace.

@@ -185,6 +185,8 @@ class _Fix:
 def _step(
     key: str, s: VesselState, fix: _Fix, ctx: VesselContext, transitions: list[Transition]
 ) -> tuple[VesselState, list[Finding]]:
+    """Long because every behaviour (speed, gap, loitering, geofences, watch list) judges the same
+    leg, and the leg's values would otherwise be passed to each."""
     t = ctx.thresholds
     found: list[Finding] = []
     dt = fix.ts - s.last_ts

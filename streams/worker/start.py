@@ -21,9 +21,10 @@ from streams.config.settings import LOCAL, Role, Settings
 from streams.delivery.subscriptions import load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
 from streams.kafka.security import tls_problem
-from streams.kafka.topics import ALL_TOPICS, ensure_topics
+from streams.kafka.topics import ALL_TOPICS
 from streams.sinks.clickhouse.connection import connect, redact_dsn
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.migrations.runner import migrate

@@ -21,9 +21,9 @@ from streams.client.worker_api import (
     stop_process,
     wait_for_worker,
 )
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.security import Brokers
-from streams.kafka.topics import ensure_topics
 from streams.sources.replay import replay_lines
 from streams.web.tls import pinned_client_context
 

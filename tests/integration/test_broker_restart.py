@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from scripts.make_sample_feed import generate
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS
 from streams.sources.replay import replay_lines
 from tests.integration.test_counts import stored_counts
 

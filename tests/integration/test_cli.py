@@ -22,8 +22,9 @@ from geo.catalogue import builtin_path
 from schemas.alerts import Alert
 from streams.client.worker_api import start_worker_process, stop_process, wait_for_worker
 from streams.demo.scenario import build_scenario, default_start
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from tests.integration.conftest import send
 
 CLI = [sys.executable, "-m", "streams.cli"]

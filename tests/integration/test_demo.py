@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,13 +30,35 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, list[
     """Two demos on fresh data dirs: each one's output and its alerts (latest state per id)."""
     out = []
     for n in range(RUNS):
-        data = tmp_path_factory.mktemp(f"demo{n}") / "data"
+        data = demo_dir(tmp_path_factory, n)
         result = run(["demo"], data)
         assert result.returncode == 0, result.stdout + result.stderr
         alerts = run(["alerts", "--format", "json"], data)  # the demo has stopped: chdb opens directly
         assert alerts.returncode == 0, alerts.stderr
         out.append((result.stdout, json.loads(alerts.stdout)))
     return out
+
+
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, n: int) -> Path:
+    folder = tmp_path_factory.getbasetemp() / f"demo{n}"
+    folder.mkdir(exist_ok=True)
+    return folder / "data"
+
+
+def test_a_second_demo_on_the_same_data_dir_tells_its_own_run(
+    demo_runs: list[tuple[str, list[dict]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    feed = generate()
+    scenario = build_scenario(default_start(), partitions=1)
+    sent = len(feed.interceptions) + len(feed.vessels) + len(scenario.interceptions) + len(scenario.vessels)
+    first_stdout, _ = demo_runs[0]
+    again = run(["demo"], demo_dir(tmp_path_factory, 0))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "this data dir already held a run" in again.stdout
+    assert f"handled {sent}/{sent} messages of this run" in again.stdout
+    # Every report of this run was stored by the first: none is stored twice, each is a resend.
+    none_stored = re.compile(r"(?<!\d)0 reports stored")
+    assert none_stored.search(again.stdout) and not none_stored.search(first_stdout)
 
 
 def groups(alerts: list[dict]) -> set[str]:
@@ -67,7 +90,8 @@ def test_the_demo_handles_every_message_and_says_where_the_data_is(
     scenario = build_scenario(default_start(), partitions=1)
     sent = len(feed.interceptions) + len(feed.vessels) + len(scenario.interceptions) + len(scenario.vessels)
     stdout, alerts = demo_runs[0]
-    assert f"handled {sent}/{sent} messages" in stdout
+    assert f"handled {sent}/{sent} messages of this run" in stdout
+    assert "already held a run" not in stdout
     assert f"{feed.resends} resends ignored" in stdout
     for headline in ("Surge at IT-LAMPEDUSA", "Mass crossing attempt at ES-CEUTA-LAND", "Encounter at sea"):
         assert headline in stdout, headline

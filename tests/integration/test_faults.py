@@ -18,9 +18,10 @@ from geo import load_catalogue
 from schemas.limits import ReportLimits
 from scripts.make_sample_feed import generate
 from streams.detect.thresholds import Thresholds
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
-from streams.kafka.topics import INTERCEPTIONS, MAX_MESSAGE_BYTES, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, MAX_MESSAGE_BYTES
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.migrations.runner import migrate

@@ -19,8 +19,9 @@ import orjson
 import pytest
 
 from streams.client.worker_api import start_worker_process, stop_process, wait_for_worker
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS
 from streams.web.tokens import hash_token
 from streams.worker.datadir import AUDIT_FILE, TOKEN_FILE
 from tests.integration.conftest import Worker, read_all

@@ -14,8 +14,9 @@ import pytest
 
 from scripts.make_sample_feed import generate
 from streams.demo.scenario import DARK
+from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, start_local_broker
-from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
+from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from tests.integration.conftest import Worker, send
 from tests.integration.test_counts import stored_counts
 from tests.integration.test_detect_restart import fix

@@ -61,3 +61,45 @@ def test_markers_select_the_integration_tests_and_leave_the_slow_ones_out_of_the
     )
     slow = {n for n in everything if n.startswith(slow_ones)}
     assert slow and set(collected("-m", "integration and not slow", "tests")) == set(everything) - slow
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_in_streams_runs_past_sixty_lines_without_saying_why() -> None:
+    """A long function is split, or its docstring says why it is long ("Long because ...")."""
+    long_ones = []
+    for path in sorted((ROOT / "streams").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES and "Long because" not in (ast.get_docstring(node) or ""):
+                    long_ones.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long_ones == []
+
+
+def test_the_cli_reads_its_settings_and_the_worker_api_without_faust_kafka_or_clickhouse() -> None:
+    """`counts`, `sql`, `alerts` ask a running worker over HTTP: their start must not load the engine."""
+    import subprocess
+    import sys
+
+    heavy = ["faust", "mode", "aiokafka", "chdb", "clickhouse_connect", "shapely", "scipy"]
+    probe = (
+        "import sys, streams.cli.commands, streams.client.worker_api, streams.config.settings;"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_nothing_in_the_repository_reads_outside_it() -> None:
+    """The code and tests read only the repository; `../shared` is for people to copy from."""
+    outside = []
+    for folder in ("schemas", "geo", "streams", "tests", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path == Path(__file__):
+                continue
+            text = path.read_text()
+            if '"shared"' in text or "../shared" in text or "ROOT.parent" in text:
+                outside.append(str(path.relative_to(ROOT)))
+    assert outside == []
