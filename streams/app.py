@@ -50,6 +50,7 @@ from streams.stages.ingest import Ingest, hand_on
 from streams.stages.store import Handoff, Store
 from streams.supervise import broker_restarted, retry_faults, run_or_crash, watch_broker
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
+from streams.web.connections import GuardedApp
 from streams.web.tokens import load_tokens
 from streams.web.views import (
     add_analyst_views,
@@ -84,8 +85,9 @@ def create_app(
     writes ClickHouse."""
     role = settings.role
     assert (sink is not None) == (role is not Role.PROCESS), "only a process worker runs without ClickHouse"
-    app = faust.App(
+    app = GuardedApp(
         app_id(settings),
+        web_limits=settings.web_limits,
         broker=kafka.faust_broker,
         broker_credentials=kafka.faust_credentials(),
         value_serializer="raw",
