@@ -64,3 +64,7 @@ class QueryRefusedError(BorderwatchError, ValueError):
 
 class AnalystBusyError(BorderwatchError, RuntimeError):
     """Too many analyst queries are waiting; try again shortly."""
+
+
+class QueryAbandonedError(BorderwatchError, TimeoutError):
+    """An analyst query ran past its time limit and was left to finish alone; its slot is free."""

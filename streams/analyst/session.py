@@ -5,7 +5,15 @@ handle on the same data: its own settings and its own lock), set to the
 limits and then to `readonly=1`, so nothing an analyst sends can change
 ingest's session or its settings. Queries run on the session's own thread, so
 a slow one never takes a thread that ingest's inserts wait for, and at most
-`max_waiting` more queue behind it.
+`max_waiting` more queue behind it or send their answers (an answer holds its
+slot until it is sent).
+
+ClickHouse checks max_execution_time (and KILL QUERY) between blocks only: a
+function that works long on one block (hasAll of two long arrays) runs on
+past both. So a watchdog gives each query its limit plus `abandon_after_s`;
+past that the query is abandoned: its thread and clients are left to it, the
+session goes on with new ones, and at most `max_abandoned` such threads may
+run on at once.
 
 The query is parsed on one client and run on another, and a client whose
 query failed is replaced: after a query fails mid-result, the chdb backend
@@ -19,20 +27,23 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.errors import AnalystBusyError, QueryRefusedError
+from schemas.errors import AnalystBusyError, QueryAbandonedError, QueryRefusedError
+from streams.analyst.answers import encode_within
 from streams.analyst.counts import GroupBy, run_counts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
 from streams.sinks.clickhouse.alert_table import read_alerts
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class AnalystSession:
@@ -47,6 +58,9 @@ class AnalystSession:
         self.client = self._open()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyst-sql")
         self._slots = threading.BoundedSemaphore(limits.max_waiting + 1)
+        self._turn = asyncio.Lock()  # one query at a time on the session's thread
+        self._abandoned = 0
+        self._abandoned_lock = threading.Lock()
 
     def _open(self, limited: bool = True) -> Client:
         """A client of its own, set to the limits (the parser's only to the time limit), read-only."""
@@ -81,9 +95,9 @@ class AnalystSession:
             client.close()
         return build_policy(functions, self.db, tables, databases)
 
-    def _current_policy(self) -> Policy:
+    def _current_policy(self, parser: Client) -> Policy:
         """The policy, with tables made since the start hidden: a name of theirs is no CTE name."""
-        tables = {str(row[0]) for row in self.parser.query(f"SHOW TABLES FROM {self.db}").result_rows}
+        tables = {str(row[0]) for row in parser.query(f"SHOW TABLES FROM {self.db}").result_rows}
         later = tables - self.policy.tables - self.policy.hidden
         if later:
             self.policy = dataclasses.replace(self.policy, hidden=self.policy.hidden | later)
@@ -98,22 +112,24 @@ class AnalystSession:
         if _longest_space_run(query) > MAX_SPACE_RUN:
             # clickhouse-connect scans query text with a regex that is quadratic in such runs.
             raise QueryRefusedError("too_long", f"a run of over {MAX_SPACE_RUN} spaces")
+        parser = self.parser  # this call's own: an abandoned call's clients are replaced under it
         try:
             # One statement, re-written by ClickHouse's own formatter: what is checked is what runs.
             canonical = str(
-                self.parser.query("SELECT formatQuery({q:String})", parameters={"q": query}).result_rows[0][0]
+                parser.query("SELECT formatQuery({q:String})", parameters={"q": query}).result_rows[0][0]
             )
-            explained = self.parser.query(f"EXPLAIN AST {canonical}").result_rows
+            explained = parser.query(f"EXPLAIN AST {canonical}").result_rows
         except Exception as error:  # ClickHouse's parser says what is wrong with the text
-            self.parser = self._replace(self.parser, limited=False)
+            if self.parser is parser:
+                self.parser = self._replace(parser, limited=False)
             raise QueryRefusedError("syntax", _short(error)) from None
         tree = "\n".join(str(row[0]) for row in explained)
-        refused = check_ast(tree, self._current_policy())
+        refused = check_ast(tree, self._current_policy(parser))
         if refused is not None:
             raise QueryRefusedError(refused.code.value, refused.detail)
         # Wrapped, a SELECT without FROM is held to the result limits too.
         runnable = canonical if tree.startswith("DescribeQuery") else f"SELECT * FROM ({canonical})"
-        result = self._refusing(lambda: self.client.query(runnable))
+        result = self._refusing(lambda client: client.query(runnable))
         if len(result.result_rows) > self.limits.max_result_rows:  # ClickHouse checks per block only
             raise QueryRefusedError("failed", f"the result has over {self.limits.max_result_rows} rows")
         return {
@@ -124,27 +140,82 @@ class AnalystSession:
 
     def counts(self, by: GroupBy, since_s: int | None, route: str | None) -> list[dict[str, Any]]:
         """Exact counts (see streams.analyst.counts) under the same limits."""
-        return self._refusing(lambda: run_counts(self.client, self.db, by, since_s, route))
+        return self._refusing(lambda client: run_counts(client, self.db, by, since_s, route))
 
     def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
         """The latest alert states (see streams.sinks.clickhouse.alert_table) under the same limits."""
-        return self._refusing(lambda: read_alerts(self.client, self.db, since_s, kind, alert_id))
+        return self._refusing(lambda client: read_alerts(client, self.db, since_s, kind, alert_id))
 
-    def _refusing(self, call: Callable[[], T]) -> T:
+    def _refusing(self, call: Callable[[Client], T]) -> T:
+        client = self.client
         try:
-            return call()
+            return call(client)
         except Exception as error:  # a limit hit, or bad input ClickHouse refused
-            self.client = self._replace(self.client)
+            if self.client is client:
+                self.client = self._replace(client)
             raise QueryRefusedError("failed", _short(error)) from None
 
-    async def run(self, call: Callable[[], T]) -> T:
-        """Run one of the calls above on the session's thread; AnalystBusyError when the queue is full."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the `max_waiting + 1` places for a query and its answer until sent; AnalystBusyError when
+        none is free."""
         if not self._slots.acquire(blocking=False):
-            raise AnalystBusyError(f"{self.limits.max_waiting} analyst queries are already waiting")
+            raise AnalystBusyError(
+                f"{self.limits.max_waiting + 1} analyst queries are already running, waiting or being sent"
+            )
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+            yield
         finally:
             self._slots.release()
+
+    async def answer(self, call: Callable[[], Any]) -> bytes:
+        """Run one of the calls above on the session's thread and encode its JSON answer there, within
+        max_answer_bytes; QueryAbandonedError when it runs past its time limit, AnalystBusyError while
+        too many abandoned queries still run."""
+        cap = self.limits.max_answer_bytes
+        async with self._turn:
+            with self._abandoned_lock:
+                if self._abandoned >= self.limits.max_abandoned:
+                    raise AnalystBusyError(
+                        f"abandoned analyst queries still run ({self._abandoned}, past their time limit): "
+                        "try again shortly"
+                    )
+            executor = self._executor
+            running = asyncio.get_running_loop().run_in_executor(executor, lambda: encode_within(call(), cap))
+            limit_s = self.limits.max_execution_s + self.limits.abandon_after_s
+            try:
+                return await asyncio.wait_for(asyncio.shield(running), limit_s)
+            except TimeoutError:
+                await self._abandon(running, executor)
+                raise QueryAbandonedError(
+                    f"the query ran past its limit of {self.limits.max_execution_s:g} s (ClickHouse checks "
+                    "it between blocks only) and was abandoned; it may use a CPU until it ends"
+                ) from None
+
+    async def _abandon(self, running: asyncio.Future[bytes], executor: ThreadPoolExecutor) -> None:
+        """Leave `running` to its thread and clients; the session goes on with new ones."""
+        with self._abandoned_lock:
+            self._abandoned += 1
+        old = (self.parser, self.client)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyst-sql")
+        executor.shutdown(wait=False, cancel_futures=True)
+        loop = asyncio.get_running_loop()
+        self.parser, self.client = await loop.run_in_executor(
+            self._executor, lambda: (self._open(limited=False), self._open())
+        )
+
+        def finished(done: asyncio.Future[bytes]) -> None:
+            if not done.cancelled():
+                done.exception()  # retrieved: its outcome goes to nobody
+            with self._abandoned_lock:
+                self._abandoned -= 1
+            for client in old:
+                with contextlib.suppress(Exception):
+                    client.close()
+            log.warning("an abandoned analyst query has ended")
+
+        running.add_done_callback(finished)
+        log.warning("an analyst query ran past its limit and was abandoned")
 
     def close(self) -> None:
         """Stop the session's thread and close its clients."""

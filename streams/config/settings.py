@@ -16,6 +16,7 @@ from streams.config.secret_files import read_secret
 from streams.detect.thresholds import Thresholds
 from streams.kafka.security import KafkaSecurity
 from streams.sinks.clickhouse.retention import Retention
+from streams.web.limits import WebLimits
 
 LOCAL = "local"
 
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     web_tls_key_file: Path | None = Field(None, description="the API's TLS private key (PEM)")
     web_tokens_file: Path | None = Field(
         None, description="TOML of named API tokens, stored hashed, each with a role (docs/security.md)"
+    )
+    web_limits: WebLimits = Field(
+        default_factory=WebLimits,
+        description="read deadlines and connection caps of the API, e.g. "
+        "BORDERWATCH_WEB_LIMITS__MAX_CONNECTIONS (docs/security.md)",
     )
     role: Role = Field(Role.ALL, description="all, process or sink (docs/operations, Roles)")
     worker_id: str = Field("borderwatch", description="Faust app id, also the consumer group")

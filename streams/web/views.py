@@ -18,10 +18,11 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from schemas.codec import decode_obj
-from schemas.errors import AnalystBusyError, QueryRefusedError
+from schemas.errors import AnalystBusyError, QueryAbandonedError, QueryRefusedError
 from schemas.problems import first_problem
 from schemas.rejection import RejectReason
 from schemas.validate import duplicate_key
+from streams.analyst.answers import send_answer
 from streams.analyst.counts import GroupBy, parse_duration_s
 from streams.analyst.session import AnalystSession
 from streams.sinks.clickhouse.erase import ErasureRequest
@@ -130,11 +131,18 @@ def add_reload_view(app: faust.App, reload: Callable[[], dict[str, object]]) -> 
 def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
     """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
 
-    async def analyst_answer(web: View, call: Callable[[], Any]) -> Response:
+    async def analyst_answer(web: View, request: Request, call: Callable[[], Any]) -> Response:
+        # The slot is held until the answer is sent: a slow reader's answer counts against the slots.
         try:
-            return web.json(await analyst.run(call))
+            async with analyst.slot():
+                body = await analyst.answer(call)
+                answer = await send_answer(request, body, analyst.limits.answer_send_s)  # type: ignore[arg-type]
+                return answer  # type: ignore[return-value]
         except QueryRefusedError as error:
-            return web.json({"error": str(error), "code": error.code}, status=400)
+            status = 422 if error.code == "answer_too_large" else 400
+            return web.json({"error": str(error), "code": error.code}, status=status)
+        except QueryAbandonedError as error:
+            return web.json({"error": str(error), "code": "timeout"}, status=504)
         except AnalystBusyError as error:
             return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
@@ -147,7 +155,7 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         route = query.get("route") or None
-        return await analyst_answer(web, lambda: analyst.counts(by, since_s, route))
+        return await analyst_answer(web, request, lambda: analyst.counts(by, since_s, route))
 
     @app.page("/alerts")
     async def alerts(web: View, request: Request) -> Response:
@@ -157,7 +165,7 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         kind, alert_id = query.get("kind") or None, query.get("id") or None
-        return await analyst_answer(web, lambda: analyst.alerts(since_s, kind, alert_id))
+        return await analyst_answer(web, request, lambda: analyst.alerts(since_s, kind, alert_id))
 
     @app.page("/sql")
     class Sql(View):
@@ -169,4 +177,4 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
                     raise ValueError
             except Exception:
                 return self.json({"error": 'the body must be JSON {"sql": "SELECT ..."}'}, status=400)
-            return await analyst_answer(self, lambda: analyst.sql(sql))
+            return await analyst_answer(self, request, lambda: analyst.sql(sql))

@@ -45,6 +45,7 @@ from streams.stages.ingest import Ingest, hand_on
 from streams.stages.runner import StageCounts
 from streams.stages.store import Store
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
+from streams.web.connections import GuardedApp
 from streams.web.tokens import load_tokens
 from streams.web.views import (
     add_analyst_views,
@@ -69,8 +70,9 @@ def app_id(settings: Settings) -> str:
 
 def faust_app(settings: Settings, kafka: KafkaConnection, access: ApiAccess) -> faust.App:
     """The Faust app: raw bytes on every topic, memory tables, and only borderwatch's own web endpoints."""
-    return faust.App(
+    return GuardedApp(
         app_id(settings),
+        web_limits=settings.web_limits,
         broker=kafka.faust_broker,
         broker_credentials=kafka.faust_credentials(),
         value_serializer="raw",

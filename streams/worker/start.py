@@ -32,6 +32,7 @@ from streams.sinks.clickhouse.repair import DerivedTableRepair
 from streams.sinks.clickhouse.retention import apply_retention
 from streams.web.audit_log import AuditFileHandler
 from streams.web.auth import ApiAccess, audit
+from streams.web.limits import reserve_descriptors
 from streams.web.tls import server_context
 from streams.web.tokens import Callers, load_tokens
 from streams.worker.app import Worker, WorkerInputs
@@ -66,6 +67,7 @@ def run_worker(settings: Settings) -> None:
     rules_file = settings.transition_rules
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
+    reserve_descriptors(settings.web_limits)  # before chdb and Kafka open theirs
     access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE, settings.retention.raw_days)
     with ExitStack() as stack:
