@@ -45,15 +45,22 @@ from streams.worker_client import WorkerApi, local_api
 log = logging.getLogger(__name__)
 
 
-def resolve_broker(settings: Settings, stack: ExitStack) -> str:
-    """The broker URL to use; with 'local', reuse this data dir's broker or start one."""
+def resolve_broker(settings: Settings) -> str:
+    """The broker URL to use; with 'local', reuse this data dir's broker or start one.
+
+    A broker started here outlives this worker (a crash, an OOM kill, a stop): what the worker
+    acknowledged stays on it for the next worker on the data dir. `borderwatch broker stop` ends it.
+    """
     if settings.kafka != LOCAL:
         return settings.kafka
     running = running_local_broker(settings.data_dir)
     if running:
         return running
-    broker = stack.enter_context(start_local_broker(settings.data_dir))
-    log.info("started the bundled Tansu broker at %s", broker.url)
+    broker = start_local_broker(settings.data_dir)
+    log.info(
+        "started the bundled Tansu broker at %s (pid %d); it runs on after this worker: "
+        "`borderwatch broker stop` stops it", broker.url, broker.process.pid,
+    )  # fmt: skip
     return broker.url
 
 
@@ -69,7 +76,7 @@ def run_worker(settings: Settings) -> None:
     access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE)
     with ExitStack() as stack:
-        broker_url = resolve_broker(settings, stack)
+        broker_url = resolve_broker(settings)
         kafka = settings.kafka_security.connect(broker_url)
         try:
             centre_topics = tuple(s.topic for s in subscriptions if s.topic)
