@@ -74,13 +74,26 @@ def worker() -> None:
 
 @cli.command()
 def broker(
+    action: Annotated[
+        str, typer.Argument(help="'run' (the default) or 'stop': stop the data dir's broker")
+    ] = "run",
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
 ) -> None:
-    """Run the bundled Tansu broker in the foreground, with borderwatch's topics."""
+    """Run the bundled Tansu broker in the foreground, with borderwatch's topics; `stop` stops the one
+    running for the data dir (a worker's, which outlives the worker)."""
     from streams.kafka.admin import ensure_topics
-    from streams.kafka.broker import start_local_broker
+    from streams.kafka.broker import start_local_broker, stop_local_broker
 
     settings = Settings()
+    if action == "stop":
+        stopped = stop_local_broker(settings.data_dir)
+        console.print(
+            f"stopped the broker (pid {stopped}); its topics are gone" if stopped
+            else f"no broker runs for data dir {str(settings.data_dir)!r}"
+        )  # fmt: skip
+        return
+    if action != "run":
+        raise fail(f"broker takes 'run' or 'stop', not {action!r}")
     with start_local_broker(settings.data_dir, port) as local:
         asyncio.run(ensure_topics(local.url, settings.partitions))
         console.print(f"Tansu broker on [bold]{local.url}[/] with topics {', '.join(ALL_TOPICS)}")

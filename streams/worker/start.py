@@ -8,6 +8,7 @@ import logging
 import os
 import ssl
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import faust
@@ -18,12 +19,12 @@ from schemas.codec import encode_obj
 from schemas.errors import ApiConfigError, BrokerUnavailableError
 from streams.analyst.session import AnalystSession
 from streams.config.settings import LOCAL, Role, Settings
-from streams.delivery.subscriptions import load_subscriptions
+from streams.delivery.subscriptions import Subscription, load_subscriptions
 from streams.detect.transition_rules import NO_RULES, load_transition_rules
 from streams.detect.watchlist import WatchListFile
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, running_local_broker, start_local_broker
-from streams.kafka.security import tls_problem
+from streams.kafka.security import KafkaConnection, tls_problem
 from streams.kafka.topics import ALL_TOPICS
 from streams.sinks.clickhouse.connection import connect, redact_dsn
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
@@ -47,16 +48,86 @@ from streams.worker.supervise import broker_restarted
 log = logging.getLogger(__name__)
 
 
-def resolve_broker(settings: Settings, stack: ExitStack) -> str:
-    """The broker URL to use; with 'local', reuse this data dir's broker or start one."""
+def resolve_broker(settings: Settings) -> str:
+    """The broker URL to use; with 'local', reuse this data dir's broker or start one.
+
+    A broker started here outlives this worker (a crash, an OOM kill, a stop): what the worker
+    acknowledged stays on it for the next worker on the data dir. `borderwatch broker stop` ends it.
+    """
     if settings.kafka != LOCAL:
         return settings.kafka
     running = running_local_broker(settings.data_dir)
     if running:
         return running
-    broker = stack.enter_context(start_local_broker(settings.data_dir))
-    log.info("started the bundled Tansu broker at %s", broker.url)
+    broker = start_local_broker(settings.data_dir)
+    log.info(
+        "started the bundled Tansu broker at %s (pid %d); it runs on after this worker: "
+        "`borderwatch broker stop` stops it", broker.url, broker.process.pid,
+    )  # fmt: skip
     return broker.url
+
+
+@dataclass(frozen=True)
+class ReachedBroker:
+    """The broker a worker reached: its address, the connection its clients use, and its cluster id."""
+
+    url: str
+    kafka: KafkaConnection
+    cluster: str
+
+
+@dataclass(frozen=True)
+class OpenedClickHouse:
+    """ClickHouse as a worker of a writing role opens it: the sink, the analysts' session, migrations run."""
+
+    sink: ClickHouseIncidentSink
+    analyst: AnalystSession
+    applied: int
+
+
+def reach_broker(settings: Settings, subscriptions: list[Subscription]) -> ReachedBroker:
+    """The broker, with every topic this worker needs created; one that cannot be reached stops the start."""
+    url = resolve_broker(settings)
+    kafka = settings.kafka_security.connect(url)
+    try:
+        centre_topics = tuple(s.topic for s in subscriptions if s.topic)
+        cluster = asyncio.run(ensure_topics(kafka, settings.partitions, ALL_TOPICS + centre_topics))
+    except KafkaError as error:
+        reason = asyncio.run(tls_problem(kafka)) or str(error)
+        raise BrokerUnavailableError(
+            f"cannot reach the broker at {url!r} over {kafka.protocol}: {reason}"
+        ) from None
+    return ReachedBroker(url, kafka, cluster)
+
+
+def open_clickhouse(settings: Settings, cluster: str, stack: ExitStack) -> OpenedClickHouse:
+    """Connect, migrate, set retention, note the broker's cluster, and mend what a crash left behind."""
+    dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
+    sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    applied = migrate(sink.client, settings.database)
+    changed = apply_retention(sink.client, settings.database, settings.retention)
+    if changed:
+        log.info("retention set: %s", ", ".join(changed))
+    earlier = sink.open_log(cluster)
+    if earlier:
+        log.warning("%s", broker_restarted(cluster, earlier))
+    repair = DerivedTableRepair(sink.client, settings.database)
+    for table in repair.repair_derived(settings.retention.positions_days):
+        log.warning("%s disagreed with events after a crash; repaired it", table)
+    analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
+    stack.callback(analyst.close)
+    return OpenedClickHouse(sink, analyst, applied)
+
+
+def announce(settings: Settings, broker_url: str, stack: ExitStack) -> None:
+    """The state file through which the CLI finds the process that holds ClickHouse, removed at exit."""
+    state_file = settings.data_dir / STATE_FILE
+    cert = settings.web_tls_cert_file
+    state_file.write_bytes(encode_obj({
+        "pid": os.getpid(), "port": settings.web_port, "broker": broker_url,
+        "tls_cert": str(cert.resolve()) if cert else None,
+    }))  # fmt: skip
+    stack.callback(lambda: state_file.unlink(missing_ok=True))
 
 
 def run_worker(settings: Settings) -> None:
@@ -71,53 +142,23 @@ def run_worker(settings: Settings) -> None:
     access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE, settings.retention.raw_days)
     with ExitStack() as stack:
-        broker_url = resolve_broker(settings, stack)
-        kafka = settings.kafka_security.connect(broker_url)
-        try:
-            centre_topics = tuple(s.topic for s in subscriptions if s.topic)
-            cluster = asyncio.run(ensure_topics(kafka, settings.partitions, ALL_TOPICS + centre_topics))
-        except KafkaError as error:
-            reason = asyncio.run(tls_problem(kafka)) or str(error)
-            raise BrokerUnavailableError(
-                f"cannot reach the broker at {broker_url!r} over {kafka.protocol}: {reason}"
-            ) from None
+        broker = reach_broker(settings, subscriptions)
         writes_clickhouse = settings.role is not Role.PROCESS
-        sink, analyst, applied = None, None, 0
-        if writes_clickhouse:
-            dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
-            sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
-            applied = migrate(sink.client, settings.database)
-            changed = apply_retention(sink.client, settings.database, settings.retention)
-            if changed:
-                log.info("retention set: %s", ", ".join(changed))
-            earlier = sink.open_log(cluster)
-            if earlier:
-                log.warning("%s", broker_restarted(cluster, earlier))
-            repair = DerivedTableRepair(sink.client, settings.database)
-            for table in repair.repair_derived(settings.retention.positions_days):
-                log.warning("%s disagreed with events after a crash; repaired it", table)
-            analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
-            stack.callback(analyst.close)
-        port = settings.web_port or free_port()
-        settings = settings.model_copy(update={"web_port": port})
+        clickhouse = open_clickhouse(settings, broker.cluster, stack) if writes_clickhouse else None
+        settings = settings.model_copy(update={"web_port": settings.web_port or free_port()})
         app = Worker(WorkerInputs(
-            settings, kafka, cluster, catalogue, sink, watch, subscriptions, analyst, access, rules
+            settings, broker.kafka, broker.cluster, catalogue, clickhouse.sink if clickhouse else None, watch,
+            subscriptions, clickhouse.analyst if clickhouse else None, access, rules,
         )).app  # fmt: skip
-        if writes_clickhouse:
-            # The CLI's reads go to the process that holds ClickHouse.
-            state_file = settings.data_dir / STATE_FILE
-            cert = settings.web_tls_cert_file
-            state_file.write_bytes(encode_obj({
-                "pid": os.getpid(), "port": port, "broker": broker_url,
-                "tls_cert": str(cert.resolve()) if cert else None,
-            }))  # fmt: skip
-            stack.callback(lambda: state_file.unlink(missing_ok=True))
+        if clickhouse is not None:
+            announce(settings, broker.url, stack)
         log.info(
             "worker %s, role %s: broker %s (%s), ClickHouse %s (%d migrations applied), catalogue %s, "
             "http :%d, %d watched identifiers, %d subscriptions, %d transition rules",
-            settings.worker_id, settings.role.value, broker_url, kafka.protocol.value,
-            redact_dsn(settings.clickhouse_dsn) if writes_clickhouse else "none (process role)", applied,
-            _describe(catalogue), port, len(watch.current), len(subscriptions), len(rules),
+            settings.worker_id, settings.role.value, broker.url, broker.kafka.protocol.value,
+            redact_dsn(settings.clickhouse_dsn) if clickhouse else "none (process role)",
+            clickhouse.applied if clickhouse else 0, _describe(catalogue), settings.web_port,
+            len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip
         # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
         worker = faust.Worker(app, loglevel="info", quiet=True)

@@ -75,8 +75,17 @@ def post_reports(base_url: str, token: str, prefix: str, n: int, timeout_s: floa
         base_url + "/reports?kind=interception", data=body, method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
     )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        return dict(orjson.loads(response.read()))
+    for _ in range(30):  # a 503 asks to send them again (the broker did not take them yet)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return dict(orjson.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            answer = error.read()
+            if error.code != 503:
+                raise AssertionError(f"{error.code}: {answer!r}") from None
+            print("503 from /reports:", answer[:300])
+            time.sleep(1)
+    raise AssertionError("the worker answered 503 thirty times")
 
 
 CENTRE, ANALYST = "tok-es-gc-attack-0123456789", "tok-analyst-attack-0123456"
