@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -71,3 +71,21 @@ def silenced_by(alert: Alert, silences: Iterable[Silence]) -> Silence | None:
     """The silence that keeps this alert state from being delivered, the longest-lasting if several."""
     matching = [s for s in silences if s.matches(alert)]
     return max(matching, key=lambda s: (s.until, s.id)) if matching else None
+
+
+def until_of(text: str, now: datetime, duration_s: Callable[[str], int]) -> datetime:
+    """`--until`: a duration from now ('4h', by `duration_s`) or a time with its offset
+    ('2026-11-23T06:00:00Z'); ValueError naming the text otherwise."""
+    try:
+        return now + timedelta(seconds=duration_s(text))
+    except ValueError:
+        pass
+    try:
+        until = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"until {text!r} is neither a duration (4h, 2d) nor a time (2026-11-23T06:00Z)"
+        ) from None
+    if until.tzinfo is None:
+        raise ValueError(f"until {text!r} needs its offset, e.g. {text}Z for UTC")
+    return until
