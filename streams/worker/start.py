@@ -97,12 +97,8 @@ def run_worker(settings: Settings) -> None:
             repair = DerivedTableRepair(sink.client, settings.database)
             for table in repair.repair_derived(settings.retention.positions_days):
                 log.warning("%s disagreed with events after a crash; repaired it", table)
-            analyst = AnalystSession(
-                lambda: connect(dsn, ca_file),
-                settings.database,
-                settings.analyst,
-                ClearTimes.of(settings.detect),
-            )
+            analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst,
+                                     ClearTimes.of(settings.detect))  # fmt: skip
             stack.callback(analyst.close)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})

@@ -1,4 +1,4 @@
-"""The alert list and the alert page as a person reads them: 80 columns, ids whole, reasons, most severe first."""
+"""The alert list and the alert page as read: 80 columns, ids whole, reasons, most severe first."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def alert(
     return {
         **Alert(
             id=alert_id, version=1, kind=kind, status=AlertStatus.NEW, impact=impact, confidence=0.99,
-            zone_id=zone, window_start=end - timedelta(hours=6), window_end=end, headline=f"{kind.value} alert",
+            zone_id=zone, window_start=end - timedelta(hours=6), window_end=end,
+            headline=f"{kind.value} alert",
             description=extra.pop("description", SURGE_REASON), opened_at=AT, sent_at=AT,
         ).model_dump(mode="json"),
         "acks": [], "silenced_by": None, "stale": False, **extra,
@@ -39,7 +40,7 @@ ALERTS = [
         AlertKind.ENCOUNTER,
         Impact.MEDIUM,
         description="two vessels within 120 m for 2.5 h at 0.8 kn",
-    ),  # fmt: skip
+    ),
     alert("surge:ES-CEUTA-LAND:1764000000", AlertKind.SURGE, Impact.VERY_HIGH, "ES-CEUTA-LAND"),
     alert(
         "vessel_of_interest:mmsi:224000104:1764000000", AlertKind.VESSEL_OF_INTEREST, Impact.HIGH, hours_ago=2
@@ -51,7 +52,7 @@ ALERTS = [
         "ES-MELILLA-FENCE-SECTOR-NORTH",
         status="resolved",
         hours_ago=1,
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -116,7 +117,8 @@ def test_the_alert_page_has_reasons_evidence_versions_acks_and_silence_with_conf
     }
     versions = [
         {"version": 1, "status": "new", "impact": "high", "confidence": 0.9, "notify": True,
-         "window_end": "2026-11-23T01:00:00+00:00", "sent_at": "2026-11-23T01:01:00+00:00", "description": "d"},
+         "window_end": "2026-11-23T01:00:00+00:00", "sent_at": "2026-11-23T01:01:00+00:00",
+         "description": "d"},
         {"version": 2, "status": "updated", "impact": "very_high", "confidence": 0.9900000095367432,
          "notify": False, "window_end": "2026-11-23T03:00:00+00:00", "sent_at": "2026-11-23T03:01:00+00:00",
          "description": "d"},

@@ -16,9 +16,9 @@ NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 def alert(kind: AlertKind = AlertKind.SURGE, zone: str = "ES-CEUTA-LAND", sent_at: datetime = NOW) -> Alert:
     return Alert(
-        id=f"{kind.value}:{zone}:1764000000", version=1, kind=kind, status=AlertStatus.NEW, impact=Impact.HIGH,
-        confidence=0.9, zone_id=zone, window_start=NOW - timedelta(hours=6), window_end=NOW,
-        headline="h", description="d", opened_at=sent_at, sent_at=sent_at,
+        id=f"{kind.value}:{zone}:1764000000", version=1, kind=kind, status=AlertStatus.NEW,
+        impact=Impact.HIGH, confidence=0.9, zone_id=zone, window_start=NOW - timedelta(hours=6),
+        window_end=NOW, headline="h", description="d", opened_at=sent_at, sent_at=sent_at,
     )  # fmt: skip
 
 
