@@ -36,11 +36,13 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 
 from schemas.errors import AnalystBusyError, QueryAbandonedError, QueryRefusedError
+from streams.analyst.alert_state import ClearTimes
 from streams.analyst.answers import encode_within
 from streams.analyst.counts import GroupBy, run_counts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
-from streams.sinks.clickhouse.alert_table import read_alerts
+from streams.detect.thresholds import Thresholds
+from streams.sinks.clickhouse.alert_ops import read_alert_view
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,10 +51,15 @@ log = logging.getLogger(__name__)
 class AnalystSession:
     """Read-only queries for analysts, checked and capped; one at a time."""
 
-    def __init__(self, connect: Callable[[], Client], db: str, limits: AnalystLimits) -> None:
+    def __init__(
+        self, connect: Callable[[], Client], db: str, limits: AnalystLimits, clear: ClearTimes | None = None
+    ) -> None:
         self._connect = connect
         self.db = db
         self.limits = limits
+        self.clear = clear or ClearTimes.of(
+            Thresholds()
+        )  # the detectors': an open alert resolves as theirs do
         self.policy = self._policy()
         self.parser = self._open(limited=False)
         self.client = self._open()
@@ -143,8 +150,11 @@ class AnalystSession:
         return self._refusing(lambda client: run_counts(client, self.db, by, since_s, route))
 
     def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
-        """The latest alert states (see streams.sinks.clickhouse.alert_table) under the same limits."""
-        return self._refusing(lambda client: read_alerts(client, self.db, since_s, kind, alert_id))
+        """The latest alert states with their acknowledgements and silences, resolved by time where
+        their clear time passed (streams.sinks.clickhouse.alert_ops), under the same limits."""
+        return self._refusing(
+            lambda client: read_alert_view(client, self.db, self.clear, since_s, kind, alert_id)
+        )
 
     def _refusing(self, call: Callable[[Client], T]) -> T:
         client = self.client

@@ -1,5 +1,5 @@
-"""Command line: worker, broker, replay, ingest-ais, counts, alerts, sql, demo, erase, reload, token, health,
-cluster-ddl and schema export.
+"""Command line: worker, broker, replay, ingest-ais, counts, alerts (show, ack, silence, silences, cap), sql,
+demo, erase, reload, token, health, cluster-ddl and schema export.
 
 What counts, alerts and sql print is shaped in streams.cli.output.
 """
@@ -26,11 +26,13 @@ from streams.analyst.counts import GroupBy, parse_duration_s
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
-    alerts_table,
+    alert_detail,
+    alert_lines,
     columns_and_rows,
     counts_table,
     render,
     rich_table,
+    silence_lines,
 )
 from streams.client.worker_api import WorkerApi
 from streams.config.settings import LOCAL, Settings
@@ -39,6 +41,7 @@ from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, 
 
 if TYPE_CHECKING:
     from streams.analyst.session import AnalystSession
+    from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps
 
 cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
                   no_args_is_help=True, add_completion=False)  # fmt: skip
@@ -189,7 +192,7 @@ def alerts(
     kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List the latest state of each alert, newest first."""
+    """List the latest state of each alert, most severe first, each with its id and its reason."""
     if ctx.invoked_subcommand is not None:
         return
     try:
@@ -198,7 +201,8 @@ def alerts(
         raise fail(str(error)) from None
     found = _alerts(Settings(), since, since_s, kind.value if kind else None, None)
     if fmt is OutputFormat.TABLE:
-        console.print(alerts_table(found, "alerts" + (f", last {since}" if since else "")))
+        title = f"{len(found)} alerts" + (f", last {since}" if since else "") + ", most severe first"
+        _print_lines(alert_lines(found, title, console.width))
         return
     columns, rows = columns_and_rows(found)
     _emit(fmt, columns or list(ALERT_COLUMNS), rows, empty="no alerts yet")
@@ -212,6 +216,90 @@ def alerts_cap(alert_id: Annotated[str, typer.Argument(help="an id from 'borderw
     if not found:
         raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
     typer.echo(render_cap(Alert.model_validate(found[0]), settings.cap_sender).decode())
+
+
+@alerts_cli.command("show")
+def alerts_show(
+    alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")],
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Print one alert whole: state, reasons, window, evidence, versions, acknowledgements, silence."""
+    found = _alerts(Settings(), None, None, None, alert_id)
+    if not found:
+        raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
+    if fmt is OutputFormat.TABLE:
+        _print_lines(alert_detail(found[0]))
+        return
+    _emit(fmt, *columns_and_rows(found), empty="no alert")
+
+
+@alerts_cli.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")],
+    note: Annotated[str, typer.Option(help="what was done about it")] = "",
+) -> None:
+    """Acknowledge an alert: who (you) and when are recorded; it shows as acked."""
+    from datetime import UTC, datetime
+
+    by = _user()
+
+    def direct(ops: ClickHouseAlertOps) -> dict[str, Any]:
+        ack = ops.ack(alert_id, f"local:{by}", note, datetime.now(UTC))
+        return {"error": f"no alert {alert_id!r}", "status": 404} if ack is None else {"ack": ack.as_json()}
+
+    body = {"note": note, "by": by}
+    answer = _operate(Settings(), lambda api: api.post(f"/alerts/{alert_id}/ack", body), direct)
+    ack = answer["ack"]
+    console.print(f"acknowledged {alert_id} as {ack['by']} at {ack['at']}", markup=False, highlight=False)
+
+
+@alerts_cli.command("silence")
+def alerts_silence(
+    until: Annotated[str, typer.Option(help="a duration from now (4h, 2d) or a time with offset (…T06:00Z)")],
+    reason: Annotated[str, typer.Option(help="why, for the others on duty and the audit log")],
+    kind: Annotated[AlertKind | None, typer.Option(help="only alerts of this kind")] = None,
+    zone: Annotated[str, typer.Option(help="only alerts of this zone or crossing id")] = "",
+) -> None:
+    """Silence alerts of a kind, a zone or both until a time: they are stored and shown as silenced,
+    but not delivered to the centres."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from streams.delivery.silences import SilenceRequest, new_silence, until_of
+
+    now = datetime.now(UTC)
+    try:
+        ends = until_of(until, now, parse_duration_s)
+        wanted = SilenceRequest(kind=kind, zone_id=zone, until=ends, reason=reason)
+    except ValidationError as error:
+        where, message = first_problem(error)
+        raise fail(f"{where}: {message}" if where else message) from None
+    except ValueError as error:
+        raise fail(str(error)) from None
+    if ends <= now:
+        raise fail(f"until {ends.isoformat()} has passed already")
+    body = {**wanted.model_dump(mode="json"), "by": _user()}
+    answer = _operate(
+        Settings(),
+        lambda api: api.post("/silences", body),
+        lambda ops: ops.silence(new_silence(wanted, f"local:{_user()}", now)).model_dump(mode="json"),
+    )
+    _print_lines(silence_lines([answer]))
+    err.print("alerts it matches are stored and shown as silenced, and not delivered")
+
+
+@alerts_cli.command("silences")
+def alerts_silences(
+    ended: Annotated[bool, typer.Option("--all", help="the ended silences too")] = False,
+) -> None:
+    """List the silences still running (or all)."""
+    answer = _operate(
+        Settings(),
+        lambda api: api.get("/silences", {"all": "1"} if ended else None),
+        lambda ops: [s.model_dump(mode="json") for s in ops.silences(ended)],
+    )
+    _print_lines(silence_lines(answer))
 
 
 @cli.command("ingest-ais")
@@ -236,6 +324,7 @@ def ingest_ais(
         except OSError as error:
             raise fail(f"cannot read {file!r}: {error}") from None
     from streams.stages.dead_letters import publish_dead_letters
+
     decoder = AisDecoder(authority, "stdin" if file == "-" else Path(file).name)
     reports = list(decoder.decode_lines(lines, datetime.now(UTC)))
 
@@ -333,7 +422,10 @@ def erase(
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 
-ROLE_HELP = "analyst (counts, alerts, sql), operator (status, erase, reload) or centre (sends reports)"
+ROLE_HELP = (
+    "analyst (counts, alerts, sql), operator (status, erase, reload, ack, silence), duty_officer "
+    "(alerts, ack, silence) or centre (sends reports)"
+)
 
 
 @cli.command()
@@ -407,6 +499,52 @@ def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: s
         err.print(f"({empty})")
     sys.stdout.buffer.write(render(fmt, columns, rows).encode())
     sys.stdout.buffer.flush()
+
+
+def _print_lines(lines: list[str]) -> None:
+    """Lines as they are: no markup, no highlighting, never wrapped again by rich."""
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _user() -> str:
+    """Who runs this CLI, as acknowledgements and silences record them (`local:<user>`)."""
+    import getpass
+    import re
+
+    try:
+        return re.sub(r"[^A-Za-z0-9._@-]", "-", getpass.getuser())[:64] or "unknown"
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _operate(
+    settings: Settings, via_worker: Callable[[WorkerApi], Any], direct: Callable[[ClickHouseAlertOps], Any]
+) -> Any:
+    """Acknowledge or silence through the worker that owns chdb, else in ClickHouse directly."""
+    from streams.client.worker_api import running_worker
+    from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps
+    from streams.sinks.clickhouse.connection import connect
+    from streams.sinks.clickhouse.migrations.runner import migrate
+
+    api = running_worker(settings.data_dir) if settings.is_local_clickhouse else None
+    if api is not None:
+        try:
+            answer = via_worker(api)
+        except (OSError, ConnectionError) as error:
+            raise fail(f"the worker at {api.base_url} did not answer: {error}") from None
+    else:
+        try:
+            client = connect(settings.clickhouse_dsn, settings.clickhouse_ca_file)
+            migrate(client, settings.database)
+        except BorderwatchError as error:
+            raise fail(str(error)) from None
+        answer = direct(ClickHouseAlertOps(client, settings.database))
+    if answer is None:
+        raise fail(f"the worker for {settings.data_dir} did not answer; see its log there")
+    if isinstance(answer, dict) and "error" in answer:
+        raise fail(str(answer["error"]))
+    return answer
 
 
 def _kafka(settings: Settings) -> KafkaConnection:

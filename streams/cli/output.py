@@ -14,13 +14,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from schemas.alerts import Alert
+from schemas.alerts import Alert, Impact
 from schemas.codec import encode_obj, json_fragment
+from streams.analyst.alert_state import shown_status
 
 # Cells a spreadsheet would read as a formula (OWASP "CSV Injection"; ASVS 1.2.10 adds NUL).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -125,17 +126,136 @@ def counts_table(rows: list[dict[str, Any]], title: str) -> Table:
     return rich_table(columns, shown, title, right=("reports", "persons"))
 
 
-def alerts_table(alerts: Sequence[Mapping[str, Any]], title: str) -> Table:
-    """The alert list: the id column is shown whole, ready for `borderwatch alerts cap ID`."""
-    rows: list[list[Any]] = []
-    for alert in (Alert.model_validate(a) for a in alerts):
-        window = f"{alert.window_start:%m-%d %H:%M}–{alert.window_end:%H:%M}"
-        rows.append([alert.id, alert.status.value, alert.impact.value, alert.zone_id, alert.route, window,
-                     alert.headline])  # fmt: skip
-    if not rows:
-        rows.append(["(no alerts yet)", "", "", "", "", "", ""])
-    columns = ("id", "status", "impact", "zone", "route", "window (UTC)", "headline")
-    return rich_table(columns, rows, title, keep_whole=("id",))
+IMPACT_WIDTH, STATUS_WIDTH, GAP = 9, 8, "  "
+TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def ranked_alerts(alerts: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Most severe first: open before resolved, then the higher impact, then the newer evidence."""
+
+    def severity(alert: Mapping[str, Any]) -> tuple[bool, int]:
+        return alert.get("status") == "resolved", -Impact(alert["impact"]).rank
+
+    newest_first = sorted(alerts, key=lambda a: str(a["window_end"]), reverse=True)
+    return sorted(newest_first, key=severity)  # stable: the newest first within a severity
+
+
+def reason_of(alert: Mapping[str, Any]) -> str:
+    """The alert's reason on one line: its description (the detector's figures), else its headline."""
+    text = " ".join(str(alert.get("description") or alert.get("headline") or "").split())
+    return _printable(text)
+
+
+def alert_lines(alerts: Sequence[Mapping[str, Any]], title: str, width: int) -> list[str]:
+    """The alert list as lines of at most `width` cells, two per alert: impact, status and the id,
+    whole; under it the kind, the zone and the reason, cut with `…`. Only an id longer than the line
+    less 21 cells (none the detectors make today is over 60) makes a line wider.
+
+    Status is one word: resolved, silenced, acked, or the stored status (streams.analyst.alert_state).
+    """
+    if not alerts:
+        return [title, "(no alerts yet)"]
+    lines = [_cut(title, width), GAP.join((_fit("IMPACT", IMPACT_WIDTH), _fit("STATUS", STATUS_WIDTH), "ID"))]
+    lines.append(_cut("  kind, zone: reason", width))
+    for alert in ranked_alerts(alerts):
+        first = (_fit(str(alert["impact"]), IMPACT_WIDTH), _fit(shown_status(alert), STATUS_WIDTH))
+        lines.append(GAP.join((*first, _printable(str(alert["id"])))))
+        zone = f", {alert['zone_id']}" if alert.get("zone_id") else ""
+        lines.append(_cut(_printable(f"  {alert['kind']}{zone}: ") + reason_of(alert), width))
+    return lines
+
+
+def alert_detail(alert: Mapping[str, Any]) -> list[str]:
+    """Everything about one alert, for `borderwatch alerts show ID`: its state, reasons, window,
+    evidence, versions, acknowledgements and silence, as lines of plain text.
+
+    Long because it is one page read top to bottom, each section a few lines of it.
+    """
+    a = Alert.model_validate(alert)
+    status = str(alert.get("status", a.status.value))
+    flags = (
+        ("resolved by time: no update within its clear time", alert.get("stale")),
+        ("acknowledged", alert.get("acks")),
+        ("silenced", alert.get("silenced_by")),
+    )
+    notes = [note for note, on in flags if on]
+    where = ", ".join(
+        x for x in (f"zone {a.zone_id}" if a.zone_id else "", f"route {a.route}" if a.route else "") if x
+    )
+    lines = [
+        f"{a.id}  (version {a.version})",
+        f"  {a.headline}",
+        f"  kind        {a.kind.value}",
+        f"  status      {status}" + (f" ({'; '.join(notes)})" if notes else ""),
+        f"  impact      {a.impact.value}, confidence {a.confidence:.2f}",
+        f"  where       {where or '-'}"
+        + (f", at {a.lat:.4f}, {a.lon:.4f}" if a.lat is not None and a.lon is not None else ""),
+        f"  window      {a.window_start:{TIME}} to {a.window_end:{TIME}} UTC (event time)",
+        f"  opened      {a.opened_at:{TIME}} UTC, this version sent {a.sent_at:{TIME}} UTC"
+        + ("" if a.notify else " (did not notify)"),
+        "reasons",
+        *(f"  - {part.strip()}" for part in (a.description or a.headline).split(";") if part.strip()),
+        "evidence",
+        f"  reports ({len(a.event_ids)}): {', '.join(a.event_ids) or '-'}",
+        f"  vessels ({len(a.vessel_ids)}): {', '.join(a.vessel_ids) or '-'}",
+        "versions",
+    ]
+    for v in alert.get("versions") or []:
+        lines.append(
+            f"  v{v['version']}  {v['status']:<8}  {v['impact']:<9}  "
+            f"confidence {float(v['confidence']):.2f}  "
+            f"window end {str(v['window_end'])[:19]}  sent {str(v['sent_at'])[:19]}"
+            + ("" if v.get("notify") else "  (did not notify)")
+        )
+    if not alert.get("versions"):
+        lines.append(f"  v{a.version} (the earlier versions were stored before release 14 kept them)")
+    lines.append("acknowledgements")
+    acks = alert.get("acks") or []
+    lines += [
+        f"  {ack['by']} at {ack['at'][:19]} UTC" + (f": {ack['note']}" if ack["note"] else "") for ack in acks
+    ]
+    lines += [] if acks else ["  none"]
+    silence = alert.get("silenced_by")
+    lines.append("silenced by")
+    if silence:
+        lines.append(
+            f"  {silence['id']} until {silence['until'][:19]} UTC, "
+            f"by {silence['created_by']}: {silence['reason']}"
+        )
+    else:
+        lines.append("  none")
+    return [_printable(line) for line in lines]
+
+
+def silence_lines(silences: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The silences, one line each: id, until, kind, zone, who, reason."""
+    if not silences:
+        return ["(no silences)"]
+    lines = []
+    for s in silences:
+        match = " ".join(x for x in (f"kind={s['kind']}" if s.get("kind") else "",
+                                     f"zone={s['zone_id']}" if s.get("zone_id") else "") if x)  # fmt: skip
+        lines.append(
+            f"{s['id']}  until {str(s['until'])[:19]} UTC  {match}  by {s['created_by']}: {s['reason']}"
+        )
+    return [_printable(line) for line in lines]
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` padded to `width` cells, or cut to it with `…`."""
+    cut = _cut(text, width)
+    return cut + " " * (width - cell_len(cut))
+
+
+def _cut(text: str, width: int) -> str:
+    """`text`, or its first `width` cells with `…` as the last when it is wider."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(width - 1, 0)) + "…" if width > 0 else ""
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _plain(value: Any) -> Any:

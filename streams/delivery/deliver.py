@@ -12,7 +12,8 @@ Webhooks are POSTed signed, with the alert state's idempotency key (see
 signing.py), and retried with exponential backoff and jitter until the alert
 is `max_age_s` old (counted from when it was raised); only then does it go to
 `alerts.dlq` with the error. Kafka subscriptions get the alert on their own
-topic, retried the same way.
+topic, retried the same way. An alert state a silence matches (silences.py) is
+not sent: the silences are read afresh before each batch that has an alert to send.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from streams.delivery.signing import (
     idempotency_key,
     sign,
 )
+from streams.delivery.silences import Silence, silenced_by
 from streams.delivery.subscriptions import Subscription
 from streams.kafka.clients import KafkaBatchConsumer
 
@@ -70,6 +72,7 @@ class CentreStats:
     delivered: int = 0
     dead_lettered: int = 0
     skipped: int = 0  # not wanted by the centre's filters, not notifying, or not an alert
+    silenced: int = 0  # wanted, but a silence matched it
     retrying: str = ""  # the last error while an alert is being retried, else empty
 
 
@@ -84,11 +87,12 @@ class DeliveryStats:
         return self.centres.setdefault(centre, CentreStats())
 
     def summary(self) -> dict[str, Any]:
-        """{"delivered": {centre: n}, "failed": {...}, "retrying": {centre: error}} for /status."""
+        """{"delivered": {centre: n}, "failed", "silenced", "retrying": {centre: error}} for /status."""
         c = self.centres
         return {
             "delivered": {k: s.delivered for k, s in c.items()},
             "failed": {k: s.dead_lettered for k, s in c.items()},
+            "silenced": {k: s.silenced for k, s in c.items()},
             "retrying": {k: s.retrying for k, s in c.items() if s.retrying},
         }
 
@@ -205,23 +209,58 @@ def wanted(sub: Subscription, record: ConsumerRecord[bytes, bytes]) -> Alert | N
     return alert if alert.notify and sub.wants(alert) else None
 
 
-async def deliver_records(sender: CentreSender, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-    """Each wanted alert of a batch in turn; one is finished (delivered or dead-lettered) before the next."""
-    for record in records:
-        alert = wanted(sender.sub, record)
+class SilenceBook:
+    """The silences as last read: `load` runs in a thread; when it fails, the last ones read still hold."""
+
+    def __init__(self, load: Callable[[], list[Silence]] | None) -> None:
+        self._load = load
+        self.last: list[Silence] = []
+
+    async def current(self) -> list[Silence]:
+        """The silences now."""
+        if self._load is None:
+            return self.last
+        try:
+            self.last = await asyncio.to_thread(self._load)
+        except Exception as error:  # ClickHouse away: deliver by the silences known
+            log.warning("cannot read the silences (%s): the %d read last apply", error, len(self.last))
+        return self.last
+
+
+NO_SILENCES = SilenceBook(None)
+
+
+async def deliver_records(
+    sender: CentreSender, records: Sequence[ConsumerRecord[bytes, bytes]], silences: SilenceBook = NO_SILENCES
+) -> None:
+    """Each wanted alert of a batch in turn; one is finished (delivered or dead-lettered) before the next.
+
+    A silenced one is counted and not sent."""
+    alerts = [wanted(sender.sub, record) for record in records]
+    current = await silences.current() if any(a is not None for a in alerts) else []
+    for record, alert in zip(records, alerts, strict=True):
         if alert is None:
             sender.stats.skipped += 1
+            continue
+        silence = silenced_by(alert, current)
+        if silence is not None:
+            sender.stats.silenced += 1
+            log.info(
+                "alert %s v%d to %s silenced by %s", alert.id, alert.version, sender.sub.centre, silence.id
+            )
             continue
         await sender.deliver(alert, record.timestamp / 1000)
 
 
-async def run_centre(consumer: KafkaBatchConsumer, sender: CentreSender) -> None:
+async def run_centre(
+    consumer: KafkaBatchConsumer, sender: CentreSender, silences: SilenceBook = NO_SILENCES
+) -> None:
     """Until cancelled: read `alerts` in this centre's group, deliver, then commit."""
     while True:
         records = await consumer.next_batch(BATCH, 1.0)
         if not records:
             continue
-        await deliver_records(sender, records)
+        await deliver_records(sender, records, silences)
         try:
             await consumer.commit(records)
         except (CommitFailedError, IllegalStateError) as error:
@@ -240,8 +279,10 @@ class Deliverer:
         publish: Publish,
         dead_letter_topic: str,
         sender: str,
+        silences: SilenceBook = NO_SILENCES,
     ) -> None:
         self.subscriptions = subscriptions
+        self.silences = silences
         self.consumer_of = consumer_of
         self.publish = publish
         self.dead_letter_topic = dead_letter_topic
@@ -262,6 +303,6 @@ class Deliverer:
         )
         await consumer.start()
         try:
-            await run_centre(consumer, sender)
+            await run_centre(consumer, sender, self.silences)
         finally:
             await consumer.stop()

@@ -18,7 +18,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from schemas.alerts import Impact
 from schemas.errors import BorderwatchError
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.config.settings import Settings
@@ -162,7 +161,8 @@ def run_demo(
     console.print(
         f"\nData: {settings.data_dir.resolve()} (ClickHouse tables borderwatch.events, "
         "crossing_counts, rejects, alerts).\nQuery it: [bold]borderwatch counts --by route[/], "
-        "[bold]borderwatch alerts[/], [bold]borderwatch alerts cap ID[/], or "
+        "[bold]borderwatch alerts[/], [bold]borderwatch alerts show ID[/] (an id from the alerts above), "
+        "[bold]borderwatch alerts cap ID[/], or "
         '[bold]borderwatch sql "SELECT crossing_id, sum(persons) FROM borderwatch.crossing_counts '
         'GROUP BY crossing_id"[/]'
         "\nThe broker has stopped, and its topics with it (the bundled Tansu keeps them in memory): the "
@@ -198,13 +198,14 @@ def _watch(
 
 
 def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
-    """The most severe alerts first, with a count per kind in the title."""
+    """The most severe alerts first, each id whole beside its headline (for `borderwatch alerts show ID`),
+    with a count per kind in the title."""
+    from streams.analyst.alert_state import shown_status
+    from streams.cli.output import ranked_alerts, rich_table
+
     kinds = Counter(a["kind"] for a in alerts)
     summary = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-    table = Table(title=f"alerts: {summary or 'none yet'}")
-    for column in ("status", "impact", "kind", "zone", "headline"):
-        table.add_column(column)
-    ranked = sorted(alerts, key=lambda a: Impact(a["impact"]).rank, reverse=True)
-    for alert in ranked[:ALERT_ROWS]:
-        table.add_row(alert["status"], alert["impact"], alert["kind"], alert["zone_id"], alert["headline"])
-    return table
+    ranked = ranked_alerts(alerts)[:ALERT_ROWS]
+    rows = [[shown_status(a), a["impact"], a["id"], a["headline"]] for a in ranked]
+    columns = ("status", "impact", "id", "headline")
+    return rich_table(columns, rows, f"alerts: {summary or 'none yet'}", keep_whole=("id",))

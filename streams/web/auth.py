@@ -11,6 +11,7 @@ form posts).
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,18 +25,29 @@ audit = logging.getLogger("borderwatch.audit")
 AUDIT_BODY_CHARS = 2000
 
 OPEN_PATHS = frozenset({"/health"})
-# path -> (method, content type of its body, or None for no body)
+# endpoint -> {method: content type of its body, or None for no body}
 JSON = frozenset({"application/json"})
-ENDPOINTS: Mapping[str, tuple[str, frozenset[str] | None]] = {
-    "/health": ("GET", None),
-    "/status": ("GET", None),
-    "/counts": ("GET", None),
-    "/alerts": ("GET", None),
-    "/sql": ("POST", JSON),
-    "/erase": ("POST", JSON),
-    "/reload": ("POST", JSON),
-    "/reports": ("POST", JSON | {"application/x-ndjson"}),
+ENDPOINTS: Mapping[str, Mapping[str, frozenset[str] | None]] = {
+    "/health": {"GET": None},
+    "/status": {"GET": None},
+    "/counts": {"GET": None},
+    "/alerts": {"GET": None},
+    "/alerts/{id}/ack": {"POST": JSON},
+    "/silences": {"GET": None, "POST": JSON},
+    "/sql": {"POST": JSON},
+    "/erase": {"POST": JSON},
+    "/reload": {"POST": JSON},
+    "/reports": {"POST": JSON | {"application/x-ndjson"}},
 }
+# An alert id needs no quoting (streams/detect/grouping.py alert_id).
+_ACK_PATH = re.compile(r"/alerts/[A-Za-z0-9._:+-]{1,300}/ack")
+
+
+def endpoint_of(path: str) -> str | None:
+    """The endpoint a request path names (`/alerts/{id}/ack` for every alert id), or None."""
+    if path in ENDPOINTS:
+        return path
+    return "/alerts/{id}/ack" if _ACK_PATH.fullmatch(path) else None
 
 
 @dataclass(frozen=True)
@@ -78,15 +90,17 @@ def check_request(
     origin = headers.get("Origin")
     if origin is not None and origin.lower().removeprefix("http://").removeprefix("https://") not in hosts:
         return Denied(403, f"Origin {origin!r} is not this worker")
-    if path not in ENDPOINTS:
+    endpoint = endpoint_of(path)
+    if endpoint is None:
         return Denied(404, f"no endpoint {path!r}")
-    expected_method, content_types = ENDPOINTS[path]
-    if method != expected_method:
-        return Denied(405, f"{path} takes {expected_method}, not {method}")
-    if path not in OPEN_PATHS:
+    methods = ENDPOINTS[endpoint]
+    if method not in methods:
+        return Denied(405, f"{path} takes {' or '.join(methods)}, not {method}")
+    content_types = methods[method]
+    if endpoint not in OPEN_PATHS:
         if caller is None:
             return Denied(401, "a bearer token is required: Authorization: Bearer <token from the data dir>")
-        if not caller.may(path):
+        if not caller.may(endpoint):
             return Denied(403, f"{caller.describe()} may not use {path}")
     given = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_types is not None and given not in content_types:
@@ -125,7 +139,8 @@ def auth_middleware(
 
 AUDIT_SUMMARY = "audit"
 """The request key under which a handler leaves its ids and counts for the audit line."""
-BODY_AUDITED = frozenset({"/sql", "/reload"})  # what was asked is the body; no report is in it
+# What was asked is the body; no report is in it.
+BODY_AUDITED = frozenset({"/sql", "/reload", "/silences", "/alerts/{id}/ack"})
 
 
 async def _audit(request: web.Request, callers: Callers, status: int) -> None:
@@ -137,7 +152,7 @@ async def _audit(request: web.Request, callers: Callers, status: int) -> None:
     request's body is not read."""
     caller = caller_of(request.headers, callers) or ANONYMOUS
     asked = ""
-    if request.method == "POST" and status < 400 and request.path in BODY_AUDITED:
+    if request.method == "POST" and status < 400 and endpoint_of(request.path) in BODY_AUDITED:
         asked = (await request.read())[:AUDIT_BODY_CHARS].decode("utf-8", errors="replace")  # read: kept
     entry: dict[str, object] = {
         "caller": caller.name, "remote": request.remote, "method": request.method, "path": request.path,

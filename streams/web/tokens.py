@@ -1,6 +1,8 @@
 """Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
 file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL),
-`operator` (status, erasure, reload) or `centre` (send its reports: the token's name is its authority)."""
+`operator` (status, erasure, reload, acknowledging and silencing alerts), `duty_officer` (alerts:
+reading, acknowledging and silencing them) or `centre` (send its reports: the token's name is its
+authority)."""
 
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ from schemas.problems import first_problem
 class ApiRole(StrEnum):
     ANALYST = "analyst"
     OPERATOR = "operator"
+    DUTY_OFFICER = "duty_officer"  # watches the alerts, acknowledges and silences them; no SQL, no erasure
     CENTRE = "centre"  # a border centre sending its reports: the token's name is its authority
 
 
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
     ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
-    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload"}),
+    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload", "/alerts/{id}/ack", "/silences"}),
+    ApiRole.DUTY_OFFICER: frozenset({"/alerts", "/alerts/{id}/ack", "/silences"}),
     ApiRole.CENTRE: frozenset({"/reports"}),
 }
 

@@ -8,6 +8,7 @@
 | delivery to centres                    | yes | yes     |      |
 | rejects, alerts, transitions tables    | yes |         | yes  |
 | analyst API (/counts, /alerts, /sql)   | yes |         | yes  |
+| acks and silences (/alerts/{id}/ack, /silences) | yes |  | yes  |
 
 Every role serves /health and /status. `Worker` is the composition root: its parts are named objects
 (streams/worker/parts.py), started as Faust tasks, sharing one publisher and one `Health`.
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
+from clickhouse_connect.driver.client import Client
 from faust.types import StreamT
 
 from geo.catalogue import Catalogue
@@ -28,14 +31,17 @@ from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
 from streams.analyst.session import AnalystSession
 from streams.config.settings import Role, Settings
-from streams.delivery.deliver import Deliverer, delivery_group
+from streams.delivery.deliver import Deliverer, SilenceBook, delivery_group
+from streams.delivery.silences import Silence
 from streams.delivery.subscriptions import Subscription
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
 from streams.kafka.clients import KafkaBatchConsumer
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, DLQ, INTERCEPTIONS, TRANSITIONS, VALIDATED, VESSELS
+from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps, read_silences
 from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
+from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
@@ -44,6 +50,7 @@ from streams.stages.handoff import HandoffReader
 from streams.stages.ingest import Ingest, hand_on
 from streams.stages.runner import StageCounts
 from streams.stages.store import Store
+from streams.web.alert_views import add_alert_ops_views
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
 from streams.web.connections import GuardedApp
 from streams.web.tokens import load_tokens
@@ -196,10 +203,29 @@ class Worker:
         inputs = self.inputs
         deliverer = Deliverer(
             inputs.subscriptions, self._delivery_consumer, self.publisher.publish_one, ALERTS_DLQ,
-            inputs.settings.cap_sender,
+            inputs.settings.cap_sender, SilenceBook(self._silence_reader()),
         )  # fmt: skip
         self.context.add("delivery", self._run_delivery)
         return deliverer
+
+    def _silence_reader(self) -> Callable[[], list[Silence]] | None:
+        """How delivery reads the silences: through the sink's client, else (a process worker) a client
+        of its own to a ClickHouse server; a process worker beside a local chdb cannot read them."""
+        settings, sink = self.inputs.settings, self.inputs.sink
+        if sink is not None:
+            return lambda: read_silences(sink.client, settings.database)
+        if settings.is_local_clickhouse:
+            if self.inputs.subscriptions:
+                log.warning("a process worker cannot read the silences of a local chdb: it delivers them all")
+            return None
+        clients: list[Client] = []
+
+        def read() -> list[Silence]:
+            if not clients:  # on first use: ClickHouse need not be up when the worker starts
+                clients.append(connect(settings.clickhouse_dsn, settings.clickhouse_ca_file))
+            return read_silences(clients[0], settings.database)
+
+        return read
 
     async def _run_delivery(self) -> None:
         assert self.deliverer is not None
@@ -231,6 +257,7 @@ class Worker:
             add_analyst_views(self.app, inputs.analyst)
         if inputs.sink is not None:
             add_operator_views(self.app, self.erase)
+            add_alert_ops_views(self.app, ClickHouseAlertOps(inputs.sink.client, inputs.settings.database))
 
     def status(self) -> dict[str, object]:
         """/status: what was stored, handled, detected and delivered (runs in a thread: it counts rows)."""

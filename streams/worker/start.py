@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
 from schemas.errors import ApiConfigError, BrokerUnavailableError
+from streams.analyst.alert_state import ClearTimes
 from streams.analyst.session import AnalystSession
 from streams.config.settings import LOCAL, Role, Settings
 from streams.delivery.subscriptions import Subscription, load_subscriptions
@@ -114,7 +115,9 @@ def open_clickhouse(settings: Settings, cluster: str, stack: ExitStack) -> Opene
     repair = DerivedTableRepair(sink.client, settings.database)
     for table in repair.repair_derived(settings.retention.positions_days):
         log.warning("%s disagreed with events after a crash; repaired it", table)
-    analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
+    analyst = AnalystSession(
+        lambda: connect(dsn, ca_file), settings.database, settings.analyst, ClearTimes.of(settings.detect)
+    )
     stack.callback(analyst.close)
     return OpenedClickHouse(sink, analyst, applied)
 

@@ -16,7 +16,7 @@ from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
-    alerts_table,
+    alert_lines,
     columns_and_rows,
     counts_table,
     render,
@@ -120,7 +120,7 @@ def test_empty_results() -> None:
     assert render_csv([], []) == ""
     assert columns_and_rows([]) == ([], [])
     assert "no reports yet" in shown(counts_table([], "counts"), 80)
-    assert "(no alerts yet)" in shown(alerts_table([], "alerts"), 80)
+    assert "(no alerts yet)" in alert_lines([], "alerts", 80)
 
 
 def test_render_picks_the_format_and_refuses_table() -> None:
@@ -147,7 +147,7 @@ def test_alert_records_in_json_are_alerts_again() -> None:
 @pytest.mark.parametrize("width", [60, 80, 160])
 def test_the_alert_table_shows_each_id_whole_on_one_line_however_narrow(width: int) -> None:
     ids = ["vessel_of_interest:mmsi:224000104:1764000000", "encounter:mmsi:22400010+mmsi:22400020:1764000000"]
-    text = shown(alerts_table([alert(i, "a rather long headline " * 4) for i in ids], "alerts"), width)
+    text = "\n".join(alert_lines([alert(i, "a rather long headline " * 4) for i in ids], "alerts", width))
     for alert_id in ids:
         assert any(alert_id in line for line in text.splitlines()), text
 

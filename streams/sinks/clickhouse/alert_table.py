@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
+import numpy
 from clickhouse_connect.driver.client import Client
 
 from schemas.alerts import Alert
@@ -63,6 +64,12 @@ def latest_alerts_query(
     return query, parameters
 
 
+def float32_value(value: float) -> float:
+    """A Float32 column's value as the shortest decimal that is that float32 (0.99, not
+    0.9900000095367432): what the detector wrote, not the widening's digits."""
+    return float(str(numpy.float32(value)))
+
+
 def read_alerts(
     client: Client, db: str, since_s: int | None = None, kind: str | None = None, alert_id: str | None = None
 ) -> list[dict[str, Any]]:
@@ -72,6 +79,7 @@ def read_alerts(
     alerts = []
     for row in result.named_results():
         row["lat"], row["lon"] = row.pop("lat_deg"), row.pop("lon_deg")
+        row["confidence"] = float32_value(row["confidence"])
         for name in ("window_start", "window_end", "opened_at", "sent_at"):
             # The columns are UTC; some clickhouse-connect backends return them naive.
             if row[name].tzinfo is None:

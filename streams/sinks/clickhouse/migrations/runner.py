@@ -23,6 +23,7 @@ from streams.sinks.clickhouse.migrations import (
     m0011_erased,
     m0012_signed_counts,
     m0013_events_by_month,
+    m0014_alert_operations,
 )
 from streams.sinks.clickhouse.migrations.lock import Beat, migration_lock, no_beat
 from streams.sinks.clickhouse.schema import DEDUP_WINDOW
@@ -46,6 +47,7 @@ MIGRATIONS: dict[int, Migration] = {
     m0011_erased.VERSION: m0011_erased.STATEMENT,
     m0012_signed_counts.VERSION: m0012_signed_counts.STATEMENT,
     m0013_events_by_month.VERSION: m0013_events_by_month.apply,
+    m0014_alert_operations.VERSION: m0014_alert_operations.apply,
 }
 
 

@@ -17,7 +17,7 @@ from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erase_report
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.migrations import m0013_events_by_month
-from streams.sinks.clickhouse.migrations.runner import migrate
+from streams.sinks.clickhouse.migrations.runner import MIGRATIONS, migrate
 from streams.sinks.clickhouse.repair import DerivedTableRepair
 from streams.stages.enrich import RawMessage, process_batch
 from tests.helpers.clickhouse import AT, CATALOGUE, KilledAt, interception, migrate_before, old_release
@@ -56,7 +56,7 @@ def test_the_rebuild_by_month_finishes_after_a_kill_at_any_step_and_loses_nothin
             insert_block=encode_columns(dict(zip(EVENT_COLUMNS, event_columns(late, ""), strict=True))),
             fmt="JSONColumns", settings={"date_time_input_format": "best_effort"},
         )  # fmt: skip
-    assert migrate(client, db) == 1  # the next start finishes it
+    assert migrate(client, db) == len(MIGRATIONS) - 12  # the next start finishes it, and the later ones
 
     tables = dict(client.query(
         "SELECT name, partition_key FROM system.tables WHERE database = %(db)s", parameters={"db": db}
@@ -99,7 +99,7 @@ def test_a_report_an_old_worker_erases_during_the_rebuild_stays_erased(
 ) -> None:
     db = f"bw_rebuild_erase_{abs(hash(erased_at)) % 10**6}"
     client = old_release(engine_dir, db, monkeypatch)
-    assert migrate(_ErasingAt(client, erased_at.format(db=db), db), db) == 1  # type: ignore[arg-type]
+    assert migrate(_ErasingAt(client, erased_at.format(db=db), db), db) == len(MIGRATIONS) - 12  # type: ignore[arg-type]
 
     assert client.query(f"SELECT count() FROM {db}.erased").result_rows == [(1,)]  # it did erase
     ids = client.query(f"SELECT report_id FROM {db}.events FINAL WHERE report_id = 'r-9'").result_rows

@@ -20,7 +20,7 @@ RELEASED = {
     1: "m0001_events", 2: "m0002_crossing_counts", 3: "m0003_crossing_counts_view", 4: "m0004_rejects",
     5: "m0005_alerts", 6: "m0006_transitions", 7: "m0007_events_source_cluster",
     8: "m0008_rejects_by_cluster", 9: "m0009_broker_clusters", 10: "m0010_retention_applied",
-    11: "m0011_erased", 12: "m0012_signed_counts", 13: "m0013_events_by_month",
+    11: "m0011_erased", 12: "m0012_signed_counts", 13: "m0013_events_by_month", 14: "m0014_alert_operations",
 }  # fmt: skip
 
 
