@@ -4,6 +4,49 @@
 
 CREATE DATABASE IF NOT EXISTS borderwatch ON CLUSTER borderwatch;
 
+CREATE TABLE IF NOT EXISTS borderwatch.alert_acks ON CLUSTER borderwatch
+(
+    `alert_id` String,
+    `acked_by` String,
+    `acked_at` DateTime64(3, 'UTC'),
+    `note` String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/alert_acks', '{replica}')
+ORDER BY (alert_id, acked_by, acked_at)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS borderwatch.alert_history ON CLUSTER borderwatch
+(
+    `id` String,
+    `version` UInt32,
+    `status` LowCardinality(String),
+    `impact` LowCardinality(String),
+    `confidence` Float32,
+    `notify` Bool,
+    `window_start` DateTime64(3, 'UTC'),
+    `window_end` DateTime64(3, 'UTC'),
+    `description` String,
+    `sent_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/alert_history', '{replica}')
+ORDER BY (id, version)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS borderwatch.alert_silences ON CLUSTER borderwatch
+(
+    `id` String,
+    `version` UInt32,
+    `kind` LowCardinality(String),
+    `zone_id` String,
+    `until` DateTime64(3, 'UTC'),
+    `reason` String,
+    `created_by` String,
+    `created_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{database}/alert_silences', '{replica}', version)
+ORDER BY id
+SETTINGS index_granularity = 8192;
+
 CREATE TABLE IF NOT EXISTS borderwatch.alerts ON CLUSTER borderwatch
 (
     `id` String,
@@ -201,6 +244,32 @@ SETTINGS index_granularity = 8192;
 CREATE TABLE IF NOT EXISTS borderwatch.vessel_positions ON CLUSTER borderwatch AS borderwatch.vessel_positions_local
 ENGINE = Distributed('borderwatch', 'borderwatch', 'vessel_positions_local', cityHash64(authority, report_id));
 
+CREATE MATERIALIZED VIEW IF NOT EXISTS borderwatch.alert_history_mv ON CLUSTER borderwatch TO borderwatch.alert_history
+(
+    `id` String,
+    `version` UInt32,
+    `status` LowCardinality(String),
+    `impact` LowCardinality(String),
+    `confidence` Float32,
+    `notify` Bool,
+    `window_start` DateTime64(3, 'UTC'),
+    `window_end` DateTime64(3, 'UTC'),
+    `description` String,
+    `sent_at` DateTime64(3, 'UTC')
+)
+AS SELECT
+    id,
+    version,
+    status,
+    impact,
+    confidence,
+    notify,
+    window_start,
+    window_end,
+    description,
+    sent_at
+FROM borderwatch.alerts;
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS borderwatch.crossing_counts_mv ON CLUSTER borderwatch TO borderwatch.crossing_counts_local
 (
     `minute` DateTime('UTC'),
@@ -271,7 +340,7 @@ FROM borderwatch.events_local
 WHERE (kind = 'vessel') AND (lat_deg IS NOT NULL) AND (lon_deg IS NOT NULL);
 
 INSERT INTO borderwatch.schema_migrations (version) SELECT number + 1
-FROM numbers(13);
+FROM numbers(14);
 
 INSERT INTO borderwatch.retention_applied (name, statement) SELECT
     'events.report',
