@@ -28,6 +28,7 @@ MAX_VERSIONS = 50
 MAX_AUTHORITIES = 100
 MAX_BUCKETS = 168  # a week in hours
 MAX_SERIES_CROSSINGS = 8
+DARK_GAP = timedelta(hours=6)  # the AIS-gap detector's default
 TRACK_LEAD = timedelta(hours=12)  # positions before an alert's window, to show where the vessel came from
 HEALTH_SPAN = timedelta(days=7)  # reporting health looks at what was received in the last week
 IMPACT_RANK_SQL = "indexOf(['low', 'medium', 'high', 'very_high'], impact)"
@@ -265,11 +266,8 @@ def _alerts_page(
     return alerts, total
 
 
-def vessel_tracks(
-    client: Client, db: str, window: Window, gap: timedelta = timedelta(hours=6)
-) -> list[dict[str, Any]]:
-    """The tracks of the vessels of open alerts overlapping the window, up to the window's end, cut into lit
-    and dark stretches (a silence of at least `gap`, the AIS-gap detector's default)."""
+def vessel_tracks(client: Client, db: str, window: Window) -> list[dict[str, Any]]:
+    """The tracks of the vessels of open alerts overlapping the window, up to the window's end."""
     params = {"start": window.start, "end": window.end}
     keys = [
         str(row[0])
@@ -279,14 +277,22 @@ def vessel_tracks(
             parameters=params,
         ).result_rows
     ]
+    return tracks_of(client, db, keys, Window(window.start - TRACK_LEAD, window.end))
+
+
+def tracks_of(
+    client: Client, db: str, keys: Sequence[str], window: Window, gap: timedelta = DARK_GAP
+) -> list[dict[str, Any]]:
+    """Vessels' tracks in a window (the newest MAX_FIXES_PER_VESSEL positions each), cut into lit and dark
+    stretches (a silence of at least `gap`, the AIS-gap detector's default)."""
     if not keys:
         return []
     rows = client.query(
         f"SELECT vessel_key, observed_at, lat_deg, lon_deg FROM {db}.vessel_positions WHERE vessel_key IN "
-        "%(keys)s AND observed_at >= %(from)s AND observed_at < %(end)s "
+        "%(keys)s AND observed_at >= %(start)s AND observed_at < %(end)s "
         "ORDER BY vessel_key, observed_at DESC "
         f"LIMIT {MAX_FIXES_PER_VESSEL} BY vessel_key",
-        parameters={**params, "keys": keys, "from": window.start - TRACK_LEAD},
+        parameters={"keys": list(keys)[:MAX_TRACKED_VESSELS], "start": window.start, "end": window.end},
     ).result_rows
     fixes: dict[str, list[Fix]] = {}
     for key, at, lat, lon in rows:
@@ -323,8 +329,13 @@ def alert_detail(client: Client, db: str, alert_id: str) -> dict[str, Any] | Non
         f"LIMIT 1 BY authority, report_id LIMIT {MAX_EVIDENCE}",
         {"ids": wanted or [""]},
     )
-    return {"alert": latest[0], "versions": versions, "evidence": evidence,
-            "evidence_total": len(latest[0]["event_ids"])}  # fmt: skip
+    alert = latest[0]
+    start, end = (datetime.fromisoformat(alert[name]) for name in ("window_start", "window_end"))
+    around = Window(start - TRACK_LEAD, end + timedelta(hours=1))
+    return {
+        "alert": alert, "versions": versions, "evidence": evidence, "evidence_total": len(alert["event_ids"]),
+        "tracks": tracks_of(client, db, alert["vessel_ids"], around),
+    }  # fmt: skip
 
 
 def reporting_health(client: Client, db: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes a form post's Origin "null"
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
@@ -88,6 +88,7 @@ def sign_in_page(message: str, form_token: str, status: int) -> aioweb.Response:
 SIGN_IN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>borderwatch: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/picture.css"></head>
 <body class="signin"><main>
 <h1>borderwatch: the live picture</h1>
