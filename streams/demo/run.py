@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,10 @@ def earlier_run(start: Handled) -> str | None:
 def run_demo(
     settings: Settings, console: Console,
     interceptions: Path | None = None, vessels: Path | None = None,
+    serve: Callable[[WorkerApi], str | None] | None = None,
 ) -> None:  # fmt: skip
-    """Run the whole demo; returns when every report is handled or on Ctrl-C."""
+    """Run the whole demo; returns when every report is handled or on Ctrl-C. With `serve` (a terminal),
+    it then serves the live picture, printing the one-time link `serve` makes, until Ctrl-C."""
     from streams.cli.output import counts_table
 
     refuse_if_in_use(settings.data_dir)
@@ -155,6 +158,8 @@ def run_demo(
                 sent += asyncio.run(replay_lines(iter(rest), topic, broker.url, DEMO_RATE_PER_S))
                 console.print(f"replayed {path.name} to {topic}, with the scripted night in its place")
             _watch(console, api, sent, start, counts_table, scenario.expected_groups)
+            if serve is not None:
+                _serve_picture(console, api, serve)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C)")
         finally:
@@ -170,6 +175,21 @@ def run_demo(
         "ClickHouse keeps the rest. A worker started later on a new broker says so in /status, and "
         "still knows a resent report as a resend. Use Apache Kafka (BORDERWATCH_KAFKA) to keep it all."
     )
+
+
+def _serve_picture(console: Console, api: WorkerApi, serve: Callable[[WorkerApi], str | None]) -> None:
+    """Keep the worker up for the live picture until Ctrl-C."""
+    link = serve(api)
+    console.print(
+        f"\nThe live picture: [bold]{link}[/] (a one-time sign-in link; `borderwatch ui` makes another)."
+        "\nServing until Ctrl-C."
+    )
+    if link:
+        import webbrowser
+
+        webbrowser.open(link)
+    while True:
+        time.sleep(3600)
 
 
 def _watch(

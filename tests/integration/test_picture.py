@@ -56,7 +56,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """One worker with an analyst and an operator token, fed the scripted night but for the Lampedusa surge."""
+    """One worker with an analyst and an operator token, fed the scripted night but its Lampedusa surge."""
     if not (CHROMEDRIVER.exists() and CHROMIUM.exists()):
         pytest.fail("the browser tests need Debian's chromium and chromium-driver (README, Run the tests)")
     root = tmp_path_factory.mktemp("picture")
@@ -190,7 +190,7 @@ def test_the_analyst_sees_every_crossing_a_live_surge_and_its_reasons_but_no_act
     item.click()
     reasons = wait_for(browser, "#detail:not([hidden]) #reasons")[0]
     assert reasons.text.strip()
-    assert "Lampedusa" in browser.find_element(By.ID, "detail-title").text
+    assert "IT-LAMPEDUSA" in browser.find_element(By.ID, "detail-title").text
     assert browser.find_elements(By.CSS_SELECTOR, "#evidence tbody tr")
     assert not browser.find_element(By.ID, "ack").is_displayed()  # an analyst sees no action
     cap = browser.find_element(By.ID, "cap-link").get_attribute("href")
@@ -204,7 +204,9 @@ def test_the_analyst_sees_every_crossing_a_live_surge_and_its_reasons_but_no_act
     assert {u for u in urls if u.startswith(("data:", "blob:"))} == set()
 
 
-def test_every_script_is_the_packages_own_under_a_strict_policy(browser: webdriver.Chrome, site: Site) -> None:
+def test_every_script_is_the_packages_own_under_a_strict_policy(
+    browser: webdriver.Chrome, site: Site
+) -> None:
     sign_in(browser, site, ANALYST)
     wait_for(browser, "body[data-refreshed]")
     scripts = [e.get_attribute("src") for e in browser.find_elements(By.TAG_NAME, "script")]
@@ -216,8 +218,10 @@ def test_every_script_is_the_packages_own_under_a_strict_policy(browser: webdriv
     )
     assert policy.startswith("default-src 'self'") and "unsafe-inline" not in policy
     with pytest.raises(WebDriverException):  # an inline script does not run under the policy
-        browser.execute_script("const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
-                               "document.body.append(s); if (!window.ran) throw new Error('blocked');")  # fmt: skip
+        browser.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+            "document.body.append(s); if (!window.ran) throw new Error('blocked');"
+        )
     violations = [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
     assert violations  # the blocked inline script, and nothing of the page's own
 

@@ -323,6 +323,8 @@
       el('h3', { text: 'Evidence (' + d.evidence.length + ' of ' + d.evidence_total + ' reports)' }), el('div', { class: 'scroll' }, evidence),
       el('h3', { text: 'Versions' }), el('div', { class: 'scroll' }, versions));
     drawTracks(selectedLayer, d.tracks);
+    if (d.tracks.length) map.fitBounds(L.featureGroup(selectedLayer.getLayers()).getBounds(), { padding: [40, 40], maxZoom: 10 });
+    else if (a.lat !== null && a.lon !== null) map.setView([a.lat, a.lon], Math.max(map.getZoom(), 7));
     state.selectedTracks = d.tracks;
     if (state.situation) drawTables(state.situation);
     $('cap-link').href = '/picture/cap?id=' + encodeURIComponent(a.id);
