@@ -41,6 +41,7 @@ from streams.analyst.answers import encode_within
 from streams.analyst.counts import GroupBy, run_counts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
+from streams.analyst.picture import AlertFilter, Window, alert_detail, pulse, reporting_health, situation
 from streams.detect.thresholds import Thresholds
 from streams.sinks.clickhouse.alert_ops import read_alert_view
 
@@ -155,6 +156,22 @@ class AnalystSession:
         return self._refusing(
             lambda client: read_alert_view(client, self.db, self.clear, since_s, kind, alert_id)
         )
+
+    def situation(self, window: Window | int, wanted: AlertFilter) -> dict[str, Any]:
+        """The live picture in one window (see streams.analyst.picture) under the same limits."""
+        return self._refusing(lambda client: situation(client, self.db, window, wanted))
+
+    def alert_detail(self, alert_id: str) -> dict[str, Any] | None:
+        """One alert with its versions and evidence, for the picture."""
+        return self._refusing(lambda client: alert_detail(client, self.db, alert_id))
+
+    def reporting_health(self) -> dict[str, Any]:
+        """Reporting health per authority, for the picture."""
+        return self._refusing(lambda client: reporting_health(client, self.db))
+
+    def pulse(self) -> dict[str, Any]:
+        """Counts and newest times that change when reports or alerts arrive: the picture's event stream."""
+        return self._refusing(lambda client: pulse(client, self.db))
 
     def _refusing(self, call: Callable[[Client], T]) -> T:
         client = self.client

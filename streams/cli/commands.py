@@ -174,13 +174,18 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(help="default: BORDERWATCH_DATA_DIR")] = None,
     interceptions: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
     vessels: Annotated[Path | None, typer.Option(help="feed file (default: bundled)")] = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="stop at the end instead of serving the live picture")
+    ] = False,
 ) -> None:
-    """Start broker, chdb and a worker, replay the sample feed and watch counts per crossing."""
+    """Start broker, chdb and a worker, replay the sample feed and watch counts per crossing; then, in a
+    terminal, serve the live picture until Ctrl-C."""
     from streams.demo.run import run_demo
 
     settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    serve = (lambda api: sign_in_link(api)) if sys.stdout.isatty() and not no_serve else None
     try:
-        run_demo(settings, console, interceptions, vessels)
+        run_demo(settings, console, interceptions, vessels, serve)
     except BorderwatchError as error:
         raise fail(str(error)) from None
 
@@ -470,6 +475,41 @@ def health() -> None:
         err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
         raise typer.Exit(code=1)
     console.print_json(data=answer)
+
+
+@cli.command()
+def ui(
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="print the link only")] = False,
+) -> None:
+    """Print a one-time sign-in link to the live picture (and open it in a browser where it can)."""
+    from streams.client.worker_api import local_api, running_worker
+
+    settings = Settings()
+    api = running_worker(settings.data_dir) or local_api(
+        settings.web_port, settings.data_dir, settings.web_tls_cert_file
+    )
+    link = sign_in_link(api) if api else None
+    if link is None:
+        raise fail(
+            f"no worker answers for {settings.data_dir}: start 'borderwatch worker' or 'borderwatch demo'"
+        )
+    print(link)
+    err.print("One sign-in, within 5 minutes. The page is served by the worker; nothing else is fetched.")
+    if not no_browser and sys.stdout.isatty():
+        import webbrowser
+
+        webbrowser.open(link)
+
+
+def sign_in_link(api: WorkerApi) -> str | None:
+    """A one-time sign-in link to the worker's live picture, or None when it does not answer."""
+    try:
+        answer = api.post("/picture/code", {})
+    except (OSError, ConnectionError):
+        return None
+    if "error" in answer:
+        raise fail(f"the worker refused a sign-in code: {answer['error']}")
+    return f"{api.base_url}{answer['path']}"
 
 
 @cli.command()

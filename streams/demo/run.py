@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from schemas.errors import BorderwatchError
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.config.settings import Settings
 from streams.data import SAMPLE_INTERCEPTIONS, SAMPLE_VESSELS
-from streams.demo.scenario import build_scenario, default_start, interleave
+from streams.demo.scenario import Scenario, build_scenario, default_start, interleave
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, local_broker_process, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS
@@ -115,8 +116,10 @@ def earlier_run(start: Handled) -> str | None:
 def run_demo(
     settings: Settings, console: Console,
     interceptions: Path | None = None, vessels: Path | None = None,
+    serve: Callable[[WorkerApi], str | None] | None = None,
 ) -> None:  # fmt: skip
-    """Run the whole demo; returns when every report is handled or on Ctrl-C."""
+    """Run the whole demo; returns when every report is handled or on Ctrl-C. With `serve` (a terminal),
+    it then serves the live picture, printing the one-time link `serve` makes, until Ctrl-C."""
     from streams.cli.output import counts_table
 
     refuse_if_in_use(settings.data_dir)
@@ -143,23 +146,38 @@ def run_demo(
             start = Handled.of(api.get("/status"))
             if (held := earlier_run(start)) is not None:
                 console.print(held)
-            sent = 0
-            nights = {INTERCEPTIONS: scenario.interceptions, VESSELS: scenario.vessels}
-            for path, topic in feeds:
-                lines = interleave(open_lines(path), nights[topic])
-                # The first lines wait until the worker consumes; the rest are paced (see DEMO_RATE_PER_S).
-                first, rest = lines[:FIRST_LINES], lines[FIRST_LINES:]
-                sent += asyncio.run(replay_lines(iter(first), topic, broker.url))
-                _wait_until_handled(api, sent, start)
-                sent += asyncio.run(replay_lines(iter(rest), topic, broker.url, DEMO_RATE_PER_S))
-                console.print(f"replayed {path.name} to {topic}, with the scripted night in its place")
+            sent = _replay(console, api, start, broker.url, feeds, scenario)
             _watch(console, api, sent, start, counts_table, scenario.expected_groups)
+            if serve is not None:
+                _serve_picture(console, api, serve)
         except KeyboardInterrupt:
             console.print("stopping (Ctrl-C)")
         finally:
             stop_process(worker)
+    _closing_words(console, settings.data_dir)
+
+
+def _replay(
+    console: Console, api: WorkerApi, start: Handled, broker_url: str, feeds: list[tuple[Path, str]],
+    scenario: Scenario,
+) -> int:  # fmt: skip
+    """Each feed with the scripted night in its place; returns the messages sent."""
+    sent = 0
+    nights = {INTERCEPTIONS: scenario.interceptions, VESSELS: scenario.vessels}
+    for path, topic in feeds:
+        lines = interleave(open_lines(path), nights[topic])
+        # The first lines wait until the worker consumes; the rest are paced (see DEMO_RATE_PER_S).
+        first, rest = lines[:FIRST_LINES], lines[FIRST_LINES:]
+        sent += asyncio.run(replay_lines(iter(first), topic, broker_url))
+        _wait_until_handled(api, sent, start)
+        sent += asyncio.run(replay_lines(iter(rest), topic, broker_url, DEMO_RATE_PER_S))
+        console.print(f"replayed {path.name} to {topic}, with the scripted night in its place")
+    return sent
+
+
+def _closing_words(console: Console, data_dir: Path) -> None:
     console.print(
-        f"\nData: {settings.data_dir.resolve()} (ClickHouse tables borderwatch.events, "
+        f"\nData: {data_dir.resolve()} (ClickHouse tables borderwatch.events, "
         "crossing_counts, rejects, alerts).\nQuery it: [bold]borderwatch counts --by route[/], "
         "[bold]borderwatch alerts[/], [bold]borderwatch alerts show ID[/] (an id from the alerts above), "
         "[bold]borderwatch alerts cap ID[/], or "
@@ -170,6 +188,21 @@ def run_demo(
         "ClickHouse keeps the rest. A worker started later on a new broker says so in /status, and "
         "still knows a resent report as a resend. Use Apache Kafka (BORDERWATCH_KAFKA) to keep it all."
     )
+
+
+def _serve_picture(console: Console, api: WorkerApi, serve: Callable[[WorkerApi], str | None]) -> None:
+    """Keep the worker up for the live picture until Ctrl-C."""
+    link = serve(api)
+    console.print(
+        f"\nThe live picture: [bold]{link}[/] (a one-time sign-in link; `borderwatch ui` makes another)."
+        "\nServing until Ctrl-C."
+    )
+    if link:
+        import webbrowser
+
+        webbrowser.open(link)
+    while True:
+        time.sleep(3600)
 
 
 def _watch(

@@ -14,19 +14,22 @@ import logging
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from schemas.codec import encode_obj
+from streams.web.picture_sessions import CSRF_HEADER, SESSION_COOKIE, PictureSessions, csrf_matches
 from streams.web.tokens import ANONYMOUS, Caller, Callers
 
 audit = logging.getLogger("borderwatch.audit")
 AUDIT_BODY_CHARS = 2000
 
-OPEN_PATHS = frozenset({"/health"})
+# The live picture's page, its sign-in and its static files are open; what they show is not.
+OPEN_PATHS = frozenset({"/health", "/", "/signin", STATIC_PREFIX := "/static/"})
 # endpoint -> {method: content type of its body, or None for no body}
 JSON = frozenset({"application/json"})
+FORM = frozenset({"application/x-www-form-urlencoded"})
 ENDPOINTS: Mapping[str, Mapping[str, frozenset[str] | None]] = {
     "/health": {"GET": None},
     "/status": {"GET": None},
@@ -38,15 +41,31 @@ ENDPOINTS: Mapping[str, Mapping[str, frozenset[str] | None]] = {
     "/erase": {"POST": JSON},
     "/reload": {"POST": JSON},
     "/reports": {"POST": JSON | {"application/x-ndjson"}},
+    # The live picture (streams/web/picture.py).
+    "/": {"GET": None},
+    "/signin": {"POST": FORM},
+    "/signout": {"POST": None},
+    STATIC_PREFIX: {"GET": None},
+    "/picture/me": {"GET": None},
+    "/picture/map": {"GET": None},
+    "/picture/situation": {"GET": None},
+    "/picture/alert": {"GET": None},
+    "/picture/cap": {"GET": None},
+    "/picture/health": {"GET": None},
+    "/picture/code": {"POST": JSON},
+    "/events": {"GET": None},
 }
 # An alert id needs no quoting (streams/detect/grouping.py alert_id).
 _ACK_PATH = re.compile(r"/alerts/[A-Za-z0-9._:+-]{1,300}/ack")
 
 
 def endpoint_of(path: str) -> str | None:
-    """The endpoint a request path names (`/alerts/{id}/ack` for every alert id), or None."""
+    """The endpoint a request path names (`/alerts/{id}/ack` for every alert id, the static files'
+    prefix for each of them), or None."""
     if path in ENDPOINTS:
         return path
+    if path.startswith(STATIC_PREFIX):
+        return STATIC_PREFIX
     return "/alerts/{id}/ack" if _ACK_PATH.fullmatch(path) else None
 
 
@@ -64,6 +83,7 @@ class ApiAccess:
 
     callers: Callers
     tls: ssl.SSLContext | None = None
+    sessions: PictureSessions = field(default_factory=PictureSessions)  # the live picture's browsers
 
 
 def local_hosts(port: int, names: Sequence[str] = ()) -> frozenset[str]:
@@ -80,10 +100,15 @@ def caller_of(headers: Mapping[str, str], callers: Callers) -> Caller | None:
 
 
 def check_request(
-    method: str, path: str, headers: Mapping[str, str], caller: Caller | None, hosts: frozenset[str]
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    caller: Caller | None,
+    hosts: frozenset[str],
+    csrf_ok: bool = True,
 ) -> Denied | None:
-    """None when the request, from `caller` (its token's, see `caller_of`), may reach its endpoint;
-    else the refusal."""
+    """None when the request, from `caller` (its token's, see `caller_of`, or its picture session's), may
+    reach its endpoint; else the refusal. `csrf_ok` is False for a session's POST without its CSRF token."""
     host = headers.get("Host", "")
     if host.lower() not in hosts:
         return Denied(421, f"Host {host!r} is not this worker")
@@ -102,6 +127,8 @@ def check_request(
             return Denied(401, "a bearer token is required: Authorization: Bearer <token from the data dir>")
         if not caller.may(endpoint):
             return Denied(403, f"{caller.describe()} may not use {path}")
+        if not csrf_ok:
+            return Denied(403, f"a signed-in page's POST needs its {CSRF_HEADER} header")
     given = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_types is not None and given not in content_types:
         return Denied(
@@ -117,15 +144,28 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def auth_middleware(
-    callers: Callers, hosts: frozenset[str]
+    callers: Callers, hosts: frozenset[str], sessions: PictureSessions | None = None
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """An aiohttp middleware that applies `check_request` to every request, and audits it."""
+    """An aiohttp middleware that applies `check_request` to every request, and audits it.
+
+    Without a bearer token, a picture session's cookie names the caller; its POSTs must then carry the
+    session's CSRF token in a header (a cross-site form cannot set one)."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = caller_of(request.headers, callers)
-        denied = check_request(request.method, request.path, request.headers, caller, hosts)
+        session = None
+        if caller is None and sessions is not None:
+            session = sessions.of(request.cookies.get(SESSION_COOKIE))
+            caller = session.caller if session is not None else None
+        csrf_ok = (
+            session is None
+            or request.method != "POST"
+            or csrf_matches(session.csrf, request.headers.get(CSRF_HEADER))
+        )
+        denied = check_request(request.method, request.path, request.headers, caller, hosts, csrf_ok)
         request["caller"] = caller or ANONYMOUS
+        request["session"] = session
         response = (
             web.json_response({"error": denied.reason}, status=denied.status)
             if denied is not None
@@ -150,13 +190,14 @@ async def _audit(request: web.Request, callers: Callers, status: int) -> None:
     counts under `request[AUDIT_SUMMARY]` (docs/data-protection.md). The body of
     `/sql` and `/reload` is what was asked, cut at AUDIT_BODY_CHARS; a refused
     request's body is not read."""
-    caller = caller_of(request.headers, callers) or ANONYMOUS
+    caller = request.get("caller") or caller_of(request.headers, callers) or ANONYMOUS
     asked = ""
     if request.method == "POST" and status < 400 and endpoint_of(request.path) in BODY_AUDITED:
         asked = (await request.read())[:AUDIT_BODY_CHARS].decode("utf-8", errors="replace")  # read: kept
     entry: dict[str, object] = {
         "caller": caller.name, "remote": request.remote, "method": request.method, "path": request.path,
-        "query": request.query_string[:AUDIT_BODY_CHARS], "body": asked, "status": status,
+        "query": "code=(one-time)" if "code" in request.query else request.query_string[:AUDIT_BODY_CHARS],
+        "body": asked, "status": status,
     }  # fmt: skip
     summary = request.get(AUDIT_SUMMARY)
     if isinstance(summary, dict):

@@ -27,10 +27,16 @@ class ApiRole(StrEnum):
     CENTRE = "centre"  # a border centre sending its reports: the token's name is its authority
 
 
+# The live picture (streams/web/picture.py): analysts and operators see it; only operators act on it.
+PICTURE_ENDPOINTS = frozenset({
+    "/picture/me", "/picture/map", "/picture/situation", "/picture/alert", "/picture/cap", "/picture/health",
+    "/picture/code", "/events", "/signout",
+})  # fmt: skip
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
-    ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
-    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload", "/alerts/{id}/ack", "/silences"}),
-    ApiRole.DUTY_OFFICER: frozenset({"/alerts", "/alerts/{id}/ack", "/silences"}),
+    ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}) | PICTURE_ENDPOINTS,
+    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload", "/alerts/{id}/ack", "/silences"})
+    | PICTURE_ENDPOINTS,
+    ApiRole.DUTY_OFFICER: frozenset({"/alerts", "/alerts/{id}/ack", "/silences"}) | PICTURE_ENDPOINTS,
     ApiRole.CENTRE: frozenset({"/reports"}),
 }
 

@@ -128,23 +128,28 @@ def add_reload_view(app: faust.App, reload: Callable[[], dict[str, object]]) -> 
             return self.json({"reloaded": reloaded, "restart_needed_for": RESTART_NEEDED_FOR})
 
 
+async def analyst_answer(
+    analyst: AnalystSession, web: View, request: Request, call: Callable[[], Any]
+) -> Response:
+    """Run `call` in the analyst session and send its JSON answer; a refusal, a timeout or a full queue
+    becomes its HTTP status."""
+    # The slot is held until the answer is sent: a slow reader's answer counts against the slots.
+    try:
+        async with analyst.slot():
+            body = await analyst.answer(call)
+            answer = await send_answer(request, body, analyst.limits.answer_send_s)  # type: ignore[arg-type]
+            return answer  # type: ignore[return-value]
+    except QueryRefusedError as error:
+        status = {"answer_too_large": 422, "not_found": 404}.get(error.code, 400)
+        return web.json({"error": str(error), "code": error.code}, status=status)
+    except QueryAbandonedError as error:
+        return web.json({"error": str(error), "code": "timeout"}, status=504)
+    except AnalystBusyError as error:
+        return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
+
+
 def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
     """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
-
-    async def analyst_answer(web: View, request: Request, call: Callable[[], Any]) -> Response:
-        # The slot is held until the answer is sent: a slow reader's answer counts against the slots.
-        try:
-            async with analyst.slot():
-                body = await analyst.answer(call)
-                answer = await send_answer(request, body, analyst.limits.answer_send_s)  # type: ignore[arg-type]
-                return answer  # type: ignore[return-value]
-        except QueryRefusedError as error:
-            status = 422 if error.code == "answer_too_large" else 400
-            return web.json({"error": str(error), "code": error.code}, status=status)
-        except QueryAbandonedError as error:
-            return web.json({"error": str(error), "code": "timeout"}, status=504)
-        except AnalystBusyError as error:
-            return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
     @app.page("/counts")
     async def counts(web: View, request: Request) -> Response:
@@ -155,7 +160,7 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         route = query.get("route") or None
-        return await analyst_answer(web, request, lambda: analyst.counts(by, since_s, route))
+        return await analyst_answer(analyst, web, request, lambda: analyst.counts(by, since_s, route))
 
     @app.page("/alerts")
     async def alerts(web: View, request: Request) -> Response:
@@ -165,7 +170,7 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         kind, alert_id = query.get("kind") or None, query.get("id") or None
-        return await analyst_answer(web, request, lambda: analyst.alerts(since_s, kind, alert_id))
+        return await analyst_answer(analyst, web, request, lambda: analyst.alerts(since_s, kind, alert_id))
 
     @app.page("/sql")
     class Sql(View):
@@ -177,4 +182,4 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
                     raise ValueError
             except Exception:
                 return self.json({"error": 'the body must be JSON {"sql": "SELECT ..."}'}, status=400)
-            return await analyst_answer(self, request, lambda: analyst.sql(sql))
+            return await analyst_answer(analyst, self, request, lambda: analyst.sql(sql))

@@ -17,6 +17,7 @@ Every role serves /health and /status. `Worker` is the composition root: its par
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ import faust
 from clickhouse_connect.driver.client import Client
 from faust.types import StreamT
 
+from geo.basemap import base_map
 from geo.catalogue import Catalogue
+from geo.ports import builtin_ports_path
 from schemas.alerts import Alert
 from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
@@ -53,6 +56,7 @@ from streams.stages.store import Store
 from streams.web.alert_views import add_alert_ops_views
 from streams.web.auth import ApiAccess, auth_middleware, local_hosts
 from streams.web.connections import GuardedApp
+from streams.web.picture import Picture, add_picture_views
 from streams.web.tokens import load_tokens
 from streams.web.views import (
     add_analyst_views,
@@ -103,7 +107,9 @@ def faust_app(settings: Settings, kafka: KafkaConnection, access: ApiAccess) -> 
         web_graph_enabled=False,
         web_application_options={
             "middlewares": [
-                auth_middleware(access.callers, local_hosts(settings.web_port, settings.web_hosts))
+                auth_middleware(
+                    access.callers, local_hosts(settings.web_port, settings.web_hosts), access.sessions
+                )
             ],
             "client_max_size": max(settings.analyst.max_sql_bytes * 2 + 1024, MAX_REQUEST_BYTES),
         },
@@ -255,9 +261,18 @@ class Worker:
         add_ingest_view(self.app, receive)
         if inputs.analyst is not None:
             add_analyst_views(self.app, inputs.analyst)
+            add_picture_views(self.app, Picture(
+                inputs.analyst, inputs.access.sessions, inputs.access.callers, self._base_map,
+                inputs.settings.cap_sender, inputs.access.tls is not None,
+            ))  # fmt: skip
         if inputs.sink is not None:
             add_operator_views(self.app, self.erase)
             add_alert_ops_views(self.app, ClickHouseAlertOps(inputs.sink.client, inputs.settings.database))
+
+    def _base_map(self) -> dict[str, object]:
+        """The picture's base map: this worker's catalogue and the bundled ports (built on first use)."""
+        ports = json.loads(builtin_ports_path().read_text())["features"]
+        return base_map(self.inputs.catalogue, ports)
 
     def status(self) -> dict[str, object]:
         """/status: what was stored, handled, detected and delivered (runs in a thread: it counts rows)."""

@@ -56,6 +56,7 @@ def test_markers_select_the_integration_tests_and_leave_the_slow_ones_out_of_the
     everything = collected("tests/integration")
     slow_ones = (
         "tests/integration/test_demo.py",
+        "tests/integration/test_picture.py",
         "tests/integration/test_crash.py",
         "tests/integration/test_scale_out.py::test_three_workers",
     )

@@ -139,7 +139,7 @@ def test_health_is_open_without_a_token_but_not_to_other_hosts() -> None:
     assert status(ask("GET", "/health", token=None, Origin="http://evil.example")) == 403
 
 
-@pytest.mark.parametrize("path", ["/", "/admin", "/sql/", "/SQL", "/health/../sql", "/status?x=1"])
+@pytest.mark.parametrize("path", ["/admin", "/sql/", "/SQL", "/health/../sql", "/status?x=1", "/static"])
 def test_an_unknown_path_is_404(path: str) -> None:
     assert status(ask("GET", path)) == 404
 
