@@ -29,6 +29,7 @@ JSON = frozenset({"application/json"})
 ENDPOINTS: Mapping[str, tuple[str, frozenset[str] | None]] = {
     "/health": ("GET", None),
     "/status": ("GET", None),
+    "/metrics": ("GET", None),
     "/counts": ("GET", None),
     "/alerts": ("GET", None),
     "/sql": ("POST", JSON),

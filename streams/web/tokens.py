@@ -1,6 +1,7 @@
 """Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
 file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL),
-`operator` (status, erasure, reload) or `centre` (send its reports: the token's name is its authority)."""
+`operator` (status, metrics, erasure, reload), `centre` (send its reports: the token's name is its
+authority) or `scrape` (GET /metrics only: Prometheus)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ class ApiRole(StrEnum):
     ANALYST = "analyst"
     OPERATOR = "operator"
     CENTRE = "centre"  # a border centre sending its reports: the token's name is its authority
+    SCRAPE = "scrape"  # Prometheus: /metrics only
 
 
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
     ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}),
-    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload"}),
+    ApiRole.OPERATOR: frozenset({"/status", "/metrics", "/erase", "/reload"}),
     ApiRole.CENTRE: frozenset({"/reports"}),
+    ApiRole.SCRAPE: frozenset({"/metrics"}),
 }
 
 

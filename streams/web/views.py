@@ -51,6 +51,17 @@ def add_health_views(
         return web.json({**await asyncio.to_thread(status), "health": health()})
 
 
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
+
+
+def add_metrics_view(app: faust.App, exposition: Callable[[], bytes]) -> None:
+    """/metrics: the worker's metrics in Prometheus' text format (streams/worker/metrics.py)."""
+
+    @app.page("/metrics")
+    async def metrics_view(web: View, request: Request) -> Response:
+        return web.bytes(exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 ReceiveReports = Callable[[Caller, str, bytes, str], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
 
 
@@ -128,22 +139,33 @@ def add_reload_view(app: faust.App, reload: Callable[[], dict[str, object]]) -> 
             return self.json({"reloaded": reloaded, "restart_needed_for": RESTART_NEEDED_FOR})
 
 
-def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
+Answered = Callable[[str, str | None], None]
+"""Told of each analyst request: its endpoint, and the refusal code when it was refused."""
+
+
+def add_analyst_views(
+    app: faust.App, analyst: AnalystSession, answered: Answered = lambda endpoint, code: None
+) -> None:
     """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
 
     async def analyst_answer(web: View, request: Request, call: Callable[[], Any]) -> Response:
         # The slot is held until the answer is sent: a slow reader's answer counts against the slots.
+        endpoint = request.url.path
         try:
             async with analyst.slot():
                 body = await analyst.answer(call)
                 answer = await send_answer(request, body, analyst.limits.answer_send_s)  # type: ignore[arg-type]
+                answered(endpoint, None)
                 return answer  # type: ignore[return-value]
         except QueryRefusedError as error:
+            answered(endpoint, error.code)
             status = 422 if error.code == "answer_too_large" else 400
             return web.json({"error": str(error), "code": error.code}, status=status)
         except QueryAbandonedError as error:
+            answered(endpoint, "timeout")
             return web.json({"error": str(error), "code": "timeout"}, status=504)
         except AnalystBusyError as error:
+            answered(endpoint, "busy")
             return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
     @app.page("/counts")
