@@ -7,7 +7,6 @@ What counts, alerts and sql print is shaped in streams.cli.output.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -63,11 +62,13 @@ def fail(message: str) -> typer.Exit:
 @cli.command()
 def worker() -> None:
     """Run a worker: settings from BORDERWATCH_* (docs/operations/settings.md), in the foreground."""
+    from streams.worker.logs import configure_logging
     from streams.worker.start import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level, settings.log_tables)
     try:
-        run_worker(Settings())
+        run_worker(settings)
     except BorderwatchError as error:
         raise fail(str(error)) from None
 

@@ -29,6 +29,20 @@ class Role(StrEnum):
     SINK = "sink"  # the one ClickHouse writer with chdb: store, the table sinks, the analyst API
 
 
+class LogFormat(StrEnum):
+    """How the worker writes its log lines (its own and Faust's)."""
+
+    TEXT = "text"
+    JSON = "json"  # one JSON object a line, for a log shipper
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class Settings(BaseSettings):
     """Every knob of a borderwatch process; env var = BORDERWATCH_ + the field name."""
 
@@ -113,6 +127,13 @@ class Settings(BaseSettings):
     )
     cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
     tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")
+    log_format: LogFormat = Field(LogFormat.TEXT, description="text, or json (one object a line)")
+    log_level: LogLevel = Field(
+        LogLevel.INFO, description="debug, info, warning or error: the worker's and Faust's lines"
+    )
+    log_tables: bool = Field(
+        False, description="let Faust write its partition and subscription tables (text format only)"
+    )
     analyst: AnalystLimits = Field(
         default_factory=AnalystLimits, description="limits on analyst queries (/sql, /counts, /alerts)"
     )

@@ -42,6 +42,7 @@ from streams.worker.datadir import (
     ensure_token,
     secure_data_dir,
 )
+from streams.worker.logs import logging_config
 from streams.worker.supervise import broker_restarted
 
 log = logging.getLogger(__name__)
@@ -82,22 +83,8 @@ def run_worker(settings: Settings) -> None:
                 f"cannot reach the broker at {broker_url!r} over {kafka.protocol}: {reason}"
             ) from None
         writes_clickhouse = settings.role is not Role.PROCESS
-        sink, analyst, applied = None, None, 0
-        if writes_clickhouse:
-            dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
-            sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
-            applied = migrate(sink.client, settings.database)
-            changed = apply_retention(sink.client, settings.database, settings.retention)
-            if changed:
-                log.info("retention set: %s", ", ".join(changed))
-            earlier = sink.open_log(cluster)
-            if earlier:
-                log.warning("%s", broker_restarted(cluster, earlier))
-            repair = DerivedTableRepair(sink.client, settings.database)
-            for table in repair.repair_derived(settings.retention.positions_days):
-                log.warning("%s disagreed with events after a crash; repaired it", table)
-            analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
-            stack.callback(analyst.close)
+        opened = open_clickhouse(settings, cluster, stack) if writes_clickhouse else None
+        sink, analyst, applied = opened or (None, None, 0)
         port = settings.web_port or free_port()
         settings = settings.model_copy(update={"web_port": port})
         app = Worker(WorkerInputs(
@@ -119,13 +106,38 @@ def run_worker(settings: Settings) -> None:
             redact_dsn(settings.clickhouse_dsn) if writes_clickhouse else "none (process role)", applied,
             _describe(catalogue), port, len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip
-        # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
-        worker = faust.Worker(app, loglevel="info", quiet=True)
+        # Quiet and at info or above, Faust's spinner stays off (it would set the root logger to DEBUG).
+        worker = faust.Worker(
+            app, loglevel=settings.log_level.value, quiet=True,
+            logging_config=logging_config(settings.log_format, settings.log_level, settings.log_tables),
+        )  # fmt: skip
         # The start-up heap (Faust, aiokafka, shapely, the catalogue) never becomes garbage;
         # frozen, the collector stops rescanning it after every few thousand allocations.
         gc.collect()
         gc.freeze()
         worker.execute_from_commandline()
+
+
+def open_clickhouse(
+    settings: Settings, cluster: str, stack: ExitStack
+) -> tuple[ClickHouseIncidentSink, AnalystSession, int]:
+    """The sink and the analysts' session, with the schema migrated (and how many migrations that took),
+    retention applied and the derived tables repaired after a crash."""
+    dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
+    sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    applied = migrate(sink.client, settings.database)
+    changed = apply_retention(sink.client, settings.database, settings.retention)
+    if changed:
+        log.info("retention set: %s", ", ".join(changed))
+    earlier = sink.open_log(cluster)
+    if earlier:
+        log.warning("%s", broker_restarted(cluster, earlier))
+    repair = DerivedTableRepair(sink.client, settings.database)
+    for table in repair.repair_derived(settings.retention.positions_days):
+        log.warning("%s disagreed with events after a crash; repaired it", table)
+    analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
+    stack.callback(analyst.close)
+    return sink, analyst, applied
 
 
 def api_access(settings: Settings) -> ApiAccess:

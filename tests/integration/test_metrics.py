@@ -50,7 +50,7 @@ def test_metrics_count_what_clickhouse_stored_and_a_scrape_token_reads_only_them
 ) -> None:
     tokens = tmp_path / "tokens.toml"
     tokens.write_text(f'[[token]]\nname = "prometheus"\nrole = "scrape"\nsha256 = "{hash_token(SCRAPER)}"\n')
-    worker = start_worker(web_tokens_file=str(tokens))
+    worker = start_worker(web_tokens_file=str(tokens), log_format="json")
     good = [orjson.dumps({**GOOD, "report_id": f"m-{n}"}) for n in range(20)]
     negative = [orjson.dumps({**GOOD, "report_id": f"m-bad-{n}", "persons": -1}) for n in range(3)]
     lines = [*good, *negative, b"not json", good[0], good[1]]  # two resends
@@ -83,3 +83,7 @@ def test_metrics_count_what_clickhouse_stored_and_a_scrape_token_reads_only_them
     assert scrape(worker, SCRAPER, "/status")[0] == 403
     lag = worker.status()["lag"]
     assert f"{INTERCEPTIONS}[0]" in lag["ingest"]
+    # One format for the worker's own lines and Faust's: every line of its log is a JSON object.
+    lines_logged = [orjson.loads(line) for line in worker.log.read_text().splitlines() if line.strip()]
+    loggers = {line["logger"].split(".")[0] for line in lines_logged}
+    assert {"faust", "streams"} <= loggers, loggers
