@@ -321,7 +321,10 @@ def erase(
     console.print_json(data={"authority": authority, "report_id": report_id, "erased": erased})
 
 
-ROLE_HELP = "analyst (counts, alerts, sql), operator (status, erase, reload) or centre (sends reports)"
+ROLE_HELP = (
+    "analyst (counts, alerts, sql), operator (status, metrics, erase, reload), centre (sends reports) or "
+    "scrape (metrics only)"
+)
 
 
 @cli.command()
