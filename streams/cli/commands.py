@@ -31,6 +31,7 @@ from streams.cli.output import (
     render,
     rich_table,
 )
+from streams.cli.status import no_worker, status, worker_api
 from streams.client.worker_api import WorkerApi
 from streams.config.settings import LOCAL, Settings
 from streams.kafka.security import KafkaConnection
@@ -40,17 +41,35 @@ if TYPE_CHECKING:
     from streams.analyst.session import AnalystSession
 
 cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+                  no_args_is_help=True, add_completion=True,
+                  context_settings={"help_option_names": ["-h", "--help"]})  # fmt: skip
 schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
 alerts_cli = typer.Typer(help="Alerts raised by the detectors.", invoke_without_command=True)
 cli.add_typer(alerts_cli, name="alerts")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", help="table (for people), json (an array of row objects) or csv (spreadsheets)"),
 ]
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"borderwatch {version('borderwatch')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """borderwatch: border incident reports in, exact counts per crossing out."""
 
 
 def fail(message: str) -> typer.Exit:
@@ -332,7 +351,7 @@ def token(
     name: Annotated[str, typer.Argument(help="who will hold it, as the audit log will name them")],
     role: Annotated[str, typer.Option(help=ROLE_HELP)],
 ) -> None:
-    """Make a named API token: the token once (give it to its holder), and its entry for the tokens file."""
+    """Make a named API token: its entry for the tokens file on stdout, the token itself once on stderr."""
     from pydantic import ValidationError
 
     from streams.web.tokens import NamedToken, hash_token, new_token
@@ -342,28 +361,20 @@ def token(
         entry = NamedToken(name=name, role=role, sha256=hash_token(secret))
     except ValidationError as error:
         raise fail("{}: {}".format(*first_problem(error))) from None
-    err.print("The token (shown once; only its hash goes in the tokens file):")
-    print(secret)  # stdout alone, for a pipe
-    err.print("Its entry for BORDERWATCH_WEB_TOKENS_FILE:")
-    err.print(
-        f'[[token]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"',
-        markup=False,
-    )
+    # The entry on stdout (`>> tokens.toml`), the secret on stderr: it goes to its holder, not into a file.
+    err.print(f"The token for {entry.name!r} (shown once; give it to its holder):", markup=False)
+    err.print(secret, markup=False, soft_wrap=True)
+    typer.echo(f'[[token]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"\n')
 
 
 @cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.client.worker_api import local_api, running_worker
-
     settings = Settings()
-    port = settings.web_port
-    # A process-role worker writes no worker.json: then its port and TLS are the settings'.
-    api = running_worker(settings.data_dir) or local_api(port, settings.data_dir, settings.web_tls_cert_file)
+    api = worker_api(settings)
     answer = api.get("/health") if api else None
     if answer is None:
-        where = api.base_url if api else f"127.0.0.1:{port}"
-        err.print(f"[bold red]unhealthy:[/] no worker answers on {where} for {settings.data_dir}")
+        err.print(f"[bold red]unhealthy:[/] {no_worker(settings.data_dir)}")
         raise typer.Exit(code=1)
     if answer.get("healthy") is not True:
         err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
@@ -374,19 +385,20 @@ def health() -> None:
 @cli.command()
 def reload() -> None:
     """Make this data dir's worker read its tokens file and watch list again, without a restart."""
-    from streams.client.worker_api import local_api, running_worker
-
     settings = Settings()
-    api = running_worker(settings.data_dir) or local_api(
-        settings.web_port, settings.data_dir, settings.web_tls_cert_file
-    )
+    api = worker_api(settings)
+    if api is None:
+        raise fail(no_worker(settings.data_dir))
     try:
-        answer = api.post("/reload", {}) if api else {"error": f"no worker runs for {settings.data_dir}"}
-    except (OSError, ConnectionError) as error:
-        raise fail(f"the worker at {api.base_url if api else '?'} did not answer: {error}") from None
+        answer = api.post("/reload", {})
+    except (OSError, ConnectionError):
+        raise fail(no_worker(settings.data_dir)) from None
     if "error" in answer:
         raise fail(str(answer["error"]))
     console.print_json(data=answer)
+
+
+cli.command()(status)
 
 
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:

@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
-from schemas.errors import ApiConfigError, BrokerUnavailableError
+from schemas.errors import ApiConfigError, BrokerUnavailableError, DataDirInUseError
 from streams.analyst.session import AnalystSession
 from streams.config.settings import LOCAL, Role, Settings
 from streams.delivery.subscriptions import load_subscriptions
@@ -40,6 +40,8 @@ from streams.worker.datadir import (
     AUDIT_FILE,
     STATE_FILE,
     ensure_token,
+    holder_of,
+    running_worker_process,
     secure_data_dir,
 )
 from streams.worker.logs import logging_config
@@ -68,6 +70,9 @@ def run_worker(settings: Settings) -> None:
     rules_file = settings.transition_rules
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
+    running = running_worker_process(settings.data_dir)
+    if running is not None and settings.is_local_clickhouse and settings.role is not Role.PROCESS:
+        raise data_dir_in_use(settings, running[0])
     reserve_descriptors(settings.web_limits)  # before chdb and Kafka open theirs
     access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE, settings.retention.raw_days)
@@ -124,7 +129,12 @@ def open_clickhouse(
     """The sink and the analysts' session, with the schema migrated (and how many migrations that took),
     retention applied and the derived tables repaired after a crash."""
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
-    sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    try:
+        sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    except Exception as error:
+        if "Cannot lock file" not in str(error):
+            raise
+        raise data_dir_in_use(settings, holder_of(settings.chdb_dir / "status")) from None
     applied = migrate(sink.client, settings.database)
     changed = apply_retention(sink.client, settings.database, settings.retention)
     if changed:
@@ -138,6 +148,16 @@ def open_clickhouse(
     analyst = AnalystSession(lambda: connect(dsn, ca_file), settings.database, settings.analyst)
     stack.callback(analyst.close)
     return sink, analyst, applied
+
+
+def data_dir_in_use(settings: Settings, pid: int | None) -> DataDirInUseError:
+    """What to say when another process holds this data dir's ClickHouse."""
+    holder = f"worker pid {pid}" if pid is not None else "another process"
+    return DataDirInUseError(
+        f"the data dir {str(settings.data_dir)!r} is in use by {holder}: stop it first, or give this worker "
+        "its own BORDERWATCH_DATA_DIR (or a ClickHouse server in BORDERWATCH_CLICKHOUSE)",
+        pid,
+    )
 
 
 def api_access(settings: Settings) -> ApiAccess:
