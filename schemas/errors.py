@@ -76,3 +76,7 @@ class DataDirInUseError(BorderwatchError, RuntimeError):
     def __init__(self, message: str, pid: int | None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class ConfigFileError(BorderwatchError, ValueError):
+    """The settings file (BORDERWATCH_CONFIG, --config) cannot be read as TOML."""

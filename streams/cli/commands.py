@@ -7,6 +7,7 @@ What counts, alerts and sql print is shaped in streams.cli.output.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
-from schemas.errors import BorderwatchError, KafkaConfigError
+from schemas.errors import BorderwatchError, ConfigFileError, KafkaConfigError
 from schemas.problems import first_problem
 from streams.analyst.counts import GroupBy, parse_duration_s
+from streams.cli.config_check import config_cli
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
@@ -33,7 +35,7 @@ from streams.cli.output import (
 )
 from streams.cli.status import no_worker, status, worker_api
 from streams.client.worker_api import WorkerApi
-from streams.config.settings import LOCAL, Settings
+from streams.config.settings import CONFIG_VARIABLE, LOCAL, Settings
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
@@ -47,6 +49,7 @@ schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_he
 cli.add_typer(schemas_cli, name="schemas")
 alerts_cli = typer.Typer(help="Alerts raised by the detectors.", invoke_without_command=True)
 cli.add_typer(alerts_cli, name="alerts")
+cli.add_typer(config_cli, name="config")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 FormatOption = Annotated[
@@ -68,8 +71,14 @@ def _options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file of settings (as BORDERWATCH_CONFIG); the environment wins"),
+    ] = None,
 ) -> None:
     """borderwatch: border incident reports in, exact counts per crossing out."""
+    if config is not None:
+        os.environ[CONFIG_VARIABLE] = str(config)  # read by Settings, here and in the workers it starts
 
 
 def fail(message: str) -> typer.Exit:
@@ -489,6 +498,9 @@ def main() -> None:
 
     try:
         cli()
+    except ConfigFileError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise SystemExit(2) from None
     except ValidationError as error:
         where, message = first_problem(error)
         err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{message}")
