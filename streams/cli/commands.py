@@ -141,7 +141,9 @@ def replay(
 
 @cli.command()
 def counts(
-    since: Annotated[str | None, typer.Option(help="e.g. 15m, 1h, 7d (event time)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="e.g. 15m, 1h, 7d of event time, back from the newest report")
+    ] = None,
     route: Annotated[str | None, typer.Option(help="only this route")] = None,
     by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -161,7 +163,7 @@ def counts(
     if isinstance(rows, dict) and "error" in rows:
         raise fail(f"query failed: {rows['error']}")
     if fmt is OutputFormat.TABLE:
-        console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
+        console.print(counts_table(rows, f"counts by {by.value}" + _window(since, rows)))
         return
     _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
 
@@ -408,6 +410,15 @@ def reload() -> None:
 
 
 cli.command()(status)
+
+
+def _window(since: str | None, rows: list[dict[str, Any]]) -> str:
+    """The window a --since used: back from the newest report's event time, never the wall clock."""
+    if not since:
+        return ""
+    newest = max((str(row.get("last_minute")) for row in rows), default=None)
+    shown = f" (the newest here: {newest})" if newest else ""
+    return f", the {since} of event time before the newest report in the data{shown}"
 
 
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
