@@ -68,3 +68,15 @@ class AnalystBusyError(BorderwatchError, RuntimeError):
 
 class QueryAbandonedError(BorderwatchError, TimeoutError):
     """An analyst query ran past its time limit and was left to finish alone; its slot is free."""
+
+
+class DataDirInUseError(BorderwatchError, RuntimeError):
+    """Another worker holds this data dir's ClickHouse files."""
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class ConfigFileError(BorderwatchError, ValueError):
+    """The settings file (BORDERWATCH_CONFIG, --config) cannot be read as TOML."""

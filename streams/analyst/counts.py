@@ -40,12 +40,14 @@ def parse_duration_s(text: str) -> int:
 def counts_query(
     db: str, by: GroupBy, since_s: int | None = None, route: str | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters for exact counts; `since_s` is measured back from now on event time."""
+    """SQL and parameters for exact counts; `since_s` is measured back from the newest report's event time
+    in the data, never the wall clock: a backfill of last year's reports is counted like a live feed."""
     columns = _GROUP_COLUMNS[by]
     where: list[str] = []
     params: dict[str, Any] = {}
     if since_s is not None:
-        where.append("minute >= now() - toIntervalSecond(%(since)s)")
+        newest = f"(SELECT max(minute) FROM {db}.crossing_counts)"
+        where.append(f"minute >= {newest} - toIntervalSecond(%(since)s)")
         params["since"] = since_s
     if route:
         where.append("route = %(route)s")

@@ -7,7 +7,7 @@ What counts, alerts and sql print is shaped in streams.cli.output.
 from __future__ import annotations
 
 import asyncio
-import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -20,9 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
-from schemas.errors import BorderwatchError, KafkaConfigError
+from schemas.errors import BorderwatchError, ConfigFileError, KafkaConfigError
 from schemas.problems import first_problem
 from streams.analyst.counts import GroupBy, parse_duration_s
+from streams.cli.config_check import config_cli
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
@@ -34,8 +35,9 @@ from streams.cli.output import (
     rich_table,
     silence_lines,
 )
+from streams.cli.status import no_worker, status, worker_api
 from streams.client.worker_api import WorkerApi
-from streams.config.settings import LOCAL, Settings
+from streams.config.settings import CONFIG_VARIABLE, LOCAL, Settings
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
@@ -44,17 +46,42 @@ if TYPE_CHECKING:
     from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps
 
 cli = typer.Typer(help="borderwatch: border incident reports in, exact counts per crossing out.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+                  no_args_is_help=True, add_completion=True,
+                  context_settings={"help_option_names": ["-h", "--help"]})  # fmt: skip
 schemas_cli = typer.Typer(help="JSON Schema files for producers.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
 alerts_cli = typer.Typer(help="Alerts raised by the detectors.", invoke_without_command=True)
 cli.add_typer(alerts_cli, name="alerts")
+cli.add_typer(config_cli, name="config")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", help="table (for people), json (an array of row objects) or csv (spreadsheets)"),
 ]
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"borderwatch {version('borderwatch')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file of settings (as BORDERWATCH_CONFIG); the environment wins"),
+    ] = None,
+) -> None:
+    """borderwatch: border incident reports in, exact counts per crossing out."""
+    if config is not None:
+        os.environ[CONFIG_VARIABLE] = str(config)  # read by Settings, here and in the workers it starts
 
 
 def fail(message: str) -> typer.Exit:
@@ -66,11 +93,13 @@ def fail(message: str) -> typer.Exit:
 @cli.command()
 def worker() -> None:
     """Run a worker: settings from BORDERWATCH_* (docs/operations/settings.md), in the foreground."""
+    from streams.worker.logs import configure_logging
     from streams.worker.start import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level, settings.log_tables)
     try:
-        run_worker(Settings())
+        run_worker(settings)
     except BorderwatchError as error:
         raise fail(str(error)) from None
 
@@ -128,7 +157,9 @@ def replay(
 
 @cli.command()
 def counts(
-    since: Annotated[str | None, typer.Option(help="e.g. 15m, 1h, 7d (event time)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="e.g. 15m, 1h, 7d of event time, back from the newest report")
+    ] = None,
     route: Annotated[str | None, typer.Option(help="only this route")] = None,
     by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -148,7 +179,7 @@ def counts(
     if isinstance(rows, dict) and "error" in rows:
         raise fail(f"query failed: {rows['error']}")
     if fmt is OutputFormat.TABLE:
-        console.print(counts_table(rows, f"counts by {by.value}" + (f", last {since}" if since else "")))
+        console.print(counts_table(rows, f"counts by {by.value}" + _window(since, rows)))
         return
     _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
 
@@ -428,8 +459,8 @@ def erase(
 
 
 ROLE_HELP = (
-    "analyst (counts, alerts, sql), operator (status, erase, reload, ack, silence), duty_officer "
-    "(alerts, ack, silence) or centre (sends reports)"
+    "analyst (counts, alerts, sql), operator (status, metrics, erase, reload, ack, silence), duty_officer "
+    "(alerts, ack, silence), centre (sends reports) or scrape (metrics only)"
 )
 
 
@@ -438,7 +469,7 @@ def token(
     name: Annotated[str, typer.Argument(help="who will hold it, as the audit log will name them")],
     role: Annotated[str, typer.Option(help=ROLE_HELP)],
 ) -> None:
-    """Make a named API token: the token once (give it to its holder), and its entry for the tokens file."""
+    """Make a named API token: its entry for the tokens file on stdout, the token itself once on stderr."""
     from pydantic import ValidationError
 
     from streams.web.tokens import NamedToken, hash_token, new_token
@@ -448,28 +479,20 @@ def token(
         entry = NamedToken(name=name, role=role, sha256=hash_token(secret))
     except ValidationError as error:
         raise fail("{}: {}".format(*first_problem(error))) from None
-    err.print("The token (shown once; only its hash goes in the tokens file):")
-    print(secret)  # stdout alone, for a pipe
-    err.print("Its entry for BORDERWATCH_WEB_TOKENS_FILE:")
-    err.print(
-        f'[[token]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"',
-        markup=False,
-    )
+    # The entry on stdout (`>> tokens.toml`), the secret on stderr: it goes to its holder, not into a file.
+    err.print(f"The token for {entry.name!r} (shown once; give it to its holder):", markup=False)
+    err.print(secret, markup=False, soft_wrap=True)
+    typer.echo(f'[[token]]\nname = "{entry.name}"\nrole = "{entry.role.value}"\nsha256 = "{entry.sha256}"\n')
 
 
 @cli.command()
 def health() -> None:
     """Ask this data dir's worker for /health: exit 0 when it is healthy, 1 otherwise (for healthchecks)."""
-    from streams.client.worker_api import local_api, running_worker
-
     settings = Settings()
-    port = settings.web_port
-    # A process-role worker writes no worker.json: then its port and TLS are the settings'.
-    api = running_worker(settings.data_dir) or local_api(port, settings.data_dir, settings.web_tls_cert_file)
+    api = worker_api(settings)
     answer = api.get("/health") if api else None
     if answer is None:
-        where = api.base_url if api else f"127.0.0.1:{port}"
-        err.print(f"[bold red]unhealthy:[/] no worker answers on {where} for {settings.data_dir}")
+        err.print(f"[bold red]unhealthy:[/] {no_worker(settings.data_dir)}")
         raise typer.Exit(code=1)
     if answer.get("healthy") is not True:
         err.print(f"[bold red]unhealthy:[/] {answer.get('error', answer)}")
@@ -515,19 +538,29 @@ def sign_in_link(api: WorkerApi) -> str | None:
 @cli.command()
 def reload() -> None:
     """Make this data dir's worker read its tokens file and watch list again, without a restart."""
-    from streams.client.worker_api import local_api, running_worker
-
     settings = Settings()
-    api = running_worker(settings.data_dir) or local_api(
-        settings.web_port, settings.data_dir, settings.web_tls_cert_file
-    )
+    api = worker_api(settings)
+    if api is None:
+        raise fail(no_worker(settings.data_dir))
     try:
-        answer = api.post("/reload", {}) if api else {"error": f"no worker runs for {settings.data_dir}"}
-    except (OSError, ConnectionError) as error:
-        raise fail(f"the worker at {api.base_url if api else '?'} did not answer: {error}") from None
+        answer = api.post("/reload", {})
+    except (OSError, ConnectionError):
+        raise fail(no_worker(settings.data_dir)) from None
     if "error" in answer:
         raise fail(str(answer["error"]))
     console.print_json(data=answer)
+
+
+cli.command()(status)
+
+
+def _window(since: str | None, rows: list[dict[str, Any]]) -> str:
+    """The window a --since used: back from the newest report's event time, never the wall clock."""
+    if not since:
+        return ""
+    newest = max((str(row.get("last_minute")) for row in rows), default=None)
+    shown = f" (the newest here: {newest})" if newest else ""
+    return f", the {since} of event time before the newest report in the data{shown}"
 
 
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
@@ -664,6 +697,9 @@ def main() -> None:
 
     try:
         cli()
+    except ConfigFileError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise SystemExit(2) from None
     except ValidationError as error:
         where, message = first_problem(error)
         err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{message}")

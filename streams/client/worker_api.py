@@ -65,6 +65,15 @@ class WorkerApi:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
 
+    def get_text(self, path: str) -> str | None:
+        """GET an endpoint's text (/metrics); None when the worker does not answer or refuses."""
+        request = urllib.request.Request(self.base_url + path, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=self._tls) as response:
+                return bytes(response.read()).decode()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+
     def sql(self, sql: str) -> dict[str, Any]:
         """Run a read-only query in the worker: {"columns", "rows"}, or {"error"} when refused."""
         return self.post("/sql", {"sql": sql})

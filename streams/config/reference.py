@@ -30,6 +30,12 @@ Every setting is an environment variable. A group's field is `<GROUP>{delimiter}
 `{example}`; a whole group can also be given as one JSON object in the group's variable. A list is
 given as JSON, e.g. `["a.example.org"]`. Every command reads the settings at start and refuses a wrong
 value in one line that names the field and the problem.
+
+The same settings may come from a TOML file named by `BORDERWATCH_CONFIG` (or `borderwatch --config
+FILE`): a key per setting in lower case (`partitions = 4`), a table per group (`[kafka_security]`).
+The environment wins over the file, the file over the default. `borderwatch config check` prints every
+setting in force and where it came from, and warns (exit 1) about a `BORDERWATCH_*` variable or file key
+that is no setting, e.g. `BORDERWATCH_DATADIR` ("did you mean BORDERWATCH_DATA_DIR?").
 """
 
 _BOUNDS = (

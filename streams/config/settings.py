@@ -8,7 +8,12 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, IPvAnyAddress, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from schemas.limits import ReportLimits
 from streams.analyst.limits import AnalystLimits
@@ -19,6 +24,7 @@ from streams.sinks.clickhouse.retention import Retention
 from streams.web.limits import WebLimits
 
 LOCAL = "local"
+CONFIG_VARIABLE = "BORDERWATCH_CONFIG"  # a TOML file of the same settings; the environment wins over it
 
 
 class Role(StrEnum):
@@ -27,6 +33,20 @@ class Role(StrEnum):
     ALL = "all"  # everything: the demo, or each of N workers on a ClickHouse server
     PROCESS = "process"  # ingest and detect, without ClickHouse: N of them beside one sink
     SINK = "sink"  # the one ClickHouse writer with chdb: store, the table sinks, the analyst API
+
+
+class LogFormat(StrEnum):
+    """How the worker writes its log lines (its own and Faust's)."""
+
+    TEXT = "text"
+    JSON = "json"  # one JSON object a line, for a log shipper
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
 
 
 class Settings(BaseSettings):
@@ -113,9 +133,30 @@ class Settings(BaseSettings):
     )
     cap_sender: str = Field("borderwatch", description="the CAP <sender> of every alert")
     tick_s: float = Field(30.0, gt=0, description="wall-clock seconds between detector ticks")
+    log_format: LogFormat = Field(LogFormat.TEXT, description="text, or json (one object a line)")
+    log_level: LogLevel = Field(
+        LogLevel.INFO, description="debug, info, warning or error: the worker's and Faust's lines"
+    )
+    log_tables: bool = Field(
+        False, description="let Faust write its partition and subscription tables (text format only)"
+    )
     analyst: AnalystLimits = Field(
         default_factory=AnalystLimits, description="limits on analyst queries (/sql, /counts, /alerts)"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the TOML file in BORDERWATCH_CONFIG, then the defaults."""
+        config = config_file()
+        toml = (TomlConfigSettingsSource(settings_cls, config),) if config is not None else ()
+        return (init_settings, env_settings, *toml)
 
     @property
     def chdb_dir(self) -> Path:
@@ -172,6 +213,26 @@ class Settings(BaseSettings):
     def is_local_clickhouse(self) -> bool:
         """chdb is in-process and single-owner: readers must go through the owning worker."""
         return self.clickhouse_dsn.startswith("chdb:")
+
+
+def config_file() -> Path | None:
+    """The TOML settings file named by BORDERWATCH_CONFIG; one that cannot be read stops the start."""
+    import os
+    import tomllib
+
+    from schemas.errors import ConfigFileError
+
+    named = os.environ.get(CONFIG_VARIABLE)
+    if not named:
+        return None
+    path = Path(named)
+    try:
+        tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigFileError(f"cannot read the settings file {named!r}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigFileError(f"the settings file {named!r} is not TOML: {error}") from None
+    return path
 
 
 def with_password(dsn: str, password: str) -> str:

@@ -74,6 +74,7 @@ class CentreStats:
     skipped: int = 0  # not wanted by the centre's filters, not notifying, or not an alert
     silenced: int = 0  # wanted, but a silence matched it
     retrying: str = ""  # the last error while an alert is being retried, else empty
+    retries: int = 0  # failed attempts that were retried
 
 
 @dataclass
@@ -141,6 +142,7 @@ class CentreSender:
 
         def note(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
+            self.stats.retries += 1
             self.stats.retrying = f"{alert.id} v{alert.version}: {type(error).__name__}: {error}"
 
         # Until the alert is max_age_s old; one try even when it is older already.

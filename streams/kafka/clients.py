@@ -9,18 +9,29 @@ and commits them only after they are in ClickHouse and on the output topics.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from streams.kafka.security import Brokers, as_connection, start_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES
+
+LAG_EVERY_S = 1.0  # how often a consumer asks for its partitions' end offsets
+
+
+class PartitionLag(NamedTuple):
+    """Records on one partition that a consumer has not read yet."""
+
+    topic: str
+    partition: int
+    lag: int
 
 
 class KafkaBatchConsumer:
@@ -44,6 +55,8 @@ class KafkaBatchConsumer:
             rebalance_timeout_ms=4_000,
             max_poll_interval_ms=int(max_poll_interval_s * 1000),
         )
+        self._lag: list[PartitionLag] = []
+        self._lag_asked = 0.0
 
     async def start(self) -> None:
         """Join the group."""
@@ -56,7 +69,31 @@ class KafkaBatchConsumer:
     async def next_batch(self, max_records: int, within_s: float) -> list[ConsumerRecord[bytes, bytes]]:
         """Up to max_records messages, waiting at most within_s for the first."""
         fetched = await self._consumer.getmany(timeout_ms=int(within_s * 1000), max_records=max_records)
+        now = time.monotonic()
+        if now - self._lag_asked >= LAG_EVERY_S:
+            self._lag_asked = now
+            await self._measure_lag()
         return [record for records in fetched.values() for record in records]
+
+    async def _measure_lag(self) -> None:
+        """End offsets against this consumer's positions, kept for `lag` (asked at most once a second)."""
+        assigned = sorted(self._consumer.assignment())
+        if not assigned:
+            self._lag = []
+            return
+        try:
+            ends = await asyncio.wait_for(self._consumer.end_offsets(assigned), LAG_EVERY_S)
+            positions = [await asyncio.wait_for(self._consumer.position(tp), LAG_EVERY_S) for tp in assigned]
+        except (KafkaError, TimeoutError):
+            return  # a broker fault shows elsewhere (health); the last figures stand
+        self._lag = [
+            PartitionLag(tp.topic, tp.partition, max(0, ends[tp] - position))
+            for tp, position in zip(assigned, positions)
+        ]
+
+    def lag(self) -> list[PartitionLag]:
+        """The lag of each assigned partition when last measured (no broker call)."""
+        return list(self._lag)
 
     async def commit(self, batch: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Commit past the last offset of each partition in the batch."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol
 
 from aiokafka.structs import ConsumerRecord
 
@@ -48,13 +50,37 @@ class StageCounts:
     duplicates: int = 0
 
 
+class BatchObserver(Protocol):
+    """Told of each batch a stage finished (streams/worker/metrics.py counts them)."""
+
+    def batch_done(self, records: int, rejected: Sequence[DeadLetter], resends: int, seconds: float) -> None:
+        """`records` read, of them `rejected` to dlq and `resends` known already; forwarded in `seconds`."""
+
+
+class _Unobserved:
+    def batch_done(self, records: int, rejected: Sequence[DeadLetter], resends: int, seconds: float) -> None:
+        pass
+
+
+UNOBSERVED: BatchObserver = _Unobserved()
+
+
 async def forward_batch(
-    batch: PreparedBatch, forward: Forward, publisher: KafkaEventPublisher, counts: StageCounts
+    batch: PreparedBatch,
+    forward: Forward,
+    publisher: KafkaEventPublisher,
+    counts: StageCounts,
+    observer: BatchObserver = UNOBSERVED,
 ) -> None:
     """Forward a batch; a report that fails on its own goes to `dlq` as internal_error."""
+    started = time.perf_counter()
+    resends = batch.in_batch_copies
 
     async def attempt(events: Sequence[Enriched]) -> None:
-        counts.duplicates += await forward(publisher, events)
+        nonlocal resends
+        found = await forward(publisher, events)
+        counts.duplicates += found
+        resends += found
 
     poison = await isolate_poison(batch.events, attempt)
     now = datetime.now(UTC)
@@ -64,6 +90,7 @@ async def forward_batch(
     await publish_dead_letters(publisher, letters)
     counts.processed += len(batch.records)
     counts.duplicates += batch.in_batch_copies
+    observer.batch_done(len(batch.records), letters, resends, time.perf_counter() - started)
 
 
 async def run_batches(
@@ -75,6 +102,7 @@ async def run_batches(
     batch_size: int,
     within_s: float,
     retry: Retry,
+    observer: BatchObserver = UNOBSERVED,
 ) -> None:
     """Read and prepare batch N+1 while batch N is forwarded; commit each batch after its forward.
 
@@ -99,7 +127,7 @@ async def run_batches(
                 reader.result()  # re-raises the reader's fault
             batch = next_ready.result()
             try:
-                await retry(partial(forward_batch, batch, forward, publisher, counts))
+                await retry(partial(forward_batch, batch, forward, publisher, counts, observer))
             except Exception:
                 first, last = batch.records[0], batch.records[-1]
                 log.error(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from geo.catalogue import Catalogue
 from streams.detect.columns import split_for_detection
@@ -35,8 +35,11 @@ class Store:
         meeting: Thresholds,
         detectors: bool,
         share_notes: bool = False,
+        on_stored: Callable[[Sequence[Enriched]], None] = lambda events: None,
     ) -> None:
+        """`on_stored` is told of the reports each batch added to ClickHouse (the worker's metrics)."""
         self.sink = sink
+        self.on_stored = on_stored
         self.share_notes = share_notes
         self.partitions = partitions
         self.meeting = meeting
@@ -52,6 +55,7 @@ class Store:
         fresh = [e for e in events if e.identity not in stored]
         replayed = [e for e in events if stored.get(e.identity) == e.source]
         await asyncio.to_thread(self.sink.write_events, fresh)
+        self.on_stored(fresh)
         started = time.thread_time()
         tracks, cells = (
             split_for_detection(

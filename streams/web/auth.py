@@ -33,6 +33,7 @@ FORM = frozenset({"application/x-www-form-urlencoded"})
 ENDPOINTS: Mapping[str, Mapping[str, frozenset[str] | None]] = {
     "/health": {"GET": None},
     "/status": {"GET": None},
+    "/metrics": {"GET": None},
     "/counts": {"GET": None},
     "/alerts": {"GET": None},
     "/alerts/{id}/ack": {"POST": JSON},

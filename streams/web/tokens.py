@@ -1,8 +1,8 @@
 """Who a bearer token is: the data dir's own token (every endpoint), or a named token from the tokens
 file, stored as its SHA-256 only, with one role: `analyst` (counts, alerts, read-only SQL),
-`operator` (status, erasure, reload, acknowledging and silencing alerts), `duty_officer` (alerts:
-reading, acknowledging and silencing them) or `centre` (send its reports: the token's name is its
-authority)."""
+`operator` (status, metrics, erasure, reload, acknowledging and silencing alerts), `duty_officer`
+(alerts: reading, acknowledging and silencing them), `centre` (send its reports: the token's name is its
+authority) or `scrape` (GET /metrics only: Prometheus)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class ApiRole(StrEnum):
     OPERATOR = "operator"
     DUTY_OFFICER = "duty_officer"  # watches the alerts, acknowledges and silences them; no SQL, no erasure
     CENTRE = "centre"  # a border centre sending its reports: the token's name is its authority
+    SCRAPE = "scrape"  # Prometheus: /metrics only
 
 
 # The live picture (streams/web/picture.py): analysts and operators see it; only operators act on it.
@@ -34,10 +35,11 @@ PICTURE_ENDPOINTS = frozenset({
 })  # fmt: skip
 ROLE_ENDPOINTS: Mapping[ApiRole, frozenset[str]] = {
     ApiRole.ANALYST: frozenset({"/counts", "/alerts", "/sql"}) | PICTURE_ENDPOINTS,
-    ApiRole.OPERATOR: frozenset({"/status", "/erase", "/reload", "/alerts/{id}/ack", "/silences"})
+    ApiRole.OPERATOR: frozenset({"/status", "/metrics", "/erase", "/reload", "/alerts/{id}/ack", "/silences"})
     | PICTURE_ENDPOINTS,
     ApiRole.DUTY_OFFICER: frozenset({"/alerts", "/alerts/{id}/ack", "/silences"}) | PICTURE_ENDPOINTS,
     ApiRole.CENTRE: frozenset({"/reports"}),
+    ApiRole.SCRAPE: frozenset({"/metrics"}),
 }
 
 

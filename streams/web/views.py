@@ -51,6 +51,17 @@ def add_health_views(
         return web.json({**await asyncio.to_thread(status), "health": health()})
 
 
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
+
+
+def add_metrics_view(app: faust.App, exposition: Callable[[], bytes]) -> None:
+    """/metrics: the worker's metrics in Prometheus' text format (streams/worker/metrics.py)."""
+
+    @app.page("/metrics")
+    async def metrics_view(web: View, request: Request) -> Response:
+        return web.bytes(exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 ReceiveReports = Callable[[Caller, str, bytes, str], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
 
 
@@ -128,27 +139,44 @@ def add_reload_view(app: faust.App, reload: Callable[[], dict[str, object]]) -> 
             return self.json({"reloaded": reloaded, "restart_needed_for": RESTART_NEEDED_FOR})
 
 
+Answered = Callable[[str, str | None], None]
+"""Told of each analyst request: its endpoint, and the refusal code when it was refused."""
+
+
+def _not_told(endpoint: str, code: str | None) -> None:
+    pass
+
+
 async def analyst_answer(
-    analyst: AnalystSession, web: View, request: Request, call: Callable[[], Any]
+    analyst: AnalystSession,
+    web: View,
+    request: Request,
+    call: Callable[[], Any],
+    answered: Answered = _not_told,
 ) -> Response:
     """Run `call` in the analyst session and send its JSON answer; a refusal, a timeout or a full queue
-    becomes its HTTP status."""
+    becomes its HTTP status, and `answered` is told of it."""
     # The slot is held until the answer is sent: a slow reader's answer counts against the slots.
+    endpoint = request.url.path
     try:
         async with analyst.slot():
             body = await analyst.answer(call)
             answer = await send_answer(request, body, analyst.limits.answer_send_s)  # type: ignore[arg-type]
+            answered(endpoint, None)
             return answer  # type: ignore[return-value]
     except QueryRefusedError as error:
+        answered(endpoint, error.code)
         status = {"answer_too_large": 422, "not_found": 404}.get(error.code, 400)
         return web.json({"error": str(error), "code": error.code}, status=status)
     except QueryAbandonedError as error:
+        answered(endpoint, "timeout")
         return web.json({"error": str(error), "code": "timeout"}, status=504)
     except AnalystBusyError as error:
+        answered(endpoint, "busy")
         return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
 
-def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
+def add_analyst_views(app: faust.App, analyst: AnalystSession, answered: Answered = _not_told) -> None:
     """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
 
     @app.page("/counts")
@@ -160,7 +188,9 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         route = query.get("route") or None
-        return await analyst_answer(analyst, web, request, lambda: analyst.counts(by, since_s, route))
+        return await analyst_answer(
+            analyst, web, request, lambda: analyst.counts(by, since_s, route), answered
+        )
 
     @app.page("/alerts")
     async def alerts(web: View, request: Request) -> Response:
@@ -170,7 +200,9 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         kind, alert_id = query.get("kind") or None, query.get("id") or None
-        return await analyst_answer(analyst, web, request, lambda: analyst.alerts(since_s, kind, alert_id))
+        return await analyst_answer(
+            analyst, web, request, lambda: analyst.alerts(since_s, kind, alert_id), answered
+        )
 
     @app.page("/sql")
     class Sql(View):
@@ -182,4 +214,4 @@ def add_analyst_views(app: faust.App, analyst: AnalystSession) -> None:
                     raise ValueError
             except Exception:
                 return self.json({"error": 'the body must be JSON {"sql": "SELECT ..."}'}, status=400)
-            return await analyst_answer(analyst, self, request, lambda: analyst.sql(sql))
+            return await analyst_answer(analyst, self, request, lambda: analyst.sql(sql), answered)

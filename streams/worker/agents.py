@@ -159,6 +159,7 @@ class Detection:
         self.tracks.stats.cpu_s += time.thread_time() - started
         publisher = await self.context.publisher.ready()
         await asyncio.gather(publisher.publish(ALERTS, messages), publisher.publish(TRANSITIONS, moves))
+        self.context.metrics.alerts_published(alerts)
         self.transitions += len(moves)
         await asyncio.gather(*(view.flush(partition, publisher) for view in views))
         self.tracks.stats.cpu_s += sum(view.cpu_s for view in views)

@@ -62,11 +62,13 @@ from streams.web.views import (
     add_analyst_views,
     add_health_views,
     add_ingest_view,
+    add_metrics_view,
     add_operator_views,
     add_reload_view,
 )
 from streams.worker.agents import Detection
 from streams.worker.health import Health
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.parts import BatchStage, PartContext, SharedPublisher, TopicTableSink
 from streams.worker.supervise import broker_restarted, run_or_crash
 
@@ -145,20 +147,16 @@ class Worker:
         self.inputs = inputs
         self.app = faust_app(settings, inputs.kafka, inputs.access)
         self.health = Health()
+        self.metrics = WorkerMetrics(self.health)
         self.publisher = SharedPublisher(
             self.app, inputs.kafka, self.health, inputs.cluster, settings.fault_limit_s
         )
         self.app.task(self.publisher.run)
         self.context = PartContext(
-            self.app, settings, inputs.kafka, self.health, self.publisher, StageCounts()
+            self.app, settings, inputs.kafka, self.health, self.publisher, StageCounts(), self.metrics
         )
         limits = (inputs.catalogue, settings.max_message_bytes, settings.limits)
-        self.store = (
-            Store(inputs.sink, inputs.catalogue, settings.partitions, settings.detect, settings.detectors,
-                  settings.share_notes)
-            if inputs.sink is not None
-            else None
-        )  # fmt: skip
+        self.store = self._store(inputs.sink) if inputs.sink is not None else None
         if role is not Role.SINK:
             ingest = Ingest(*limits)
             forward = self.store.store_and_publish if self.store else hand_on
@@ -178,6 +176,13 @@ class Worker:
         if self.detection is None:
             self._keep_the_conductor_whole()
         self._add_views()
+
+    def _store(self, sink: ClickHouseIncidentSink) -> Store:
+        settings = self.inputs.settings
+        return Store(
+            sink, self.inputs.catalogue, settings.partitions, settings.detect, settings.detectors,
+            settings.share_notes, self.metrics.reports_stored,
+        )  # fmt: skip
 
     def _add_table_sinks(self, sink: ClickHouseIncidentSink) -> ClickHouseTransitionSink:
         """dlq, alerts and transitions to their ClickHouse tables."""
@@ -211,6 +216,7 @@ class Worker:
             inputs.subscriptions, self._delivery_consumer, self.publisher.publish_one, ALERTS_DLQ,
             inputs.settings.cap_sender, SilenceBook(self._silence_reader()),
         )  # fmt: skip
+        self.metrics.live.delivery = deliverer.stats
         self.context.add("delivery", self._run_delivery)
         return deliverer
 
@@ -241,7 +247,9 @@ class Worker:
     def _delivery_consumer(self, sub: Subscription) -> KafkaBatchConsumer:
         """A centre's consumer on `alerts`; it may wait up to the alert's max age between batches."""
         group = delivery_group(self.inputs.settings.worker_id, sub.centre)
-        return KafkaBatchConsumer(self.inputs.kafka, group, (ALERTS,), sub.max_age_s + 3600)
+        consumer = KafkaBatchConsumer(self.inputs.kafka, group, (ALERTS,), sub.max_age_s + 3600)
+        self.metrics.watch_consumer(f"deliver-{sub.centre}", consumer)
+        return consumer
 
     def _keep_the_conductor_whole(self) -> None:
         """Faust's conductor subscribes to its agents' topics and crashes on none at all (aiokafka: "You
@@ -253,6 +261,8 @@ class Worker:
     def _add_views(self) -> None:
         inputs = self.inputs
         add_health_views(self.app, self.status, self.health.as_dict)
+        add_metrics_view(self.app, self.metrics.exposition)
+        self.metrics.live.connections = self._connections
         add_reload_view(self.app, self.reload)
         receive = HttpIngest(
             inputs.catalogue, inputs.settings.max_message_bytes, inputs.settings.limits,
@@ -260,7 +270,7 @@ class Worker:
         ).receive  # fmt: skip
         add_ingest_view(self.app, receive)
         if inputs.analyst is not None:
-            add_analyst_views(self.app, inputs.analyst)
+            add_analyst_views(self.app, inputs.analyst, self.metrics.analyst_answered)
             add_picture_views(self.app, Picture(
                 inputs.analyst, inputs.access.sessions, inputs.access.callers, self._base_map,
                 inputs.settings.cap_sender, inputs.access.tls is not None,
@@ -273,6 +283,11 @@ class Worker:
         """The picture's base map: this worker's catalogue and the bundled ports (built on first use)."""
         ports = json.loads(builtin_ports_path().read_text())["features"]
         return base_map(self.inputs.catalogue, ports)
+
+    def _connections(self) -> tuple[int, int, int]:
+        """The API's open connections, and those refused and evicted so far."""
+        guard = self.app.web.guard  # type: ignore[attr-defined]  # a GuardedWeb (streams/web/connections.py)
+        return len(guard.address_of), guard.refused, guard.evicted
 
     def status(self) -> dict[str, object]:
         """/status: what was stored, handled, detected and delivered (runs in a thread: it counts rows)."""
@@ -290,7 +305,7 @@ class Worker:
         delivery = {"delivery": self.deliverer.stats.summary()} if self.deliverer else {}
         role = self.inputs.settings.role.value
         stored = {"role": role, "processed": counts.processed, "duplicates": counts.duplicates}
-        return {**totals, **stored, **detection, **delivery}
+        return {**totals, **stored, **detection, **delivery, "lag": self.metrics.lag()}
 
     def reload(self) -> dict[str, object]:
         """The files an operator may change under a running worker; a bad tokens file changes nothing."""

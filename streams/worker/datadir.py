@@ -88,6 +88,18 @@ def recorded_process(state_file: Path) -> tuple[int, int] | None:
     return pid, port
 
 
+def holder_of(path: Path) -> int | None:
+    """The pid of a process that has `path` open (chdb's lock file), if one can be seen."""
+    import psutil
+
+    target = str(path.resolve())
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if any(f.path == target for f in process.open_files()):
+                return int(process.pid)
+    return None
+
+
 def _chmod(path: Path, mode: int) -> None:
     if path.is_symlink():
         return

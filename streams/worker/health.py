@@ -32,6 +32,7 @@ class Health:
 
     def __init__(self, *starting: str) -> None:
         self._parts: dict[str, PartHealth] = {part: PartHealth(State.STARTING) for part in starting}
+        self.retries: dict[str, int] = {}  # faults retried, per part (/metrics)
 
     def starting(self, part: str) -> None:
         self._parts[part] = PartHealth(State.STARTING)
@@ -41,6 +42,11 @@ class Health:
 
     def degraded(self, part: str, detail: str) -> None:
         self._parts[part] = PartHealth(State.DEGRADED, detail)
+
+    def retried(self, part: str, detail: str) -> None:
+        """A fault of `part` is being retried: degraded, and counted."""
+        self.retries[part] = self.retries.get(part, 0) + 1
+        self.degraded(part, detail)
 
     def failed(self, part: str, detail: str) -> None:
         self._parts[part] = PartHealth(State.FAILED, detail)
@@ -52,6 +58,10 @@ class Health:
     @property
     def healthy(self) -> bool:
         return all(p.state is State.OK for p in self._parts.values())
+
+    def parts(self) -> dict[str, PartHealth]:
+        """Every registered part's health."""
+        return dict(self._parts)
 
     def as_dict(self) -> dict[str, str]:
         """Part name to its wire form, for /health and /status."""

@@ -23,6 +23,7 @@ from streams.sinks.topic_to_table import TopicToTable
 from streams.stages.dead_letters import publish_dead_letters
 from streams.stages.runner import Forward, PreparedBatch, Records, Retry, StageCounts, run_batches
 from streams.worker.health import Health
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.supervise import retry_faults, run_or_crash, watch_broker
 
 
@@ -87,7 +88,8 @@ class SharedPublisher:
 
 @dataclass(frozen=True)
 class PartContext:
-    """What every part of one worker shares: its app, settings, broker, health, publisher and counts."""
+    """What every part of one worker shares: its app, settings, broker, health, publisher, counts and
+    metrics."""
 
     app: faust.App
     settings: Settings
@@ -95,6 +97,7 @@ class PartContext:
     health: Health
     publisher: SharedPublisher
     counts: StageCounts
+    metrics: WorkerMetrics
 
     def group(self, part: str) -> str:
         """A batch consumer's own consumer group."""
@@ -130,9 +133,10 @@ class BatchStage:
         publisher = await c.publisher.ready()
         consumer = KafkaBatchConsumer(c.kafka, c.group(self.part), self.topics)
         await consumer.start()
+        c.metrics.watch_consumer(self.part, consumer)
         batches = partial(
             run_batches, self.prepare, self.forward, consumer, publisher, c.counts, c.settings.batch_size,
-            c.settings.batch_within_s, c.retry(self.part),
+            c.settings.batch_within_s, c.retry(self.part), c.metrics.stage(self.part),
         )  # fmt: skip
         try:
             await run_or_crash(c.app, c.health, self.part, batches)
@@ -163,6 +167,7 @@ class TopicTableSink:
         await c.publisher.ready()
         consumer = KafkaBatchConsumer(c.kafka, c.group(self.topic), (self.topic,))
         await consumer.start()
+        c.metrics.watch_consumer(self.part, consumer)
         sink = TopicToTable(
             consumer, self.model, self.write, self.undecodable, c.settings.batch_size, self.within_s,
             c.retry(self.part),

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 
 from geo.catalogue import Catalogue, load_catalogue
 from schemas.codec import encode_obj
-from schemas.errors import ApiConfigError, BrokerUnavailableError
+from schemas.errors import ApiConfigError, BrokerUnavailableError, DataDirInUseError
 from streams.analyst.alert_state import ClearTimes
 from streams.analyst.session import AnalystSession
 from streams.config.settings import LOCAL, Role, Settings
@@ -42,8 +42,11 @@ from streams.worker.datadir import (
     AUDIT_FILE,
     STATE_FILE,
     ensure_token,
+    holder_of,
+    running_worker_process,
     secure_data_dir,
 )
+from streams.worker.logs import logging_config
 from streams.worker.supervise import broker_restarted
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,12 @@ def reach_broker(settings: Settings, subscriptions: list[Subscription]) -> Reach
 def open_clickhouse(settings: Settings, cluster: str, stack: ExitStack) -> OpenedClickHouse:
     """Connect, migrate, set retention, note the broker's cluster, and mend what a crash left behind."""
     dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
-    sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    try:
+        sink = ClickHouseIncidentSink(connect(dsn, ca_file), settings.database)
+    except Exception as error:
+        if "Cannot lock file" not in str(error):
+            raise
+        raise data_dir_in_use(settings, holder_of(settings.chdb_dir / "status")) from None
     applied = migrate(sink.client, settings.database)
     changed = apply_retention(sink.client, settings.database, settings.retention)
     if changed:
@@ -141,6 +149,9 @@ def run_worker(settings: Settings) -> None:
     rules_file = settings.transition_rules
     rules = load_transition_rules(rules_file, catalogue.crossings.ids) if rules_file else NO_RULES
     secure_data_dir(settings.data_dir)
+    running = running_worker_process(settings.data_dir)
+    if running is not None and settings.is_local_clickhouse and settings.role is not Role.PROCESS:
+        raise data_dir_in_use(settings, running[0])
     reserve_descriptors(settings.web_limits)  # before chdb and Kafka open theirs
     access = api_access(settings)
     audit_to(settings.data_dir / AUDIT_FILE, settings.retention.raw_days)
@@ -163,13 +174,26 @@ def run_worker(settings: Settings) -> None:
             clickhouse.applied if clickhouse else 0, _describe(catalogue), settings.web_port,
             len(watch.current), len(subscriptions), len(rules),
         )  # fmt: skip
-        # Log level info keeps Faust's spinner off (it would set the root logger to DEBUG).
-        worker = faust.Worker(app, loglevel="info", quiet=True)
+        # Quiet and at info or above, Faust's spinner stays off (it would set the root logger to DEBUG).
+        worker = faust.Worker(
+            app, loglevel=settings.log_level.value, quiet=True,
+            logging_config=logging_config(settings.log_format, settings.log_level, settings.log_tables),
+        )  # fmt: skip
         # The start-up heap (Faust, aiokafka, shapely, the catalogue) never becomes garbage;
         # frozen, the collector stops rescanning it after every few thousand allocations.
         gc.collect()
         gc.freeze()
         worker.execute_from_commandline()
+
+
+def data_dir_in_use(settings: Settings, pid: int | None) -> DataDirInUseError:
+    """What to say when another process holds this data dir's ClickHouse."""
+    holder = f"worker pid {pid}" if pid is not None else "another process"
+    return DataDirInUseError(
+        f"the data dir {str(settings.data_dir)!r} is in use by {holder}: stop it first, or give this worker "
+        "its own BORDERWATCH_DATA_DIR (or a ClickHouse server in BORDERWATCH_CLICKHOUSE)",
+        pid,
+    )
 
 
 def api_access(settings: Settings) -> ApiAccess:

@@ -44,7 +44,7 @@ async def retry_faults(health: Health, part: str, limit_s: float, call: Callable
     def degraded(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         what = error_text(error) if error else "retrying"
-        health.degraded(part, f"{what} (retrying for up to {limit_s:g} s)")
+        health.retried(part, f"{what} (retrying for up to {limit_s:g} s)")
         log.warning("%s: %s", part, health.of(part))
 
     retrying = AsyncRetrying(
