@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from schemas.alerts import AlertKind, Impact
 from streams.detect.baseline import Baselines, Learned
+from streams.detect.clock import EventClock
 from streams.detect.findings import Finding
 from streams.detect.seed import DAY_S, day_of
 from streams.detect.surge import WindowTest
@@ -62,22 +63,30 @@ class CrossingState:
     hours: dict[int, HourCount] = field(default_factory=dict)  # by hour start
     minutes: dict[int, int] = field(default_factory=dict)  # minute start -> persons (mass kinds only)
     judged: int = -1  # the last current hour whose windows were judged
+    # The crossing's own event clock: its windows close and its alerts resolve on its own reports'
+    # time, whatever else shares its partition. None in state written before it existed.
+    clock: EventClock | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for the table's changelog."""
-        return {
+        """Plain data for the table's changelog; "clock" only once the crossing has one (older
+        records have none, and read back they are written as they were)."""
+        data: dict[str, Any] = {
             "closed_until": self.closed_until,
             "judged": self.judged,
             "hours": [[h, c.persons, c.reports, list(c.ids)] for h, c in self.hours.items()],
             "minutes": [[m, p] for m, p in self.minutes.items()],
         }
+        if self.clock is not None:
+            data["clock"] = self.clock.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrossingState:
         """Back from `to_json`; raises on any other shape (a changelog record is input too)."""
         hours = {int(h): HourCount(int(p), int(r), [str(i) for i in ids]) for h, p, r, ids in data["hours"]}
         minutes = {int(m): int(p) for m, p in data["minutes"]}
-        return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]))
+        clock = EventClock.from_json(data["clock"]) if "clock" in data else None
+        return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]), clock)
 
 
 @dataclass

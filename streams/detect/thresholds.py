@@ -28,6 +28,11 @@ class Thresholds(BaseModel):
     max_open_s: float = Field(
         72 * 3600.0, gt=0, description="an alert group open this long closes; the condition reopens it anew"
     )
+    late_alert_s: float = Field(
+        3600.0,
+        ge=0,
+        description="an alert raised this long (wall time) after its evidence arrived says it was found late",
+    )
     repeat_interval_s: float = Field(
         24 * 3600.0, ge=0, description="an open alert notifies again after this long without a rise in impact"
     )
