@@ -30,7 +30,7 @@ from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
 from streams.detect.grouping import ZONE_KINDS, Group, group_findings
 from streams.detect.seed import load_seed
-from streams.detect.steps import CrossingPlace, latest_states, run_crossing
+from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
@@ -145,7 +145,7 @@ class TrackDetector:
         if scan:
             self.scanned_at[partition] = now_ts
         vessels_ts = clock.now(wall_now, t.live_within_s)
-        alerts = latest_states(_group(findings, groups, partition, vessels_ts, t, scan) + zone_alerts)
+        alerts = _group(findings, groups, partition, vessels_ts, t, scan) + zone_alerts
         self.stats.alerts += len(alerts)
         return TrackResult(alerts, transitions)
 

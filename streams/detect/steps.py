@@ -15,11 +15,11 @@ state of each alert it touched.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from schemas.alerts import Alert, AlertStatus
+from schemas.alerts import Alert
 from streams.detect.clock import EventClock
 from streams.detect.crossings import (
     CrossingContext,
@@ -107,27 +107,3 @@ def run_crossing(
         raise ValueError(f"crossing {where.crossing!r}: no state and no sightings to start one")
     state.clock = clock
     return CrossingRun(state, history, open_groups, alerts, changed, history_changed, too_late)
-
-
-def latest_states(alerts: Iterable[Alert]) -> list[Alert]:
-    """One state per alert id: its latest, notifying if any did, and new if the batch opened it.
-
-    A batch that brings a month gives each alert the states a live worker would
-    have given it one report at a time; the receivers get the last of them.
-    """
-    by_id: dict[str, Alert] = {}
-    notify: dict[str, bool] = {}
-    opened: set[str] = set()
-    for alert in alerts:
-        by_id.pop(alert.id, None)  # re-inserted: the order is that of each id's latest state
-        by_id[alert.id] = alert
-        notify[alert.id] = notify.get(alert.id, False) or alert.notify
-        if alert.status is AlertStatus.NEW:
-            opened.add(alert.id)
-    out = []
-    for alert_id, alert in by_id.items():
-        update: dict[str, object] = {"notify": notify[alert_id]}
-        if alert_id in opened and alert.status is AlertStatus.UPDATED:
-            update["status"] = AlertStatus.NEW
-        out.append(alert.model_copy(update=update) if update != {"notify": alert.notify} else alert)
-    return out
