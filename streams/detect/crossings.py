@@ -246,17 +246,38 @@ def _close(state: CrossingState, history: CrossingHistory, watermark: float, t: 
 
 @dataclass(frozen=True)
 class _Window:
-    """The outcome of one window's test: which scale and metric, the counts, the level reached."""
+    """One window's test: which scale and metric was rare, the counts of both, the impact by size."""
 
     hours: int
-    metric: int
+    metric: int  # the metric whose rarity made it a surge: 0 persons, 1 boats (reports)
     observed: int
     test: WindowTest
     impact: Impact
+    counts: tuple[int, int]  # persons and boats in the window
+    expected: tuple[float, float]  # persons and boats expected in it
+
+    @property
+    def ratio(self) -> float:
+        return self.counts[0] / self.expected[0] if self.expected[0] > 0 else math.inf
 
     @property
     def strength(self) -> tuple[int, float]:
         return self.impact.rank, self.observed / self.test.counts[0]
+
+
+def size_impact(counts: tuple[int, int], expected: tuple[float, float], t: Thresholds) -> Impact:
+    """The impact of a surge by its size: each level needs, in persons or in boats, both
+    `surge_size_ratio` times the expected and the level's excess over it (EUROSUR judges impact by
+    size and effect, not rarity alone). Low below medium: rarity alone made it a surge."""
+    level = 0
+    for n, ratio in enumerate(t.surge_size_ratio, start=1):
+        excess = (t.surge_size_persons[n - 1], t.surge_size_boats[n - 1])
+        if any(counts[m] >= ratio * expected[m] and counts[m] - expected[m] >= excess[m] for m in (0, 1)):
+            level = n
+    return LEVELS[level]
+
+
+LEVELS = tuple(Impact)
 
 
 def _surges(
@@ -270,7 +291,9 @@ def _surges(
 ) -> list[Finding]:
     """The strongest exceedance of the windows ending at each touched hour and at the current hour.
 
-    A batch can bring many hours at once (a replay, a late batch). Of their
+    A window is a surge when its persons or its boats are rare for the crossing
+    (the first level of `surge_p`); its impact comes from its size (`size_impact`).
+    A batch can bring many hours at once (a late batch). Of their
     exceedances, findings are made of the first, each that rises above the
     ones before, and the last: an alert group keeps the first start, the
     highest impact and the latest evidence, so the others would change nothing.
@@ -292,16 +315,18 @@ def _surges(
         best: _Window | None = None
         for hours in t.surge_scales_h:
             observed = sums.between(end - hours * HOUR_S, end)
+            tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+            expected = (tests[0].expected, tests[1].expected)
             for metric in (0, 1):
                 if observed[metric] < minimums[metric]:
                     continue  # no surge however unusual: no baseline needed
-                test = ctx.baselines.test(crossing, day, learned, hours, metric)
-                impact = test.impact(observed[metric])
-                if impact is None:
+                test = tests[metric]
+                if test.impact(observed[metric]) is None:
                     continue
                 if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                     continue  # a week-long window counts only while its last day is above normal too
-                window = _Window(hours, metric, observed[metric], test, impact)
+                impact = size_impact(observed, expected, t)
+                window = _Window(hours, metric, observed[metric], test, impact, observed, expected)
                 if best is None or window.strength > best.strength:
                     best = window
         if best is not None:
@@ -329,16 +354,17 @@ def _surge(
     start = end - w.hours * HOUR_S
     base = ctx.baselines.of(crossing, day_of(end - HOUR_S), history.learned())
     expected = base.persons if w.metric == 0 else base.reports
-    level = list(Impact).index(w.impact)
-    threshold = w.test.counts[level]
     upper = w.test.upper()
     probability = w.test.probability(w.observed)
-    noun = "persons" if w.metric == 0 else "reports"
+    noun = "persons" if w.metric == 0 else "boats"
+    persons, boats = w.counts
     detail = (
-        f"{w.observed:,} {noun} in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}); "
-        f"expected {w.test.expected:,.0f} (99% upper bound {upper:,}) for {expected.comparison}; "
-        f"{w.impact.value.replace('_', ' ')} from {threshold:,} {noun} "
-        f"(tail probability {ctx.thresholds.surge_p[level]:.0e}; this one {probability:.1e})"
+        f"{persons:,} persons in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}), "
+        f"{_times(persons, w.expected[0])} the {w.expected[0]:,.0f} expected; {boats:,} boats, "
+        f"{_times(boats, w.expected[1])} the {w.expected[1]:,.1f} expected; "
+        f"{w.impact.value.replace('_', ' ')} by size; rare in {noun}: 99% upper bound {upper:,} "
+        f"for {expected.comparison}, tail probability {probability:.1e} "
+        f"(a surge from {w.test.counts[0]:,} {noun}, {ctx.thresholds.surge_p[0]:.0e})"
     )
     if reported - end > LATE_NOTE_S:
         late_h = (reported - end) / 3600
@@ -348,9 +374,14 @@ def _surge(
         AlertKind.SURGE, crossing, ts=end, impact=w.impact, confidence=min(0.99, 1 - probability),
         zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]), detail=detail,
         facts={"observed": w.observed, "expected": w.test.expected, "upper_bound": upper,
-               "threshold": threshold, "window_h": w.hours, "tail_probability": probability,
-               "reported_at": reported},
+               "threshold": w.test.counts[0], "window_h": w.hours, "tail_probability": probability,
+               "reported_at": reported, "persons": persons, "boats": boats,
+               "expected_persons": w.expected[0], "expected_boats": w.expected[1]},
     )  # fmt: skip
+
+
+def _times(observed: int, expected: float) -> str:
+    return f"{observed / expected:,.1f} times" if expected > 0 else "with none"
 
 
 def _span(hours: int) -> str:
