@@ -99,7 +99,7 @@ LATE_SHARE, LATE_RANGE_H = 0.10, (6.0, 20.0)  # some: uniform in this range
 DELAY_CLIP_H = (0.25, 20.0)
 TARGET_S = 6 * 3600.0
 MARGIN_S = 24 * 3600.0
-SURGE_KINDS = frozenset({"surge", "mass_attempt"})
+SURGE_KINDS = frozenset({"surge", "mass_attempt", "large_boat"})
 IMPACTS = ("low", "medium", "high", "very_high")
 HIGH = IMPACTS.index("high")
 AUTHORITIES = {"ESP": "ES-GC", "MAR": "MA-FAR", "ITA": "IT-GDF", "MLT": "MT-AFM", "GRC": "GR-HCG"}
@@ -662,7 +662,7 @@ def read_alert_table(api: Any) -> list[AlertState]:
     answer = api.sql(
         "SELECT id, version, kind, impact, zone_id, toUnixTimestamp64Milli(window_start) AS window_start, "
         "toUnixTimestamp64Milli(window_end) AS window_end, event_ids FROM borderwatch.alerts "
-        "WHERE kind IN ('surge', 'mass_attempt')"
+        "WHERE kind IN ('surge', 'mass_attempt', 'large_boat')"
     )
     if "error" in answer:
         raise RuntimeError(f"the worker refused the alerts query: {answer['error']}")

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from schemas.alerts import AlertKind, Impact
 from streams.detect.baseline import Baselines, Learned
+from streams.detect.boats import large_boats
 from streams.detect.clock import EventClock
 from streams.detect.findings import Finding
 from streams.detect.seed import DAY_S, day_of
@@ -177,6 +178,7 @@ def detect_crossing(
     if not sightings and now_hour <= state.judged and closes_to <= state.closed_until:
         return CrossingOutcome(state, history, False, [], 0, changed=False)  # quiet, and judged this hour
     touched: dict[int, float] = {}  # hour -> latest report time of a report added to it
+    added: set[str] = set()
     minutes: set[int] = set()
     too_late = 0
     for s in sightings:
@@ -193,6 +195,7 @@ def detect_crossing(
         bucket.persons += s.persons
         bucket.reports += 1
         bucket.ids.append(s.event_id)
+        added.add(s.event_id)
         touched[hour] = max(touched.get(hour, -math.inf), s.reported)
         if kind in MASS_KINDS:
             minute = _floor(s.ts, MINUTE_S)
@@ -201,6 +204,8 @@ def detect_crossing(
 
     # Judge first, then close: a surge found in an hour that closes in this batch is still reported.
     findings = _surges(crossing, route, state, history, touched, now_ts, ctx)
+    if kind not in MASS_KINDS:
+        findings += large_boats(crossing, route, [s for s in sightings if s.event_id in added], history, ctx)
     if minutes:
         findings += _mass_attempts(crossing, route, state, minutes, t)
     history_changed = _close(state, history, max(watermark, now_ts - t.allowed_lateness_s), t)

@@ -25,11 +25,12 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
-ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT})
+ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT, AlertKind.LARGE_BOAT})
 MAX_EVIDENCE = 50
 HEADLINES = {
     AlertKind.SURGE: "Surge at {where}",
     AlertKind.MASS_ATTEMPT: "Mass crossing attempt at {where}",
+    AlertKind.LARGE_BOAT: "Unusually large boat at {where}",
     AlertKind.AIS_GAP: "AIS gap: {who} went dark",
     AlertKind.LOITERING: "Loitering: {who}",
     AlertKind.ENCOUNTER: "Encounter at sea: {who}",
