@@ -27,8 +27,9 @@ def large_boats(
 
     Typical: persons per boat over the crossing's recent learned days (at least
     LEARNED_BOATS of them), else the route's mean from the seed. Large: at least
-    `large_boat_ratio` times it, and as rare as `large_boat_p` for a gamma of the
-    route's relative spread scaled to that size. Medium, or high at the second level.
+    `large_boat_ratio` times it and `large_boat_excess` persons above it, and as
+    rare as `large_boat_p` for a gamma of the route's relative spread scaled to
+    that size. Medium, or high at the second level.
     """
     t = ctx.thresholds
     findings = []
@@ -43,7 +44,7 @@ def large_boats(
             for ratio, p in zip(t.large_boat_ratio, t.large_boat_p)
             if s.persons >= ratio * typical and tail <= p
         )
-        if level == 0:
+        if level == 0 or s.persons - typical < t.large_boat_excess:
             continue
         impact = (Impact.MEDIUM, Impact.HIGH)[level - 1]
         findings.append(

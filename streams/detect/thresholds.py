@@ -64,6 +64,9 @@ class Thresholds(BaseModel):
         description="a boat this many times the crossing's typical size (its persons per boat over the "
         "recent days) is large: impact medium, high",
     )
+    large_boat_excess: int = Field(
+        100, ge=0, description="and at least this many persons more than the typical boat carries"
+    )
     large_boat_p: tuple[float, float] = Field(
         (1e-3, 1e-4),
         description="and this rare for the route's spread of boat sizes (gamma, scaled to the typical "
