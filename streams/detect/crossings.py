@@ -167,12 +167,7 @@ def detect_crossing(
     is not counted again. `state` and `history` are changed in place.
     """
     t = ctx.thresholds
-    if state is None:
-        first = min((s.ts for s in sightings), default=now_ts)
-        state = CrossingState(_floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S))
-    if history is None:
-        first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
-        history = CrossingHistory(first_day, first_day)
+    state, history = _started(state, history, sightings, watermark, now_ts)
     now_hour = _floor(now_ts, HOUR_S)
     closes_to = _floor(max(watermark, now_ts - t.allowed_lateness_s), HOUR_S)
     if not sightings and now_hour <= state.judged and closes_to <= state.closed_until:
@@ -214,6 +209,23 @@ def detect_crossing(
 
 
 _NO_DAY = DayCount(0, 0)
+
+
+def _started(
+    state: CrossingState | None,
+    history: CrossingHistory | None,
+    sightings: list[Sighting],
+    watermark: float,
+    now_ts: float,
+) -> tuple[CrossingState, CrossingHistory]:
+    """The crossing's state and history, new ones from its first sighting (or now) if it has none."""
+    if state is None:
+        first = min((s.ts for s in sightings), default=now_ts)
+        state = CrossingState(_floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S))
+    if history is None:
+        first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
+        history = CrossingHistory(first_day, first_day)
+    return state, history
 
 
 def _floor(ts: float, step: int) -> int:
