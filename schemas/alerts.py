@@ -12,6 +12,7 @@ class AlertKind(StrEnum):
 
     SURGE = "surge"
     MASS_ATTEMPT = "mass_attempt"
+    LARGE_BOAT = "large_boat"
     AIS_GAP = "ais_gap"
     LOITERING = "loitering"
     ENCOUNTER = "encounter"

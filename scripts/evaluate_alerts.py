@@ -33,15 +33,13 @@ What it replays (seeded, so every run with the same --seed sends the same bytes)
    of `reported_at`, on one partition, so the worker sees them in exactly that
    order (several partitions replayed in bulk interleave by batch, and reports
    would reach the detector days "late").
-4. Batching. A live worker at these volumes (a report every hour or so) takes
-   each report in a batch of its own, and detection judges the windows after
-   each batch; a bulk replay in the default batches of 2,000 would hand the
-   detectors months at once (in one run here: 207 alerts instead of 13, and
-   first alerts hours later). So the worker runs with BORDERWATCH_BATCH_SIZE=1:
-   every report is its own batch, as live. Sending in time-bounded chunks and
-   waiting for the worker between them gives the same alerts but is slower
-   here: each wait for an empty fetch on Tansu takes about 240 ms, a batch of
-   one about 45 ms.
+4. Batching. The worker reads the reports in its default batches (up to 2,000
+   reports: a bulk replay hands the detectors weeks at once), or with
+   --batch-size 1 one report per batch, as a live worker at these volumes (a
+   report every hour or so) would. Detection judges each crossing's reports one
+   at a time on the crossing's own event clock whatever the batch
+   (streams/detect/steps.py), so both give the same alerts; alerts raised from
+   the bulk replay say they were found late.
 
 How it scores, with the alert states the worker published (its `alerts` topic,
 every version, as a coordination centre subscribed to Kafka receives them) and
@@ -62,7 +60,7 @@ its `alerts` table (through the worker's SQL API, every version still stored):
   span widened by MARGIN_S (24 h) either side: the sources give days, not hours.
   False alerts per month are those ids over the year's 12 months.
 
-Run: python scripts/evaluate_alerts.py [--seed 2023] [--year 2023] [--data-dir D] [--keep]
+Run: python scripts/evaluate_alerts.py [--seed 2023] [--year 2023] [--batch-size N] [--data-dir D] [--keep]
 """
 
 from __future__ import annotations
@@ -101,7 +99,7 @@ LATE_SHARE, LATE_RANGE_H = 0.10, (6.0, 20.0)  # some: uniform in this range
 DELAY_CLIP_H = (0.25, 20.0)
 TARGET_S = 6 * 3600.0
 MARGIN_S = 24 * 3600.0
-SURGE_KINDS = frozenset({"surge", "mass_attempt"})
+SURGE_KINDS = frozenset({"surge", "mass_attempt", "large_boat"})
 IMPACTS = ("low", "medium", "high", "very_high")
 HIGH = IMPACTS.index("high")
 AUTHORITIES = {"ESP": "ES-GC", "MAR": "MA-FAR", "ITA": "IT-GDF", "MLT": "MT-AFM", "GRC": "GR-HCG"}
@@ -664,7 +662,7 @@ def read_alert_table(api: Any) -> list[AlertState]:
     answer = api.sql(
         "SELECT id, version, kind, impact, zone_id, toUnixTimestamp64Milli(window_start) AS window_start, "
         "toUnixTimestamp64Milli(window_end) AS window_end, event_ids FROM borderwatch.alerts "
-        "WHERE kind IN ('surge', 'mass_attempt')"
+        "WHERE kind IN ('surge', 'mass_attempt', 'large_boat')"
     )
     if "error" in answer:
         raise RuntimeError(f"the worker refused the alerts query: {answer['error']}")
@@ -693,8 +691,13 @@ def wait_until_handled(api: Any, sent: int, timeout_s: float = 900.0) -> dict[st
     raise TimeoutError(f"the worker did not handle {sent} reports in {timeout_s:.0f} s: {status}")
 
 
-def replay_through_worker(feed: Feed, data_dir: Path) -> tuple[list[AlertState], dict[str, Any]]:
-    """Bundled broker and a real worker on chdb in `data_dir`; the reports in; alert states out."""
+def replay_through_worker(
+    feed: Feed, data_dir: Path, batch_size: int | None = None
+) -> tuple[list[AlertState], dict[str, Any]]:
+    """Bundled broker and a real worker on chdb in `data_dir`; the reports in; alert states out.
+
+    `batch_size` None: the worker's default batches.
+    """
     from streams.client.worker_api import start_worker_process, stop_process, wait_for_worker
     from streams.kafka.admin import ensure_topics
     from streams.kafka.broker import free_port, start_local_broker
@@ -710,13 +713,15 @@ def replay_through_worker(feed: Feed, data_dir: Path) -> tuple[list[AlertState],
         log(f"sent {len(lines):,} reports to {INTERCEPTIONS} (Tansu at {broker.url}, one partition)")
         port = free_port()
         worker_log = data_dir / "worker.log"
+        batching = {} if batch_size is None else {"batch_size": str(batch_size)}
         worker = start_worker_process(
             worker_log, kafka=broker.url, data_dir=str(data_dir), web_port=str(port), partitions="1",
-            worker_id="evaluate-alerts", batch_size="1",
+            worker_id="evaluate-alerts", **batching,
         )  # fmt: skip
         try:
             api = wait_for_worker(worker, f"http://127.0.0.1:{port}", data_dir, worker_log)
-            log(f"worker: pid {worker.pid}, one report per batch, log {worker_log}")
+            per_batch = "default batches" if batch_size is None else f"batches of {batch_size}"
+            log(f"worker: pid {worker.pid}, {per_batch}, log {worker_log}")
             status = wait_until_handled(api, len(lines))
             published = int(status["detect"]["alerts"])
             topic_states = asyncio.run(read_alert_topic(broker.url, published))
@@ -741,6 +746,9 @@ def main() -> None:
         "--data-dir", type=Path, help="where the broker log and chdb go (kept); default a temp dir"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument(
+        "--batch-size", type=int, help="reports per worker batch (1: as live); default the worker's own"
+    )
     args = parser.parse_args()
     if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
         parser.error(f"--data-dir {str(args.data_dir)!r} is not empty: an evaluation needs a fresh one")
@@ -753,7 +761,7 @@ def main() -> None:
         f"{len(feed.episodes)} episodes), year {args.year}, seed {args.seed}")  # fmt: skip
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="evaluate-alerts-"))
     try:
-        states, status = replay_through_worker(feed, data_dir)
+        states, status = replay_through_worker(feed, data_dir, args.batch_size)
     finally:
         if args.data_dir is None and not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -763,7 +771,9 @@ def main() -> None:
         log(f"warning: the worker rejected {status['rejects']} reports")
     too_late = status.get("detect", {}).get("too_late", 0)
     score = score_alerts(states, feed.episodes, arrivals(feed.reports))
-    print(f"year {args.year}, seed {args.seed}: {len(feed.reports):,} reports ({persons:,} persons), "
+    batching = "default batches" if args.batch_size is None else f"batch size {args.batch_size}"
+    print(f"year {args.year}, seed {args.seed}, {batching}: {len(feed.reports):,} reports "
+          f"({persons:,} persons), "
           f"{status.get('events', 0):,} stored, {too_late:,} too late for detection; "
           f"{len({s.id for s in states}):,} surge/mass-attempt alerts")  # fmt: skip
     log(f"done in {time.monotonic() - started:.0f} s")

@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 
 from schemas.alerts import AlertKind, Impact
 from streams.detect.baseline import Baselines, Learned
+from streams.detect.boats import large_boats
+from streams.detect.clock import EventClock
 from streams.detect.findings import Finding
 from streams.detect.seed import DAY_S, day_of
 from streams.detect.surge import WindowTest
@@ -62,22 +64,30 @@ class CrossingState:
     hours: dict[int, HourCount] = field(default_factory=dict)  # by hour start
     minutes: dict[int, int] = field(default_factory=dict)  # minute start -> persons (mass kinds only)
     judged: int = -1  # the last current hour whose windows were judged
+    # The crossing's own event clock: its windows close and its alerts resolve on its own reports'
+    # time, whatever else shares its partition. None in state written before it existed.
+    clock: EventClock | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for the table's changelog."""
-        return {
+        """Plain data for the table's changelog; "clock" only once the crossing has one (older
+        records have none, and read back they are written as they were)."""
+        data: dict[str, Any] = {
             "closed_until": self.closed_until,
             "judged": self.judged,
             "hours": [[h, c.persons, c.reports, list(c.ids)] for h, c in self.hours.items()],
             "minutes": [[m, p] for m, p in self.minutes.items()],
         }
+        if self.clock is not None:
+            data["clock"] = self.clock.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CrossingState:
         """Back from `to_json`; raises on any other shape (a changelog record is input too)."""
         hours = {int(h): HourCount(int(p), int(r), [str(i) for i in ids]) for h, p, r, ids in data["hours"]}
         minutes = {int(m): int(p) for m, p in data["minutes"]}
-        return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]))
+        clock = EventClock.from_json(data["clock"]) if "clock" in data else None
+        return cls(float(data["closed_until"]), hours, minutes, int(data["judged"]), clock)
 
 
 @dataclass
@@ -157,17 +167,13 @@ def detect_crossing(
     is not counted again. `state` and `history` are changed in place.
     """
     t = ctx.thresholds
-    if state is None:
-        first = min((s.ts for s in sightings), default=now_ts)
-        state = CrossingState(_floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S))
-    if history is None:
-        first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
-        history = CrossingHistory(first_day, first_day)
+    state, history = _started(state, history, sightings, watermark, now_ts)
     now_hour = _floor(now_ts, HOUR_S)
     closes_to = _floor(max(watermark, now_ts - t.allowed_lateness_s), HOUR_S)
     if not sightings and now_hour <= state.judged and closes_to <= state.closed_until:
         return CrossingOutcome(state, history, False, [], 0, changed=False)  # quiet, and judged this hour
     touched: dict[int, float] = {}  # hour -> latest report time of a report added to it
+    added: set[str] = set()
     minutes: set[int] = set()
     too_late = 0
     for s in sightings:
@@ -184,6 +190,7 @@ def detect_crossing(
         bucket.persons += s.persons
         bucket.reports += 1
         bucket.ids.append(s.event_id)
+        added.add(s.event_id)
         touched[hour] = max(touched.get(hour, -math.inf), s.reported)
         if kind in MASS_KINDS:
             minute = _floor(s.ts, MINUTE_S)
@@ -192,6 +199,8 @@ def detect_crossing(
 
     # Judge first, then close: a surge found in an hour that closes in this batch is still reported.
     findings = _surges(crossing, route, state, history, touched, now_ts, ctx)
+    if kind not in MASS_KINDS:
+        findings += large_boats(crossing, route, [s for s in sightings if s.event_id in added], history, ctx)
     if minutes:
         findings += _mass_attempts(crossing, route, state, minutes, t)
     history_changed = _close(state, history, max(watermark, now_ts - t.allowed_lateness_s), t)
@@ -200,6 +209,23 @@ def detect_crossing(
 
 
 _NO_DAY = DayCount(0, 0)
+
+
+def _started(
+    state: CrossingState | None,
+    history: CrossingHistory | None,
+    sightings: list[Sighting],
+    watermark: float,
+    now_ts: float,
+) -> tuple[CrossingState, CrossingHistory]:
+    """The crossing's state and history, new ones from its first sighting (or now) if it has none."""
+    if state is None:
+        first = min((s.ts for s in sightings), default=now_ts)
+        state = CrossingState(_floor(max(first, watermark) if math.isfinite(watermark) else first, HOUR_S))
+    if history is None:
+        first_day = day_of(state.closed_until) + (0 if state.closed_until % DAY_S == 0 else 1)
+        history = CrossingHistory(first_day, first_day)
+    return state, history
 
 
 def _floor(ts: float, step: int) -> int:
@@ -237,17 +263,38 @@ def _close(state: CrossingState, history: CrossingHistory, watermark: float, t: 
 
 @dataclass(frozen=True)
 class _Window:
-    """The outcome of one window's test: which scale and metric, the counts, the level reached."""
+    """One window's test: which scale and metric was rare, the counts of both, the impact by size."""
 
     hours: int
-    metric: int
+    metric: int  # the metric whose rarity made it a surge: 0 persons, 1 boats (reports)
     observed: int
     test: WindowTest
     impact: Impact
+    counts: tuple[int, int]  # persons and boats in the window
+    expected: tuple[float, float]  # persons and boats expected in it
+
+    @property
+    def ratio(self) -> float:
+        return self.counts[0] / self.expected[0] if self.expected[0] > 0 else math.inf
 
     @property
     def strength(self) -> tuple[int, float]:
         return self.impact.rank, self.observed / self.test.counts[0]
+
+
+def size_impact(counts: tuple[int, int], expected: tuple[float, float], t: Thresholds) -> Impact:
+    """The impact of a surge by its size: each level needs, in persons or in boats, both
+    `surge_size_ratio` times the expected and the level's excess over it (EUROSUR judges impact by
+    size and effect, not rarity alone). Low below medium: rarity alone made it a surge."""
+    level = 0
+    for n, ratio in enumerate(t.surge_size_ratio, start=1):
+        excess = (t.surge_size_persons[n - 1], t.surge_size_boats[n - 1])
+        if any(counts[m] >= ratio * expected[m] and counts[m] - expected[m] >= excess[m] for m in (0, 1)):
+            level = n
+    return LEVELS[level]
+
+
+LEVELS = tuple(Impact)
 
 
 def _surges(
@@ -261,7 +308,9 @@ def _surges(
 ) -> list[Finding]:
     """The strongest exceedance of the windows ending at each touched hour and at the current hour.
 
-    A batch can bring many hours at once (a replay, a late batch). Of their
+    A window is a surge when its persons or its boats are rare for the crossing
+    (the first level of `surge_p`); its impact comes from its size (`size_impact`).
+    A batch can bring many hours at once (a late batch). Of their
     exceedances, findings are made of the first, each that rises above the
     ones before, and the last: an alert group keeps the first start, the
     highest impact and the latest evidence, so the others would change nothing.
@@ -283,16 +332,18 @@ def _surges(
         best: _Window | None = None
         for hours in t.surge_scales_h:
             observed = sums.between(end - hours * HOUR_S, end)
+            tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+            expected = (tests[0].expected, tests[1].expected)
             for metric in (0, 1):
                 if observed[metric] < minimums[metric]:
                     continue  # no surge however unusual: no baseline needed
-                test = ctx.baselines.test(crossing, day, learned, hours, metric)
-                impact = test.impact(observed[metric])
-                if impact is None:
+                test = tests[metric]
+                if test.impact(observed[metric]) is None:
                     continue
                 if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                     continue  # a week-long window counts only while its last day is above normal too
-                window = _Window(hours, metric, observed[metric], test, impact)
+                impact = size_impact(observed, expected, t)
+                window = _Window(hours, metric, observed[metric], test, impact, observed, expected)
                 if best is None or window.strength > best.strength:
                     best = window
         if best is not None:
@@ -320,16 +371,17 @@ def _surge(
     start = end - w.hours * HOUR_S
     base = ctx.baselines.of(crossing, day_of(end - HOUR_S), history.learned())
     expected = base.persons if w.metric == 0 else base.reports
-    level = list(Impact).index(w.impact)
-    threshold = w.test.counts[level]
     upper = w.test.upper()
     probability = w.test.probability(w.observed)
-    noun = "persons" if w.metric == 0 else "reports"
+    noun = "persons" if w.metric == 0 else "boats"
+    persons, boats = w.counts
     detail = (
-        f"{w.observed:,} {noun} in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}); "
-        f"expected {w.test.expected:,.0f} (99% upper bound {upper:,}) for {expected.comparison}; "
-        f"{w.impact.value.replace('_', ' ')} from {threshold:,} {noun} "
-        f"(tail probability {ctx.thresholds.surge_p[level]:.0e}; this one {probability:.1e})"
+        f"{persons:,} persons in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}), "
+        f"{_times(persons, w.expected[0])} the {w.expected[0]:,.0f} expected; {boats:,} boats, "
+        f"{_times(boats, w.expected[1])} the {w.expected[1]:,.1f} expected; "
+        f"{w.impact.value.replace('_', ' ')} by size; rare in {noun}: 99% upper bound {upper:,} "
+        f"for {expected.comparison}, tail probability {probability:.1e} "
+        f"(a surge from {w.test.counts[0]:,} {noun}, {ctx.thresholds.surge_p[0]:.0e})"
     )
     if reported - end > LATE_NOTE_S:
         late_h = (reported - end) / 3600
@@ -339,9 +391,14 @@ def _surge(
         AlertKind.SURGE, crossing, ts=end, impact=w.impact, confidence=min(0.99, 1 - probability),
         zone_id=crossing, route=route, start_ts=start, event_ids=tuple(ids[-MAX_EVIDENCE:]), detail=detail,
         facts={"observed": w.observed, "expected": w.test.expected, "upper_bound": upper,
-               "threshold": threshold, "window_h": w.hours, "tail_probability": probability,
-               "reported_at": reported},
+               "threshold": w.test.counts[0], "window_h": w.hours, "tail_probability": probability,
+               "reported_at": reported, "persons": persons, "boats": boats,
+               "expected_persons": w.expected[0], "expected_boats": w.expected[1]},
     )  # fmt: skip
+
+
+def _times(observed: int, expected: float) -> str:
+    return f"{observed / expected:,.1f} times" if expected > 0 else "with none"
 
 
 def _span(hours: int) -> str:

@@ -10,6 +10,7 @@ episode with a new id. Each batch emits at most one state per alert id.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import string
@@ -24,11 +25,12 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
-ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT})
+ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT, AlertKind.LARGE_BOAT})
 MAX_EVIDENCE = 50
 HEADLINES = {
     AlertKind.SURGE: "Surge at {where}",
     AlertKind.MASS_ATTEMPT: "Mass crossing attempt at {where}",
+    AlertKind.LARGE_BOAT: "Unusually large boat at {where}",
     AlertKind.AIS_GAP: "AIS gap: {who} went dark",
     AlertKind.LOITERING: "Loitering: {who}",
     AlertKind.ENCOUNTER: "Encounter at sea: {who}",
@@ -109,6 +111,7 @@ def group_findings(
         changed[group_id] = None
 
     for finding in findings:
+        finding = _noted_late(finding, sent_at, t)
         group_id = finding.group_id
         group = current(group_id)
         if group is not None and _too_old(group, max(clock_of(group["kind"]), finding.ts), t):
@@ -162,6 +165,32 @@ def group_findings(
         if changed.get(group_id) is group:
             changed[group_id] = None if group.get("resolved") else {**group, "version": group["version"] + 1}
     return changed, alerts
+
+
+def _noted_late(finding: Finding, sent_at: datetime, t: Thresholds) -> Finding:
+    """A finding raised well after its evidence arrived (a backfill, a worker catching up) says so.
+
+    The evidence arrived when the centre reported it (`reported_at` in the
+    facts of zone findings) or, for vessels, at its event time (AIS is near
+    real time). The delay is wall-clock time, so it is in the text only: the
+    alert's id, impact and window never depend on it.
+    """
+    if not finding.active:
+        return finding
+    arrived = finding.facts.get("reported_at", finding.ts)
+    delay_s = sent_at.timestamp() - arrived
+    if delay_s <= t.late_alert_s:
+        return finding
+    note = f"found late: raised {_duration(delay_s)} after its evidence arrived (catch-up or backfill)"
+    return dataclasses.replace(finding, detail=f"{finding.detail}; {note}" if finding.detail else note)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _too_old(group: Group, now_ts: float, t: Thresholds) -> bool:

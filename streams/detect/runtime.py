@@ -23,19 +23,14 @@ from geo.ports import Ports
 from schemas.alerts import Alert
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
-from streams.detect.clock import clocks_from_json, clocks_to_json
+from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
 from streams.detect.columns import CELL_COLUMNS, CellRow, DetectBatch, partition_of
-from streams.detect.crossings import (
-    CrossingContext,
-    CrossingHistory,
-    CrossingState,
-    Sighting,
-    detect_crossing,
-)
+from streams.detect.crossings import CrossingContext, CrossingHistory, CrossingState, Sighting
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
-from streams.detect.grouping import Group, group_findings
+from streams.detect.grouping import ZONE_KINDS, Group, group_findings
 from streams.detect.seed import load_seed
+from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
@@ -110,7 +105,7 @@ class TrackDetector:
         # report hours late, and the two topics are read at their own pace.
         named = clocks_from_json(clocks.get(str(partition)), TRACK_CLOCKS)
         clock, reports_clock = named["fixes"], named["reports"]
-        watermark_before = reports_clock.watermark(wall_now, t.live_within_s, t.allowed_lateness_s)
+        reports_before = EventClock(reports_clock.newest_ts, reports_clock.wall_at_newest)
         if batch.fixes["ts"]:
             clock.observe(max(batch.fixes["ts"]), wall_now)
         if batch.sightings["ts"]:
@@ -120,7 +115,6 @@ class TrackDetector:
         if clock.newest_ts == -math.inf and reports_clock.newest_ts == -math.inf:
             return TrackResult()
         now_ts = max(clock.now(wall_now, t.live_within_s), reports_clock.now(wall_now, t.live_within_s))
-        reports_ts = reports_clock.now(wall_now, t.live_within_s)
         scan = now_ts - self.scanned_at.get(partition, -math.inf) >= t.gap_check_s
         self.stats.batches += 1
         self.stats.fixes += len(batch.fixes["ts"])
@@ -145,14 +139,13 @@ class TrackDetector:
         for key, state in changed.items():
             vessels[key] = state.pack().decode("latin-1")
 
-        if reports_ts > -math.inf:
-            findings += self._crossings(
-                partition, batch, crossings, histories, watermark_before, reports_ts, scan
-            )
+        zone_alerts = self._crossings(
+            partition, batch, crossings, histories, groups, reports_before, wall_now, scan
+        )
         if scan:
             self.scanned_at[partition] = now_ts
         vessels_ts = clock.now(wall_now, t.live_within_s)
-        alerts = _group(findings, groups, partition, max(vessels_ts, reports_ts), t, scan, reports_ts)
+        alerts = _group(findings, groups, partition, vessels_ts, t, scan) + zone_alerts
         self.stats.alerts += len(alerts)
         return TrackResult(alerts, transitions)
 
@@ -162,11 +155,13 @@ class TrackDetector:
         batch: DetectBatch,
         table: Table,
         histories: Table,
-        watermark: float,
-        now_ts: float,
+        groups: Table,
+        partition_clock: EventClock,
+        wall_now: float,
         scan: bool,
-    ) -> list[Finding]:
-        """Sightings by crossing; on a scan, quiet crossings too (their hours close, their windows age).
+    ) -> list[Alert]:
+        """Sightings by crossing, in arrival order; on a scan, quiet crossings too (their hours close,
+        their windows age, their alerts resolve on their own clock when it runs on wall time).
 
         A crossing's learned history is written only on the batch that closes a
         day: it is most of a crossing's state, and every write goes to the changelog.
@@ -181,25 +176,32 @@ class TrackDetector:
             for key, _ in self._own(table.items(), partition):
                 by_crossing.setdefault(key, [])
         zones = self.catalogue.crossings
-        findings: list[Finding] = []
+        alerts: list[Alert] = []
         for crossing, rows in by_crossing.items():
             stored, learned = table.get(crossing), histories.get(crossing)
             if stored is None and not rows:
                 continue
             state, history = self._decoded(crossing, stored, learned)
             props = zones.props[zones.position[crossing]] if crossing in zones.position else {}
-            outcome = detect_crossing(
-                crossing, str(props.get("kind", "")), str(props.get("route", "")), rows,
-                state, history, watermark, now_ts, self._crossing_ctx,
-            )  # fmt: skip
-            if outcome.changed or stored is None:
-                stored = table[crossing] = outcome.state.to_json()
-            if outcome.history_changed or learned is None:
-                learned = histories[crossing] = outcome.history.to_json()
-            self.written[crossing] = CachedCrossing(stored, learned, outcome.state, outcome.history)
-            self.stats.too_late += outcome.too_late
-            findings += outcome.findings
-        return findings
+            where = CrossingPlace(crossing, str(props.get("kind", "")), str(props.get("route", "")))
+            wanted = [f"{kind.value}:{crossing}" for kind in ZONE_KINDS]
+            open_groups: dict[str, Group] = {k: groups[k] for k in wanted if k in groups}
+            run = run_crossing(
+                where, rows, state, history, open_groups, partition_clock, wall_now, self._crossing_ctx
+            )
+            if run.changed or stored is None:
+                stored = table[crossing] = run.state.to_json()
+            if run.history_changed or learned is None:
+                learned = histories[crossing] = run.history.to_json()
+            self.written[crossing] = CachedCrossing(stored, learned, run.state, run.history)
+            for group_id in wanted:
+                if group_id in run.groups:
+                    groups[group_id] = {**run.groups[group_id], "partition": partition}
+                elif group_id in groups:
+                    del groups[group_id]
+            self.stats.too_late += run.too_late
+            alerts += run.alerts
+        return alerts
 
     def _decoded(
         self, crossing: str, stored: Any, learned: Any
@@ -259,10 +261,16 @@ class CellDetector:
             )
             by_cell[row.cell].append(fix)
         findings: list[Finding] = []
+        live_ts = now_ts if clock.is_live(t.live_within_s) else -math.inf
         for cell, fixes in by_cell.items():
             stored = cells.get(cell)
             state = CellState.from_json(stored) if stored else CellState()
-            findings += detect_encounters(cell, fixes, state, now_ts, t, self.ports)
+            # One fix at a time, oldest first, on the cell's own clock (its newest fix; wall time
+            # while live): what other cells of the partition see never settles this cell's pairs.
+            cell_ts = max((v.ts for v in state.vessels.values()), default=-math.inf)
+            for fix in sorted(fixes, key=lambda f: f.ts):
+                cell_ts = max(cell_ts, fix.ts)
+                findings += detect_encounters(cell, [fix], state, max(cell_ts, live_ts), t, self.ports)
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             elif stored:
@@ -277,11 +285,10 @@ def _group(
     now_ts: float,
     t: Thresholds,
     scan: bool,
-    zone_now: float | None = None,
 ) -> list[Alert]:
     """Alert grouping with the group table: only the groups the findings touch, all of them on a scan.
 
-    `zone_now`, when known, is the clock of interception reports, for the groups of crossings.
+    Groups of crossings (surges, mass attempts) are left to their crossings' own clocks (steps.py).
     """
     if not findings and not scan:
         return []
@@ -289,8 +296,9 @@ def _group(
     groups: dict[str, Group] = {k: table[k] for k in wanted if k in table}
     if scan:
         # Group ids are not partition keys: each group records the partition it lives on.
-        groups.update({k: g for k, g in table.items() if g.get("partition") == partition})
-    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC), zone_now)
+        mine = ((k, g) for k, g in table.items() if g.get("partition") == partition)
+        groups.update({k: g for k, g in mine if g["kind"] not in ZONE_KINDS})
+    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC))
     for group_id, group in changed.items():
         if group is None:
             if group_id in table:

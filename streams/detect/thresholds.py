@@ -28,6 +28,11 @@ class Thresholds(BaseModel):
     max_open_s: float = Field(
         72 * 3600.0, gt=0, description="an alert group open this long closes; the condition reopens it anew"
     )
+    late_alert_s: float = Field(
+        3600.0,
+        ge=0,
+        description="an alert raised this long (wall time) after its evidence arrived says it was found late",
+    )
     repeat_interval_s: float = Field(
         24 * 3600.0, ge=0, description="an open alert notifies again after this long without a rise in impact"
     )
@@ -39,6 +44,33 @@ class Thresholds(BaseModel):
         (1e-4, 1e-5, 1e-6, 1e-8),
         description="tail probability a window's count must be at or below for impact low, medium, high, "
         "very high",
+    )
+    surge_size_ratio: tuple[float, float, float] = Field(
+        (2.0, 3.0, 5.0),
+        description="times the expected count (persons or boats) a surge must reach for impact medium, high, "
+        "very high; rarity (surge_p's first level) decides whether it is a surge at all",
+    )
+    surge_size_persons: tuple[int, int, int] = Field(
+        (100, 250, 500),
+        description="persons above the expected a surge must also reach for impact medium, high, very high",
+    )
+    surge_size_boats: tuple[int, int, int] = Field(
+        (5, 10, 25),
+        description="boats (reports) above the expected a surge must also reach for medium, high, very high "
+        "(with surge_size_ratio times the expected boats)",
+    )
+    large_boat_ratio: tuple[float, float] = Field(
+        (3.0, 4.0),
+        description="a boat this many times the crossing's typical size (its persons per boat over the "
+        "recent days) is large: impact medium, high",
+    )
+    large_boat_excess: int = Field(
+        100, ge=0, description="and at least this many persons more than the typical boat carries"
+    )
+    large_boat_p: tuple[float, float] = Field(
+        (1e-3, 1e-4),
+        description="and this rare for the route's spread of boat sizes (gamma, scaled to the typical "
+        "size): impact medium, high",
     )
     surge_min_persons: int = Field(50, ge=1, description="no surge below this many persons in a window")
     surge_min_reports: int = Field(
@@ -67,6 +99,27 @@ class Thresholds(BaseModel):
     def _levels_rise(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if not all(0 < p <= 0.02 for p in value) or list(value) != sorted(value, reverse=True):
             raise ValueError("surge_p must fall from low to very high, each in (0, 0.02]")
+        return value
+
+    @field_validator("surge_size_ratio", "large_boat_ratio")
+    @classmethod
+    def _ratios_rise(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(r >= 1 for r in value) or list(value) != sorted(value):
+            raise ValueError("ratios must be at least 1 and rise from the lowest level to the highest")
+        return value
+
+    @field_validator("surge_size_persons", "surge_size_boats")
+    @classmethod
+    def _excess_rises(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not all(e >= 0 for e in value) or list(value) != sorted(value):
+            raise ValueError("excess counts must be at least 0 and rise from medium to very high")
+        return value
+
+    @field_validator("large_boat_p")
+    @classmethod
+    def _boat_p_falls(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < p < 1 for p in value) or list(value) != sorted(value, reverse=True):
+            raise ValueError("large_boat_p must fall from medium to high, each in (0, 1)")
         return value
 
     @field_validator("surge_scales_h")

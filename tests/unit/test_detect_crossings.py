@@ -81,7 +81,7 @@ def test_the_alert_says_why_observed_expected_upper_bound_window_comparison_thre
         "expected",
         "99% upper bound",
         "for ",
-        "very high from",
+        "very high by size",
         "tail probability",
     ):
         assert words in strongest.detail
