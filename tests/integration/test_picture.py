@@ -241,6 +241,10 @@ def test_the_operator_signs_in_with_a_one_time_link_and_sees_the_action(
                else None, 30)  # fmt: skip
     assert ack.text == "Acknowledge"
     shot(browser, site, "05-operator-alert-detail")
+    ack.click()
+    result = poll(lambda: browser.find_element(By.ID, "ack-result").text or None, 30)
+    assert result == "Acknowledged.", result
+    shot(browser, site, "05b-operator-acknowledged")
     # The link was for one sign-in only.
     browser.delete_all_cookies()
     browser.get(site.url + answer["path"])

@@ -65,13 +65,14 @@
     return body;
   }
 
-  async function post(url) {
-    const response = await fetch(url, {
-      method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': state.me.csrf, Accept: 'application/json' },
-    });
-    let body = {};
-    try { body = await response.json(); } catch (e) { body = {}; }
-    return { ok: response.ok, status: response.status, body: body };
+  async function post(url, body) {
+    const headers = { 'X-CSRF-Token': state.me.csrf, Accept: 'application/json' };
+    const init = { method: 'POST', credentials: 'same-origin', headers: headers };
+    if (body !== undefined) { headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+    const response = await fetch(url, init);
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { answer = {}; }
+    return { ok: response.ok, status: response.status, body: answer };
   }
 
   function table(node, headers, rows) {
@@ -420,7 +421,7 @@
     $('next').addEventListener('click', () => { state.offset += state.limit; refresh(); });
     $('close-detail').addEventListener('click', () => { $('detail').hidden = true; state.selected = null; state.selectedTracks = []; selectedLayer.clearLayers(); });
     $('ack').addEventListener('click', async () => {
-      const result = await post('/alerts/' + encodeURIComponent(state.selected) + '/ack');
+      const result = await post('/alerts/' + encodeURIComponent(state.selected) + '/ack', {});
       $('ack-result').textContent = result.ok ? 'Acknowledged.' : 'Not acknowledged: ' + (result.body.error || ('HTTP ' + result.status));
       if (result.ok) refresh();
     });
