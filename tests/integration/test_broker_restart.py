@@ -13,7 +13,7 @@ from scripts.make_sample_feed import generate
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, ensure_topics
 from streams.sources.replay import replay_lines
-from tests.integration.test_counts import stored_counts
+from tests.helpers.counts import stored_counts
 
 
 class RestartableBroker:

@@ -21,7 +21,7 @@ from streams.delivery.signing import (
 from streams.demo.scenario import build_scenario, default_start
 from streams.kafka.broker import LocalBroker, free_port
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, INTERCEPTIONS, VESSELS
-from tests.integration.conftest import read_all, send
+from tests.helpers.kafka_io import read_all, send
 
 SECRET = "s3cret-shared-with-es-ncc"
 

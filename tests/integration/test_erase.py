@@ -15,8 +15,8 @@ import orjson
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.worker.datadir import TOKEN_FILE
-from tests.integration.conftest import send
-from tests.integration.test_http_abuse import request
+from tests.helpers.http import request
+from tests.helpers.kafka_io import send
 
 REPORT = {
     "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,

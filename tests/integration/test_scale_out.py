@@ -16,9 +16,10 @@ from scripts.make_sample_feed import generate
 from streams.demo.scenario import DARK
 from streams.kafka.broker import LocalBroker, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS, ensure_topics
-from tests.integration.conftest import Worker, send
-from tests.integration.test_counts import stored_counts
-from tests.integration.test_detect_restart import fix
+from tests.helpers.counts import stored_counts
+from tests.helpers.kafka_io import send
+from tests.helpers.vessels import fix
+from tests.helpers.workers import Worker
 
 PARTITIONS = "8"
 
