@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.worker.datadir import TOKEN_FILE
 from tests.helpers.http import request
 from tests.helpers.kafka_io import send
-from tests.helpers.workers import Worker
+from tests.helpers.workers import IdleWorker, Worker
 
 GOOD = {
     "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,
@@ -28,9 +29,10 @@ def reports(prefix: str, n: int) -> list[bytes]:
     return [orjson.dumps({**GOOD, "report_id": f"{prefix}-{i}"}) for i in range(n)]
 
 
-def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(start_worker: Any, tmp_path: Path) -> None:
-    worker = start_worker()
-    token = (tmp_path / "data" / TOKEN_FILE).read_text().strip()
+@pytest.mark.xdist_group("idle_worker")
+def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(idle_worker: IdleWorker) -> None:
+    worker, data_dir = idle_worker.worker, idle_worker.data_dir
+    token = (data_dir / TOKEN_FILE).read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
     sql = orjson.dumps({"sql": "SELECT 1"})
     for path in ("/status", "/counts", "/alerts"):
@@ -53,7 +55,6 @@ def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(start_worker: 
     assert request(worker, "/health", {}) == 200
 
     # The data dir and everything in it are private to the worker's user.
-    data_dir = tmp_path / "data"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((data_dir / TOKEN_FILE).stat().st_mode) == 0o600
     shared = [p for p in data_dir.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
