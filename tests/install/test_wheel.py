@@ -90,7 +90,9 @@ def test_the_dockerfile_install_runs_the_worker_from_outside_the_checkout(tmp_pa
     elsewhere.mkdir()
     command = dockerfile_install(build, prefix)
     # The image installs the pinned dependencies too; this venv has them, so only the package is new here.
-    args = [*command.split()[2:], "--no-deps", "-q"]
+    # --ignore-installed: the image's build stage has no borderwatch yet, and without it pip uninstalls
+    # this venv's editable install before it installs into the prefix.
+    args = [*command.split()[2:], "--no-deps", "--ignore-installed", "-q"]
     subprocess.run([sys.executable, "-m", "pip", "install", *args], cwd=build, check=True)
     (site,) = prefix.glob("lib/python3*/site-packages")
     env = {**os.environ, "PYTHONPATH": str(site)}
