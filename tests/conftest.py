@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
 
 pytest_plugins = [
     "tests.helpers.markers",
+    "tests.helpers.scheduling",
     "tests.helpers.chdb",
     "tests.helpers.broker",
     "tests.helpers.workers",

@@ -124,8 +124,8 @@ def idle_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdleWorker
     """One worker, shared by the tests that only call its API and send it no reports.
 
     It has a Tansu of its own: the shared one is emptied for each test (tests/helpers/broker.py).
-    Mark a test that uses it `pytest.mark.xdist_group("idle_worker")`, so the tests sharing it run in
-    one test process.
+    A file with a test that uses it belongs in tests/helpers/scheduling.py's "idle_worker" group, so
+    the tests sharing it run in one test process.
     """
     import asyncio
 

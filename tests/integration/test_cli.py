@@ -28,8 +28,6 @@ from tests.helpers.kafka_io import send
 
 # Not JSON, so it is refused and kept in `rejects` as sent: a formula, a comma, quotes and a line break.
 HOSTILE_RAW = b"=cmd|' /C calc'!A0,\"quoted\"\nsecond line"
-# The tests that read the night of one module-scoped worker (`night`) run in one test process.
-NIGHT = pytest.mark.xdist_group("cli_night")
 
 
 def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:
@@ -163,7 +161,6 @@ def table_rows(stdout: str) -> list[list[str]]:
     return [[cell.strip() for cell in cells] for cells in lines if cells[0].strip()]
 
 
-@NIGHT
 def test_alerts_as_json_and_csv_are_the_table_rows_and_their_ids_work_with_cap(night: Path) -> None:
     table, records, rows = formats(["alerts"], night)
     alerts = [Alert.model_validate(a) for a in records]
@@ -182,7 +179,6 @@ def test_alerts_as_json_and_csv_are_the_table_rows_and_their_ids_work_with_cap(n
         assert cap.returncode == 0 and "<identifier>" in cap.stdout, cap.stderr
 
 
-@NIGHT
 def test_health_exits_0_for_a_healthy_worker_and_1_without_one(night: Path, tmp_path: Path) -> None:
     healthy = run(["health"], night, timeout=60)
     assert healthy.returncode == 0 and json.loads(healthy.stdout)["healthy"] is True, healthy.stderr
@@ -191,7 +187,6 @@ def test_health_exits_0_for_a_healthy_worker_and_1_without_one(night: Path, tmp_
     assert nobody.returncode == 1 and "no worker answers on 127.0.0.1:" in nobody.stderr
 
 
-@NIGHT
 def test_counts_as_json_and_csv_are_the_table_rows(night: Path) -> None:
     table, records, rows = formats(["counts", "--by", "route"], night)
     assert records and sum(r["reports"] for r in records) > 0
@@ -203,7 +198,6 @@ def test_counts_as_json_and_csv_are_the_table_rows(night: Path) -> None:
     ]
 
 
-@NIGHT
 def test_sql_as_json_and_csv_are_the_table_rows_with_hostile_values_kept_safe(night: Path) -> None:
     query = (
         "SELECT 'Ceuta, Spain' AS comma, 'the \"Sea Star\"' AS quote, '=1+1' AS formula, -3 AS n, 2.5 AS x, "

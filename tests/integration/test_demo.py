@@ -14,8 +14,7 @@ import pytest
 from scripts.make_sample_feed import generate
 from streams.demo.scenario import build_scenario, default_start
 
-# Two demo runs, side by side: half a minute. One process for both tests, which share the runs.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.slow  # two demo runs, side by side: half a minute
 
 CLI = [sys.executable, "-m", "streams.cli"]
 RUNS = 2

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
@@ -64,7 +63,6 @@ def test_an_erased_report_goes_its_counts_follow_and_a_resend_stays_out(
     assert refused.returncode == 2 and "not a report identity" in refused.stderr
 
 
-@pytest.mark.xdist_group("idle_worker")
 def test_erase_takes_only_a_report_identity_with_the_token(idle_worker: IdleWorker) -> None:
     worker = idle_worker.worker
     token = (idle_worker.data_dir / TOKEN_FILE).read_text().strip()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
@@ -29,7 +28,6 @@ def reports(prefix: str, n: int) -> list[bytes]:
     return [orjson.dumps({**GOOD, "report_id": f"{prefix}-{i}"}) for i in range(n)]
 
 
-@pytest.mark.xdist_group("idle_worker")
 def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(idle_worker: IdleWorker) -> None:
     worker, data_dir = idle_worker.worker, idle_worker.data_dir
     token = (data_dir / TOKEN_FILE).read_text().strip()
