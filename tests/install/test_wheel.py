@@ -97,7 +97,8 @@ def test_the_dockerfile_install_runs_the_worker_from_outside_the_checkout(tmp_pa
     elsewhere.mkdir()
     command = dockerfile_install(build, prefix)
     # The image installs the pinned dependencies too; this venv has them, so only the package is new here.
-    # --ignore-installed: pip would otherwise uninstall this venv's own borderwatch to install the prefix's.
+    # --ignore-installed: the image's build stage has no borderwatch yet, and without it pip uninstalls
+    # this venv's editable install before it installs into the prefix.
     args = [*command.split()[2:], "--no-deps", "--ignore-installed", "-q"]
     subprocess.run([sys.executable, "-m", "pip", "install", *args], cwd=build, check=True)
     (site,) = prefix.glob("lib/python3*/site-packages")

@@ -19,8 +19,8 @@ from streams.client.worker_api import WorkerApi
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import ALERTS
 from streams.web.tokens import hash_token
-from tests.integration.conftest import send
-from tests.integration.test_delivery import SECRET, Endpoint
+from tests.helpers.kafka_io import send
+from tests.helpers.webhooks import SECRET, Endpoint
 
 CLI = [sys.executable, "-m", "streams.cli"]
 REASON = "40 reports in 24 h, expected 3 (99% upper bound 12); tail probability 3.5e-09"

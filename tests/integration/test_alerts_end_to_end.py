@@ -18,9 +18,9 @@ from streams.delivery.signing import ReplayGuard, Verdict, verify_delivery
 from streams.demo.scenario import build_scenario, default_start
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import ALERTS_DLQ, INTERCEPTIONS, VESSELS
-from tests.integration.conftest import read_topic, send
-from tests.integration.test_cli import run
-from tests.unit.test_grouping_and_cap import CAP_SCHEMA
+from tests.helpers.cap import CAP_SCHEMA
+from tests.helpers.cli import run
+from tests.helpers.kafka_io import read_topic, send
 
 SECRET = "s3cret-shared-with-es-ncc"
 

@@ -6,10 +6,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from streams.worker.datadir import TOKEN_FILE
-from tests.integration.attack import health
+from tests.helpers.attack import LARGE_ANSWER_SQL, health, unread_sql
 
 # Quadratic work inside one block: ClickHouse checks its time limit (and KILL QUERY) between blocks only.
 RUNAWAYS = [
@@ -20,7 +18,6 @@ RUNAWAYS = [
     "concat(repeat('ab', 1000000), 'c'))",
 ]
 HUGE = "SELECT repeat(char(1), 650000) AS s FROM (SELECT arrayJoin(range(100)) AS n)"  # 390 MB as JSON
-LARGE = "SELECT repeat('x', 120000) AS s FROM (SELECT arrayJoin(range(100)) AS n)"  # 12 MB as JSON
 
 
 def test_a_query_past_its_limit_is_abandoned_and_frees_the_api(start_worker: Any) -> None:
@@ -48,7 +45,7 @@ def test_answers_are_capped_and_hold_their_slot_until_sent(start_worker: Any, tm
     assert too_large["status"] == 422 and "MAX_ANSWER_BYTES" in too_large["error"], too_large
     token = (tmp_path / "data" / TOKEN_FILE).read_text().strip()
     slots = 5  # max_waiting 4 + the running one
-    readers = [_unread_sql(worker.base_url, token, LARGE) for _ in range(slots)]
+    readers = [unread_sql(worker.base_url, token, LARGE_ANSWER_SQL) for _ in range(slots)]
     try:
         assert all(_status_line(reader) == b"HTTP/1.1 200 OK" for reader in readers)
         # Each answer is still being sent to a client that does not read: every slot is taken.
@@ -60,21 +57,6 @@ def test_answers_are_capped_and_hold_their_slot_until_sent(start_worker: Any, tm
             reader.close()
     # Gone readers free their slots.
     assert worker.api.sql("SELECT 1")["rows"] == [[1]]
-
-
-def _unread_sql(base_url: str, token: str, query: str) -> socket.socket:
-    """A /sql request whose answer its client reads no further than the status line."""
-    port = int(base_url.rsplit(":", 1)[1])
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    body = orjson.dumps({"sql": query})
-    sock.sendall(
-        f"POST /sql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    return sock
 
 
 def _status_line(sock: socket.socket) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.integration.attack import CENTRE, health, hold_open, post_reports, still_open, tokens_file
+from tests.helpers.attack import CENTRE, health, hold_open, post_reports, still_open, tokens_file
 
 HELD = 600  # above both caps below: past them, the longest idle connections make room
 

@@ -12,9 +12,18 @@ import orjson
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.worker.datadir import TOKEN_FILE
-from tests.integration.attack import CENTRE, GOOD, health, hold_open, post_reports, still_open, tokens_file
-from tests.integration.conftest import send
-from tests.integration.test_analyst_runaway import LARGE, _unread_sql
+from tests.helpers.attack import (
+    CENTRE,
+    GOOD,
+    LARGE_ANSWER_SQL,
+    health,
+    hold_open,
+    post_reports,
+    still_open,
+    tokens_file,
+    unread_sql,
+)  # fmt: skip
+from tests.helpers.kafka_io import send
 
 SOURCES = [f"127.0.0.{n}" for n in range(1, 13)]  # 127.0.0.1 too: the address /health is asked from
 SLOW_READERS = 8
@@ -37,7 +46,7 @@ def test_idle_connections_and_slow_readers_stop_neither_ingest_nor_health(
             answer = post_reports(worker.base_url, CENTRE, f"load-{round_no}", 10)
             assert all(r["result"] == "accepted" for r in answer["results"]), answer
             if round_no < SLOW_READERS:
-                readers.append(_unread_sql(worker.base_url, token, LARGE))
+                readers.append(unread_sql(worker.base_url, token, LARGE_ANSWER_SQL))
         published = [orjson.dumps({**GOOD, "report_id": f"load-kafka-{i}"}) for i in range(100)]
         assert send(broker, INTERCEPTIONS, published) == 100
         assert "healthy" in health(worker.base_url)

@@ -9,7 +9,7 @@ import orjson
 
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.topics import DLQ, INTERCEPTIONS, VESSELS
-from tests.integration.conftest import read_topic, send
+from tests.helpers.kafka_io import read_topic, send
 
 GOOD = {
     "report_id": "GC-ALM-2026-000123", "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.kafka.broker import free_port, local_broker_process
-from tests.integration.attack import CENTRE, post_reports, tokens_file
+from tests.helpers.attack import CENTRE, post_reports, tokens_file
 
 
 def test_the_bundled_broker_outlives_a_stopped_and_a_killed_worker(tmp_path: Path) -> None:

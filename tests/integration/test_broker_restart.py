@@ -14,7 +14,7 @@ from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.sources.replay import replay_lines
-from tests.integration.test_counts import stored_counts
+from tests.helpers.counts import stored_counts
 
 
 class RestartableBroker:

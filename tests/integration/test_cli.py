@@ -9,7 +9,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,27 +24,11 @@ from streams.demo.scenario import build_scenario, default_start
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS
-from tests.integration.conftest import send
+from tests.helpers.cli import CLI, run, run_bytes
+from tests.helpers.kafka_io import send
 
-CLI = [sys.executable, "-m", "streams.cli"]
 # Not JSON, so it is refused and kept in `rejects` as sent: a formula, a comma, quotes and a line break.
 HOSTILE_RAW = b"=cmd|' /C calc'!A0,\"quoted\"\nsecond line"
-
-
-def run(
-    args: list[str], tmp_path: Path, timeout: float = 240, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(CLI + args, env=environment(tmp_path, **env), capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
-
-
-def run_bytes(args: list[str], tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    """`run` without newline translation: stdout exactly as written (CSV's CRLF, a lone CR)."""
-    return subprocess.run(CLI + args, env=environment(tmp_path), capture_output=True, timeout=timeout)
-
-
-def environment(tmp_path: Path, **env: str) -> dict[str, str]:
-    return {**os.environ, "BORDERWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "160", **env}
 
 
 def test_schemas_export_writes_loadable_json_schemas(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from streams.kafka.topics import INTERCEPTIONS
-from tests.integration.conftest import send
+from tests.helpers.kafka_io import send
 
 CLI = [sys.executable, "-m", "streams.cli"]
 GOOD = {"authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,

@@ -8,15 +8,8 @@ from typing import Any
 from schemas.events import EnrichedEvent
 from scripts.make_sample_feed import Feed, generate
 from streams.kafka.topics import ENRICHED, INTERCEPTIONS, VESSELS
-from tests.integration.conftest import read_topic, send
-
-
-def stored_counts(worker: Any) -> dict[tuple[str, str, str], list[int]]:
-    rows = worker.sql(
-        "SELECT crossing_id, route, incident_type, sum(reports), sum(persons) "
-        "FROM borderwatch.crossing_counts GROUP BY crossing_id, route, incident_type"
-    )
-    return {(c, r, t): [int(n), int(p)] for c, r, t, n, p in rows}
+from tests.helpers.counts import stored_counts
+from tests.helpers.kafka_io import read_topic, send
 
 
 def accepted(feed: Feed) -> int:

@@ -8,8 +8,8 @@ import pytest
 
 from scripts.make_sample_feed import generate
 from streams.kafka.topics import INTERCEPTIONS
-from tests.integration.conftest import send
-from tests.integration.test_counts import stored_counts
+from tests.helpers.counts import stored_counts
+from tests.helpers.kafka_io import send
 
 pytestmark = pytest.mark.slow  # 20,000 reports and a kill -9: over a minute
 

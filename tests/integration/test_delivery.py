@@ -4,9 +4,7 @@ and that centre holds up no other."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,41 +17,10 @@ from streams.delivery.signing import (
     verify_delivery,
 )
 from streams.demo.scenario import build_scenario, default_start
-from streams.kafka.broker import LocalBroker, free_port
+from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import ALERTS, ALERTS_DLQ, INTERCEPTIONS, VESSELS
-from tests.integration.conftest import read_all, send
-
-SECRET = "s3cret-shared-with-es-ncc"
-
-
-class Endpoint:
-    """A centre's webhook on a fixed port, which can be down (not listening) and come up later."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.server: ThreadingHTTPServer | None = None
-
-    def up(self) -> None:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                endpoint.received.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+from tests.helpers.kafka_io import read_all, send
+from tests.helpers.webhooks import SECRET, Endpoint
 
 
 def test_alerts_raised_before_a_kill_reach_a_centre_that_was_down_in_order_once_it_is_back(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,28 +15,39 @@ import pytest
 from scripts.make_sample_feed import generate
 from streams.demo.scenario import build_scenario, default_start
 
-pytestmark = pytest.mark.slow  # two demo runs: about a minute
+pytestmark = pytest.mark.slow  # two demo runs, side by side: half a minute
 
 CLI = [sys.executable, "-m", "streams.cli"]
 RUNS = 2
 
 
+def environment(data: Path) -> dict[str, str]:
+    return {**os.environ, "BORDERWATCH_DATA_DIR": str(data), "COLUMNS": "200"}
+
+
 def run(args: list[str], data: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BORDERWATCH_DATA_DIR": str(data), "COLUMNS": "200"}
-    return subprocess.run(CLI + args, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(CLI + args, env=environment(data), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, list[dict]]]:
-    """Two demos on fresh data dirs: each one's output and its alerts (latest state per id)."""
+    """Two demos on fresh data dirs, side by side (each has its own broker and ports): each one's
+    output and its alerts (latest state per id)."""
+    with contextlib.ExitStack() as stack:
+        runs = []
+        for n in range(RUNS):
+            data = demo_dir(tmp_path_factory, n)
+            pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+            demo = stack.enter_context(subprocess.Popen([*CLI, "demo"], env=environment(data), **pipes))
+            stack.callback(demo.kill)  # before its exit waits for it, should a run fail or time out
+            runs.append((data, demo))
+        finished = [(data, *demo.communicate(timeout=300), demo.returncode) for data, demo in runs]
     out = []
-    for n in range(RUNS):
-        data = demo_dir(tmp_path_factory, n)
-        result = run(["demo"], data)
-        assert result.returncode == 0, result.stdout + result.stderr
+    for data, stdout, stderr, code in finished:
+        assert code == 0, stdout + stderr
         alerts = run(["alerts", "--format", "json"], data)  # the demo has stopped: chdb opens directly
         assert alerts.returncode == 0, alerts.stderr
-        out.append((result.stdout, json.loads(alerts.stdout)))
+        out.append((stdout, json.loads(alerts.stdout)))
     return out
 
 

@@ -11,10 +11,11 @@ import pytest
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import DLQ
-from tests.integration.conftest import read_topic
-from tests.integration.test_cli import run
+from tests.helpers.cli import run
+from tests.helpers.kafka_io import read_topic
+from tests.helpers.paths import TEST_DATA
 
-AIS = Path(__file__).parents[1] / "data" / "ais"
+AIS = TEST_DATA / "ais"
 
 
 @pytest.mark.parametrize(

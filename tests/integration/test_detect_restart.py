@@ -6,19 +6,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import orjson
-
 from streams.demo.scenario import DARK, default_start, same_partition_mmsi
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import VESSELS
-from tests.integration.conftest import send
-
-
-def fix(mmsi: str, at: Any, lat: float, lon: float) -> bytes:
-    return orjson.dumps({
-        "report_id": f"R-{mmsi}-{int(at.timestamp())}", "authority": "EMSA", "source": "ais",
-        "observed_at": at, "lat": lat, "lon": lon, "mmsi": int(mmsi), "sog": 6.0,
-    })  # fmt: skip
+from tests.helpers.kafka_io import send
+from tests.helpers.vessels import fix
 
 
 def test_a_gap_that_opened_before_the_restart_is_reported_after_it(

@@ -15,8 +15,9 @@ import orjson
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.worker.datadir import TOKEN_FILE
-from tests.integration.conftest import send
-from tests.integration.test_http_abuse import request
+from tests.helpers.http import request
+from tests.helpers.kafka_io import send
+from tests.helpers.workers import IdleWorker
 
 REPORT = {
     "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,
@@ -62,9 +63,9 @@ def test_an_erased_report_goes_its_counts_follow_and_a_resend_stays_out(
     assert refused.returncode == 2 and "not a report identity" in refused.stderr
 
 
-def test_erase_takes_only_a_report_identity_with_the_token(start_worker: Any, tmp_path: Path) -> None:
-    worker = start_worker()
-    token = (tmp_path / "data" / TOKEN_FILE).read_text().strip()
+def test_erase_takes_only_a_report_identity_with_the_token(idle_worker: IdleWorker) -> None:
+    worker = idle_worker.worker
+    token = (idle_worker.data_dir / TOKEN_FILE).read_text().strip()
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     body = orjson.dumps({"authority": "ES-GC", "report_id": "x"})
     assert request(worker, "/erase", {"Content-Type": "application/json"}, body) == 401

@@ -30,8 +30,8 @@ from streams.stages.ingest import Ingest
 from streams.stages.runner import StageCounts, run_batches
 from streams.stages.store import Store
 from streams.worker.supervise import retry_faults
-from tests.integration.faults import FaultProxy
-from tests.integration.test_counts import stored_counts
+from tests.helpers.counts import stored_counts
+from tests.helpers.faults import FaultProxy
 
 CATALOGUE = load_catalogue()
 

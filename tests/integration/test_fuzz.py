@@ -10,7 +10,7 @@ import orjson
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS
-from tests.integration.conftest import send
+from tests.helpers.kafka_io import send
 
 SEED = 20261201
 MUTANTS = 10_000

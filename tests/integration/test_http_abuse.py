@@ -6,8 +6,6 @@ import socket
 import stat
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,9 @@ import orjson
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.worker.datadir import TOKEN_FILE
-from tests.integration.conftest import Worker, send
+from tests.helpers.http import request
+from tests.helpers.kafka_io import send
+from tests.helpers.workers import IdleWorker, Worker
 
 GOOD = {
     "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,
@@ -28,19 +28,9 @@ def reports(prefix: str, n: int) -> list[bytes]:
     return [orjson.dumps({**GOOD, "report_id": f"{prefix}-{i}"}) for i in range(n)]
 
 
-def request(worker: Worker, path: str, headers: dict[str, str], data: bytes | None = None) -> int:
-    """The HTTP status of a raw request to the worker."""
-    req = urllib.request.Request(worker.base_url + path, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(start_worker: Any, tmp_path: Path) -> None:
-    worker = start_worker()
-    token = (tmp_path / "data" / TOKEN_FILE).read_text().strip()
+def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(idle_worker: IdleWorker) -> None:
+    worker, data_dir = idle_worker.worker, idle_worker.data_dir
+    token = (data_dir / TOKEN_FILE).read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
     sql = orjson.dumps({"sql": "SELECT 1"})
     for path in ("/status", "/counts", "/alerts"):
@@ -63,7 +53,6 @@ def test_every_endpoint_needs_the_token_and_refuses_foreign_pages(start_worker: 
     assert request(worker, "/health", {}) == 200
 
     # The data dir and everything in it are private to the worker's user.
-    data_dir = tmp_path / "data"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((data_dir / TOKEN_FILE).stat().st_mode) == 0o600
     shared = [p for p in data_dir.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]

@@ -18,7 +18,7 @@ from streams.kafka.topics import (
     INTERCEPTIONS,
     TRANSITIONS,
 )
-from tests.integration.conftest import send
+from tests.helpers.kafka_io import send
 
 GOOD = {
     "report_id": "OK-0", "authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z",

@@ -26,10 +26,10 @@ from streams.client.worker_api import start_worker_process, stop_process
 from streams.kafka.broker import free_port, start_local_broker
 from streams.kafka.security import KafkaSecurity
 from streams.kafka.topics import ENRICHED, INTERCEPTIONS
-from tests.integration.conftest import read_topic
-from tests.integration.faults import FaultProxy
-from tests.integration.test_counts import stored_counts
-from tests.pki import Issued, TestCA
+from tests.helpers.counts import stored_counts
+from tests.helpers.faults import FaultProxy
+from tests.helpers.kafka_io import read_topic
+from tests.helpers.pki import Issued, TestCA
 
 CLI = [sys.executable, "-m", "streams.cli"]
 PASSWORD = "scram-pw-0f3a9c-not-in-any-log"

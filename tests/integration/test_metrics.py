@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka.topics import INTERCEPTIONS
 from streams.web.tokens import hash_token
-from tests.integration.conftest import send
+from tests.helpers.kafka_io import send
 
 SCRAPER = "tok-prometheus-0123456789abcdef"
 GOOD = {"authority": "ES-GC", "observed_at": "2026-11-22T03:14:00Z", "lat": 35.889, "lon": -5.317,

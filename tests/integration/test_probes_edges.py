@@ -24,7 +24,8 @@ from streams.kafka.broker import LocalBroker, free_port, start_local_broker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.web.tokens import hash_token
 from streams.worker.datadir import AUDIT_FILE, TOKEN_FILE
-from tests.integration.conftest import Worker, read_all
+from tests.helpers.kafka_io import read_all
+from tests.helpers.workers import Worker
 
 CENTRE, SLOW = "tok-es-gc-0123456789abcdef", "tok-slow-0123456789abcdef"
 NOTES = "Ahmed B., born 2001, brother of the skipper"

@@ -5,31 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scripts.make_sample_feed import generate
 from streams.demo.scenario import DARK
-from streams.kafka.admin import ensure_topics
-from streams.kafka.broker import LocalBroker, start_local_broker
+from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS, VESSELS
-from tests.integration.conftest import Worker, send
-from tests.integration.test_counts import stored_counts
-from tests.integration.test_detect_restart import fix
+from tests.helpers.broker import empty_broker
+from tests.helpers.counts import stored_counts
+from tests.helpers.kafka_io import send
+from tests.helpers.vessels import fix
+from tests.helpers.workers import Worker
 
 PARTITIONS = "8"
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    """A fresh Tansu broker with 8 partitions per topic (overrides the conftest's 2)."""
-    with start_local_broker(tmp_path / "broker") as local:
-        asyncio.run(ensure_topics(local.url, partitions=int(PARTITIONS)))
-        yield local
+def broker(shared_tansu: LocalBroker) -> LocalBroker:
+    """The shared Tansu, emptied, with 8 partitions per topic (overrides tests/helpers/broker.py's 2)."""
+    asyncio.run(empty_broker(shared_tansu.url, partitions=int(PARTITIONS)))
+    return shared_tansu
 
 
 def wait_for(what: str, done: Any, timeout_s: float = 300) -> None:

@@ -10,7 +10,7 @@ import orjson
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import ALERTS, INTERCEPTIONS
-from tests.integration.conftest import read_topic, send
+from tests.helpers.kafka_io import read_topic, send
 
 LAMPEDUSA = (35.552, 12.538)  # inside the IT-LAMPEDUSA sector
 START = datetime(2024, 2, 1, tzinfo=UTC)  # the seed expects 48 persons (about one boat) a day at Lampedusa

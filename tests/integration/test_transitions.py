@@ -13,8 +13,9 @@ import orjson
 from streams.demo.scenario import default_start
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import TRANSITIONS, VESSELS
-from tests.integration.conftest import Worker, read_topic, send
-from tests.integration.test_cli import run
+from tests.helpers.cli import run
+from tests.helpers.kafka_io import read_topic, send
+from tests.helpers.workers import Worker
 
 MMSI = "247000001"
 ZONE = "IT-LAMPEDUSA"

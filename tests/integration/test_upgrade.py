@@ -13,11 +13,12 @@ import orjson
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
 from streams.sinks.clickhouse.connection import connect
-from tests.integration.conftest import send
+from tests.helpers.kafka_io import send
+from tests.helpers.paths import TEST_DATA
 
 # Made by the release before, with its own sink: 50 interception reports u-0 .. u-49 (persons n + 1),
 # 7 dead letters, one alert (tests/data/upgrade/PROVENANCE.md).
-OLD_DATA = Path(__file__).resolve().parents[1] / "data" / "upgrade" / "chdb-6f2e227.tar.gz"
+OLD_DATA = TEST_DATA / "upgrade" / "chdb-6f2e227.tar.gz"
 
 
 def test_a_data_dir_of_the_release_before_is_migrated_in_place_and_loses_nothing(
@@ -50,7 +51,7 @@ def test_a_data_dir_of_the_release_before_is_migrated_in_place_and_loses_nothing
 
 
 # Made by the release before the production schema (effdec4) with scripts/make_upgrade_data.py.
-RELEASE_BEFORE = Path(__file__).resolve().parents[1] / "data" / "upgrade" / "chdb-effdec4.tar.gz"
+RELEASE_BEFORE = TEST_DATA / "upgrade" / "chdb-effdec4.tar.gz"
 
 
 def test_the_release_before_is_rebuilt_by_month_with_its_keys_and_positions_and_loses_nothing(

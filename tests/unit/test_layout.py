@@ -104,3 +104,40 @@ def test_nothing_in_the_repository_reads_outside_it() -> None:
             if '"shared"' in text or "../shared" in text or "ROOT.parent" in text:
                 outside.append(str(path.relative_to(ROOT)))
     assert outside == []
+def imported_names(path: Path) -> list[str]:
+    """Every dotted module name a file imports, and each name it imports from a module."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def is_own(name: str) -> bool:
+    """A module of this repository's tests: tests.*, relative, or a bare test_x / conftest."""
+    first = name.split(".")[0]
+    return name.startswith((".", "tests.")) or first.startswith("test_") or first == "conftest"
+
+
+def test_no_test_imports_another_test_module_or_a_conftest() -> None:
+    """Shared code lives in tests/helpers; fixtures come from its modules through pytest_plugins."""
+    offenders = [
+        (path.relative_to(ROOT).as_posix(), name)
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for name in imported_names(path)
+        if is_own(name) and any(part.startswith("test_") or part == "conftest" for part in name.split("."))
+    ]
+    assert offenders == []
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """Test files are imported by their package path, so tests/unit/x/test_erase.py and
+    tests/integration/test_erase.py can both exist."""
+    tests = ROOT / "tests"
+    folders = {path.parent for path in tests.rglob("test_*.py")}
+    folders |= {parent for folder in folders for parent in folder.parents if parent.is_relative_to(tests)}
+    assert sorted(f.relative_to(ROOT).as_posix() for f in folders if not (f / "__init__.py").exists()) == []

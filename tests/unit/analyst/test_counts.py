@@ -1,13 +1,48 @@
-"""Counts with --since: a duration counts back from the newest report's event time, never the wall clock."""
+"""Analyst query building and duration parsing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streams.analyst.counts import GroupBy, run_counts
+import pytest
+
+from streams.analyst.counts import GroupBy, counts_query, parse_duration_s, run_counts
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.migrations.runner import migrate
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600),
+                                               ("2d", 172800), ("1w", 604800)])  # fmt: skip
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1.5h"])
+def test_bad_durations_name_the_text(text: str) -> None:
+    with pytest.raises(ValueError, match=repr(text).replace("(", r"\(")):
+        parse_duration_s(text)
+
+
+def test_counts_query_groups_and_filters_with_parameters() -> None:
+    sql, params = counts_query("borderwatch", GroupBy.CROSSING, since_s=3600, route="Western African")
+    assert "GROUP BY crossing_id, route" in sql
+    assert "sum(persons)" in sql and "FROM borderwatch.crossing_counts" in sql
+    assert params == {"since": 3600, "route": "Western African"}
+    sql, params = counts_query("borderwatch", GroupBy.TYPE)
+    assert "WHERE" not in sql and "GROUP BY incident_type" in sql and params == {}
+
+
+def test_redact_dsn_hides_only_the_password() -> None:
+    from streams.sinks.clickhouse.connection import redact_dsn
+
+    assert redact_dsn("http://analyst:s3cr%40t@10.0.0.7:8123/borderwatch") == (
+        "http://analyst:***@10.0.0.7:8123/borderwatch"
+    )
+    assert redact_dsn("chdb:///var/lib/borderwatch/chdb") == "chdb:///var/lib/borderwatch/chdb"
+    assert redact_dsn("https://u@ch:8443/bw?compress=1&Password=hunter2&access_token=t0k") == (
+        "https://u@ch:8443/bw?compress=1&Password=***&access_token=***"
+    )
 
 
 def test_since_counts_back_from_the_newest_report_of_a_sample_a_year_old(tmp_path: Path) -> None:

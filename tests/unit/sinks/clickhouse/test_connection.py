@@ -16,7 +16,7 @@ import pytest
 from schemas.errors import SinkUnavailableError
 from streams.config.settings import Settings
 from streams.sinks.clickhouse.connection import connect, password_in_clear, shared_server
-from tests.pki import TestCA
+from tests.helpers.pki import TestCA
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import reduce
 from operator import xor
-from pathlib import Path
 
 import orjson
 from pyais import encode_dict
@@ -13,8 +12,9 @@ from pyais import encode_dict
 from schemas.rejection import RejectReason
 from schemas.reports import VesselReport
 from streams.sources.ais import AisDecoder
+from tests.helpers.paths import TEST_DATA
 
-SAMPLES = Path(__file__).parents[1] / "data" / "ais"
+SAMPLES = TEST_DATA / "ais"
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 

@@ -100,3 +100,21 @@ def tokens_file(path: Any) -> str:
         f'[[token]]\nname = "maria"\nrole = "analyst"\nsha256 = "{hash_token(ANALYST)}"\n'
     )
     return str(path)
+
+
+LARGE_ANSWER_SQL = "SELECT repeat('x', 120000) AS s FROM (SELECT arrayJoin(range(100)) AS n)"  # 12 MB as JSON
+
+
+def unread_sql(base_url: str, token: str, query: str) -> socket.socket:
+    """A /sql request whose answer its client reads no further than the status line."""
+    port = int(base_url.rsplit(":", 1)[1])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    body = orjson.dumps({"sql": query})
+    sock.sendall(
+        f"POST /sql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return sock

@@ -12,8 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.config.reference import settings_reference
 from streams.config.settings import Settings
+from tests.helpers.paths import ROOT
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "operations" / "settings.md"
+PAGE = ROOT / "docs" / "operations" / "settings.md"
 
 
 def test_the_committed_page_is_the_generated_one() -> None:

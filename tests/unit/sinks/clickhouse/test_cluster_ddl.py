@@ -16,9 +16,10 @@ from streams.sinks.clickhouse.cluster_ddl import SHARDED, cluster_ddl
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.migrations.runner import migrate
 from streams.sinks.clickhouse.retention import Retention, apply_retention
+from tests.helpers.paths import ROOT
 
 HEAD = r"CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS bw_cluster\.(\w+) ON CLUSTER bw"
-COMMITTED = Path(__file__).resolve().parents[2] / "docker" / "clickhouse" / "cluster.sql"
+COMMITTED = ROOT / "docker" / "clickhouse" / "cluster.sql"
 
 
 @pytest.fixture
