@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docker/secrets/ for the production stack, made once before the first `docker compose up`, then kept up:
-#   BW_PUBLIC_HOST=bw.example.org docker/make-secrets.sh [CENTRE ...]   # once
+#   BW_PUBLIC_HOST=bw.example.org docker/make-secrets.sh   # once, then `docker compose up`
 #   docker/make-secrets.sh add-centre CENTRE      # SCRAM user, ACLs, alert topic subscription
 #   docker/make-secrets.sh remove-centre CENTRE
 #   docker/make-secrets.sh add-token NAME ROLE    # an API token (analyst, operator, duty_officer, centre, scrape)
@@ -21,16 +21,16 @@ password() { openssl rand -hex 24; }  # hex: nothing kafka-configs or TOML would
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 centre_name() {
     [[ $1 =~ ^[A-Za-z0-9._-]{1,64}$ ]] || { echo "a centre's name is letters, digits, . _ - only" >&2; exit 2; }
+    [ "$1" != borderwatch ] || { echo "borderwatch is the workers' own Kafka user" >&2; exit 2; }
 }
-acls() {  # acls --add|--remove CENTRE: its writes on the input topics, reads of its alert topic and groups
+acls() {  # acls --add|--remove CENTRE: its writes on the input topics, reads of its alert topic and group
     local kafka_acls=("${compose[@]}" exec -T kafka /opt/kafka/bin/kafka-acls.sh --bootstrap-server kafka:19092)
     local force=(); [ "$1" = "--remove" ] && force=(--force)
     "${kafka_acls[@]}" "$1" "${force[@]}" --allow-principal "User:$2" --operation Write --operation Describe \
         --topic reports.interceptions --topic reports.vessels
     "${kafka_acls[@]}" "$1" "${force[@]}" --allow-principal "User:$2" --operation Read --operation Describe \
         --topic "alerts.$2"
-    "${kafka_acls[@]}" "$1" "${force[@]}" --allow-principal "User:$2" --operation Read \
-        --resource-pattern-type prefixed --group "$2"
+    "${kafka_acls[@]}" "$1" "${force[@]}" --allow-principal "User:$2" --operation Read --group "$2"
 }
 subscription() {  # a centre's alerts on its own topic; narrow it with routes, zones, kinds, min_impact
     printf '\n# centre %s (make-secrets.sh add-centre)\n[[subscription]]\ncentre = "%s"\ntopic = "alerts.%s"\n' \
@@ -91,8 +91,9 @@ if [ -e "$out/tokens.toml" ]; then
     echo "docker/secrets/ exists already; move it (and docker/ca/) away to make new secrets" >&2
     exit 1
 fi
+# A centre needs ACLs from the running broker: add-centre, once the stack is up.
+[ $# -eq 0 ] || { echo "usage: BW_PUBLIC_HOST=NAME docker/make-secrets.sh; then add-centre CENTRE once the stack is up" >&2; exit 2; }
 public_host=${BW_PUBLIC_HOST:?set BW_PUBLIC_HOST to the DNS name or IP address centres and analysts reach this machine at}
-for centre in "$@"; do centre_name "$centre"; done
 mkdir -p "$out" ca
 echo "BW_PUBLIC_HOST=$public_host" > .env  # compose reads docker/.env
 if [[ $public_host =~ ^[0-9.]+$|: ]]; then san="IP:$public_host"; else san="DNS:$public_host"; fi
@@ -108,7 +109,6 @@ password > "$out/grafana_admin_password"
 # Kafka's SASL users are SCRAM-SHA-512 credentials in the cluster's metadata, upserted from these
 # files by the kafka-users service (docker/kafka/scram-users.sh); the JAAS file names no user.
 password > "$out/kafka_password_borderwatch"  # the workers' own SASL user
-for centre in "$@"; do password > "$out/kafka_password_$centre"; done
 printf 'KafkaServer {\n    org.apache.kafka.common.security.scram.ScramLoginModule required;\n};\n' \
     > "$out/kafka_server_jaas.conf"
 # A KRaft cluster id is 16 random bytes, base64url without padding.
@@ -135,10 +135,8 @@ rm "$out/kafka.key" "$out/kafka.pem"
 openssl rand 32 | openssl base64 -A | tr '+/' '-_' | tr -d '=' > "$out/token_prometheus"
 printf '# Named API tokens, hashed (docker/make-secrets.sh add-token NAME ROLE).\n[[token]]\nname = "prometheus"\nrole = "scrape"\nsha256 = "%s"\n' \
     "$(openssl dgst -sha256 -r < "$out/token_prometheus" | cut -d' ' -f1)" > "$out/tokens.toml"
-{
-    echo "# Coordination-centre subscriptions (docs/centres/alerts.md); webhook secrets may go here."
-    for centre in "$@"; do subscription "$centre"; done
-} > "$out/subscriptions.toml"
+echo "# Coordination-centre subscriptions (docs/centres/alerts.md); webhook secrets may go here." \
+    > "$out/subscriptions.toml"
 
 # Each container's files to its user, read-only; the rest (centres' passwords and tokens, the env
 # files compose reads on this host) stay the operator's. The proxy (caddy) and the one-shot

@@ -199,7 +199,7 @@ def test_the_proxy_reaches_every_replica_over_tls_on_the_port_clients_use() -> N
     caddy = (DOCKER / "proxy" / "Caddyfile").read_text()
     port = worker_port()
     assert f"{{$BW_PUBLIC_HOST}}:{port} {{" in caddy and f"dynamic a worker {port}" in caddy
-    assert "tls_server_name worker" in caddy
+    assert re.search(r"^\s*tls_server_name worker$", caddy, re.M)
     proxy = spec["services"]["proxy"]
     assert f"{port}:{port}" in proxy["ports"]  # Host and Origin reach the workers as they check them
     for path in re.findall(r"/run/secrets/(\w+)", caddy):
