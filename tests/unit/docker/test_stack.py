@@ -212,6 +212,26 @@ def test_the_proxy_reaches_every_replica_over_tls_on_the_port_clients_use() -> N
     assert "analysts" in proxy["networks"]
 
 
+def test_the_caddyfile_is_valid_for_the_caddy_compose_runs(tmp_path: Path) -> None:
+    """`caddy validate` of the pinned version, with stand-in certificate files where the secrets go."""
+    caddy = tool("caddy")
+    version = subprocess.run([caddy, "version"], capture_output=True, text=True, timeout=30).stdout
+    image_tag = compose()["services"]["proxy"]["image"].removeprefix("caddy:")
+    assert version.startswith(f"v{image_tag} "), (version, image_tag)
+    key, cert = tmp_path / "proxy_key", tmp_path / "proxy_cert"
+    stand_in = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=stand-in -days 1"
+    bash(f"{stand_in} -keyout {key} -out {cert} 2>&1")
+    (tmp_path / "ca").write_bytes(cert.read_bytes())
+    config = tmp_path / "Caddyfile"
+    config.write_text((DOCKER / "proxy" / "Caddyfile").read_text().replace("/run/secrets/", f"{tmp_path}/"))
+    done = subprocess.run(
+        [caddy, "validate", "--adapter", "caddyfile", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "BW_PUBLIC_HOST": PUBLIC_HOST},
+    )  # fmt: skip
+    assert done.returncode == 0 and "Valid configuration" in done.stdout + done.stderr, done.stderr[-2000:]
+    assert "deprecated" not in done.stderr, done.stderr[-2000:]
+
+
 def test_clickhouse_lets_the_writer_and_grafana_in_from_the_backend_alone() -> None:
     (subnet,) = [c["subnet"] for c in compose()["networks"]["backend"]["ipam"]["config"]]
     users = ET.parse(DOCKER / "clickhouse" / "users.d" / "borderwatch.xml").getroot().find("users")
