@@ -56,36 +56,39 @@ def test_compose_validates_against_the_compose_specification() -> None:
 
 def test_every_service_restarts_checks_its_health_and_the_workers_scale() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "clickhouse", "worker", "grafana"}
-    for name, service in services.items():
-        assert service["restart"] == "unless-stopped", name
-    assert all("healthcheck" in services[name] for name in ("kafka", "clickhouse", "grafana"))
+    assert set(services) == {"kafka", "kafka-users", "clickhouse", "worker", "proxy", "prometheus", "grafana"}
+    for name, service in services.items():  # kafka-users is a one-shot: it runs to its end at each `up`
+        assert service["restart"] == ("on-failure" if name == "kafka-users" else "unless-stopped"), name
+    assert all("healthcheck" in services[name] for name in ("kafka", "clickhouse", "prometheus", "grafana"))
     assert "HEALTHCHECK" in (DOCKER / "Dockerfile").read_text()  # the worker's is in its image
     assert services["worker"]["deploy"]["replicas"] >= 2
     published = {name: service.get("ports", []) for name, service in services.items() if service.get("ports")}
-    assert published == {"kafka": ["9094:9094"], "grafana": ["3000:3000"]}  # ClickHouse stays inside
+    # The proxy is the one way in besides Kafka: the API, Grafana, the analysts' ClickHouse; all TLS.
+    assert published == {"kafka": ["9094:9094"], "proxy": ["6066:6066", "3000:3000", "8443:8443"]}
 
 
 def test_kafka_speaks_sasl_ssl_to_the_world_under_acls_and_names_the_host_its_certificate_has() -> None:
     kafka = compose()["services"]["kafka"]["environment"]
     protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    assert protocols["SASL_SSL"] == "SASL_SSL" and set(protocols.values()) <= {"PLAINTEXT", "SASL_SSL"}
-    assert "SASL_SSL://:9094" in kafka["KAFKA_LISTENERS"].split(",")  # the published port, the only one
-    assert "SASL_SSL://${BW_KAFKA_PUBLIC_HOST:?" in kafka["KAFKA_ADVERTISED_LISTENERS"]  # no silent localhost
-    assert (
-        'echo "BW_KAFKA_PUBLIC_HOST=$public_host" > .env' in SECRETS_SCRIPT
-        and '-ext "SAN=$SAN"' in SECRETS_SCRIPT
-    )
+    assert protocols["CENTRES"] == "SASL_SSL" and set(protocols.values()) <= {"PLAINTEXT", "SASL_SSL"}
+    assert "CENTRES://:9094" in kafka["KAFKA_LISTENERS"].split(",")  # the published port, the only one
+    assert "CENTRES://${BW_PUBLIC_HOST:?" in kafka["KAFKA_ADVERTISED_LISTENERS"]  # no silent localhost
+    # The image's own keystore checks (JKS and its passwords) run when an advertised listener says "SSL://".
+    assert "SSL://" not in kafka["KAFKA_ADVERTISED_LISTENERS"] and kafka["KAFKA_SSL_KEYSTORE_TYPE"] == "PEM"
+    assert kafka["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert 'echo "BW_PUBLIC_HOST=$public_host" > .env' in SECRETS_SCRIPT
+    assert 'certificate kafka "DNS:kafka,$san"' in SECRETS_SCRIPT
     assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
     assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
-    assert "/ca/ca.p12" in SECRETS_SCRIPT and "ca.p12 " not in SECRETS_SCRIPT.replace("/ca/ca.p12", "")
+    assert "-keyout ca/ca.key" in SECRETS_SCRIPT and "ca.key" not in (DOCKER / "compose.yaml").read_text()
 
 
 def test_every_secret_a_container_reads_is_given_to_its_user() -> None:
-    chown = SECRETS_SCRIPT[SECRETS_SCRIPT.index('as_root "chown') :]
-    for name in ("kafka.keystore.jks", "kafka_server_jaas.conf", "clickhouse_writer_password",
-                 "clickhouse_grafana_password", "grafana_admin_password"):  # fmt: skip
-        assert name in chown or name.split(".")[0] + ".*" in chown, name
+    chown = SECRETS_SCRIPT[SECRETS_SCRIPT.index("as_root chown") :]
+    for name in ("kafka.keystore.pem", "kafka_server_jaas.conf", "clickhouse_writer_password", "worker.key",
+                 "tokens.toml", "subscriptions.toml", "token_prometheus", "clickhouse_grafana_password",
+                 "grafana_admin_password"):  # fmt: skip
+        assert name in chown, name
     uid = re.search(r"^USER ([0-9]+):", (DOCKER / "Dockerfile").read_text(), re.M)
     assert uid and f"WORKER_UID={uid.group(1)}" in SECRETS_SCRIPT
 
@@ -111,6 +114,8 @@ def made_by_the_secrets_script(path: str) -> bool:
     name = Path(path).name
     loop = re.search(r"for user in ([a-z ]+); do", SECRETS_SCRIPT)
     looped = {f"clickhouse_{user}_password" for user in (loop.group(1).split() if loop else [])}
+    looped |= {f"{cert}.{ext}" for cert in re.findall(r"^certificate ([a-z]+) ", SECRETS_SCRIPT, re.M)
+               for ext in ("pem", "key")}  # fmt: skip
     return name in looped or re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", SECRETS_SCRIPT) is not None
 
 
@@ -125,7 +130,7 @@ def test_every_file_compose_names_is_in_the_repository_or_made_by_the_secrets_sc
             assert made_by_the_secrets_script(path), path
         elif path != "./secrets":
             assert (DOCKER / path).exists(), path
-    for name in ("kafka.keystore.jks", "kafka_server_jaas.conf", "kafka_keystore_creds", "ca.pem"):
+    for name in ("kafka.keystore.pem", "kafka_server_jaas.conf", "ca.pem"):
         assert made_by_the_secrets_script(name), name  # what the kafka service's env names
     build = spec["services"]["worker"]["build"]
     assert (DOCKER / build["context"] / build["dockerfile"]).is_file()
@@ -278,11 +283,12 @@ def test_the_workers_reach_kafka_over_sasl_ssl_with_their_secrets_from_files() -
     name = next(name for name, address in advertised.items() if address == listener)
     protocols = dict(pair.split(":") for pair in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     assert protocols[name] == "SASL_SSL"
-    assert '-e SAN="dns:kafka,' in SECRETS_SCRIPT  # the certificate names the host the workers use
+    assert 'certificate kafka "DNS:kafka,' in SECRETS_SCRIPT  # the certificate names the host the workers use
     worker_secrets = set(spec["services"]["worker"]["secrets"])
     for path in (security.ca_file, security.sasl_password_file):
         assert path is not None and path.parent == Path("/run/secrets") and path.name in worker_secrets
         assert made_by_the_secrets_script(spec["secrets"][path.name]["file"])
     assert security.sasl_username is not None
-    assert f'user_{security.sasl_username}=' in SECRETS_SCRIPT
+    assert f'"$out/kafka_password_{security.sasl_username}"' in SECRETS_SCRIPT  # its SCRAM user (kafka-users)
+    assert security.sasl_mechanism == "SCRAM-SHA-512"
     assert f"User:{security.sasl_username}" in kafka["KAFKA_SUPER_USERS"].split(";")
