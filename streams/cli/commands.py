@@ -22,7 +22,8 @@ from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
 from schemas.errors import BorderwatchError, ConfigFileError, KafkaConfigError
 from schemas.problems import first_problem
-from streams.analyst.counts import GroupBy, parse_duration_s
+from streams.analyst.counts import CountsAsked, GroupBy, parse_duration_s
+from streams.analyst.window import ResolvedWindow, TimeWindow, describe_window
 from streams.cli.config_check import config_cli
 from streams.cli.output import (
     ALERT_COLUMNS,
@@ -155,33 +156,48 @@ def replay(
     console.print(f"sent {sent} reports to {topic} on {kafka.bootstrap}")
 
 
+SINCE_HELP = (
+    "an ISO date or time (2025-04-01, 2025-04-01T06:00Z; UTC without an offset) or a duration (15m, 1h, 7d) "
+    "back from the newest {what}'s event time, never the clock"
+)
+UNTIL_HELP = "the window's end, excluded: as --since"
+
+
 @cli.command()
 def counts(
-    since: Annotated[
-        str | None, typer.Option(help="e.g. 15m, 1h, 7d of event time, back from the newest report")
-    ] = None,
+    since: Annotated[str | None, typer.Option(help=SINCE_HELP.format(what="report"))] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
     route: Annotated[str | None, typer.Option(help="only this route")] = None,
     by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Exact counts of reports and persons from ClickHouse."""
+    """Exact counts of reports and persons from ClickHouse, in an event-time window."""
     settings = Settings()
-    try:
-        since_s = parse_duration_s(since) if since else None
-    except ValueError as error:
-        raise fail(str(error)) from None
-    params = {"by": by.value, "since": since or "", "route": route or ""}
-    rows = _query(
+    window = _time_window(since, until)
+    params = {"by": by.value, "since": since or "", "until": until or "", "route": route or "", "window": "1"}
+    answer = _query(
         settings,
         lambda api: api.get("/counts", params),
-        lambda session: session.counts(by, since_s, route),
+        lambda session: session.counts(CountsAsked(by, window, route)),
     )
-    if isinstance(rows, dict) and "error" in rows:
-        raise fail(f"query failed: {rows['error']}")
+    if isinstance(answer, dict) and "error" in answer:
+        raise fail(f"query failed: {answer['error']}")
+    rows = answer["rows"]
+    note = describe_window(window, ResolvedWindow.from_json(answer["window"]), "report")
     if fmt is OutputFormat.TABLE:
-        console.print(counts_table(rows, f"counts by {by.value}" + _window(since, rows)))
+        console.print(counts_table(rows, f"counts by {by.value}" + (f"; {note}" if note else "")))
         return
+    if note:
+        err.print(note, markup=False, highlight=False)
     _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
+
+
+def _time_window(since: str | None, until: str | None) -> TimeWindow:
+    """--since and --until, or a one-line error."""
+    try:
+        return TimeWindow.parse(since, until)
+    except ValueError as error:
+        raise fail(str(error)) from None
 
 
 @cli.command()
@@ -224,22 +240,26 @@ def demo(
 @alerts_cli.callback()
 def alerts(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option(help="e.g. 1h, 7d, back from the newest alert")] = None,
+    since: Annotated[
+        str | None, typer.Option(help=SINCE_HELP.format(what="alert") + " (its window's end)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
     kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List the latest state of each alert, most severe first, each with its id and its reason."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        since_s = parse_duration_s(since) if since else None
-    except ValueError as error:
-        raise fail(str(error)) from None
-    found = _alerts(Settings(), since, since_s, kind.value if kind else None, None)
+    window = _time_window(since, until)
+    answer = _alerts(Settings(), window, (since, until), kind.value if kind else None, None)
+    found = answer["alerts"]
+    note = describe_window(window, ResolvedWindow.from_json(answer["window"]), "alert")
     if fmt is OutputFormat.TABLE:
-        title = f"{len(found)} alerts" + (f", last {since}" if since else "") + ", most severe first"
+        title = f"{len(found)} alerts" + (f" ({note})" if note else "") + ", most severe first"
         _print_lines(alert_lines(found, title, console.width))
         return
+    if note:
+        err.print(note, markup=False, highlight=False)
     columns, rows = columns_and_rows(found)
     _emit(fmt, columns or list(ALERT_COLUMNS), rows, empty="no alerts yet")
 
@@ -248,7 +268,7 @@ def alerts(
 def alerts_cap(alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")]) -> None:
     """Print one alert's latest state as CAP 1.2 XML."""
     settings = Settings()
-    found = _alerts(settings, None, None, None, alert_id)
+    found = _alerts(settings, None, (None, None), None, alert_id)["alerts"]
     if not found:
         raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
     typer.echo(render_cap(Alert.model_validate(found[0]), settings.cap_sender).decode())
@@ -260,7 +280,7 @@ def alerts_show(
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Print one alert whole: state, reasons, window, evidence, versions, acknowledgements, silence."""
-    found = _alerts(Settings(), None, None, None, alert_id)
+    found = _alerts(Settings(), None, (None, None), None, alert_id)["alerts"]
     if not found:
         raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
     if fmt is OutputFormat.TABLE:
@@ -554,15 +574,6 @@ def reload() -> None:
 cli.command()(status)
 
 
-def _window(since: str | None, rows: list[dict[str, Any]]) -> str:
-    """The window a --since used: back from the newest report's event time, never the wall clock."""
-    if not since:
-        return ""
-    newest = max((str(row.get("last_minute")) for row in rows), default=None)
-    shown = f" (the newest here: {newest})" if newest else ""
-    return f", the {since} of event time before the newest report in the data{shown}"
-
-
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
     """Write rows as json or csv to stdout and nothing else; a note on an empty result to stderr.
 
@@ -643,17 +654,26 @@ def _broker_url(settings: Settings) -> str:
 
 
 def _alerts(
-    settings: Settings, since: str | None, since_s: int | None, kind: str | None, alert_id: str | None
-) -> list[dict[str, Any]]:
-    params = {"since": since or "", "kind": kind or "", "id": alert_id or ""}
+    settings: Settings, window: TimeWindow | None, given: tuple[str | None, str | None], kind: str | None,
+    alert_id: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """{"window", "alerts"}: the alerts in the window (the --since and --until texts `given`)."""
+    since, until = given
+    params = {
+        "since": since or "",
+        "until": until or "",
+        "kind": kind or "",
+        "id": alert_id or "",
+        "window": "1",
+    }
     answer = _query(
         settings,
         lambda api: api.get("/alerts", params),
-        lambda session: session.alerts(since_s, kind, alert_id),
+        lambda session: session.alerts(window, kind, alert_id),
     )
     if isinstance(answer, dict) and "error" in answer:
         raise fail(str(answer["error"]))
-    return list(answer)
+    return dict(answer)
 
 
 def _query(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streams.analyst.counts import GroupBy, run_counts
+from streams.analyst.counts import CountsFilter, newest_minute, run_counts
+from streams.analyst.window import TimeWindow
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.migrations.runner import migrate
 
@@ -20,8 +21,9 @@ def test_since_counts_back_from_the_newest_report_of_a_sample_a_year_old(tmp_pat
          [datetime(2025, 3, 1, 10, tzinfo=UTC), "ES-CEUTA-LAND", "Western Mediterranean", "other", 1, 11]],
         column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
     )  # fmt: skip
-    week = run_counts(client, "borderwatch", GroupBy.CROSSING, since_s=7 * 86400)
+    window = TimeWindow.parse("7d", None).resolve(newest_minute(client, "borderwatch"))
+    week = run_counts(client, "borderwatch", CountsFilter(start=window.start))
     assert [(r["reports"], r["persons"]) for r in week] == [(2, 12)]
-    everything = run_counts(client, "borderwatch", GroupBy.CROSSING)
+    everything = run_counts(client, "borderwatch", CountsFilter())
     assert [(r["reports"], r["persons"]) for r in everything] == [(3, 23)]
     client.close()
