@@ -1,4 +1,4 @@
-"""Command line: worker, broker, replay, ingest-ais, counts, alerts (show, ack, silence, silences, cap), sql,
+"""Command line: worker, broker, replay, ingest-ais, counts, zones, alerts (show, ack, silence, silences, cap), sql,
 demo, erase, reload, token, health, cluster-ddl and schema export.
 
 What counts, alerts and sql print is shaped in streams.cli.output.
@@ -25,6 +25,7 @@ from schemas.problems import first_problem
 from streams.analyst.counts import CountsAsked, GroupBy, parse_duration_s
 from streams.analyst.window import ResolvedWindow, TimeWindow, describe_window
 from streams.cli.config_check import config_cli
+from streams.cli.names import UnknownNameError, checked_name, crossing_names, route_names
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
@@ -37,12 +38,14 @@ from streams.cli.output import (
     silence_lines,
 )
 from streams.cli.status import no_worker, status, worker_api
+from streams.cli.zones import zones
 from streams.client.worker_api import WorkerApi
 from streams.config.settings import CONFIG_VARIABLE, LOCAL, Settings
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
 if TYPE_CHECKING:
+    from geo.catalogue import Catalogue
     from streams.analyst.session import AnalystSession
     from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps
 
@@ -167,18 +170,28 @@ UNTIL_HELP = "the window's end, excluded: as --since"
 def counts(
     since: Annotated[str | None, typer.Option(help=SINCE_HELP.format(what="report"))] = None,
     until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
-    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+    route: Annotated[
+        str | None, typer.Option(help="only this route ('borderwatch zones' lists them)")
+    ] = None,
+    crossing: Annotated[
+        str | None, typer.Option(help="only this crossing id ('borderwatch zones' lists them)")
+    ] = None,
     by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Exact counts of reports and persons from ClickHouse, in an event-time window."""
     settings = Settings()
     window = _time_window(since, until)
-    params = {"by": by.value, "since": since or "", "until": until or "", "route": route or "", "window": "1"}
+    if route is not None or crossing is not None:
+        catalogue = _catalogue(settings)
+        route = _named(route, lambda: route_names(catalogue), "route")
+        crossing = _named(crossing, lambda: crossing_names(catalogue), "crossing")
+    params = {"by": by.value, "since": since or "", "until": until or "", "route": route or "",
+              "crossing": crossing or "", "window": "1"}  # fmt: skip
     answer = _query(
         settings,
         lambda api: api.get("/counts", params),
-        lambda session: session.counts(CountsAsked(by, window, route)),
+        lambda session: session.counts(CountsAsked(by, window, route, crossing)),
     )
     if isinstance(answer, dict) and "error" in answer:
         raise fail(f"query failed: {answer['error']}")
@@ -190,6 +203,34 @@ def counts(
     if note:
         err.print(note, markup=False, highlight=False)
     _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
+
+
+KIND_HELP = "only this kind of alert: " + ", ".join(k.value for k in AlertKind)
+
+
+def _named(value: str | None, valid: Callable[[], list[str]], what: str) -> str | None:
+    """The valid name a person meant, or a one-line error with the closest ones; None stays None."""
+    if value is None:
+        return None
+    try:
+        return checked_name(value, valid(), what)
+    except UnknownNameError as error:
+        raise fail(str(error)) from None
+
+
+def _kind(kind: str | None) -> AlertKind | None:
+    named = _named(kind, lambda: [k.value for k in AlertKind], "alert kind")
+    return AlertKind(named) if named else None
+
+
+def _catalogue(settings: Settings) -> Catalogue:
+    """The geofence catalogue in force (BORDERWATCH_GEOFENCES, else the built-in one)."""
+    from geo.catalogue import load_catalogue
+
+    try:
+        return load_catalogue(settings.geofences)
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
 
 
 def _time_window(since: str | None, until: str | None) -> TimeWindow:
@@ -244,14 +285,14 @@ def alerts(
         str | None, typer.Option(help=SINCE_HELP.format(what="alert") + " (its window's end)")
     ] = None,
     until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
-    kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List the latest state of each alert, most severe first, each with its id and its reason."""
     if ctx.invoked_subcommand is not None:
         return
     window = _time_window(since, until)
-    answer = _alerts(Settings(), window, (since, until), kind.value if kind else None, None)
+    answer = _alerts(Settings(), window, (since, until), _kind(kind), None)
     found = answer["alerts"]
     note = describe_window(window, ResolvedWindow.from_json(answer["window"]), "alert")
     if fmt is OutputFormat.TABLE:
@@ -313,7 +354,7 @@ def alerts_ack(
 def alerts_silence(
     until: Annotated[str, typer.Option(help="a duration from now (4h, 2d) or a time with offset (…T06:00Z)")],
     reason: Annotated[str, typer.Option(help="why, for the others on duty and the audit log")],
-    kind: Annotated[AlertKind | None, typer.Option(help="only alerts of this kind")] = None,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     zone: Annotated[str, typer.Option(help="only alerts of this zone or crossing id")] = "",
 ) -> None:
     """Silence alerts of a kind, a zone or both until a time: they are stored and shown as silenced,
@@ -327,7 +368,7 @@ def alerts_silence(
     now = datetime.now(UTC)
     try:
         ends = until_of(until, now, parse_duration_s)
-        wanted = SilenceRequest(kind=kind, zone_id=zone, until=ends, reason=reason)
+        wanted = SilenceRequest(kind=_kind(kind), zone_id=zone, until=ends, reason=reason)
     except ValidationError as error:
         where, message = first_problem(error)
         raise fail(f"{where}: {message}" if where else message) from None
@@ -572,6 +613,7 @@ def reload() -> None:
 
 
 cli.command()(status)
+cli.command()(zones)
 
 
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
