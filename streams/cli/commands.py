@@ -1,5 +1,5 @@
-"""Command line: worker, broker, replay, ingest-ais, counts, zones, alerts (show, ack, silence, silences, cap), sql,
-demo, erase, reload, token, health, cluster-ddl and schema export.
+"""Command line: worker, broker, replay, ingest-ais, counts, zones, alerts (show, ack, silence, silences,
+cap), sql, demo, erase, reload, token, health, cluster-ddl and schema export.
 
 What counts, alerts and sql print is shaped in streams.cli.output.
 """
@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -145,18 +145,32 @@ def replay(
     topic: Annotated[str, typer.Option(help="input topic")] = INTERCEPTIONS,
     rate: Annotated[float, typer.Option(help="reports per second, 0 = as fast as possible")] = 0,
 ) -> None:
-    """Send a file of reports to a topic, one line per message, with a progress bar."""
-    from streams.sources.replay import open_lines, replay_lines
+    """Send a file of reports to a topic, one line per message, with a progress bar; lines that are no
+    JSON object or that belong on the other topic are skipped and counted (streams.sources.line_check)."""
+    from streams.sources.line_check import ReplayTally
+    from streams.sources.replay import open_lines, open_numbered_lines, replay_lines
 
     if topic not in KIND_OF_TOPIC:
         raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
+    if not rate >= 0:  # NaN too
+        raise fail(f"--rate {rate} is not a rate: give reports per second, or 0 for as fast as possible")
     kafka = _kafka(Settings())
     total = sum(1 for _ in open_lines(file))
+    tally = ReplayTally(KIND_OF_TOPIC[topic])
     with _progress() as progress:
         task = progress.add_task(f"{file.name} → {topic}", total=total)
-        sent = asyncio.run(replay_lines(open_lines(file), topic, kafka, rate or None,
-                                        lambda n: progress.advance(task, n)))  # fmt: skip
-    console.print(f"sent {sent} reports to {topic} on {kafka.bootstrap}")
+
+        def admitted() -> Iterator[bytes]:
+            for line in open_numbered_lines(file):
+                if tally.admit(line.number, line.text):
+                    yield line.text
+                else:
+                    progress.advance(task, 1)
+
+        advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
+        asyncio.run(replay_lines(admitted(), topic, kafka, rate or None, advance))
+    other = next(t for t in KIND_OF_TOPIC if t != topic)
+    _print_lines(tally.summary(f"{topic} on {kafka.bootstrap}", other))
 
 
 SINCE_HELP = (
