@@ -42,6 +42,7 @@ from streams.analyst.counts import CountsAsked, CountsFilter, newest_minute, run
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
 from streams.analyst.picture import AlertFilter, Window, alert_detail, pulse, reporting_health, situation
+from streams.analyst.syntax import syntax_error_line
 from streams.analyst.window import TimeWindow
 from streams.detect.thresholds import Thresholds
 from streams.sinks.clickhouse.alert_ops import read_alert_view
@@ -132,7 +133,7 @@ class AnalystSession:
         except Exception as error:  # ClickHouse's parser says what is wrong with the text
             if self.parser is parser:
                 self.parser = self._replace(parser, limited=False)
-            raise QueryRefusedError("syntax", _short(error)) from None
+            raise QueryRefusedError("syntax", syntax_error_line(str(error))) from None
         tree = "\n".join(str(row[0]) for row in explained)
         refused = check_ast(tree, self._current_policy(parser))
         if refused is not None:

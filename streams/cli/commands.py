@@ -37,6 +37,7 @@ from streams.cli.output import (
     rich_table,
     silence_lines,
 )
+from streams.cli.pager import show_table
 from streams.cli.status import no_worker, status, worker_api
 from streams.cli.zones import zones
 from streams.client.worker_api import WorkerApi
@@ -61,7 +62,11 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 FormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", help="table (for people), json (an array of row objects) or csv (spreadsheets)"),
+    typer.Option(
+        "--format",
+        help="table (for people), vertical (one field a line, as psql's \\x), json (an array of row objects) "
+        "or csv (spreadsheets)",
+    ),
 ]
 
 
@@ -264,9 +269,10 @@ def sql(
     settings = Settings()
     result = _query(settings, lambda api: api.sql(query), lambda session: session.sql(query))
     if "error" in result:
-        raise fail(f"query failed: {result['error']}")
+        message = str(result["error"]).removeprefix("syntax: ")  # ClickHouse's words say it already
+        raise fail(message if message.startswith("Syntax error") else f"query failed: {message}")
     if fmt is OutputFormat.TABLE:
-        console.print(rich_table(result["columns"], result["rows"]))
+        show_table(console, rich_table(result["columns"], result["rows"]))
         return
     _emit(fmt, result["columns"], result["rows"], empty="no rows")
 
