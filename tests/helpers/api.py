@@ -9,11 +9,11 @@ from typing import Any
 
 
 def post_reports(
-    base_url: str, token: str, body: bytes, content_type: str = "application/x-ndjson"
+    base_url: str, token: str, body: bytes, content_type: str = "application/x-ndjson", kind: str = ""
 ) -> tuple[int, Any]:
     """POST body to /reports with a centre's token: (status, the JSON answer or the text of a refusal)."""
     request = urllib.request.Request(
-        base_url + "/reports",
+        base_url + "/reports" + (f"?kind={kind}" if kind else ""),
         data=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )
