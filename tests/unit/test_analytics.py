@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from streams.analyst.counts import GroupBy, counts_query, parse_duration_s
+from streams.analyst.counts import CountsFilter, GroupBy, counts_query, parse_duration_s
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600),
@@ -20,11 +22,14 @@ def test_bad_durations_name_the_text(text: str) -> None:
 
 
 def test_counts_query_groups_and_filters_with_parameters() -> None:
-    sql, params = counts_query("borderwatch", GroupBy.CROSSING, since_s=3600, route="Western African")
+    start = datetime(2025, 4, 1, tzinfo=UTC)
+    wanted = CountsFilter(GroupBy.CROSSING, start=start, route="Western African", crossing="ES-TENERIFE")
+    sql, params = counts_query("borderwatch", wanted)
     assert "GROUP BY crossing_id, route" in sql
     assert "sum(persons)" in sql and "FROM borderwatch.crossing_counts" in sql
-    assert params == {"since": 3600, "route": "Western African"}
-    sql, params = counts_query("borderwatch", GroupBy.TYPE)
+    assert "minute >= %(start)s" in sql and "crossing_id = %(crossing)s" in sql and "%(end)s" not in sql
+    assert params == {"start": start, "route": "Western African", "crossing": "ES-TENERIFE"}
+    sql, params = counts_query("borderwatch", CountsFilter(GroupBy.TYPE))
     assert "WHERE" not in sql and "GROUP BY incident_type" in sql and params == {}
 
 
