@@ -1,17 +1,29 @@
-"""Analyst queries: counts per crossing, route or incident type from crossing_counts."""
+"""Analyst queries: counts per crossing, route or incident type from crossing_counts.
+
+`parse_duration_s` lives in streams.analyst.window and is re-exported here.
+"""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from streams.analyst.window import TimeWindow, parse_duration_s
+
+__all__ = [
+    "CountsAsked",
+    "CountsFilter",
+    "GroupBy",
+    "counts_query",
+    "newest_minute",
+    "parse_duration_s",
+    "run_counts",
+]
+
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
 
 class GroupBy(StrEnum):
@@ -29,29 +41,50 @@ _GROUP_COLUMNS = {
 }
 
 
-def parse_duration_s(text: str) -> int:
-    """'90s', '15m', '1h', '2d', '1w' to seconds; ValueError naming the text otherwise."""
-    match = _DURATION.match(text)
-    if not match or len(match.group(1)) > 6:
-        raise ValueError(f"duration {text!r} is not a number (at most 6 digits) followed by s, m, h, d or w")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+@dataclass(frozen=True)
+class CountsAsked:
+    """What `counts` asks for, as the analyst typed it: the window is resolved where the data is."""
+
+    by: GroupBy = GroupBy.CROSSING
+    window: TimeWindow = field(default_factory=TimeWindow)
+    route: str | None = None
+    crossing: str | None = None
 
 
-def counts_query(
-    db: str, by: GroupBy, since_s: int | None = None, route: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """SQL and parameters for exact counts; `since_s` is measured back from the newest report's event time
-    in the data, never the wall clock: a backfill of last year's reports is counted like a live feed."""
-    columns = _GROUP_COLUMNS[by]
+@dataclass(frozen=True)
+class CountsFilter:
+    """What `counts` asks for: grouping, an absolute event-time window (see streams.analyst.window) and
+    a route or crossing."""
+
+    by: GroupBy = GroupBy.CROSSING
+    start: datetime | None = None
+    end: datetime | None = None
+    route: str | None = None
+    crossing: str | None = None
+
+
+def newest_minute_query(db: str) -> str:
+    """The newest minute in crossing_counts: what a --since or --until duration counts back from."""
+    return f"SELECT max(minute), count() FROM {db}.crossing_counts"
+
+
+def counts_query(db: str, wanted: CountsFilter) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for exact counts in [start, end) of event time."""
+    columns = _GROUP_COLUMNS[wanted.by]
     where: list[str] = []
     params: dict[str, Any] = {}
-    if since_s is not None:
-        newest = f"(SELECT max(minute) FROM {db}.crossing_counts)"
-        where.append(f"minute >= {newest} - toIntervalSecond(%(since)s)")
-        params["since"] = since_s
-    if route:
+    if wanted.start is not None:
+        where.append("minute >= %(start)s")
+        params["start"] = wanted.start
+    if wanted.end is not None:
+        where.append("minute < %(end)s")
+        params["end"] = wanted.end
+    if wanted.route:
         where.append("route = %(route)s")
-        params["route"] = route
+        params["route"] = wanted.route
+    if wanted.crossing:
+        where.append("crossing_id = %(crossing)s")
+        params["crossing"] = wanted.crossing
     sql = (
         f"SELECT {', '.join(columns)}, sum(reports) AS reports, sum(persons) AS persons, "
         "max(minute) AS last_minute "
@@ -62,11 +95,17 @@ def counts_query(
     return sql, params
 
 
-def run_counts(
-    client: Client, db: str, by: GroupBy, since_s: int | None = None, route: str | None = None
-) -> list[dict[str, Any]]:
+def newest_minute(client: Client, db: str) -> datetime | None:
+    """The newest minute counted, in UTC; None before the first report."""
+    newest, count = client.query(newest_minute_query(db)).result_rows[0]
+    if not count:
+        return None
+    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+
+
+def run_counts(client: Client, db: str, wanted: CountsFilter) -> list[dict[str, Any]]:
     """Rows of `counts_query` as dicts, JSON-ready."""
-    sql, params = counts_query(db, by, since_s, route)
+    sql, params = counts_query(db, wanted)
     result = client.query(sql, parameters=params)
     return [
         {name: (value.isoformat() if hasattr(value, "isoformat") else value)

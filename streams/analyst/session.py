@@ -38,12 +38,15 @@ from clickhouse_connect.driver.client import Client
 from schemas.errors import AnalystBusyError, QueryAbandonedError, QueryRefusedError
 from streams.analyst.alert_state import ClearTimes
 from streams.analyst.answers import encode_within
-from streams.analyst.counts import GroupBy, run_counts
+from streams.analyst.counts import CountsAsked, CountsFilter, newest_minute, run_counts
 from streams.analyst.guard import FunctionInfo, Policy, build_policy, check_ast
 from streams.analyst.limits import AnalystLimits
 from streams.analyst.picture import AlertFilter, Window, alert_detail, pulse, reporting_health, situation
+from streams.analyst.syntax import syntax_error_line
+from streams.analyst.window import TimeWindow
 from streams.detect.thresholds import Thresholds
 from streams.sinks.clickhouse.alert_ops import read_alert_view
+from streams.sinks.clickhouse.alert_table import newest_alert_end
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ class AnalystSession:
         except Exception as error:  # ClickHouse's parser says what is wrong with the text
             if self.parser is parser:
                 self.parser = self._replace(parser, limited=False)
-            raise QueryRefusedError("syntax", _short(error)) from None
+            raise QueryRefusedError("syntax", syntax_error_line(str(error))) from None
         tree = "\n".join(str(row[0]) for row in explained)
         refused = check_ast(tree, self._current_policy(parser))
         if refused is not None:
@@ -146,16 +149,34 @@ class AnalystSession:
                      for row in result.result_rows],
         }  # fmt: skip
 
-    def counts(self, by: GroupBy, since_s: int | None, route: str | None) -> list[dict[str, Any]]:
-        """Exact counts (see streams.analyst.counts) under the same limits."""
-        return self._refusing(lambda client: run_counts(client, self.db, by, since_s, route))
+    def counts(self, asked: CountsAsked) -> dict[str, Any]:
+        """Exact counts (see streams.analyst.counts) under the same limits, with the window they cover:
+        {"window": ResolvedWindow.as_json(), "rows": [...]}."""
 
-    def alerts(self, since_s: int | None, kind: str | None, alert_id: str | None) -> list[dict[str, Any]]:
+        def run(client: Client) -> dict[str, Any]:
+            newest = newest_minute(client, self.db) if asked.window.needs_newest else None
+            window = asked.window.resolve(newest)
+            if asked.window.empty_for_lack_of_data(window):
+                return {"window": window.as_json(), "rows": []}
+            wanted = CountsFilter(asked.by, window.start, window.end, asked.route, asked.crossing)
+            return {"window": window.as_json(), "rows": run_counts(client, self.db, wanted)}
+
+        return self._refusing(run)
+
+    def alerts(self, window: TimeWindow | None, kind: str | None, alert_id: str | None) -> dict[str, Any]:
         """The latest alert states with their acknowledgements and silences, resolved by time where
-        their clear time passed (streams.sinks.clickhouse.alert_ops), under the same limits."""
-        return self._refusing(
-            lambda client: read_alert_view(client, self.db, self.clear, since_s, kind, alert_id)
-        )
+        their clear time passed (streams.sinks.clickhouse.alert_ops), under the same limits, with the
+        window they cover: {"window": ResolvedWindow.as_json(), "alerts": [...]}."""
+        asked = window or TimeWindow()
+
+        def run(client: Client) -> dict[str, Any]:
+            resolved = asked.resolve(newest_alert_end(client, self.db) if asked.needs_newest else None)
+            if asked.empty_for_lack_of_data(resolved):
+                return {"window": resolved.as_json(), "alerts": []}
+            found = read_alert_view(client, self.db, self.clear, resolved, kind, alert_id)
+            return {"window": resolved.as_json(), "alerts": found}
+
+        return self._refusing(run)
 
     def situation(self, window: Window | int, wanted: AlertFilter) -> dict[str, Any]:
         """The live picture in one window (see streams.analyst.picture) under the same limits."""

@@ -1,5 +1,5 @@
-"""Command line: worker, broker, replay, ingest-ais, counts, alerts (show, ack, silence, silences, cap), sql,
-demo, erase, reload, token, health, cluster-ddl and schema export.
+"""Command line: worker, broker, replay, ingest-ais, counts, zones, alerts (show, ack, silence, silences,
+cap), sql, demo, erase, reload, token, health, cluster-ddl and schema export.
 
 What counts, alerts and sql print is shaped in streams.cli.output.
 """
@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,8 +22,10 @@ from schemas.alerts import Alert, AlertKind
 from schemas.cap import render_cap
 from schemas.errors import BorderwatchError, ConfigFileError, KafkaConfigError
 from schemas.problems import first_problem
-from streams.analyst.counts import GroupBy, parse_duration_s
+from streams.analyst.counts import CountsAsked, GroupBy, parse_duration_s
+from streams.analyst.window import ResolvedWindow, TimeWindow, describe_window
 from streams.cli.config_check import config_cli
+from streams.cli.names import UnknownNameError, checked_name, crossing_names, route_names
 from streams.cli.output import (
     ALERT_COLUMNS,
     OutputFormat,
@@ -35,13 +37,16 @@ from streams.cli.output import (
     rich_table,
     silence_lines,
 )
+from streams.cli.pager import show_table
 from streams.cli.status import no_worker, status, worker_api
+from streams.cli.zones import zones
 from streams.client.worker_api import WorkerApi
 from streams.config.settings import CONFIG_VARIABLE, LOCAL, Settings
 from streams.kafka.security import KafkaConnection
 from streams.kafka.topics import ALL_TOPICS, DLQ, INTERCEPTIONS, KIND_OF_TOPIC, VESSELS
 
 if TYPE_CHECKING:
+    from geo.catalogue import Catalogue
     from streams.analyst.session import AnalystSession
     from streams.sinks.clickhouse.alert_ops import ClickHouseAlertOps
 
@@ -57,7 +62,11 @@ console = Console()
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 FormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", help="table (for people), json (an array of row objects) or csv (spreadsheets)"),
+    typer.Option(
+        "--format",
+        help="table (for people), vertical (one field a line, as psql's \\x), json (an array of row objects) "
+        "or csv (spreadsheets)",
+    ),
 ]
 
 
@@ -141,47 +150,114 @@ def replay(
     topic: Annotated[str, typer.Option(help="input topic")] = INTERCEPTIONS,
     rate: Annotated[float, typer.Option(help="reports per second, 0 = as fast as possible")] = 0,
 ) -> None:
-    """Send a file of reports to a topic, one line per message, with a progress bar."""
-    from streams.sources.replay import open_lines, replay_lines
+    """Send a file of reports to a topic, one line per message, with a progress bar; lines that are no
+    JSON object or that belong on the other topic are skipped and counted (streams.sources.line_check)."""
+    from streams.sources.line_check import ReplayTally
+    from streams.sources.replay import open_lines, open_numbered_lines, replay_lines
 
     if topic not in KIND_OF_TOPIC:
         raise fail(f"topic {topic!r} is not an input topic; use one of {sorted(KIND_OF_TOPIC)}")
+    if not rate >= 0:  # NaN too
+        raise fail(f"--rate {rate} is not a rate: give reports per second, or 0 for as fast as possible")
     kafka = _kafka(Settings())
     total = sum(1 for _ in open_lines(file))
+    tally = ReplayTally(KIND_OF_TOPIC[topic])
     with _progress() as progress:
         task = progress.add_task(f"{file.name} → {topic}", total=total)
-        sent = asyncio.run(replay_lines(open_lines(file), topic, kafka, rate or None,
-                                        lambda n: progress.advance(task, n)))  # fmt: skip
-    console.print(f"sent {sent} reports to {topic} on {kafka.bootstrap}")
+
+        def admitted() -> Iterator[bytes]:
+            for line in open_numbered_lines(file):
+                if tally.admit(line.number, line.text):
+                    yield line.text
+                else:
+                    progress.advance(task, 1)
+
+        advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
+        asyncio.run(replay_lines(admitted(), topic, kafka, rate or None, advance))
+    other = next(t for t in KIND_OF_TOPIC if t != topic)
+    _print_lines(tally.summary(f"{topic} on {kafka.bootstrap}", other))
+
+
+SINCE_HELP = (
+    "an ISO date or time (2025-04-01, 2025-04-01T06:00Z; UTC without an offset) or a duration (15m, 1h, 7d) "
+    "back from the newest {what}'s event time, never the clock"
+)
+UNTIL_HELP = "the window's end, excluded: as --since"
 
 
 @cli.command()
 def counts(
-    since: Annotated[
-        str | None, typer.Option(help="e.g. 15m, 1h, 7d of event time, back from the newest report")
+    since: Annotated[str | None, typer.Option(help=SINCE_HELP.format(what="report"))] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
+    route: Annotated[
+        str | None, typer.Option(help="only this route ('borderwatch zones' lists them)")
     ] = None,
-    route: Annotated[str | None, typer.Option(help="only this route")] = None,
+    crossing: Annotated[
+        str | None, typer.Option(help="only this crossing id ('borderwatch zones' lists them)")
+    ] = None,
     by: Annotated[GroupBy, typer.Option(help="group rows by")] = GroupBy.CROSSING,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """Exact counts of reports and persons from ClickHouse."""
+    """Exact counts of reports and persons from ClickHouse, in an event-time window."""
     settings = Settings()
-    try:
-        since_s = parse_duration_s(since) if since else None
-    except ValueError as error:
-        raise fail(str(error)) from None
-    params = {"by": by.value, "since": since or "", "route": route or ""}
-    rows = _query(
+    window = _time_window(since, until)
+    if route is not None or crossing is not None:
+        catalogue = _catalogue(settings)
+        route = _named(route, lambda: route_names(catalogue), "route")
+        crossing = _named(crossing, lambda: crossing_names(catalogue), "crossing")
+    params = {"by": by.value, "since": since or "", "until": until or "", "route": route or "",
+              "crossing": crossing or "", "window": "1"}  # fmt: skip
+    answer = _query(
         settings,
         lambda api: api.get("/counts", params),
-        lambda session: session.counts(by, since_s, route),
+        lambda session: session.counts(CountsAsked(by, window, route, crossing)),
     )
-    if isinstance(rows, dict) and "error" in rows:
-        raise fail(f"query failed: {rows['error']}")
+    if isinstance(answer, dict) and "error" in answer:
+        raise fail(f"query failed: {answer['error']}")
+    rows = answer["rows"]
+    note = describe_window(window, ResolvedWindow.from_json(answer["window"]), "report")
     if fmt is OutputFormat.TABLE:
-        console.print(counts_table(rows, f"counts by {by.value}" + _window(since, rows)))
+        console.print(counts_table(rows, f"counts by {by.value}" + (f"; {note}" if note else "")))
         return
+    if note:
+        err.print(note, markup=False, highlight=False)
     _emit(fmt, *columns_and_rows(rows), empty="no reports yet")
+
+
+KIND_HELP = "only this kind of alert: " + ", ".join(k.value for k in AlertKind)
+
+
+def _named(value: str | None, valid: Callable[[], list[str]], what: str) -> str | None:
+    """The valid name a person meant, or a one-line error with the closest ones; None stays None."""
+    if value is None:
+        return None
+    try:
+        return checked_name(value, valid(), what)
+    except UnknownNameError as error:
+        raise fail(str(error)) from None
+
+
+def _kind(kind: str | None) -> AlertKind | None:
+    named = _named(kind, lambda: [k.value for k in AlertKind], "alert kind")
+    return AlertKind(named) if named else None
+
+
+def _catalogue(settings: Settings) -> Catalogue:
+    """The geofence catalogue in force (BORDERWATCH_GEOFENCES, else the built-in one)."""
+    from geo.catalogue import load_catalogue
+
+    try:
+        return load_catalogue(settings.geofences)
+    except BorderwatchError as error:
+        raise fail(str(error)) from None
+
+
+def _time_window(since: str | None, until: str | None) -> TimeWindow:
+    """--since and --until, or a one-line error."""
+    try:
+        return TimeWindow.parse(since, until)
+    except ValueError as error:
+        raise fail(str(error)) from None
 
 
 @cli.command()
@@ -193,9 +269,10 @@ def sql(
     settings = Settings()
     result = _query(settings, lambda api: api.sql(query), lambda session: session.sql(query))
     if "error" in result:
-        raise fail(f"query failed: {result['error']}")
+        message = str(result["error"]).removeprefix("syntax: ")  # ClickHouse's words say it already
+        raise fail(message if message.startswith("Syntax error") else f"query failed: {message}")
     if fmt is OutputFormat.TABLE:
-        console.print(rich_table(result["columns"], result["rows"]))
+        show_table(console, rich_table(result["columns"], result["rows"]))
         return
     _emit(fmt, result["columns"], result["rows"], empty="no rows")
 
@@ -224,22 +301,26 @@ def demo(
 @alerts_cli.callback()
 def alerts(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option(help="e.g. 1h, 7d, back from the newest alert")] = None,
-    kind: Annotated[AlertKind | None, typer.Option(help="only this kind")] = None,
+    since: Annotated[
+        str | None, typer.Option(help=SINCE_HELP.format(what="alert") + " (its window's end)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help=UNTIL_HELP)] = None,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List the latest state of each alert, most severe first, each with its id and its reason."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        since_s = parse_duration_s(since) if since else None
-    except ValueError as error:
-        raise fail(str(error)) from None
-    found = _alerts(Settings(), since, since_s, kind.value if kind else None, None)
+    window = _time_window(since, until)
+    answer = _alerts(Settings(), window, (since, until), _kind(kind), None)
+    found = answer["alerts"]
+    note = describe_window(window, ResolvedWindow.from_json(answer["window"]), "alert")
     if fmt is OutputFormat.TABLE:
-        title = f"{len(found)} alerts" + (f", last {since}" if since else "") + ", most severe first"
+        title = f"{len(found)} alerts" + (f" ({note})" if note else "") + ", most severe first"
         _print_lines(alert_lines(found, title, console.width))
         return
+    if note:
+        err.print(note, markup=False, highlight=False)
     columns, rows = columns_and_rows(found)
     _emit(fmt, columns or list(ALERT_COLUMNS), rows, empty="no alerts yet")
 
@@ -248,7 +329,7 @@ def alerts(
 def alerts_cap(alert_id: Annotated[str, typer.Argument(help="an id from 'borderwatch alerts'")]) -> None:
     """Print one alert's latest state as CAP 1.2 XML."""
     settings = Settings()
-    found = _alerts(settings, None, None, None, alert_id)
+    found = _alerts(settings, None, (None, None), None, alert_id)["alerts"]
     if not found:
         raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
     typer.echo(render_cap(Alert.model_validate(found[0]), settings.cap_sender).decode())
@@ -260,7 +341,7 @@ def alerts_show(
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """Print one alert whole: state, reasons, window, evidence, versions, acknowledgements, silence."""
-    found = _alerts(Settings(), None, None, None, alert_id)
+    found = _alerts(Settings(), None, (None, None), None, alert_id)["alerts"]
     if not found:
         raise fail(f"no alert with id {alert_id!r}; 'borderwatch alerts' lists them")
     if fmt is OutputFormat.TABLE:
@@ -293,7 +374,7 @@ def alerts_ack(
 def alerts_silence(
     until: Annotated[str, typer.Option(help="a duration from now (4h, 2d) or a time with offset (…T06:00Z)")],
     reason: Annotated[str, typer.Option(help="why, for the others on duty and the audit log")],
-    kind: Annotated[AlertKind | None, typer.Option(help="only alerts of this kind")] = None,
+    kind: Annotated[str | None, typer.Option(help=KIND_HELP)] = None,
     zone: Annotated[str, typer.Option(help="only alerts of this zone or crossing id")] = "",
 ) -> None:
     """Silence alerts of a kind, a zone or both until a time: they are stored and shown as silenced,
@@ -307,7 +388,7 @@ def alerts_silence(
     now = datetime.now(UTC)
     try:
         ends = until_of(until, now, parse_duration_s)
-        wanted = SilenceRequest(kind=kind, zone_id=zone, until=ends, reason=reason)
+        wanted = SilenceRequest(kind=_kind(kind), zone_id=zone, until=ends, reason=reason)
     except ValidationError as error:
         where, message = first_problem(error)
         raise fail(f"{where}: {message}" if where else message) from None
@@ -552,15 +633,7 @@ def reload() -> None:
 
 
 cli.command()(status)
-
-
-def _window(since: str | None, rows: list[dict[str, Any]]) -> str:
-    """The window a --since used: back from the newest report's event time, never the wall clock."""
-    if not since:
-        return ""
-    newest = max((str(row.get("last_minute")) for row in rows), default=None)
-    shown = f" (the newest here: {newest})" if newest else ""
-    return f", the {since} of event time before the newest report in the data{shown}"
+cli.command()(zones)
 
 
 def _emit(fmt: OutputFormat, columns: list[str], rows: list[list[Any]], empty: str) -> None:
@@ -643,17 +716,26 @@ def _broker_url(settings: Settings) -> str:
 
 
 def _alerts(
-    settings: Settings, since: str | None, since_s: int | None, kind: str | None, alert_id: str | None
-) -> list[dict[str, Any]]:
-    params = {"since": since or "", "kind": kind or "", "id": alert_id or ""}
+    settings: Settings, window: TimeWindow | None, given: tuple[str | None, str | None], kind: str | None,
+    alert_id: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """{"window", "alerts"}: the alerts in the window (the --since and --until texts `given`)."""
+    since, until = given
+    params = {
+        "since": since or "",
+        "until": until or "",
+        "kind": kind or "",
+        "id": alert_id or "",
+        "window": "1",
+    }
     answer = _query(
         settings,
         lambda api: api.get("/alerts", params),
-        lambda session: session.alerts(since_s, kind, alert_id),
+        lambda session: session.alerts(window, kind, alert_id),
     )
     if isinstance(answer, dict) and "error" in answer:
         raise fail(str(answer["error"]))
-    return list(answer)
+    return dict(answer)
 
 
 def _query(

@@ -37,6 +37,7 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+    VERTICAL = "vertical"
 
 
 def columns_and_rows(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -51,6 +52,8 @@ def render(fmt: OutputFormat, columns: Sequence[str], rows: Iterable[Sequence[An
         return render_json(columns, rows)
     if fmt is OutputFormat.CSV:
         return render_csv(columns, rows)
+    if fmt is OutputFormat.VERTICAL:
+        return render_vertical(columns, rows)
     raise ValueError(f"{fmt.value!r} is not a text format")
 
 
@@ -58,6 +61,34 @@ def render_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """One JSON array of row objects, values exact (datetimes as ISO 8601), and a newline."""
     objects = [{name: _plain(value) for name, value in zip(columns, row)} for row in rows]
     return encode_obj(objects).decode() + "\n"
+
+
+def render_vertical(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """One field per line, a header line per record, as psql's expanded display (\\x):
+
+    -[ RECORD 1 ]---
+    crossing_id | ES-CEUTA-LAND
+    reports     | 3
+
+    Names are padded to the longest; a value's line breaks and control characters are shown escaped,
+    so each field stays on one line.
+    """
+    names = [_display(name).plain for name in columns]
+    width = max((cell_len(name) for name in names), default=0)
+    out = []
+    for number, row in enumerate(rows, start=1):
+        values = [_display(value).plain.replace("\n", "\\n") for value in row]
+        fields = [f"{name}{' ' * (width - cell_len(name))} | {value}" for name, value in zip(names, values)]
+        header = f"-[ RECORD {number} ]"
+        out.append(header + "-" * max(0, max(map(cell_len, fields), default=0) - cell_len(header)))
+        out += fields
+    return "".join(line + "\n" for line in out)
+
+
+def needs_pager(table_width: int, table_height: int, width: int, height: int, is_terminal: bool) -> bool:
+    """Whether a table goes through a pager: only to a terminal, and only when it is wider or taller
+    than the terminal (a narrower one is printed, and a pipe gets the table as it is)."""
+    return is_terminal and (table_width > width or table_height > height)
 
 
 def render_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

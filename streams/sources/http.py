@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -40,13 +40,34 @@ HTTP_SOURCE = "http:/reports"  # the dead letters' source topic for what never r
 TOPIC_OF_KIND = {"interception": INTERCEPTIONS, "vessel": VESSELS}
 
 
+STORED_ALREADY = "a report with this authority and report_id is stored already; it counts once"
+EARLIER_IN_REQUEST = "the same authority and report_id came earlier in this request; it counts once"
+
+
+class ReportKey(NamedTuple):
+    """A report's identity: a resend has the same one and counts once."""
+
+    authority: str
+    report_id: str
+
+
 @dataclass
 class Judged:
-    """One request's lines: each one's result, what to send on, and the dead letters of foreign lines."""
+    """One request's lines: each one's result, what to send on, the dead letters of foreign lines, and
+    the identity of each accepted line by its index in `results`."""
 
     results: list[dict[str, Any]] = field(default_factory=list)
     to_send: list[bytes] = field(default_factory=list)
     foreign: list[DeadLetter] = field(default_factory=list)
+    accepted: dict[int, ReportKey] = field(default_factory=dict)
+
+    def mark_stored(self, stored: Container[tuple[str, str]]) -> None:
+        """Accepted lines whose identity is stored already become `duplicate` (they are still sent on)."""
+        for index, key in list(self.accepted.items()):
+            if key in stored:
+                line = self.results[index]["line"]
+                self.results[index] = {"line": line, "result": "duplicate", "detail": STORED_ALREADY}
+                del self.accepted[index]
 
 
 JSON_TYPE = "application/json"
@@ -125,6 +146,7 @@ def judge_lines(
 ) -> Judged:
     """Each line validated as ingest will, and checked to be the centre's own."""
     judged = Judged()
+    seen: set[ReportKey] = set()
     for number, line in enumerate(lines, start=1):
         outcome = validate_report(line, kind, now, known_crossings, max_bytes, limits)
         named = authority_of(line)
@@ -145,7 +167,11 @@ def judge_lines(
         if isinstance(outcome, Rejected):
             judged.results.append({"line": number, "result": "rejected", "reason": outcome.reason.value,
                                    "field": outcome.field, "detail": outcome.detail})  # fmt: skip
+        elif (key := ReportKey(outcome.authority, outcome.report_id)) in seen:
+            judged.results.append({"line": number, "result": "duplicate", "detail": EARLIER_IN_REQUEST})
         else:
+            seen.add(key)
+            judged.accepted[len(judged.results)] = key
             judged.results.append({"line": number, "result": "accepted"})
     return judged
 
@@ -176,19 +202,39 @@ MAX_LINES = 10_000  # reports in one request
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # of one request's body (the worker refuses more with 413)
 BROKER_WAIT_S = 10.0
 RETRY_AFTER_S = 5
+STORED_WAIT_S = 2.0  # for the lookup of stored identities; past it, the lines stay `accepted`
 Publish = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+StoredKeys = Callable[[list[ReportKey]], Container[tuple[str, str]] | None]
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
 class HttpIngest:
     """The `/reports` endpoint's work: judge a centre's lines, send them on, say what became of each."""
 
-    def __init__(self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits, publish: Publish) -> None:
+    def __init__(
+        self, catalogue: Catalogue, max_bytes: int, limits: ReportLimits, publish: Publish,
+        stored_keys: StoredKeys | None = None,
+    ) -> None:  # fmt: skip
+        """`stored_keys` (on a worker that holds ClickHouse) says which identities are stored already, or
+        None when it cannot tell; it runs in a thread, once per request."""
         self.crossings = catalogue.crossing_ids
         self.max_bytes = max_bytes
         self.limits = limits
         self.publish = publish
+        self.stored_keys = stored_keys
         self.rates: dict[str, RateLimit] = {}
+
+    async def _mark_stored(self, judged: Judged) -> None:
+        """Mark the accepted lines already stored as duplicates; on any failure or delay, leave them."""
+        if self.stored_keys is None or not judged.accepted:
+            return
+        try:
+            async with asyncio.timeout(STORED_WAIT_S):
+                stored = await asyncio.to_thread(self.stored_keys, list(judged.accepted.values()))
+        except TimeoutError:
+            return
+        if stored is not None:
+            judged.mark_stored(stored)
 
     async def receive(
         self, caller: Caller, kind_name: str, body: bytes, content_type: str = "application/x-ndjson"
@@ -225,6 +271,8 @@ class HttpIngest:
             judge_lines, lines, caller.name, kind, datetime.now(UTC), self.crossings, self.max_bytes,
             self.limits, time.time_ns(),
         )  # fmt: skip
+        if not judged.foreign:
+            await self._mark_stored(judged)
         try:
             async with asyncio.timeout(BROKER_WAIT_S):
                 if judged.foreign:

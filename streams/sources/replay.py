@@ -7,7 +7,7 @@ import gzip
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 
@@ -16,14 +16,26 @@ from streams.kafka.security import Brokers, as_connection, start_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES
 
 
-def open_lines(path: Path) -> Iterator[bytes]:
-    """Non-empty lines of a JSON lines file, gzipped or not, without the newline."""
+class NumberedLine(NamedTuple):
+    """A non-empty line of a file and its number in the file, from 1."""
+
+    number: int
+    text: bytes
+
+
+def open_numbered_lines(path: Path) -> Iterator[NumberedLine]:
+    """Non-empty lines of a JSON lines file, gzipped or not, without the newline, with their numbers."""
     opener: Callable[..., IO[bytes]] = gzip.open if path.suffix == ".gz" else open  # type: ignore[assignment]
     with opener(path, "rb") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             line = line.rstrip(b"\r\n")
             if line.strip():
-                yield line
+                yield NumberedLine(number, line)
+
+
+def open_lines(path: Path) -> Iterator[bytes]:
+    """Non-empty lines of a JSON lines file, gzipped or not, without the newline."""
+    return (line.text for line in open_numbered_lines(path))
 
 
 async def replay_lines(

@@ -238,7 +238,9 @@ def add_picture_views(app: faust.App, picture: Picture) -> None:
         alert_id = request.query.get("id", "")
         try:
             async with picture.analyst.slot():
-                found = await picture.analyst.answer(lambda: picture.analyst.alerts(None, None, alert_id))
+                found = await picture.analyst.answer(
+                    lambda: picture.analyst.alerts(None, None, alert_id)["alerts"]
+                )
         except Exception as error:  # refused, timed out or busy: one line
             return web.json({"error": str(error)}, status=503)
         from schemas.codec import decode_obj

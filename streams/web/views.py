@@ -23,8 +23,9 @@ from schemas.problems import first_problem
 from schemas.rejection import RejectReason
 from schemas.validate import duplicate_key
 from streams.analyst.answers import send_answer
-from streams.analyst.counts import GroupBy, parse_duration_s
+from streams.analyst.counts import CountsAsked, GroupBy
 from streams.analyst.session import AnalystSession
+from streams.analyst.window import TimeWindow
 from streams.sinks.clickhouse.erase import ErasureRequest
 from streams.web.auth import AUDIT_SUMMARY
 from streams.web.tokens import Caller
@@ -176,33 +177,46 @@ async def analyst_answer(
         return web.json({"error": str(error)}, status=503, headers={"Retry-After": RETRY_AFTER_S})
 
 
+def _part(answer: dict[str, Any], name: str, whole: bool) -> Any:
+    """The whole answer with its window, or only its rows (the API's answer before windows)."""
+    return answer if whole else answer[name]
+
+
 def add_analyst_views(app: faust.App, analyst: AnalystSession, answered: Answered = _not_told) -> None:
-    """/counts, /alerts and /sql, on the worker that holds ClickHouse."""
+    """/counts, /alerts and /sql, on the worker that holds ClickHouse.
+
+    /counts and /alerts take `since` and `until` (an ISO time or a duration back from the newest event
+    time); they answer a list of rows, or with `window=1` {"window": {start, end, newest}, "rows" or
+    "alerts": [...]}, which says which window was used.
+    """
 
     @app.page("/counts")
     async def counts(web: View, request: Request) -> Response:
         query = request.query
         try:
             by = GroupBy(query.get("by", GroupBy.CROSSING.value))
-            since_s = parse_duration_s(query["since"]) if query.get("since") else None
+            window = TimeWindow.parse(query.get("since") or None, query.get("until") or None)
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
-        route = query.get("route") or None
+        asked = CountsAsked(by, window, query.get("route") or None, query.get("crossing") or None)
+        whole = query.get("window") == "1"
         return await analyst_answer(
-            analyst, web, request, lambda: analyst.counts(by, since_s, route), answered
+            analyst, web, request, lambda: _part(analyst.counts(asked), "rows", whole), answered
         )
 
     @app.page("/alerts")
     async def alerts(web: View, request: Request) -> Response:
         query = request.query
         try:
-            since_s = parse_duration_s(query["since"]) if query.get("since") else None
+            window = TimeWindow.parse(query.get("since") or None, query.get("until") or None)
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         kind, alert_id = query.get("kind") or None, query.get("id") or None
+        whole = query.get("window") == "1"
         return await analyst_answer(
-            analyst, web, request, lambda: analyst.alerts(since_s, kind, alert_id), answered
-        )
+            analyst, web, request, lambda: _part(analyst.alerts(window, kind, alert_id), "alerts", whole),
+            answered,
+        )  # fmt: skip
 
     @app.page("/sql")
     class Sql(View):

@@ -47,6 +47,7 @@ from streams.sinks.clickhouse.alert_table import ClickHouseAlertSink
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.erase import ErasureRequest, erased_counts
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
+from streams.sinks.clickhouse.report_keys import ClickHouseReportKeys
 from streams.sinks.clickhouse.transition_table import ClickHouseTransitionSink
 from streams.sources.http import MAX_REQUEST_BYTES, HttpIngest
 from streams.stages.handoff import HandoffReader
@@ -264,10 +265,14 @@ class Worker:
         add_metrics_view(self.app, self.metrics.exposition)
         self.metrics.live.connections = self._connections
         add_reload_view(self.app, self.reload)
-        receive = HttpIngest(
-            inputs.catalogue, inputs.settings.max_message_bytes, inputs.settings.limits,
-            self.publisher.publish_batched,
-        ).receive  # fmt: skip
+        settings = inputs.settings
+        stored = None
+        if inputs.sink is not None:  # this worker holds ClickHouse: a resend can be told cheaply
+            dsn, ca_file = settings.clickhouse_dsn, settings.clickhouse_ca_file
+            stored = ClickHouseReportKeys(lambda: connect(dsn, ca_file), settings.database).stored
+        publish = self.publisher.publish_batched
+        limits = settings.limits
+        receive = HttpIngest(inputs.catalogue, settings.max_message_bytes, limits, publish, stored).receive
         add_ingest_view(self.app, receive)
         if inputs.analyst is not None:
             add_analyst_views(self.app, inputs.analyst, self.metrics.analyst_answered)

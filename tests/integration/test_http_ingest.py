@@ -49,7 +49,7 @@ def test_a_centre_sends_its_reports_over_http_and_each_one_is_accounted_for(
     bad = orjson.dumps({**GOOD, "report_id": "h-bad", "persons": -2})
     status, answer = post(worker, CENTRE, b"\n".join([*lines, bad, lines[0]]))  # with a resend in it
     assert status == 202, answer
-    assert [r["result"] for r in answer["results"]] == ["accepted"] * 3 + ["rejected", "accepted"]
+    assert [r["result"] for r in answer["results"]] == ["accepted"] * 3 + ["rejected", "duplicate"]
     assert answer["results"][3]["reason"] == "negative_count"
     single = orjson.dumps({**GOOD, "report_id": "h-single"})
     assert post(worker, CENTRE, single, "application/json")[0] == 202

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from streams.analyst.alert_state import Ack, ClearTimes, EventClock, annotate
 from streams.delivery.silences import Silence
-from streams.sinks.clickhouse.alert_table import float32_value, read_alerts
+from streams.sinks.clickhouse.alert_table import AlertTimes, float32_value, read_alerts
 
 SILENCE_COLUMNS = ("id", "version", "kind", "zone_id", "until", "reason", "created_by", "created_at")
 VERSION_COLUMNS = (
@@ -101,12 +101,12 @@ def event_clock(client: Client, db: str) -> EventClock:
 
 
 def read_alert_view(
-    client: Client, db: str, clear: ClearTimes, since_s: int | None = None, kind: str | None = None,
+    client: Client, db: str, clear: ClearTimes, within: AlertTimes | None = None, kind: str | None = None,
     alert_id: str | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The latest state of each alert with what it means now (`annotate`); asked for by id, with
     `versions` too."""
-    alerts = read_alerts(client, db, since_s, kind, alert_id)
+    alerts = read_alerts(client, db, within, kind, alert_id)
     acks = read_acks(client, db, [a["id"] for a in alerts])
     shown = annotate(alerts, acks, read_silences(client, db), event_clock(client, db), clear)
     if alert_id is not None:

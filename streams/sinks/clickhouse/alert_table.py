@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy
 from clickhouse_connect.driver.client import Client
@@ -17,6 +17,16 @@ ALERT_COLUMNS = (
     "opened_at", "sent_at",
 )  # fmt: skip
 SELECT_ALERTS = ", ".join(ALERT_COLUMNS)
+
+
+class AlertTimes(Protocol):
+    """An absolute event-time window, [start, end), either end open (streams.analyst.window)."""
+
+    @property
+    def start(self) -> datetime | None: ...
+
+    @property
+    def end(self) -> datetime | None: ...
 
 
 class ClickHouseAlertSink:
@@ -41,18 +51,30 @@ class ClickHouseAlertSink:
         self.client.insert(f"{self.db}.alerts", rows, column_names=list(ALERT_COLUMNS))
 
 
+def newest_alert_end(client: Client, db: str) -> datetime | None:
+    """The newest alert window's end (event time), which `alerts --since 1d` counts back from; None before
+    the first alert."""
+    newest, count = client.query(f"SELECT max(window_end), count() FROM {db}.alerts").result_rows[0]
+    if not count:
+        return None
+    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+
+
 def latest_alerts_query(
-    db: str, since_s: int | None = None, kind: str | None = None, alert_id: str | None = None
+    db: str, within: AlertTimes | None = None, kind: str | None = None, alert_id: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """SQL for the latest state of each alert, newest first, optionally filtered.
 
-    `since_s` counts back from the newest alert's window end (event time), like `counts --since`.
+    `within` is an absolute window of the alerts' window end (event time), [start, end).
     """
     where: list[str] = []
     parameters: dict[str, Any] = {}
-    if since_s is not None:
-        where.append(f"window_end >= (SELECT max(window_end) FROM {db}.alerts) - INTERVAL %(since)s SECOND")
-        parameters["since"] = since_s
+    if within is not None and within.start is not None:
+        where.append("window_end >= %(start)s")
+        parameters["start"] = within.start
+    if within is not None and within.end is not None:
+        where.append("window_end < %(end)s")
+        parameters["end"] = within.end
     if kind is not None:
         where.append("kind = %(kind)s")
         parameters["kind"] = kind
@@ -71,10 +93,11 @@ def float32_value(value: float) -> float:
 
 
 def read_alerts(
-    client: Client, db: str, since_s: int | None = None, kind: str | None = None, alert_id: str | None = None
-) -> list[dict[str, Any]]:
+    client: Client, db: str, within: AlertTimes | None = None, kind: str | None = None,
+    alert_id: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """The latest state of each alert as JSON-ready dicts in the `Alert` model's shape."""
-    query, parameters = latest_alerts_query(db, since_s, kind, alert_id)
+    query, parameters = latest_alerts_query(db, within, kind, alert_id)
     result = client.query(query, parameters=parameters)
     alerts = []
     for row in result.named_results():

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from streams.analyst.counts import GroupBy, counts_query, parse_duration_s, run_counts
+from streams.analyst.counts import (
+    CountsFilter,
+    GroupBy,
+    counts_query,
+    newest_minute,
+    parse_duration_s,
+    run_counts,
+)
+from streams.analyst.window import TimeWindow
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.migrations.runner import migrate
 
@@ -25,11 +33,14 @@ def test_bad_durations_name_the_text(text: str) -> None:
 
 
 def test_counts_query_groups_and_filters_with_parameters() -> None:
-    sql, params = counts_query("borderwatch", GroupBy.CROSSING, since_s=3600, route="Western African")
+    start = datetime(2025, 4, 1, tzinfo=UTC)
+    wanted = CountsFilter(GroupBy.CROSSING, start=start, route="Western African", crossing="ES-TENERIFE")
+    sql, params = counts_query("borderwatch", wanted)
     assert "GROUP BY crossing_id, route" in sql
     assert "sum(persons)" in sql and "FROM borderwatch.crossing_counts" in sql
-    assert params == {"since": 3600, "route": "Western African"}
-    sql, params = counts_query("borderwatch", GroupBy.TYPE)
+    assert "minute >= %(start)s" in sql and "crossing_id = %(crossing)s" in sql and "%(end)s" not in sql
+    assert params == {"start": start, "route": "Western African", "crossing": "ES-TENERIFE"}
+    sql, params = counts_query("borderwatch", CountsFilter(GroupBy.TYPE))
     assert "WHERE" not in sql and "GROUP BY incident_type" in sql and params == {}
 
 
@@ -55,8 +66,9 @@ def test_since_counts_back_from_the_newest_report_of_a_sample_a_year_old(tmp_pat
          [datetime(2025, 3, 1, 10, tzinfo=UTC), "ES-CEUTA-LAND", "Western Mediterranean", "other", 1, 11]],
         column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
     )  # fmt: skip
-    week = run_counts(client, "borderwatch", GroupBy.CROSSING, since_s=7 * 86400)
+    window = TimeWindow.parse("7d", None).resolve(newest_minute(client, "borderwatch"))
+    week = run_counts(client, "borderwatch", CountsFilter(start=window.start))
     assert [(r["reports"], r["persons"]) for r in week] == [(2, 12)]
-    everything = run_counts(client, "borderwatch", GroupBy.CROSSING)
+    everything = run_counts(client, "borderwatch", CountsFilter())
     assert [(r["reports"], r["persons"]) for r in everything] == [(3, 23)]
     client.close()
