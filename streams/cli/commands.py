@@ -80,6 +80,7 @@ def _version(asked: bool) -> None:
 
 @cli.callback()
 def _options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
     ] = False,
@@ -91,6 +92,11 @@ def _options(
     """borderwatch: border incident reports in, exact counts per crossing out."""
     if config is not None:
         os.environ[CONFIG_VARIABLE] = str(config)  # read by Settings, here and in the workers it starts
+    if ctx.invoked_subcommand != "config":  # `config check` lists them itself, with the settings in force
+        from streams.config.sources import unknown_names
+
+        for warning in unknown_names(Settings.model_fields, os.environ, {}):
+            err.print(f"[bold yellow]warning:[/] {warning}")
 
 
 def fail(message: str) -> typer.Exit:
