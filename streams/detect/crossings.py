@@ -24,6 +24,7 @@ from streams.detect.baseline import Baselines, Learned
 from streams.detect.boats import large_boats
 from streams.detect.clock import EventClock
 from streams.detect.findings import Finding
+from streams.detect.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
 from streams.detect.seed import DAY_S, day_of
 from streams.detect.surge import WindowTest
 from streams.detect.thresholds import SURGE_MAX_SCALE_H, Thresholds
@@ -133,6 +134,7 @@ class CrossingContext:
 
     thresholds: Thresholds
     baselines: Baselines
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
 
 
 @dataclass(frozen=True)
