@@ -54,7 +54,9 @@ its `alerts` table (through the worker's SQL API, every version still stored):
 - An episode is matched by the `surge` and `mass_attempt` alerts at its crossing
   whose event-time window overlaps the episode's span; its first alert and its
   first state at high or very high are the earliest of their states at or after
-  the onset. Caught: high or very high within 6 h of onset (TARGET_S).
+  the onset. Caught: at least medium within 6 h (TARGET_S) of the onset of its
+  first wave, and high or very high within 6 h of the onset of its largest wave
+  (the wave with the most persons; a high state before that onset meets it).
 - A false alert is a `surge` or `mass_attempt` alert id (one id is one alert,
   whatever its versions) whose window overlaps no episode at its crossing, each
   span widened by MARGIN_S (24 h) either side: the sources give days, not hours.
@@ -102,6 +104,7 @@ MARGIN_S = 24 * 3600.0
 SURGE_KINDS = frozenset({"surge", "mass_attempt", "large_boat"})
 IMPACTS = ("low", "medium", "high", "very_high")
 HIGH = IMPACTS.index("high")
+MEDIUM = IMPACTS.index("medium")
 AUTHORITIES = {"ESP": "ES-GC", "MAR": "MA-FAR", "ITA": "IT-GDF", "MLT": "MT-AFM", "GRC": "GR-HCG"}
 LAND_AUTHORITIES = {"GRC": "GR-HP"}  # the Hellenic Police guards the land border, the coast guard the sea
 BOAT_TYPES = {
@@ -190,6 +193,11 @@ class Episode:
     def onset(self) -> datetime:
         """Start of the first wave (in the episode's own year)."""
         return min(w.start for w in self.waves)
+
+    @property
+    def largest_onset(self) -> datetime:
+        """Start of the wave with the most persons (the first of equals)."""
+        return max(self.waves, key=lambda w: (w.persons, -w.start.timestamp())).start
 
     @property
     def end(self) -> datetime:
@@ -493,12 +501,31 @@ class EpisodeResult:
     alert_ids: list[str] = field(default_factory=list)
     impact: str | None = None
     first_alert_s: float | None = None
-    first_high_s: float | None = None
+    first_medium_s: float | None = None  # at least medium, from the onset of the first wave
+    first_high_s: float | None = None  # high or very high, from the onset of the first wave
+
+    @property
+    def high_after_largest_s(self) -> float | None:
+        """High or very high, from the onset of the largest wave (negative: before it began)."""
+        if self.first_high_s is None:
+            return None
+        return self.first_high_s - (self.episode.largest_onset - self.episode.onset).total_seconds()
+
+    @property
+    def medium_met(self) -> bool:
+        """At least medium within TARGET_S of the onset of the first wave."""
+        return self.first_medium_s is not None and self.first_medium_s <= TARGET_S
+
+    @property
+    def high_met(self) -> bool:
+        """High or very high within TARGET_S of the onset of the largest wave."""
+        after = self.high_after_largest_s
+        return after is not None and after <= TARGET_S
 
     @property
     def caught(self) -> bool:
-        """High or very high within TARGET_S of onset."""
-        return self.first_high_s is not None and self.first_high_s <= TARGET_S
+        """Both targets: at least medium within 6 h of the first wave, high within 6 h of the largest."""
+        return self.medium_met and self.high_met
 
 
 @dataclass(frozen=True)
@@ -575,6 +602,8 @@ def _match(
             continue
         if result.first_alert_s is None or after < result.first_alert_s:
             result.first_alert_s = after
+        if rank >= MEDIUM and (result.first_medium_s is None or after < result.first_medium_s):
+            result.first_medium_s = after
         if rank >= HIGH and (result.first_high_s is None or after < result.first_high_s):
             result.first_high_s = after
 
@@ -601,13 +630,41 @@ def render(score: Score, places: Sequence[str]) -> list[str]:
             target = "met" if r.caught else "missed"
             lines.append(
                 f"  {r.episode.name} (onset {_stamp(r.episode.onset)}, {r.episode.persons:,} persons): "
-                f"impact {r.impact or 'none'}, first alert {minutes(r.first_alert_s)}, high or very high "
-                f"{minutes(r.first_high_s)}; 6 h target {target} ({len(r.alert_ids)} alerts)"
+                f"impact {r.impact or 'none'}, first alert {minutes(r.first_alert_s)}, medium "
+                f"{minutes(r.first_medium_s)}, high or very high {minutes(r.first_high_s)}; "
+                f"6 h target {target} ({len(r.alert_ids)} alerts)"
             )
+    lines += episode_table(score)
     lines.append(
         f"episodes caught: {score.caught}/{len(score.episodes)}, "
         f"false surges per month: {score.false_per_month:.1f}"
     )
+    return lines
+
+
+def episode_table(score: Score) -> list[str]:
+    """The targets per episode as a Markdown table: at least medium within 6 h of the first wave's
+    onset, high or very high within 6 h of the largest wave's onset (times from each onset)."""
+
+    def minutes(s: float | None) -> str:
+        return "never" if s is None else f"{s / 60:+.0f} min"
+
+    lines = [
+        "",
+        "| episode | first wave | largest wave | >= medium from first | >= high from largest "
+        "| impact | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in score.episodes:
+        e = r.episode
+        met = "yes" if r.caught else "no (" + ", ".join(
+            what for what, ok in (("medium", r.medium_met), ("high", r.high_met)) if not ok
+        ) + ")"  # fmt: skip
+        lines.append(
+            f"| {e.name} | {_stamp(e.onset)} | {_stamp(e.largest_onset)} | {minutes(r.first_medium_s)} | "
+            f"{minutes(r.high_after_largest_s)} | {r.impact or 'none'} | {met} |"
+        )
+    lines.append("")
     return lines
 
 
