@@ -242,6 +242,21 @@ EPISODES: tuple[Episode, ...] = (
          Wave(_utc("2022-06-24T05:30"), 1.5, 500, group=(50, 30))),
     ),
     Episode(
+        "melilla-2022-03", "Melilla fence 2-3 Mar 2022", "ES-MELILLA-LAND",
+        ("Government Delegation in Melilla via The Limited Times (El País), 2 Mar 2022: some 2,500 people, "
+         "groups seen approaching the fence around 09:00, the bulk of the 491 entries between 09:30 and "
+         "09:40 (https://newsrnd.com/news/2022-03-02-some-2-500-people-try-to-access-melilla-by-jumping-"
+         "over-the-fence.BkeS16dpgc.html)",
+         "AP via The Washington Post, 8 Mar 2022: 2,500 tried, 491 got across; a day later another push by "
+         "some 1,200 people, 380 crossings (https://www.washingtonpost.com/world/1000-migrants-fail-in-"
+         "attempt-to-reach-spanish-enclave/2022/03/08/2a475c26-9eca-11ec-9438-255709b6cddc_story.html)"),
+        "09:00 CET taken as 08:00 UTC, the 2,500 attempting over the next hour; the next day's 1,200 at the "
+        "same time of day (the sources give no hour), also over an hour; groups of 50 +- 30 persons per "
+        "report, as for Melilla in June",
+        (Wave(_utc("2022-03-02T08:00"), 1, 2500, group=(50, 30)),
+         Wave(_utc("2022-03-03T08:00"), 1, 1200, group=(50, 30))),
+    ),
+    Episode(
         "ceuta-2021-05", "Ceuta 17-18 May 2021", "ES-CEUTA-LAND",
         ("laSexta via bcfocus, 18 May 2021: more than 5,000 in less than 24 hours, swimming to Tarajal "
          "(https://bcfocus.com/the-austere-images-of-the-incessant-net-of-migrants-towards-the-coast-of-ceuta/)",
