@@ -63,6 +63,7 @@ its `alerts` table (through the worker's SQL API, every version still stored):
   False alerts per month are those ids over the year's 12 months.
 
 Run: python scripts/evaluate_alerts.py [--seed 2023] [--year 2023] [--batch-size N] [--data-dir D] [--keep]
+     [--in-process] (the detection step alone, in this process: seconds, for trying a setting)
 """
 
 from __future__ import annotations
@@ -810,6 +811,50 @@ def replay_through_worker(
     return list(states.values()), status
 
 
+def replay_in_process(feed: Feed, batch_size: int | None = None) -> tuple[list[AlertState], dict[str, Any]]:
+    """The reports through the worker's own crossing detector (TrackDetector) in this process.
+
+    No broker, no ClickHouse: the detection step alone, fed as the ingest stage
+    feeds it (one partition, arrival order, `batch_size` reports per batch,
+    default 2,000 as the worker's batches). Seconds instead of minutes, for
+    trying a setting; the figures of record come from the worker.
+    """
+    from geo.catalogue import builtin_path, load_catalogue
+    from geo.ports import load_ports
+    from streams.config.settings import Settings
+    from streams.detect.columns import SIGHTING_COLUMNS, DetectBatch, SightingRow
+    from streams.detect.runtime import TrackDetector
+    from streams.detect.watchlist import WatchListFile
+
+    zones = load_catalogue(builtin_path()).crossings
+    rows = [
+        SightingRow(
+            event_id=f"{r['authority']}:{r['report_id']}", crossing=r["crossing_id"],
+            crossing_kind=str(zones.props[zones.position[r["crossing_id"]]]["kind"]),
+            route=str(zones.props[zones.position[r["crossing_id"]]]["route"]),
+            ts=datetime.fromisoformat(r["observed_at"]).timestamp(), persons=r["persons"], lat=None, lon=None,
+            reported=arrival_s(r),
+        )
+        for r in feed.reports
+    ]  # fmt: skip
+    detector = TrackDetector(
+        Settings().detect, load_catalogue(builtin_path()), load_ports(), WatchListFile(None), partitions=1
+    )
+    tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
+    states, wall, size = [], time.time(), batch_size or 2000
+    for start in range(0, len(rows), size):
+        batch = DetectBatch()
+        for name, values in zip(SIGHTING_COLUMNS, zip(*rows[start : start + size])):
+            batch.sightings[name] = list(values)
+        wall += 0.05
+        for a in detector.on_batch(0, batch, wall, *tables).alerts:
+            window = (a.window_start.timestamp(), a.window_end.timestamp())
+            kind, impact = a.kind.value, a.impact.value
+            states.append(AlertState(a.id, a.version, kind, impact, a.zone_id, *window, tuple(a.event_ids)))
+    status = {"events": len(rows), "detect": {"too_late": detector.stats.too_late}}
+    return states, status
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2023, help="seed of every random draw")
@@ -821,6 +866,10 @@ def main() -> None:
     parser.add_argument(
         "--batch-size", type=int, help="reports per worker batch (1: as live); default the worker's own"
     )
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="only the detection step, in this process (seconds; settings from BORDERWATCH_DETECT__*)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
         parser.error(f"--data-dir {str(args.data_dir)!r} is not empty: an evaluation needs a fresh one")
@@ -831,19 +880,24 @@ def main() -> None:
     persons = sum(r["persons"] for r in feed.reports)
     log(f"feed: {len(feed.reports):,} reports, {persons:,} persons ({feed.background_persons:,} background, "
         f"{len(feed.episodes)} episodes), year {args.year}, seed {args.seed}")  # fmt: skip
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="evaluate-alerts-"))
-    try:
-        states, status = replay_through_worker(feed, data_dir, args.batch_size)
-    finally:
-        if args.data_dir is None and not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        else:
-            log(f"data kept in {data_dir}")
+    if args.in_process:
+        states, status = replay_in_process(feed, args.batch_size)
+    else:
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="evaluate-alerts-"))
+        try:
+            states, status = replay_through_worker(feed, data_dir, args.batch_size)
+        finally:
+            if args.data_dir is None and not args.keep:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            else:
+                log(f"data kept in {data_dir}")
     if status.get("rejects"):
         log(f"warning: the worker rejected {status['rejects']} reports")
     too_late = status.get("detect", {}).get("too_late", 0)
     score = score_alerts(states, feed.episodes, arrivals(feed.reports))
     batching = "default batches" if args.batch_size is None else f"batch size {args.batch_size}"
+    if args.in_process:
+        batching += ", detection in process"
     print(f"year {args.year}, seed {args.seed}, {batching}: {len(feed.reports):,} reports "
           f"({persons:,} persons), "
           f"{status.get('events', 0):,} stored, {too_late:,} too late for detection; "
