@@ -43,8 +43,7 @@ def test_high_late_after_the_largest_wave_or_medium_late_after_the_first_is_miss
     table = episode_table(score_alerts([_surge(1, "medium", "a")], [LAMPEDUSA], arrivals))
     assert (
         "| Lampedusa | 2023-09-10T22:00:00Z | 2023-09-11T22:00:00Z | +420 min | never | medium "
-        "| no (medium, high) |"
-        in table
+        "| no (medium, high) |" in table
     )
 
 
