@@ -24,6 +24,7 @@ from streams.detect.baseline import Baselines, Learned
 from streams.detect.boats import large_boats
 from streams.detect.clock import EventClock
 from streams.detect.findings import Finding
+from streams.detect.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule
 from streams.detect.seed import DAY_S, day_of
 from streams.detect.surge import WindowTest
 from streams.detect.thresholds import SURGE_MAX_SCALE_H, Thresholds
@@ -133,6 +134,7 @@ class CrossingContext:
 
     thresholds: Thresholds
     baselines: Baselines
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT_RULES
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,20 @@ def size_impact(counts: tuple[int, int], expected: tuple[float, float], t: Thres
 LEVELS = tuple(Impact)
 
 
+def _gated_by_size(test: WindowTest, observed: int, impact: Impact, t: Thresholds) -> bool:
+    """A window high or very high by size needs less rarity to be a surge (`surge_gate_p_by_size`).
+
+    The cost of a miss grows with the incident, the cost of a false alarm does
+    not (EUROSUR weighs risk as likelihood and impact): 5,000 persons where 350
+    are expected is not rare at a crossing whose month held days of 1,700, but
+    a centre that waits for it to be rare waits a day.
+    """
+    if impact.rank < Impact.HIGH.rank:
+        return False
+    gate = t.surge_gate_p_by_size[impact.rank - Impact.HIGH.rank]
+    return gate > t.surge_p[0] and test.probability(observed) <= gate
+
+
 def _surges(
     crossing: str,
     route: str,
@@ -334,15 +350,16 @@ def _surges(
             observed = sums.between(end - hours * HOUR_S, end)
             tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
             expected = (tests[0].expected, tests[1].expected)
+            impact = size_impact(observed, expected, t)
             for metric in (0, 1):
                 if observed[metric] < minimums[metric]:
                     continue  # no surge however unusual: no baseline needed
                 test = tests[metric]
-                if test.impact(observed[metric]) is None:
+                rare = test.impact(observed[metric]) is not None
+                if not (rare or _gated_by_size(test, observed[metric], impact, t)):
                     continue
                 if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                     continue  # a week-long window counts only while its last day is above normal too
-                impact = size_impact(observed, expected, t)
                 window = _Window(hours, metric, observed[metric], test, impact, observed, expected)
                 if best is None or window.strength > best.strength:
                     best = window

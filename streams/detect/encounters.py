@@ -151,7 +151,7 @@ def detect_encounters(
 ) -> list[Finding]:
     """Update the cell with its fixes, oldest first; report meetings that start, end or resume."""
     findings: list[Finding] = []
-    dark, adopted = _special(state)
+    dark = _dark(state)
     for fix in sorted(fixes, key=lambda f: f.ts):
         previous = state.vessels.get(fix.vessel)
         if previous is not None and fix.ts <= previous.ts:
@@ -159,10 +159,15 @@ def detect_encounters(
         if previous is not None and fix.ts - previous.ts > t.encounter_max_dt_s:
             # Back after a silence: its pairs are settled (ended, or dark) before this fix counts.
             findings.extend(_settle(state, fix.ts, t))
-            dark, adopted = _special(state)
+            dark = _dark(state)
         speed = fix.sog
-        if math.isnan(speed) and previous is not None:
-            speed = knots(distance_m(previous.lat, previous.lon, fix.lat, fix.lon), fix.ts - previous.ts)
+        if previous is not None:
+            moved_m = distance_m(previous.lat, previous.lon, fix.lat, fix.lon)
+            implied_kn = knots(moved_m, fix.ts - previous.ts)
+            if moved_m > t.speed_min_distance_m and implied_kn > t.max_speed_kn:
+                continue  # a jittered fix (implausible_speed reports it): it moves no pair apart
+            if math.isnan(speed):
+                speed = implied_kn
         state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, fix.home)
         mine = [p for p in dark if fix.vessel in p.split("|")]
         if mine:
@@ -170,17 +175,19 @@ def detect_encounters(
                 record = state.pairs.get(pair)
                 if isinstance(record, DarkPair):
                     findings.extend(_back(pair, record, fix, state, t))
-            dark, adopted = _special(state)
+            dark = _dark(state)
         for other, seen in list(state.vessels.items()):
             if other == fix.vessel or abs(fix.ts - seen.ts) > t.encounter_max_dt_s:
                 continue
             first_home = fix.home if fix.vessel < other else seen.home
-            if not (first_home or adopted):
+            if not (first_home or state.pairs):
                 continue
             first, second = sorted((fix.vessel, other))
             pair = f"{first}|{second}"
             record = state.pairs.get(pair)
-            if isinstance(record, DarkPair) or not (first_home or (record and record.flag == ADOPTED)):
+            # A pair is opened in the home cell of its first vessel, and judged wherever a record of it
+            # is kept: a moored vessel's fixes jitter across a cell edge, and its pair stays one pair.
+            if isinstance(record, DarkPair) or not (first_home or record):
                 continue
             speeds = (speed, seen.speed_kn) if first == fix.vessel else (seen.speed_kn, speed)
             close = distance_m(fix.lat, fix.lon, seen.lat, seen.lon) <= t.encounter_distance_m
@@ -189,10 +196,9 @@ def detect_encounters(
     return findings
 
 
-def _special(state: CellState) -> tuple[list[str], bool]:
-    """The dark pairs, and whether any pair is adopted (both rare: most cells have neither)."""
-    flags = [(p, r.flag) for p, r in state.pairs.items() if r.flag >= ADOPTED]
-    return [p for p, flag in flags if flag == DARK], any(flag == ADOPTED for _, flag in flags)
+def _dark(state: CellState) -> list[str]:
+    """The dark pairs (rare: most cells have none)."""
+    return [p for p, r in state.pairs.items() if r.flag == DARK]
 
 
 def _judge(
@@ -296,10 +302,10 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
 
 
 def _dark_record(pair: str, record: ClosePair, vessels: Mapping[str, CellVessel]) -> DarkPair | None:
-    """An encounter both of whose vessels went silent here (the first last seen in this, its home cell)."""
+    """An encounter both of whose vessels went silent here (every cell that keeps the pair sees it)."""
     a, b = pair.split("|")
     fix_a, fix_b = vessels.get(a), vessels.get(b)
-    if fix_a is None or fix_b is None or not fix_a.home or max(fix_a.ts, fix_b.ts) > record.last_ts:
+    if fix_a is None or fix_b is None or max(fix_a.ts, fix_b.ts) > record.last_ts:
         return None
     last_a, last_b = LastFix(fix_a.ts, fix_a.lat, fix_a.lon), LastFix(fix_b.ts, fix_b.lat, fix_b.lon)
     return DarkPair(record.start_ts, record.last_ts, last_a, last_b)

@@ -268,9 +268,13 @@ class CellDetector:
             # One fix at a time, oldest first, on the cell's own clock (its newest fix; wall time
             # while live): what other cells of the partition see never settles this cell's pairs.
             cell_ts = max((v.ts for v in state.vessels.values()), default=-math.inf)
+            # Within the batch the cell's clock is its fixes' own time: a batch of two hours read live
+            # must not age its first fixes by the batch's end. The live clock counts once, after them.
             for fix in sorted(fixes, key=lambda f: f.ts):
                 cell_ts = max(cell_ts, fix.ts)
-                findings += detect_encounters(cell, [fix], state, max(cell_ts, live_ts), t, self.ports)
+                findings += detect_encounters(cell, [fix], state, cell_ts, t, self.ports)
+            if live_ts > cell_ts:
+                findings += detect_encounters(cell, [], state, live_ts, t, self.ports)
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             elif stored:

@@ -29,6 +29,7 @@ from streams.detect.crossings import (
     detect_crossing,
 )
 from streams.detect.grouping import Group, group_findings
+from streams.detect.inhibit import firing_of_group, inhibit
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def run_crossing(
                     open_groups.pop(group_id, None)
                 else:
                     open_groups[group_id] = group
-            alerts += published
+            sources = filter(None, map(firing_of_group, open_groups.values()))
+            alerts += inhibit(published, sources, ctx.inhibit_rules)
     if state is None or history is None:
         raise ValueError(f"crossing {where.crossing!r}: no state and no sightings to start one")
     state.clock = clock

@@ -45,6 +45,12 @@ class Thresholds(BaseModel):
         description="tail probability a window's count must be at or below for impact low, medium, high, "
         "very high",
     )
+    surge_gate_p_by_size: tuple[float, float] = Field(
+        (1e-4, 1e-4),
+        description="a window high, or very high, by size is a surge at this tail probability already "
+        "(surge_p's first level for the rest); the default loosens nothing: (1e-3, 1e-2) catches the sea "
+        "episodes' largest waves earlier but cries wolf at Lampedusa (docs/detectors.md, Surges)",
+    )
     surge_size_ratio: tuple[float, float, float] = Field(
         (2.0, 3.0, 5.0),
         description="times the expected count (persons or boats) a surge must reach for impact medium, high, "
@@ -99,6 +105,13 @@ class Thresholds(BaseModel):
     def _levels_rise(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if not all(0 < p <= 0.02 for p in value) or list(value) != sorted(value, reverse=True):
             raise ValueError("surge_p must fall from low to very high, each in (0, 0.02]")
+        return value
+
+    @field_validator("surge_gate_p_by_size")
+    @classmethod
+    def _gate_loosens(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(0 < p <= 0.05 for p in value) or list(value) != sorted(value):
+            raise ValueError("surge_gate_p_by_size must rise from high to very high, each in (0, 0.05]")
         return value
 
     @field_validator("surge_size_ratio", "large_boat_ratio")

@@ -89,7 +89,7 @@ def test_meeting_for_exactly_the_minimum_time_is_reported_once_and_resolves_on_s
     minutes = range(0, 11)  # 0 .. 10 min: exactly encounter_min_s
     mother = [(T0 + m * 60, *MOTHER, 0.5) for m in minutes]
     gofast = [(T0 + m * 60 + 1, *offset(*MOTHER, 400), 1.0) for m in minutes]
-    gone = (T0 + 11 * 60 + 1, *offset(*MOTHER, 5000), 30.0)
+    gone = (T0 + 15 * 60 + 1, *offset(*MOTHER, 5000), 30.0)  # 5 km in 5 min: a plausible 32 kn
     found = run({"mmsi:1": mother, "mmsi:2": [*gofast, gone]})
     assert found == [
         (AlertKind.ENCOUNTER, True, "mmsi:1|mmsi:2"),
@@ -236,7 +236,7 @@ def test_the_home_cell_of_the_return_cannot_know_of_the_dark_so_it_only_adds_to_
     back(tracks, DARK_TS + 3 * H, north, apart_m=300)
     tracks["a"] += [(DARK_TS + 3 * H + m * 60, *north, 0.3) for m in range(1, 13)]
     tracks["b"] += [(DARK_TS + 3 * H + m * 60 + 1, *offset(*north, 300), 0.4) for m in range(1, 12)]
-    tracks["b"].append((DARK_TS + 3 * H + 721, *offset(*north, 300, 2000), 9.0))  # b leaves after 12 min
+    tracks["b"].append((DARK_TS + 3 * H + 721, *offset(*north, 300, 1000), 9.0))  # b leaves (1 km in 1 min)
     found = feed(tracks)
     # 720:-71 (a's home now) starts its own record and, after encounter_min_s, reports an encounter:
     # for the same group, still open, so an update at a lower impact, not a second alert. Both cells
