@@ -17,7 +17,10 @@ In one run, on one Tansu broker:
    detected, the least of the runs compared.
 Prints events/s, CPU seconds and peak RSS of each worker, latency p50/p99, and
 the detectors' added cost per report.
+With `--profile out.svg`, py-spy samples the spine worker while it handles the N
+reports and writes a flame graph (`out.txt`: py-spy's raw collapsed stacks).
 Run: python scripts/bench_spine.py [--reports 60000] [--rate 2000] [--seconds 20] [--part all|spine|detectors]
+     [--profile out.svg]
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,7 +122,7 @@ def measure_baseline(broker_url: str, count: int) -> tuple[float, float, float]:
 
 
 def measure_spine(
-    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float
+    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float, profile: Path | None = None
 ) -> dict[str, float]:
     """The worker's CPU from its first answer (imports and start done; the group join, the batches and
     one /status a second included) until every report is handled; the rate between its first and last
@@ -124,9 +130,12 @@ def measure_spine(
     worker, base = start_bench_worker(broker_url, data_dir, worker_id="bench-spine")
     try:
         process = psutil.Process(worker.pid)
+        spy = start_profile(worker.pid, profile) if profile else None
         cpu0 = sum(process.cpu_times()[:2])
         poll_status(base, lambda s: s.get("processed", 0) >= count)
         cpu = sum(process.cpu_times()[:2]) - cpu0
+        if spy is not None:
+            stop_profile(spy)
         span = insert_span(base)
         result = {"rate": span.rate, "cpu": cpu, "cpu_us": 1e6 * cpu / count, "rss": peak_rss_mb(worker.pid)}
 
@@ -142,6 +151,42 @@ def measure_spine(
         return result
     finally:
         stop_process(worker)
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker (100 samples/s, every thread, the GIL not required) into a flame graph."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install -e '.[dev]'")
+    fmt = "raw" if out.suffix == ".txt" else "flamegraph"  # raw: collapsed stacks, for counting
+    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt, "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profile(spy: subprocess.Popen[bytes]) -> None:
+    """SIGINT: py-spy writes its file and exits."""
+    spy.send_signal(signal.SIGINT)
+    _, err = spy.communicate(timeout=120)
+    if spy.returncode not in (0, -signal.SIGINT):
+        raise SystemExit(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+
+
+def top_frames(raw: Path, n: int = 10) -> list[tuple[str, float, float]]:
+    """From py-spy's raw stacks: the `n` functions with the most samples anywhere on the stack, as
+    (function, % of samples on the stack, % at its top)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]  # a function, not a line
+        samples = int(count)
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    ranked = sorted(inclusive, key=lambda f: (-own.get(f, 0), -inclusive[f]))[:n]
+    return [(f, 100 * inclusive[f] / total, 100 * own.get(f, 0) / total) for f in ranked]
 
 
 def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors: bool) -> dict[str, float]:
@@ -200,6 +245,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--part", choices=("all", "spine", "detectors"), default="all")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each detectors configuration")
+    parser.add_argument(
+        "--profile", type=Path, help="write a py-spy flame graph of the spine worker from its first "
+        "answer until every report is handled (out.txt: raw stacks, top 10 printed)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.part in ("all", "spine"):
         bench_spine(args)
@@ -216,7 +265,9 @@ def bench_spine(args: argparse.Namespace) -> None:
         base_rate, base_cpu, base_rss = measure_baseline(broker.url, len(lines))
         print(f"baseline (naive per-event Faust agent): {1e6 * base_cpu / len(lines):.0f} CPU µs per report, "
               f"{base_rate:,.0f} events/s, {base_cpu:.1f} CPU s, peak RSS {base_rss:.0f} MB")  # fmt: skip
-        spine = measure_spine(broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds)
+        spine = measure_spine(
+            broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds, args.profile
+        )
         print(f"spine (validate, enrich, ClickHouse, events.enriched): {spine['cpu_us']:.0f} CPU µs per "
               f"report ({spine['cpu']:.1f} CPU s from the worker's first answer, group join and one /status "
               f"a second included), {spine['rate']:,.0f} events/s between the first and last insert, "
@@ -225,6 +276,12 @@ def bench_spine(args: argparse.Namespace) -> None:
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
               f"p99 {spine['p99']:.0f} ms")  # fmt: skip
         print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
+        if args.profile is not None and args.profile.suffix == ".txt":
+            print("top 10 functions by own samples (% of samples on the stack / at its top):")
+            for frame, on_stack, at_top in top_frames(args.profile):
+                print(f"  {on_stack:5.1f}% / {at_top:5.1f}%  {frame}")
+        elif args.profile is not None:
+            print(f"flame graph: {args.profile}")
 
 
 def bench_detectors(args: argparse.Namespace) -> None:
