@@ -44,11 +44,10 @@ class InsertSpan(NamedTuple):
 def insert_span(api: WorkerApi, since_ms: int = 0) -> InsertSpan:
     """From ClickHouse's insert times (ms): a rate that no poll interval blurs. The first insert's
     reports are left out, since their processing started before the span does."""
+    since = f"inserted_at >= fromUnixTimestamp64Milli({since_ms})"
     answer = api.sql(
-        "SELECT countIf(inserted_at > first), dateDiff('millisecond', first, max(inserted_at)) "
-        "FROM borderwatch.events, (SELECT min(inserted_at) AS first FROM borderwatch.events "
-        f"WHERE inserted_at >= fromUnixTimestamp64Milli({since_ms})) "
-        f"WHERE inserted_at >= fromUnixTimestamp64Milli({since_ms})"
+        f"SELECT countIf(inserted_at > (SELECT min(inserted_at) FROM borderwatch.events WHERE {since})), "
+        f"dateDiff('millisecond', min(inserted_at), max(inserted_at)) FROM borderwatch.events WHERE {since}"
     )
     if "error" in answer:
         raise RuntimeError(answer["error"])

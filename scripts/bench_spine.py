@@ -171,15 +171,22 @@ def stop_profile(spy: subprocess.Popen[bytes]) -> None:
         raise SystemExit(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
 
 
+# Leaves where a thread waits, which py-spy does not always see as idle: the thread pool's queue, the
+# event loop's epoll, a lock.
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)", "select (selectors.py)", "wait (threading.py)")
+
+
 def top_frames(raw: Path, n: int = 10) -> list[tuple[str, float, float]]:
-    """From py-spy's raw stacks: the `n` functions with the most samples anywhere on the stack, as
-    (function, % of samples on the stack, % at its top)."""
+    """From py-spy's raw stacks, waiting left out: the `n` functions with the most samples at the top
+    of the stack, as (function, % of busy samples on the stack, % at its top)."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]  # a function, not a line
+        if any(wait in frames[-1] for wait in IDLE_LEAVES):
+            continue
         samples = int(count)
         total += samples
         for frame in set(frames):
@@ -277,7 +284,10 @@ def bench_spine(args: argparse.Namespace) -> None:
               f"p99 {spine['p99']:.0f} ms")  # fmt: skip
         print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
         if args.profile is not None and args.profile.suffix == ".txt":
-            print("top 10 functions by own samples (% of samples on the stack / at its top):")
+            print(
+                "top 10 functions by own samples, waiting left out (% of busy samples on the stack / "
+                "at its top):"
+            )
             for frame, on_stack, at_top in top_frames(args.profile):
                 print(f"  {on_stack:5.1f}% / {at_top:5.1f}%  {frame}")
         elif args.profile is not None:
