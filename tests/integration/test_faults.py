@@ -29,6 +29,7 @@ from streams.sources.replay import replay_lines
 from streams.stages.ingest import Ingest
 from streams.stages.runner import StageCounts, run_batches
 from streams.stages.store import Store
+from streams.worker.health import Health
 from streams.worker.supervise import retry_faults
 from tests.integration.faults import FaultProxy
 from tests.integration.test_counts import stored_counts
@@ -147,7 +148,7 @@ def test_a_clickhouse_fault_within_the_limit_is_retried_and_every_report_is_stor
     migrate(real, db)
     client = FailingClient(real)
     store = Store(ClickHouseIncidentSink(client, db), CATALOGUE, 2, Thresholds(), detectors=False)  # type: ignore[arg-type]
-    health: dict[str, str] = {}
+    health = Health()
     seen: set[str] = set()
 
     async def run() -> None:
@@ -174,7 +175,7 @@ def test_a_clickhouse_fault_within_the_limit_is_retried_and_every_report_is_stor
             async with asyncio.timeout(120):
                 while counts.processed < len(lines):
                     assert not stage.done(), stage.result()
-                    seen.add(health.get("ingest", "ok").split(":")[0])
+                    seen.add(health.of("ingest").state.value)
                     await asyncio.sleep(0.05)
         finally:
             stage.cancel()
@@ -182,7 +183,7 @@ def test_a_clickhouse_fault_within_the_limit_is_retried_and_every_report_is_stor
             await publisher.stop()
 
     asyncio.run(run())
-    assert "degraded" in seen and health["ingest"] == "ok", (seen, health)
+    assert "degraded" in seen and str(health.of("ingest")) == "ok", (seen, health.as_dict())
     assert client.failures > 2 and client.lost_answers == 3
     assert real.query(f"SELECT count() FROM {db}.events").result_rows == [(reports,)]
     rows = real.query(
