@@ -282,7 +282,7 @@ def bench_spine(args: argparse.Namespace) -> None:
         print(f"report-to-ClickHouse latency at {args.rate:,.0f} reports/s over {args.seconds:.0f} s "
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
               f"p99 {spine['p99']:.0f} ms")  # fmt: skip
-        print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
+        print(f"spine/baseline CPU per report: {spine['cpu_us'] / (1e6 * base_cpu / len(lines)):.2f}")
         if args.profile is not None and args.profile.suffix == ".txt":
             print(
                 "top 10 functions by own samples, waiting left out (% of busy samples on the stack / "
