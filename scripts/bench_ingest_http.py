@@ -23,6 +23,7 @@ import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.bench_clock import POLL_S
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import free_port, start_local_broker
@@ -88,7 +89,7 @@ def main() -> None:
         try:
             api: WorkerApi = wait_for_worker(process, f"http://127.0.0.1:{port}", data_dir, log)
             while (api.get("/health") or {}).get("healthy") is not True:
-                time.sleep(0.5)  # until every part runs: ingest has joined its group
+                time.sleep(POLL_S)  # until every part runs: ingest has joined its group
             elapsed, posted = asyncio.run(send_all(f"http://127.0.0.1:{port}/reports", tokens, per_centre,
                                                    args.batch))  # fmt: skip
             total = len(posted)
@@ -96,7 +97,7 @@ def main() -> None:
             while int((api.get("/status") or {}).get("events", 0)) < total:
                 if time.monotonic() > deadline:
                     raise SystemExit("the reports did not all reach ClickHouse within 10 minutes")
-                time.sleep(0.5)
+                time.sleep(POLL_S)
             rows = api.sql("SELECT report_id, toUnixTimestamp64Milli(inserted_at) FROM borderwatch.events")[
                 "rows"
             ]

@@ -2,14 +2,17 @@
 
 1. Throughput: N interception reports (the sample feed's generator) on a fresh
    Tansu broker with 8 partitions, through one `all` worker, then through a
-   sink and 1 or 2 `process` workers. Reports/s from the first stored report
-   until every one is handled, and the CPU of all the processes per report.
+   sink and 1 or 2 `process` workers. Reports/s between the first and the last
+   insert of events (ClickHouse's insert times), and the CPU of all the
+   processes per report, from when every one answers (start and imports left
+   out, group joins and one /status per worker a second in) until every report
+   is handled.
 2. Recovery: V vessels report once each, spread over 8 partitions and two
    process workers; one worker is killed (SIGKILL), and a probe fix is sent to
    every partition. Recovery time is from the kill until the survivor has
    handled every probe: the group noticing the death (session timeout, 10 s),
    the rebalance, and the survivor restoring the dead worker's tables from
-   their changelogs.
+   their changelogs. Measured to within the 1 s poll (scripts/bench_clock.py).
 Run: python scripts/bench_scale.py [--reports 40000] [--vessels 10000 100000]
 """
 
@@ -29,6 +32,7 @@ import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.bench_clock import POLL_S, insert_span
 from scripts.bench_spine import feed_lines
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.detect.columns import partition_of
@@ -87,15 +91,14 @@ def throughput(lines: list[bytes], process_workers: int) -> tuple[float, float]:
             _, holder = fleet.start("all" if process_workers == 0 else "sink")
             for _ in range(process_workers):
                 fleet.start("process")
-            while not status(holder).get("events"):
-                time.sleep(0.01)
-            t0, cpu0 = time.perf_counter(), fleet.cpu_s()
+            cpu0 = fleet.cpu_s()  # every worker answers: started, imports done; the group joins are in
             while handled(holder, fleet) < sent:
-                time.sleep(0.05)
-            elapsed, cpu = time.perf_counter() - t0, fleet.cpu_s() - cpu0
+                time.sleep(POLL_S)
+            cpu = fleet.cpu_s() - cpu0
+            span = insert_span(holder)  # the rate between the first and the last insert of events
         finally:
             fleet.stop()
-    return sent / elapsed, 1e6 * cpu / sent
+    return span.rate, 1e6 * cpu / sent
 
 
 def fix(mmsi: int, at: datetime) -> bytes:
@@ -122,7 +125,7 @@ def recovery(vessels: int) -> float:
             (a, a_api), (_, b_api) = fleet.start("process"), fleet.start("process")
             asyncio.run(replay_lines(iter(first), VESSELS, broker.url))
             while fixes_seen(a_api) + fixes_seen(b_api) < vessels:
-                time.sleep(0.2)
+                time.sleep(POLL_S)
             time.sleep(5)  # Faust commits the offsets of what was detected
             # One probe vessel per partition, so the dead worker's partitions are all needed.
             probes, mmsi = {}, 300_000_000
@@ -137,8 +140,8 @@ def recovery(vessels: int) -> float:
             killed = time.perf_counter()
             asyncio.run(replay_lines(iter(probes.values()), VESSELS, broker.url))
             while fixes_seen(b_api) < before + PARTITIONS:
-                time.sleep(0.05)
-            return time.perf_counter() - killed
+                time.sleep(POLL_S)
+            return time.perf_counter() - killed  # to within the poll (1 s)
         finally:
             fleet.stop()
 

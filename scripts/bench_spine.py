@@ -5,6 +5,9 @@ In one run, on one Tansu broker:
 2. baseline: a naive Faust agent that takes the same N messages one event at
    a time and does nothing with them (the floor of Faust's own cost);
 3. spine: `borderwatch worker` (chdb) on the same N messages;
+   The worker's CPU counts from its first answer (start and imports left out; the group join and
+   one /status a second in, the most any benchmark here polls); its rate spans its first to its last
+   insert (ClickHouse's insert times);
 4. latency: reports replayed at a steady rate; report-to-ClickHouse latency is
    ClickHouse's insert time minus the Kafka message timestamp, per report;
 5. detectors: the spine's interception reports, then half of them and half AIS
@@ -14,7 +17,10 @@ In one run, on one Tansu broker:
    detected, the least of the runs compared.
 Prints events/s, CPU seconds and peak RSS of each worker, latency p50/p99, and
 the detectors' added cost per report.
+With `--profile out.svg`, py-spy samples the spine worker while it handles the N
+reports and writes a flame graph (`out.txt`: py-spy's raw collapsed stacks).
 Run: python scripts/bench_spine.py [--reports 60000] [--rate 2000] [--seconds 20] [--part all|spine|detectors]
+     [--profile out.svg]
 """
 
 from __future__ import annotations
@@ -22,18 +28,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import faust
 import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.bench_clock import insert_span, poll_status
 from scripts.make_sample_feed import generate
 from streams.client.worker_api import (
     WorkerApi,
@@ -113,23 +122,27 @@ def measure_baseline(broker_url: str, count: int) -> tuple[float, float, float]:
 
 
 def measure_spine(
-    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float
+    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float, profile: Path | None = None
 ) -> dict[str, float]:
+    """The worker's CPU from its first answer (imports and start done; the group join, the batches and
+    one /status a second included) until every report is handled; the rate between its first and last
+    insert, from ClickHouse's insert times."""
     worker, base = start_bench_worker(broker_url, data_dir, worker_id="bench-spine")
     try:
-        process, t0, cpu0 = wait_for_first_report(worker, base)
-        status: dict[str, Any] = {}
-        while status.get("processed", 0) < count:
-            status = base.get("/status") or {}
-            time.sleep(0.05)
-        elapsed, cpu = time.perf_counter() - t0, sum(process.cpu_times()[:2]) - cpu0
-        result = {"rate": count / elapsed, "cpu": cpu, "rss": peak_rss_mb(worker.pid)}
+        process = psutil.Process(worker.pid)
+        spy = start_profile(worker.pid, profile) if profile else None
+        cpu0 = sum(process.cpu_times()[:2])
+        poll_status(base, lambda s: s.get("processed", 0) >= count)
+        cpu = sum(process.cpu_times()[:2]) - cpu0
+        if spy is not None:
+            stop_profile(spy)
+        span = insert_span(base)
+        result = {"rate": span.rate, "cpu": cpu, "cpu_us": 1e6 * cpu / count, "rss": peak_rss_mb(worker.pid)}
 
         steady = feed_lines(int(rate * seconds), month="2024-09")
         started = time.time()
         asyncio.run(replay_lines(iter(steady), INTERCEPTIONS, broker_url, rate))
-        while (base.get("/status") or {}).get("processed", 0) < count + len(steady):
-            time.sleep(0.1)
+        poll_status(base, lambda s: s.get("processed", 0) >= count + len(steady))
         answer = _rows(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
                       f"inserted_at)), count() FROM borderwatch.events "
                       f"WHERE published_at >= fromUnixTimestamp64Milli({int(started * 1000)})")  # fmt: skip
@@ -138,6 +151,49 @@ def measure_spine(
         return result
     finally:
         stop_process(worker)
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the worker (100 samples/s, every thread, the GIL not required) into a flame graph."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install -e '.[dev]'")
+    fmt = "raw" if out.suffix == ".txt" else "flamegraph"  # raw: collapsed stacks, for counting
+    command = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", fmt, "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profile(spy: subprocess.Popen[bytes]) -> None:
+    """SIGINT: py-spy writes its file and exits."""
+    spy.send_signal(signal.SIGINT)
+    _, err = spy.communicate(timeout=120)
+    if spy.returncode not in (0, -signal.SIGINT):
+        raise SystemExit(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+
+
+# Leaves where a thread waits, which py-spy does not always see as idle: the thread pool's queue, the
+# event loop's epoll, a lock.
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py)", "select (selectors.py)", "wait (threading.py)")
+
+
+def top_frames(raw: Path, n: int = 10) -> list[tuple[str, float, float]]:
+    """From py-spy's raw stacks, waiting left out: the `n` functions with the most samples at the top
+    of the stack, as (function, % of busy samples on the stack, % at its top)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]  # a function, not a line
+        if any(wait in frames[-1] for wait in IDLE_LEAVES):
+            continue
+        samples = int(count)
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    ranked = sorted(inclusive, key=lambda f: (-own.get(f, 0), -inclusive[f]))[:n]
+    return [(f, 100 * inclusive[f] / total, 100 * own.get(f, 0) / total) for f in ranked]
 
 
 def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors: bool) -> dict[str, float]:
@@ -152,17 +208,13 @@ def measure_detectors(lines: dict[str, list[bytes]], partitions: int, detectors:
             detectors=str(detectors).lower(),
         )  # fmt: skip
         try:
-            process, t0, cpu0 = wait_for_first_report(worker, base)
-            status: dict[str, Any] = {}
-            while status.get("processed", 0) < total:
-                status = base.get("/status") or {}
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - t0
-            if detectors:  # detection runs behind ingest: wait until it has seen every fix
-                while status["detect"]["fixes"] < len(lines[VESSELS]):
-                    status = base.get("/status") or status
-                    time.sleep(0.05)
-                elapsed = time.perf_counter() - t0
+            process = psutil.Process(worker.pid)
+            t0, cpu0 = time.perf_counter(), sum(process.cpu_times()[:2])
+            # Detection runs behind ingest: with the detectors, wait until it has seen every fix.
+            fixes = len(lines[VESSELS]) if detectors else 0
+            status = poll_status(base, lambda s: s.get("processed", 0) >= total
+                                 and s.get("detect", {}).get("fixes", 0) >= fixes)  # fmt: skip
+            elapsed = time.perf_counter() - t0  # from the worker's first answer, to within the 1 s poll
             cpu = sum(process.cpu_times()[:2]) - cpu0
             detect = status.get("detect", {})
             return {"rate": total / elapsed, "cpu_us": 1e6 * cpu / total, "rss": peak_rss_mb(worker.pid),
@@ -185,16 +237,6 @@ def start_bench_worker(
     return worker, base
 
 
-def wait_for_first_report(
-    worker: subprocess.Popen[bytes], base: WorkerApi
-) -> tuple[psutil.Process, float, float]:
-    """Wait until the worker has handled its first report; (process, wall clock, CPU seconds) then."""
-    process = psutil.Process(worker.pid)
-    while not (base.get("/status") or {}).get("processed"):
-        time.sleep(0.005)
-    return process, time.perf_counter(), sum(process.cpu_times()[:2])
-
-
 def _rows(base: WorkerApi, query: str) -> list[list[object]]:
     answer = base.sql(query)
     if "error" in answer:
@@ -210,6 +252,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--part", choices=("all", "spine", "detectors"), default="all")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each detectors configuration")
+    parser.add_argument(
+        "--profile", type=Path, help="write a py-spy flame graph of the spine worker from its first "
+        "answer until every report is handled (out.txt: raw stacks, top 10 printed)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.part in ("all", "spine"):
         bench_spine(args)
@@ -224,15 +270,28 @@ def bench_spine(args: argparse.Namespace) -> None:
         asyncio.run(replay_lines(iter(lines), INTERCEPTIONS, broker.url))
         print(f"produced {len(lines):,} reports to {INTERCEPTIONS} ({args.partitions} partitions)")
         base_rate, base_cpu, base_rss = measure_baseline(broker.url, len(lines))
-        print(f"baseline (naive per-event Faust agent): {base_rate:,.0f} events/s, "
-              f"{base_cpu:.1f} CPU s, peak RSS {base_rss:.0f} MB")  # fmt: skip
-        spine = measure_spine(broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds)
-        print(f"spine (validate, enrich, ClickHouse, events.enriched): {spine['rate']:,.0f} events/s, "
-              f"{spine['cpu']:.1f} CPU s, peak RSS {spine['rss']:.0f} MB")  # fmt: skip
+        print(f"baseline (naive per-event Faust agent): {1e6 * base_cpu / len(lines):.0f} CPU µs per report, "
+              f"{base_rate:,.0f} events/s, {base_cpu:.1f} CPU s, peak RSS {base_rss:.0f} MB")  # fmt: skip
+        spine = measure_spine(
+            broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds, args.profile
+        )
+        print(f"spine (validate, enrich, ClickHouse, events.enriched): {spine['cpu_us']:.0f} CPU µs per "
+              f"report ({spine['cpu']:.1f} CPU s from the worker's first answer, group join and one /status "
+              f"a second included), {spine['rate']:,.0f} events/s between the first and last insert, "
+              f"peak RSS {spine['rss']:.0f} MB")  # fmt: skip
         print(f"report-to-ClickHouse latency at {args.rate:,.0f} reports/s over {args.seconds:.0f} s "
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
               f"p99 {spine['p99']:.0f} ms")  # fmt: skip
-        print(f"spine/baseline: {spine['rate'] / base_rate:.2f}")
+        print(f"spine/baseline CPU per report: {spine['cpu_us'] / (1e6 * base_cpu / len(lines)):.2f}")
+        if args.profile is not None and args.profile.suffix == ".txt":
+            print(
+                "top 10 functions by own samples, waiting left out (% of busy samples on the stack / "
+                "at its top):"
+            )
+            for frame, on_stack, at_top in top_frames(args.profile):
+                print(f"  {on_stack:5.1f}% / {at_top:5.1f}%  {frame}")
+        elif args.profile is not None:
+            print(f"flame graph: {args.profile}")
 
 
 def bench_detectors(args: argparse.Namespace) -> None:

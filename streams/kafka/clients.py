@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
+from streams.kafka.partitions import partitions_of
 from streams.kafka.security import Brokers, as_connection, start_client
 from streams.kafka.topics import MAX_MESSAGE_BYTES
 
@@ -116,7 +116,6 @@ class KafkaEventPublisher:
             max_batch_size=512 * 1024,
             max_request_size=MAX_MESSAGE_BYTES,
         )
-        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         """Connect to the broker."""
@@ -158,13 +157,17 @@ class KafkaEventPublisher:
     async def publish_batched(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Like `publish`, but as whole record batches per partition (far fewer calls per message).
 
-        Partitions come from the same murmur2 partitioner as `publish` and the
-        Java client, so a key lands on the same partition whichever is used.
+        Partitions come from the same murmur2 rule as `publish` and the Java
+        client (streams/kafka/partitions.py, the whole batch at once), so a key
+        lands on the same partition whichever is used.
         """
+        if not messages:
+            return
         partitions = sorted(await self._producer.partitions_for(topic))
+        chosen = partitions_of([key for key, _ in messages], len(partitions)).tolist()
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
-        for key, value in messages:
-            by_partition[self._partitioner(key, partitions, partitions)].append((key, value))
+        for index, message in zip(chosen, messages):
+            by_partition[partitions[index]].append(message)
         futures = []
         for partition, items in by_partition.items():
             futures += await self._send_batches(topic, partition, items)

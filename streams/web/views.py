@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 
 
 def add_health_views(
-    app: faust.App, status: Callable[[], dict[str, Any]], health: Callable[[], dict[str, str]]
+    app: faust.App, status: Callable[[bool], dict[str, Any]], health: Callable[[], dict[str, str]]
 ) -> None:
-    """/health and /status, on every worker; `status` runs in a thread (it counts rows)."""
+    """/health and /status, on every worker. /status's totals come from memory; `/status?exact=1`
+    counts them in ClickHouse. `status` runs in a thread (its first call, and an exact one, count rows)."""
 
     @app.page("/health")
     async def health_view(web: View, request: Request) -> Response:
@@ -49,7 +50,8 @@ def add_health_views(
 
     @app.page("/status")
     async def status_view(web: View, request: Request) -> Response:
-        return web.json({**await asyncio.to_thread(status), "health": health()})
+        exact = request.query.get("exact", "") in ("1", "true")
+        return web.json({**await asyncio.to_thread(status, exact), "health": health()})
 
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format

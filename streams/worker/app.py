@@ -294,14 +294,16 @@ class Worker:
         guard = self.app.web.guard  # type: ignore[attr-defined]  # a GuardedWeb (streams/web/connections.py)
         return len(guard.address_of), guard.refused, guard.evicted
 
-    def status(self) -> dict[str, object]:
-        """/status: what was stored, handled, detected and delivered (runs in a thread: it counts rows)."""
+    def status(self, exact: bool = False) -> dict[str, object]:
+        """/status: what was stored, handled, detected and delivered. The stored totals are kept in memory
+        (counted in ClickHouse once, then advanced by this worker's inserts); `exact` counts them again.
+        Runs in a thread: the first call, and an exact one, count rows."""
         sink, counts = self.inputs.sink, self.context.counts
         totals: dict[str, object] = {}
         if sink is not None and self.transition_sink is not None:
             moves = self.transition_sink
             stored_moves = {"stored": moves.written, "duplicates": moves.duplicates}
-            totals = {**sink.totals(), "transitions": stored_moves}
+            totals = {**sink.totals(exact), "transitions": stored_moves}
             if sink.earlier:
                 totals["broker_restarted"] = broker_restarted(sink.cluster, sink.earlier)
         detection = self.detection.status() if self.detection else {}
@@ -325,8 +327,12 @@ class Worker:
 
     def erase(self, wanted: ErasureRequest) -> dict[str, int] | None:
         """The counts of an erasure, or None for an identity never stored (and no tombstone asked)."""
-        assert self.inputs.sink is not None
-        return erased_counts(self.inputs.sink.client, self.inputs.settings.database, wanted)
+        sink = self.inputs.sink
+        assert sink is not None
+        try:
+            return erased_counts(sink.client, self.inputs.settings.database, wanted)
+        finally:
+            sink.events_total.forget()  # rows went away outside the sink's inserts
 
 
 async def _drain(stream: StreamT) -> None:

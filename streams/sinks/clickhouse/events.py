@@ -16,6 +16,7 @@ from streams.sinks.clickhouse.columns import (
     once_settings,
     reject_columns,
 )
+from streams.sinks.clickhouse.totals import RunningCount
 from streams.stages.enrich import Enriched, Source
 
 ELSEWHERE = Source("", -1, -1)  # a stored source in another broker's log: equal to none here
@@ -30,6 +31,9 @@ class ClickHouseIncidentSink:
         self.cluster = ""  # the broker whose log the sink's sources are read from: see `open_log`
         self.earlier: list[str] = []  # the clusters before it, when it is new to this data
         self._log_clusters: tuple[str, ...] = ("",)
+        # /status's totals: counted once, then advanced by this sink's own inserts (see totals.py)
+        self.events_total = RunningCount(self._count_events)
+        self.rejects_total = RunningCount(self._count_rejects)
 
     def open_log(self, cluster: str) -> list[str]:
         """Read sources from broker `cluster` from now on; the clusters stored before, when it is new.
@@ -72,9 +76,11 @@ class ClickHouseIncidentSink:
         return stored
 
     def write_events(self, events: Sequence[Enriched]) -> None:
-        """Insert a batch of new events (see `stored_sources`) as one block."""
-        if not events:
-            return
+        """Insert a batch of new events (see `stored_sources`: none stored yet, each once) as one block."""
+        if events:
+            self.events_total.add(lambda: self._insert_events(events))
+
+    def _insert_events(self, events: Sequence[Enriched]) -> int:
         token = batch_token("events", [e.identity for e in events])
         # JSONColumns: a columnar format that ClickHouse parses in C++, twice as fast
         # here as clickhouse-connect's Python Native encoder.
@@ -86,6 +92,7 @@ class ClickHouseIncidentSink:
                       "deduplicate_blocks_in_dependent_materialized_views": 1,
                       "throw_on_max_partitions_per_insert_block": 0},  # ANY_PARTITIONS
         )  # fmt: skip
+        return len(events)
 
     def write_rejects(self, dead_letters: Sequence[DeadLetter]) -> None:
         """Insert the rejects not stored yet as one block: each source position is stored once.
@@ -94,19 +101,24 @@ class ClickHouseIncidentSink:
         (the input offset was not committed), in a batch cut differently, so the
         insert token alone would not see it; the sink checks what is stored.
         """
+        if dead_letters:
+            self.rejects_total.add(lambda: self._insert_rejects(dead_letters))
+
+    def _insert_rejects(self, dead_letters: Sequence[DeadLetter]) -> int:
         fresh: dict[tuple[str, int, int], DeadLetter] = {}
         for d in dead_letters:
             fresh.setdefault((d.source_topic, d.source_partition, d.source_offset), d)
         for key in self._stored_rejects(list(fresh)):
             fresh.pop(key, None)
         if not fresh:
-            return
+            return 0
         token = batch_token("rejects", [(self.cluster, *key) for key in fresh])
         self.client.insert(
             f"{self.db}.rejects", reject_columns(list(fresh.values()), self.cluster),
             column_names=list(REJECT_COLUMNS),
             column_oriented=True, settings=once_settings(token),
         )  # fmt: skip
+        return len(fresh)
 
     def _stored_rejects(self, keys: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
         if not keys:
@@ -120,11 +132,20 @@ class ClickHouseIncidentSink:
         ).result_rows
         return {(str(t), int(p), int(o)) for t, p, o in rows}
 
-    def totals(self) -> dict[str, int]:
-        """Distinct accepted reports and rejected messages stored so far."""
-        events = self.client.query(f"SELECT uniqExact(authority, report_id) FROM {self.db}.events")
-        rejects = self.client.query(
+    def totals(self, exact: bool = False) -> dict[str, int]:
+        """Distinct accepted reports and rejected messages stored: counted in ClickHouse with `exact`,
+        else kept in memory since the first count (exact while this process is the only writer)."""
+        if exact:
+            return {"events": self.events_total.exact(), "rejects": self.rejects_total.exact()}
+        return {"events": self.events_total.value(), "rejects": self.rejects_total.value()}
+
+    def _count_events(self) -> int:
+        query = f"SELECT uniqExact(authority, report_id) FROM {self.db}.events"
+        return int(self.client.query(query).result_rows[0][0])
+
+    def _count_rejects(self) -> int:
+        query = (
             "SELECT uniqExact(source_cluster, source_topic, source_partition, source_offset) "
             f"FROM {self.db}.rejects"
         )
-        return {"events": int(events.result_rows[0][0]), "rejects": int(rejects.result_rows[0][0])}
+        return int(self.client.query(query).result_rows[0][0])
