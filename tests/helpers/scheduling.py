@@ -8,6 +8,8 @@ named here by file, not with `xdist_group` marks: with pytest 9.2, pytest-xdist 
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +25,23 @@ GROUPS = {
 }
 
 
+@cache
+def shares_a_module_fixture(path: str) -> bool:
+    """A test file with a module-scoped fixture: its tests share what it made (a worker, a broker, the
+    state earlier tests left in them), so they run in one process, as loadfile would run them."""
+    file = Path(path)
+    return file.is_file() and 'scope="module"' in file.read_text()
+
+
 class FileGroupScheduling(LoadGroupScheduling):
-    """loadgroup, with the groups of GROUPS by file as well as xdist's own `@group` suffixes."""
+    """loadgroup, with the groups of GROUPS, every file with a module-scoped fixture as a group of its own,
+    and xdist's own `@group` suffixes."""
 
     def _split_scope(self, nodeid: str) -> str:
-        group = GROUPS.get(nodeid.split("::")[0])
+        path = nodeid.split("::")[0]
+        group = GROUPS.get(path)
+        if group is None and shares_a_module_fixture(path):
+            group = path
         return group if group is not None else str(super()._split_scope(nodeid))
 
 
