@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,12 @@ def test_every_test_folder_is_a_package() -> None:
     folders = {path.parent for path in tests.rglob("test_*.py")}
     folders |= {parent for folder in folders for parent in folder.parents if parent.is_relative_to(tests)}
     assert sorted(f.relative_to(ROOT).as_posix() for f in folders if not (f / "__init__.py").exists()) == []
+
+
+def test_unit_tests_open_chdb_only_at_the_processes_one_path() -> None:
+    """chdb opens one data path per process: a unit test that opens its own fails beside the others."""
+    own = []
+    for path in sorted((ROOT / "tests" / "unit").rglob("test_*.py")):
+        if path != Path(__file__) and re.search(r"chdb://\{tmp_path", path.read_text()):
+            own.append(str(path.relative_to(ROOT)))
+    assert own == []

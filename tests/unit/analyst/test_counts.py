@@ -56,19 +56,19 @@ def test_redact_dsn_hides_only_the_password() -> None:
     )
 
 
-def test_since_counts_back_from_the_newest_report_of_a_sample_a_year_old(tmp_path: Path) -> None:
-    client = connect(f"chdb://{tmp_path / 'chdb'}")
-    migrate(client, "borderwatch")
+def test_since_counts_back_from_the_newest_report_of_a_sample_a_year_old(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, "t_counts_since")
     client.insert(
-        "borderwatch.crossing_counts",
+        "t_counts_since.crossing_counts",
         [[datetime(2025, 4, 1, 10, tzinfo=UTC), "ES-CEUTA-LAND", "Western Mediterranean", "other", 1, 5],
          [datetime(2025, 3, 25, 10, tzinfo=UTC), "ES-CEUTA-LAND", "Western Mediterranean", "other", 1, 7],
          [datetime(2025, 3, 1, 10, tzinfo=UTC), "ES-CEUTA-LAND", "Western Mediterranean", "other", 1, 11]],
         column_names=["minute", "crossing_id", "route", "incident_type", "reports", "persons"],
     )  # fmt: skip
-    window = TimeWindow.parse("7d", None).resolve(newest_minute(client, "borderwatch"))
-    week = run_counts(client, "borderwatch", CountsFilter(start=window.start))
+    window = TimeWindow.parse("7d", None).resolve(newest_minute(client, "t_counts_since"))
+    week = run_counts(client, "t_counts_since", CountsFilter(start=window.start))
     assert [(r["reports"], r["persons"]) for r in week] == [(2, 12)]
-    everything = run_counts(client, "borderwatch", CountsFilter())
+    everything = run_counts(client, "t_counts_since", CountsFilter())
     assert [(r["reports"], r["persons"]) for r in everything] == [(3, 23)]
     client.close()

@@ -22,9 +22,9 @@ from streams.sinks.clickhouse.connection import connect
     ],
 )  # fmt: skip
 def test_clickhouse_syntax_errors_keep_the_position_and_drop_the_expected_tokens(
-    tmp_path: Path, query: str, line: str
+    engine_dir: Path, query: str, line: str
 ) -> None:
-    client = connect(f"chdb://{tmp_path / 'chdb'}")
+    client = connect(f"chdb://{engine_dir}")
     with pytest.raises(Exception) as raised:
         client.query("SELECT formatQuery({q:String})", parameters={"q": query})
     message = str(raised.value)

@@ -25,17 +25,17 @@ def alert(days_before: int) -> Alert:
     )  # fmt: skip
 
 
-def test_since_and_until_window_the_alerts_back_from_the_newest(tmp_path: Path) -> None:
-    client = connect(f"chdb://{tmp_path / 'chdb'}")
-    migrate(client, "borderwatch")
-    assert newest_alert_end(client, "borderwatch") is None
-    ClickHouseAlertSink(client, "borderwatch").write_alerts([alert(d) for d in (0, 2, 5, 9)])
-    newest = newest_alert_end(client, "borderwatch")
+def test_since_and_until_window_the_alerts_back_from_the_newest(engine_dir: Path) -> None:
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, "t_alert_window")
+    assert newest_alert_end(client, "t_alert_window") is None
+    ClickHouseAlertSink(client, "t_alert_window").write_alerts([alert(d) for d in (0, 2, 5, 9)])
+    newest = newest_alert_end(client, "t_alert_window")
     assert newest == END
 
     def ids(since: str | None, until: str | None) -> list[str]:
         window = TimeWindow.parse(since, until).resolve(newest)
-        return sorted(a["id"].rsplit(":", 1)[1] for a in read_alerts(client, "borderwatch", window))
+        return sorted(a["id"].rsplit(":", 1)[1] for a in read_alerts(client, "t_alert_window", window))
 
     assert ids("3d", None) == ["0", "2"]
     assert ids("6d", "1d") == ["2", "5"]  # the end excluded: the newest is not in

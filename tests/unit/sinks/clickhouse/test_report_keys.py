@@ -12,14 +12,14 @@ from streams.sinks.clickhouse.report_keys import ClickHouseReportKeys
 from tests.helpers.clickhouse import report
 
 
-def test_the_stored_identities_among_a_requests_keys(tmp_path: Path) -> None:
-    dsn = f"chdb://{tmp_path / 'chdb'}"
+def test_the_stored_identities_among_a_requests_keys(engine_dir: Path) -> None:
+    dsn = f"chdb://{engine_dir}"
     client = connect(dsn)
-    migrate(client, "borderwatch")
-    sink = ClickHouseIncidentSink(client, "borderwatch")
+    migrate(client, "t_report_keys")
+    sink = ClickHouseIncidentSink(client, "t_report_keys")
     sink.open_log("")
     sink.write_events([report(1, "stored-1"), report(2, "stored-2")])
-    keys = ClickHouseReportKeys(lambda: client, "borderwatch")
+    keys = ClickHouseReportKeys(lambda: client, "t_report_keys")
     asked = [("ES-GC", "stored-1"), ("ES-GC", "new-1"), ("IT-GDF", "stored-2"), ("ES-GC", "stored-2")]
     assert keys.stored(asked) == {("ES-GC", "stored-1"), ("ES-GC", "stored-2")}
     assert keys.stored([]) == set()
