@@ -116,6 +116,7 @@ class Picture:
 
     def __post_init__(self) -> None:
         self.hub = PulseHub(self.analyst)
+        self.sessions.on_revoke.append(self.hub.recheck)
 
     @cached_property
     def files(self) -> dict[str, bytes]:

@@ -40,6 +40,7 @@ class PulseHub:
         self.latest: bytes | None = None
         self._streams: set[asyncio.Queue[bytes | None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
     def join(self) -> asyncio.Queue[bytes | None] | None:
@@ -48,12 +49,24 @@ class PulseHub:
             return None
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
         self._streams.add(queue)
+        self._loop = asyncio.get_running_loop()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._poll())
         return queue
 
     def leave(self, queue: asyncio.Queue[bytes | None]) -> None:
         self._streams.discard(queue)
+
+    def recheck(self) -> None:
+        """Wake every stream to check its session again (sessions were revoked); safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for queue in list(self._streams):
+            if queue.empty():  # a pending pulse wakes it anyway, and must not be lost
+                queue.put_nowait(b"")
 
     async def close(self) -> None:
         """End every stream (the worker stops)."""
@@ -112,7 +125,7 @@ async def stream_pulses(
                 pulse = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
             except TimeoutError:
                 pulse = b""
-            if pulse is None:
+            if pulse is None or not still_in():  # the worker stops, or the session ended
                 break
             async with asyncio.timeout(SEND_S):
                 await response.write(

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.slow
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 ANALYST, OPERATOR = "analyst-token-for-the-picture-test", "operator-token-for-the-picture-test"
+LEAVER = "an-analyst-who-leaves-during-the-picture-test"  # taken out of the tokens file by the last test
 T = TypeVar("T")
 
 
@@ -47,6 +48,7 @@ class Site:
     shots: Path
     later: list[bytes]  # the Lampedusa surge's reports, sent while a page is open
     broker_url: str
+    tokens: Path
 
     def sql(self, query: str) -> list[list[Any]]:
         answer = self.api.sql(query)
@@ -63,10 +65,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     shots = Path(tempfile.mkdtemp(prefix="borderwatch-picture-shots-"))
     print(f"\nscreenshots of the picture test: {shots}")
     tokens = root / "tokens.toml"
+    holders = [("analyst", "analyst", ANALYST), ("operator", "operator", OPERATOR)]
+    holders.append(("leaver", "analyst", LEAVER))
     tokens.write_text(
         "".join(
-            f'[[token]]\nname = "{name}"\nrole = "{name}"\nsha256 = "{hash_token(secret)}"\n'
-            for name, secret in (("analyst", ANALYST), ("operator", OPERATOR))
+            f'[[token]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(secret)}"\n'
+            for name, role, secret in holders
         )
     )
     scenario = build_scenario(default_start(), partitions=2)
@@ -88,7 +92,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             api = wait_for_worker(process, url, data_dir, log)
             asyncio.run(replay_lines(iter(first), INTERCEPTIONS, broker.url))
             asyncio.run(replay_lines(iter(scenario.vessels), VESSELS, broker.url))
-            site = Site(url, api, shots, surge, broker.url)
+            site = Site(url, api, shots, surge, broker.url, tokens)
             poll(lambda: len(site.sql("SELECT id FROM borderwatch.alerts FINAL")) >= 4 or None, 120)
             yield site
         finally:
@@ -260,6 +264,24 @@ def test_the_ais_gap_is_drawn_dashed_on_its_vessels_track(browser: webdriver.Chr
     assert dark[0].get_attribute("stroke-dasharray")
     assert "dark" in browser.find_element(By.ID, "t-tracks").get_attribute("textContent")
     shot(browser, site, "06-ais-gap-track")
+
+
+def test_a_session_ends_when_its_token_is_taken_out_and_the_tokens_reloaded(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    sign_in(browser, site, LEAVER)
+    wait_for(browser, "body[data-refreshed]")
+    poll(lambda: browser.find_element(By.ID, "live-status").text == "live" or None, 30)
+    situation = "return fetch('/picture/situation').then(r => r.status)"
+    assert browser.execute_script(situation) == 200
+    kept = [block for block in site.tokens.read_text().split("[[token]]") if block.strip()]
+    site.tokens.write_text("".join("[[token]]" + b for b in kept if hash_token(LEAVER) not in b))
+    answer = WorkerApi(site.url, OPERATOR).post("/reload", {})
+    assert answer["reloaded"]["sessions_ended"] == 1, answer
+    assert browser.execute_script(situation) == 401  # the session's very next request
+    # The open page learns it from its event stream, which the worker closed: it shows the sign-in.
+    wait_for(browser, "#token")
+    shot(browser, site, "07-revoked-session-signs-in-again")
 
 
 def _catalogue_crossings() -> set[str]:

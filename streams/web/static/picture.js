@@ -431,7 +431,12 @@
   function listen() {
     const source = new EventSource('/events');
     source.addEventListener('open', () => { $('live-status').textContent = 'live'; $('live-dot').className = 'dot on'; });
-    source.addEventListener('error', () => { $('live-status').textContent = 'reconnecting…'; $('live-dot').className = 'dot'; });
+    source.addEventListener('error', () => {
+      $('live-status').textContent = 'reconnecting…'; $('live-dot').className = 'dot';
+      // A refused stream (the session ended: signed out, expired or its token revoked) is not retried by
+      // the browser; asking who we are shows the sign-in on a 401.
+      if (source.readyState === EventSource.CLOSED) getJSON('/picture/me').then(() => setTimeout(listen, 5000)).catch(() => {});
+    });
     let last = null;
     source.addEventListener('pulse', (event) => {
       $('live-status').textContent = 'live'; $('live-dot').className = 'dot on';
