@@ -366,6 +366,7 @@
       chart($('chart-routes'), s.series.routes, 'route', state.names, s.series.bucket_s);
       chart($('chart-crossings'), s.series.crossings, 'crossing_id', state.names, s.series.bucket_s);
       document.body.setAttribute('data-refreshed', String(Date.now()));
+      if (!state.painted) { state.painted = true; performance.mark('picture-first-paint'); }  // scripts/bench_picture.py
     } catch (e) {
       $('window-label').textContent = 'Could not load the situation: ' + e.message;
     } finally {
