@@ -19,9 +19,11 @@ from urllib.parse import urlparse
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.demo.scenario import build_scenario, default_start
@@ -137,6 +139,19 @@ def sign_in(browser: webdriver.Chrome, site: Site, token: str) -> None:
 
 def wait_for(browser: webdriver.Chrome, css: str, timeout_s: float = 30) -> Any:
     return poll(lambda: browser.find_elements(By.CSS_SELECTOR, css), timeout_s)
+
+
+def click_fresh(browser: webdriver.Chrome, css: str, timeout_s: float = 30) -> None:
+    """Click the first match of `css`, again if a refresh redrew the list between finding and clicking."""
+
+    def attempt() -> bool | None:
+        try:
+            wait_for(browser, css, timeout_s)[0].click()
+        except StaleElementReferenceException:
+            return None
+        return True
+
+    poll(attempt, timeout_s)
 
 
 def shot(browser: webdriver.Chrome, site: Site, name: str) -> Path:
@@ -259,11 +274,36 @@ def test_the_ais_gap_is_drawn_dashed_on_its_vessels_track(browser: webdriver.Chr
     sign_in(browser, site, ANALYST)
     wait_for(browser, "body[data-refreshed]")
     browser.find_element(By.CSS_SELECTOR, "#span option[value='7d']").click()
-    wait_for(browser, '#alerts [data-id^="ais_gap:"]')[0].click()
+    click_fresh(browser, '#alerts [data-id^="ais_gap:"]')
     dark = wait_for(browser, "path.track.dark")
     assert dark[0].get_attribute("stroke-dasharray")
     assert "dark" in browser.find_element(By.ID, "t-tracks").get_attribute("textContent")
     shot(browser, site, "06-ais-gap-track")
+
+
+def test_the_alerts_are_reached_and_opened_with_the_keyboard_alone(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    sign_in(browser, site, ANALYST)
+    wait_for(browser, "body[data-refreshed]")
+    wait_for(browser, "#alerts .alert-item")
+    keys = ActionChains(browser)
+    focused = "return document.activeElement"
+    first = browser.execute_script(focused + ".className")
+    for _ in range(300):  # Tab from the top until an alert has the focus: bounded, not timed
+        keys.send_keys(Keys.TAB).perform()
+        if browser.execute_script(focused + ".matches('#alerts .alert-item')"):
+            break
+    else:
+        raise AssertionError("300 Tabs did not reach the alerts list")
+    assert first != "alert-item"
+    alert_id = browser.execute_script(focused + ".dataset.id")
+    keys.send_keys(Keys.ENTER).perform()
+    wait_for(browser, "#detail:not([hidden]) #reasons")
+    poll(lambda: browser.execute_script(focused + ".id === 'detail'") or None, 30)  # the focus follows
+    headline = browser.find_element(By.CSS_SELECTOR, f'#alerts [data-id="{alert_id}"] .headline').text
+    assert headline and headline in browser.find_element(By.ID, "detail-title").text
+    shot(browser, site, "08-alert-opened-with-the-keyboard")
 
 
 def test_a_session_ends_when_its_token_is_taken_out_and_the_tokens_reloaded(
