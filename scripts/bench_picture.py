@@ -189,13 +189,17 @@ def listen(base: str, cookie: str, seconds: float, pulses: list[bytes], refreshe
     connection.request("GET", "/events", headers={"Cookie": cookie, "Accept": "text/event-stream"})
     answer = connection.getresponse()
     ends = time.monotonic() + seconds
+    pulse = ""
     while time.monotonic() < ends:
         line = answer.fp.readline()
         if not line:
             break
+        if line.startswith(b"id: "):
+            pulse = line[4:].strip().decode()
         if line.startswith(b"data: "):
-            if pulses and line != pulses[-1]:
-                refreshes.append(timed_get(base, "/picture/situation?span=24h&offset=0&limit=25", cookie).ms)
+            if pulses and line != pulses[-1]:  # as picture.js: the refresh names the pulse that caused it
+                path = f"/picture/situation?span=24h&offset=0&limit=25&pulse={pulse}"
+                refreshes.append(timed_get(base, path, cookie).ms)
             pulses.append(line)
     connection.close()
 

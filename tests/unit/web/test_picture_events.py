@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -17,7 +17,7 @@ from streams.analyst.limits import AnalystLimits
 from streams.analyst.session import AnalystSession
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.migrations.runner import migrate
-from streams.web.picture_events import PulseHub
+from streams.web.picture_events import PulseAnswers, PulseHub
 
 DB = "borderwatch"
 
@@ -65,3 +65,45 @@ def test_one_poller_feeds_every_stream_and_a_revocation_wakes_them_all(analyst: 
         assert await asyncio.wait_for(first.get(), 30) is None and hub.join() is None
 
     asyncio.run(run())
+
+
+def test_pages_asking_the_same_for_the_same_pulse_share_one_query() -> None:
+    answers = PulseAnswers()
+    asked: list[str] = []
+    release = threading.Event()
+
+    def situation(name: str) -> Callable[[], dict[str, str]]:
+        def call() -> dict[str, str]:
+            asked.append(name)
+            release.wait(30)
+            return {"answer": name}
+
+        return call
+
+    got: list[dict[str, str]] = []
+    pages = [threading.Thread(target=lambda: got.append(answers.shared("p1", "span=24h", situation("a"))()))
+             for _ in range(4)]  # fmt: skip
+    for page in pages:
+        page.start()
+    release.set()
+    for page in pages:
+        page.join()
+    assert asked == ["a"] and got == [{"answer": "a"}] * 4 and answers.made == 1
+    assert answers.shared("p1", "span=7d", situation("b"))() == {"answer": "b"}  # another question
+    assert answers.shared("p2", "span=24h", situation("c"))() == {"answer": "c"}  # a new pulse asks again
+    assert asked == ["a", "b", "c"]
+
+
+def test_a_failed_answer_is_asked_again() -> None:
+    answers = PulseAnswers()
+    calls: list[int] = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("the first try timed out")
+        return 7
+
+    with pytest.raises(TimeoutError):
+        answers.shared("p", "q", flaky)()
+    assert answers.shared("p", "q", flaky)() == 7 and len(calls) == 2
