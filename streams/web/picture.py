@@ -28,7 +28,7 @@ from schemas.codec import encode_obj
 from streams.analyst.counts import parse_duration_s
 from streams.analyst.picture import AlertFilter, Window
 from streams.analyst.session import AnalystSession
-from streams.web.picture_events import PulseHub, stream_pulses
+from streams.web.picture_events import PulseAnswers, PulseHub, stream_pulses
 from streams.web.picture_sessions import (
     CODE_TTL_S,
     PRE_SESSION_COOKIE,
@@ -113,9 +113,11 @@ class Picture:
     cap_sender: str
     secure: bool  # served over TLS: cookies are Secure
     hub: PulseHub = field(init=False)
+    answers: PulseAnswers = field(init=False, default_factory=PulseAnswers)
 
     def __post_init__(self) -> None:
         self.hub = PulseHub(self.analyst)
+        self.sessions.on_revoke.append(self.hub.recheck)
 
     @cached_property
     def files(self) -> dict[str, bytes]:
@@ -221,7 +223,12 @@ def add_picture_views(app: faust.App, picture: Picture) -> None:
         except ValueError as error:
             return web.json({"error": str(error)}, status=400)
         analyst = picture.analyst
-        return await analyst_answer(analyst, web, request, lambda: analyst.situation(window, wanted))
+        call: Callable[[], Any] = lambda: analyst.situation(window, wanted)  # noqa: E731
+        pulse = request.query.get("pulse", "")
+        if pulse and pulse == picture.hub.digest:  # a refresh the newest pulse caused: shared by the pages
+            asked = "&".join(f"{k}={v}" for k, v in sorted(request.query.items()) if k != "pulse")
+            call = picture.answers.shared(pulse, asked, call)
+        return await analyst_answer(analyst, web, request, call)
 
     @app.page("/picture/alert")
     async def alert(web: View, request: Request) -> Response:

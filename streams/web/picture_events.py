@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -38,8 +42,10 @@ class PulseHub:
         self.poll_s = poll_s
         self.max_streams = max_streams
         self.latest: bytes | None = None
+        self.digest = ""  # the latest pulse's short name: the SSE event's id, and a refresh's `pulse`
         self._streams: set[asyncio.Queue[bytes | None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
     def join(self) -> asyncio.Queue[bytes | None] | None:
@@ -48,12 +54,24 @@ class PulseHub:
             return None
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
         self._streams.add(queue)
+        self._loop = asyncio.get_running_loop()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._poll())
         return queue
 
     def leave(self, queue: asyncio.Queue[bytes | None]) -> None:
         self._streams.discard(queue)
+
+    def recheck(self) -> None:
+        """Wake every stream to check its session again (sessions were revoked); safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for queue in list(self._streams):
+            if queue.empty():  # a pending pulse wakes it anyway, and must not be lost
+                queue.put_nowait(b"")
 
     async def close(self) -> None:
         """End every stream (the worker stops)."""
@@ -72,10 +90,62 @@ class PulseHub:
                 log.info("the picture's pulse skipped a round: %s", error)
             else:
                 if pulse != self.latest:
-                    self.latest = pulse
+                    self.latest, self.digest = pulse, pulse_digest(pulse)
                     for queue in list(self._streams):
                         _offer(queue, pulse)
             await asyncio.sleep(self.poll_s)
+
+
+def pulse_digest(pulse: bytes) -> str:
+    return hashlib.sha256(pulse).hexdigest()[:16]
+
+
+def pulse_event(pulse: bytes) -> bytes:
+    return b"id: " + pulse_digest(pulse).encode() + b"\nevent: pulse\ndata: " + pulse + b"\n\n"
+
+
+@dataclass
+class _Shared:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: bool = False
+    value: Any = None
+
+
+class PulseAnswers:
+    """One answer per pulse for the same question: every open page refreshes on each pulse (100 alerts a
+    minute change it every POLL_S), and pages asking the same thing for the same pulse share one query.
+
+    Only a refresh the pulse caused names it; an answer made after the pulse was seen holds at least what
+    the pulse says, so it is as fresh for every page that saw that pulse. A new pulse drops the old answers.
+    Called in the analyst session's threads."""
+
+    def __init__(self, max_answers: int = 16) -> None:
+        self.max_answers = max_answers
+        self._lock = threading.Lock()
+        self._pulse = ""
+        self._answers: dict[str, _Shared] = {}
+        self.made = 0  # queries run, for the tests and the benchmark
+
+    def shared(self, pulse: str, key: str, call: Callable[[], Any]) -> Callable[[], Any]:
+        """`call`, run once for (pulse, key) while the pulse is the newest; the others wait for its answer."""
+
+        def run() -> Any:
+            with self._lock:
+                if pulse != self._pulse:
+                    self._pulse, self._answers = pulse, {}
+                entry = self._answers.get(key)
+                if entry is None:
+                    if len(self._answers) >= self.max_answers:
+                        self._answers.pop(next(iter(self._answers)))
+                    entry = self._answers[key] = _Shared()
+            with entry.lock:
+                if not entry.done:  # the first, or the one after a failed first: ask
+                    entry.value = call()
+                    entry.done = True
+                    self.made += 1
+                return entry.value
+
+        return run
 
 
 def _offer(queue: asyncio.Queue[bytes | None], item: bytes | None) -> None:
@@ -106,18 +176,16 @@ async def stream_pulses(
             await response.prepare(request)
             await response.write(f"retry: {RETRY_MS}\n\n".encode())
             if hub.latest is not None:
-                await response.write(b"event: pulse\ndata: " + hub.latest + b"\n\n")
+                await response.write(pulse_event(hub.latest))
         while loop.time() < ends_at and still_in():
             try:
                 pulse = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
             except TimeoutError:
                 pulse = b""
-            if pulse is None:
+            if pulse is None or not still_in():  # the worker stops, or the session ended
                 break
             async with asyncio.timeout(SEND_S):
-                await response.write(
-                    b"event: pulse\ndata: " + pulse + b"\n\n" if pulse else b": keep-alive\n\n"
-                )
+                await response.write(pulse_event(pulse) if pulse else b": keep-alive\n\n")
     except (TimeoutError, ConnectionError):
         if request.transport is not None:
             request.transport.abort()

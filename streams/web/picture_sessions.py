@@ -3,7 +3,9 @@ sign-in codes (`borderwatch ui`), kept in the worker's memory.
 
 A session is made from a token posted once in the sign-in form, or from a one-time code: a random code
 that names the caller who asked for it, valid once and for CODE_TTL_S. Sessions end after SESSION_TTL_S,
-on sign-out, or when the worker stops; past MAX_SESSIONS the oldest goes.
+on sign-out, when the worker stops, or as soon as the token it was opened with is no longer valid (taken out
+of the tokens file, or its role changed: `still_valid`, checked on every use and swept by `revoke` when the
+tokens file is reloaded); past MAX_SESSIONS the oldest goes.
 """
 
 from __future__ import annotations
@@ -56,8 +58,14 @@ def may_view(caller: Caller) -> bool:
 class PictureSessions:
     """Sessions by their cookie value, and one-time codes."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        still_valid: Callable[[Caller], bool] = lambda caller: True,
+    ) -> None:
         self._clock = clock
+        self._still_valid = still_valid
+        self.on_revoke: list[Callable[[], None]] = []  # called (in the reloading thread) after a sweep
         self._sessions: dict[str, PictureSession] = {}  # oldest first
         self._codes: dict[str, SignInCode] = {}
 
@@ -76,10 +84,22 @@ class PictureSessions:
         if not key:
             return None
         session = self._sessions.get(key)
-        if session is None or session.expires_at <= self._clock():
+        if session is None or session.expires_at <= self._clock() or not self._still_valid(session.caller):
             self._sessions.pop(key, None)
             return None
         return session
+
+    def revoke(self) -> int:
+        """End every session and spend every code whose caller's token is no longer valid (the tokens file
+        was reloaded); the count of sessions ended. Listeners in `on_revoke` are told, to close streams."""
+        ended = [key for key, session in self._sessions.items() if not self._still_valid(session.caller)]
+        for key in ended:
+            self._sessions.pop(key, None)
+        for code in [code for code, found in self._codes.items() if not self._still_valid(found.caller)]:
+            self._codes.pop(code, None)
+        for listener in self.on_revoke:
+            listener()
+        return len(ended)
 
     def close(self, key: str | None) -> None:
         """End a session (sign-out)."""
@@ -98,7 +118,7 @@ class PictureSessions:
     def redeem(self, code: str) -> Caller | None:
         """The caller of a live code, spent by this call; None for a spent, expired or unknown one."""
         found = self._codes.pop(code, None)
-        if found is None or found.expires_at <= self._clock():
+        if found is None or found.expires_at <= self._clock() or not self._still_valid(found.caller):
             return None
         return found.caller
 

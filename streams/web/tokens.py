@@ -6,6 +6,7 @@ authority) or `scrape` (GET /metrics only: Prometheus)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -79,6 +80,8 @@ class Caller:
     name: str
     roles: frozenset[ApiRole]
     rate_per_s: float = 0.0
+    # the SHA-256 of the token it came from ("": the data dir's), to tell when that token stops being valid
+    credential: str = dataclasses.field(default="", compare=False, repr=False)
 
     def may(self, path: str) -> bool:
         return any(path in ROLE_ENDPOINTS[role] for role in self.roles)
@@ -100,13 +103,21 @@ class Callers:
 
     def reload(self, named: list[NamedToken]) -> None:
         """Serve these named tokens from now on (a token taken out of the file stops working)."""
-        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role}), t.rate_per_s) for t in named}
+        self._by_hash = {t.sha256: Caller(t.name, frozenset({t.role}), t.rate_per_s, t.sha256) for t in named}
 
     def of(self, token: str) -> Caller | None:
         """The caller a token names, or None. Only its hash is compared with the named ones."""
         if hmac.compare_digest(token.encode(), self._local):
             return LOCAL
         return self._by_hash.get(hash_token(token))
+
+    def still(self, caller: Caller) -> bool:
+        """Whether the token `caller` came from still names the same caller with the same roles: a browser
+        session signed in with a token taken out of the file, or whose role changed, ends at once."""
+        if not caller.credential:
+            return caller == LOCAL  # the data dir's token lives as long as the worker
+        current = self._by_hash.get(caller.credential)
+        return current is not None and (current.name, current.roles) == (caller.name, caller.roles)
 
 
 def hash_token(token: str) -> str:

@@ -319,11 +319,13 @@ class Worker:
         inputs = self.inputs
         tokens_file = inputs.settings.web_tokens_file
         named = load_tokens(tokens_file) if tokens_file is not None else []
+        ended = 0
         if tokens_file is not None:
             inputs.access.callers.reload(named)
+            ended = inputs.access.sessions.revoke()
         watched = len(inputs.watch.refresh())
         problem = {"watch_list_error": inputs.watch.error} if inputs.watch.error else {}
-        return {"tokens": len(named), "watch_list": watched, **problem}
+        return {"tokens": len(named), "sessions_ended": ended, "watch_list": watched, **problem}
 
     def erase(self, wanted: ErasureRequest) -> dict[str, int] | None:
         """The counts of an erasure, or None for an identity never stored (and no tombstone asked)."""

@@ -35,6 +35,7 @@ from streams.sinks.clickhouse.retention import apply_retention
 from streams.web.audit_log import AuditFileHandler
 from streams.web.auth import ApiAccess, audit
 from streams.web.limits import reserve_descriptors
+from streams.web.picture_sessions import PictureSessions
 from streams.web.tls import server_context
 from streams.web.tokens import Callers, load_tokens
 from streams.worker.app import Worker, WorkerInputs
@@ -206,7 +207,8 @@ def api_access(settings: Settings) -> ApiAccess:
             tls = server_context(settings.web_tls_cert_file, settings.web_tls_key_file)
     except (ValueError, OSError, ssl.SSLError) as error:
         raise ApiConfigError(str(error)) from None
-    return ApiAccess(Callers(ensure_token(settings.data_dir), named), tls)
+    callers = Callers(ensure_token(settings.data_dir), named)
+    return ApiAccess(callers, tls, PictureSessions(still_valid=callers.still))
 
 
 def audit_to(path: Path, keep_days: int) -> None:

@@ -19,9 +19,11 @@ from urllib.parse import urlparse
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.demo.scenario import build_scenario, default_start
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.slow
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 ANALYST, OPERATOR = "analyst-token-for-the-picture-test", "operator-token-for-the-picture-test"
+LEAVER = "an-analyst-who-leaves-during-the-picture-test"  # taken out of the tokens file by the last test
 T = TypeVar("T")
 
 
@@ -47,6 +50,7 @@ class Site:
     shots: Path
     later: list[bytes]  # the Lampedusa surge's reports, sent while a page is open
     broker_url: str
+    tokens: Path
 
     def sql(self, query: str) -> list[list[Any]]:
         answer = self.api.sql(query)
@@ -63,10 +67,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     shots = Path(tempfile.mkdtemp(prefix="borderwatch-picture-shots-"))
     print(f"\nscreenshots of the picture test: {shots}")
     tokens = root / "tokens.toml"
+    holders = [("analyst", "analyst", ANALYST), ("operator", "operator", OPERATOR)]
+    holders.append(("leaver", "analyst", LEAVER))
     tokens.write_text(
         "".join(
-            f'[[token]]\nname = "{name}"\nrole = "{name}"\nsha256 = "{hash_token(secret)}"\n'
-            for name, secret in (("analyst", ANALYST), ("operator", OPERATOR))
+            f'[[token]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hash_token(secret)}"\n'
+            for name, role, secret in holders
         )
     )
     scenario = build_scenario(default_start(), partitions=2)
@@ -88,7 +94,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             api = wait_for_worker(process, url, data_dir, log)
             asyncio.run(replay_lines(iter(first), INTERCEPTIONS, broker.url))
             asyncio.run(replay_lines(iter(scenario.vessels), VESSELS, broker.url))
-            site = Site(url, api, shots, surge, broker.url)
+            site = Site(url, api, shots, surge, broker.url, tokens)
             poll(lambda: len(site.sql("SELECT id FROM borderwatch.alerts FINAL")) >= 4 or None, 120)
             yield site
         finally:
@@ -133,6 +139,19 @@ def sign_in(browser: webdriver.Chrome, site: Site, token: str) -> None:
 
 def wait_for(browser: webdriver.Chrome, css: str, timeout_s: float = 30) -> Any:
     return poll(lambda: browser.find_elements(By.CSS_SELECTOR, css), timeout_s)
+
+
+def click_fresh(browser: webdriver.Chrome, css: str, timeout_s: float = 30) -> None:
+    """Click the first match of `css`, again if a refresh redrew the list between finding and clicking."""
+
+    def attempt() -> bool | None:
+        try:
+            wait_for(browser, css, timeout_s)[0].click()
+        except StaleElementReferenceException:
+            return None
+        return True
+
+    poll(attempt, timeout_s)
 
 
 def shot(browser: webdriver.Chrome, site: Site, name: str) -> Path:
@@ -255,11 +274,54 @@ def test_the_ais_gap_is_drawn_dashed_on_its_vessels_track(browser: webdriver.Chr
     sign_in(browser, site, ANALYST)
     wait_for(browser, "body[data-refreshed]")
     browser.find_element(By.CSS_SELECTOR, "#span option[value='7d']").click()
-    wait_for(browser, '#alerts [data-id^="ais_gap:"]')[0].click()
+    click_fresh(browser, '#alerts [data-id^="ais_gap:"]')
     dark = wait_for(browser, "path.track.dark")
     assert dark[0].get_attribute("stroke-dasharray")
     assert "dark" in browser.find_element(By.ID, "t-tracks").get_attribute("textContent")
     shot(browser, site, "06-ais-gap-track")
+
+
+def test_the_alerts_are_reached_and_opened_with_the_keyboard_alone(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    sign_in(browser, site, ANALYST)
+    wait_for(browser, "body[data-refreshed]")
+    wait_for(browser, "#alerts .alert-item")
+    keys = ActionChains(browser)
+    focused = "return document.activeElement"
+    first = browser.execute_script(focused + ".className")
+    for _ in range(300):  # Tab from the top until an alert has the focus: bounded, not timed
+        keys.send_keys(Keys.TAB).perform()
+        if browser.execute_script(focused + ".matches('#alerts .alert-item')"):
+            break
+    else:
+        raise AssertionError("300 Tabs did not reach the alerts list")
+    assert first != "alert-item"
+    alert_id = browser.execute_script(focused + ".dataset.id")
+    keys.send_keys(Keys.ENTER).perform()
+    wait_for(browser, "#detail:not([hidden]) #reasons")
+    poll(lambda: browser.execute_script(focused + ".id === 'detail'") or None, 30)  # the focus follows
+    headline = browser.find_element(By.CSS_SELECTOR, f'#alerts [data-id="{alert_id}"] .headline').text
+    assert headline and headline in browser.find_element(By.ID, "detail-title").text
+    shot(browser, site, "08-alert-opened-with-the-keyboard")
+
+
+def test_a_session_ends_when_its_token_is_taken_out_and_the_tokens_reloaded(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    sign_in(browser, site, LEAVER)
+    wait_for(browser, "body[data-refreshed]")
+    poll(lambda: browser.find_element(By.ID, "live-status").text == "live" or None, 30)
+    situation = "return fetch('/picture/situation').then(r => r.status)"
+    assert browser.execute_script(situation) == 200
+    kept = [block for block in site.tokens.read_text().split("[[token]]") if block.strip()]
+    site.tokens.write_text("".join("[[token]]" + b for b in kept if hash_token(LEAVER) not in b))
+    answer = WorkerApi(site.url, OPERATOR).post("/reload", {})
+    assert answer["reloaded"]["sessions_ended"] == 1, answer
+    assert browser.execute_script(situation) == 401  # the session's very next request
+    # The open page learns it from its event stream, which the worker closed: it shows the sign-in.
+    wait_for(browser, "#token")
+    shot(browser, site, "07-revoked-session-signs-in-again")
 
 
 def _catalogue_crossings() -> set[str]:

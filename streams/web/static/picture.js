@@ -336,20 +336,21 @@
   }
 
   // ---- the window and refreshing ---------------------------------------------------------------------
-  function situationUrl() {
+  function situationUrl(pulse) {
     const q = new URLSearchParams();
     if (state.mode === 'live') q.set('span', state.span);
     else { q.set('start', new Date(state.start).toISOString()); q.set('end', new Date(state.end).toISOString()); }
     for (const [name, id] of [['kind', 'f-kind'], ['impact', 'f-impact'], ['zone', 'f-zone'], ['status', 'f-status']]) if ($(id).value) q.set(name, $(id).value);
     q.set('offset', state.offset); q.set('limit', state.limit);
+    if (pulse) q.set('pulse', pulse);  // a refresh a pulse caused: the worker answers every page once per pulse
     return '/picture/situation?' + q.toString();
   }
 
-  async function refresh() {
+  async function refresh(pulse) {
     if (state.refreshing) { state.again = true; return; }
     state.refreshing = true;
     try {
-      const s = await getJSON(situationUrl());
+      const s = await getJSON(situationUrl(typeof pulse === 'string' ? pulse : ''));
       state.situation = s;
       state.extent = s.extent;
       $('now').textContent = when(s.extent.newest);
@@ -366,6 +367,7 @@
       chart($('chart-routes'), s.series.routes, 'route', state.names, s.series.bucket_s);
       chart($('chart-crossings'), s.series.crossings, 'crossing_id', state.names, s.series.bucket_s);
       document.body.setAttribute('data-refreshed', String(Date.now()));
+      if (!state.painted) { state.painted = true; performance.mark('picture-first-paint'); }  // scripts/bench_picture.py
     } catch (e) {
       $('window-label').textContent = 'Could not load the situation: ' + e.message;
     } finally {
@@ -431,11 +433,16 @@
   function listen() {
     const source = new EventSource('/events');
     source.addEventListener('open', () => { $('live-status').textContent = 'live'; $('live-dot').className = 'dot on'; });
-    source.addEventListener('error', () => { $('live-status').textContent = 'reconnecting…'; $('live-dot').className = 'dot'; });
+    source.addEventListener('error', () => {
+      $('live-status').textContent = 'reconnecting…'; $('live-dot').className = 'dot';
+      // A refused stream (the session ended: signed out, expired or its token revoked) is not retried by
+      // the browser; asking who we are shows the sign-in on a 401.
+      if (source.readyState === EventSource.CLOSED) getJSON('/picture/me').then(() => setTimeout(listen, 5000)).catch(() => {});
+    });
     let last = null;
     source.addEventListener('pulse', (event) => {
       $('live-status').textContent = 'live'; $('live-dot').className = 'dot on';
-      if (last !== null && event.data !== last && state.mode === 'live') refresh();
+      if (last !== null && event.data !== last && state.mode === 'live') refresh(event.lastEventId);
       if (last !== null && event.data !== last && state.mode !== 'live') state.healthAt = 0;
       last = event.data;
     });
