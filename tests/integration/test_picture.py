@@ -212,6 +212,7 @@ def test_the_analyst_sees_every_crossing_a_live_surge_and_its_reasons_but_no_act
     assert "IT-LAMPEDUSA" in browser.find_element(By.ID, "detail-title").text
     assert browser.find_elements(By.CSS_SELECTOR, "#evidence tbody tr")
     assert not browser.find_element(By.ID, "ack").is_displayed()  # an analyst sees no action
+    assert not browser.find_element(By.ID, "silence").is_displayed()
     cap = browser.find_element(By.ID, "cap-link").get_attribute("href")
     shot(browser, site, "04-analyst-alert-detail")
     browser.get(cap)
@@ -264,6 +265,13 @@ def test_the_operator_signs_in_with_a_one_time_link_and_sees_the_action(
     result = poll(lambda: browser.find_element(By.ID, "ack-result").text or None, 30)
     assert result == "Acknowledged.", result
     shot(browser, site, "05b-operator-acknowledged")
+    browser.find_element(By.ID, "silence-reason").send_keys("known situation, handled by the duty officer")
+    browser.find_element(By.ID, "silence").click()
+    silenced = poll(lambda: browser.find_element(By.ID, "ack-result").text.startswith("Silenced") and (
+        browser.find_element(By.ID, "ack-result").text
+    ), 30)  # fmt: skip
+    assert silenced.startswith("Silenced until"), silenced
+    shot(browser, site, "05c-operator-silenced")
     # The link was for one sign-in only.
     browser.delete_all_cookies()
     browser.get(site.url + answer["path"])

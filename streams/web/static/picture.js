@@ -330,6 +330,8 @@
     if (state.situation) drawTables(state.situation);
     $('cap-link').href = '/picture/cap?id=' + encodeURIComponent(a.id);
     $('ack').hidden = !state.me.may_act;
+    $('silence-form').hidden = !state.me.may_act;
+    state.selectedAlert = a;
     $('ack-result').textContent = '';
     panel.hidden = false;
     panel.focus();
@@ -425,6 +427,16 @@
     $('ack').addEventListener('click', async () => {
       const result = await post('/alerts/' + encodeURIComponent(state.selected) + '/ack', {});
       $('ack-result').textContent = result.ok ? 'Acknowledged.' : 'Not acknowledged: ' + (result.body.error || ('HTTP ' + result.status));
+      if (result.ok) refresh();
+    });
+    $('silence').addEventListener('click', async () => {
+      const a = state.selectedAlert;
+      const reason = $('silence-reason').value.trim();
+      if (!a) return;
+      if (!reason) { $('ack-result').textContent = 'Say why before silencing.'; return; }
+      const until = new Date(Date.now() + Number($('silence-hours').value) * 3600e3).toISOString();
+      const result = await post('/silences', { kind: a.kind, zone_id: a.zone_id || '', until: until, reason: reason });
+      $('ack-result').textContent = result.ok ? 'Silenced until ' + when(until) + '.' : 'Not silenced: ' + (result.body.error || ('HTTP ' + result.status));
       if (result.ok) refresh();
     });
     $('signout').addEventListener('click', async () => { await post('/signout'); window.location.assign('/'); });
