@@ -12,7 +12,7 @@ import orjson
 
 from streams.kafka.broker import LocalBroker
 from streams.kafka.topics import INTERCEPTIONS
-from streams.sinks.clickhouse.connection import connect
+from tests.helpers.chdb import query_elsewhere
 from tests.helpers.kafka_io import send
 from tests.helpers.paths import TEST_DATA
 
@@ -90,18 +90,16 @@ def test_the_release_before_is_rebuilt_by_month_with_its_keys_and_positions_and_
 
     # The schema, read directly once the worker is gone (analysts' SQL does not reach system tables).
     worker.stop()
-    client = connect(f"chdb://{(tmp_path / 'data' / 'chdb').resolve()}")
-    tables = client.query(
-        "SELECT name, partition_key, sorting_key FROM system.tables WHERE database = 'borderwatch' "
-        "AND name IN ('events', 'vessel_positions') ORDER BY name"
-    ).result_rows
-    assert tables == [
-        ("events", "toYYYYMM(observed_at)", "crossing_id, observed_at, authority, report_id"),
-        ("vessel_positions", "toYYYYMM(observed_at)", "vessel_key, observed_at, authority, report_id"),
-    ]
-    ddl = client.query("SELECT create_table_query FROM system.tables WHERE database = 'borderwatch' "
-                       "AND name = 'events'").result_rows[0][0]  # fmt: skip
-    assert "`report` String TTL toDateTime(received_at) + toIntervalDay(90)" in ddl  # set again
     gone = "('events_by_month', 'events_unpartitioned', 'migration_lock')"
-    assert client.query("SELECT count() FROM system.tables WHERE database = 'borderwatch' AND name IN "
-                        f"{gone}").result_rows == [(0,)]  # fmt: skip
+    tables, ddl, left = query_elsewhere(tmp_path / "data" / "chdb", [
+        "SELECT name, partition_key, sorting_key FROM system.tables WHERE database = 'borderwatch' "
+        "AND name IN ('events', 'vessel_positions') ORDER BY name",
+        "SELECT create_table_query FROM system.tables WHERE database = 'borderwatch' AND name = 'events'",
+        f"SELECT count() FROM system.tables WHERE database = 'borderwatch' AND name IN {gone}",
+    ])  # fmt: skip
+    assert tables == [
+        ["events", "toYYYYMM(observed_at)", "crossing_id, observed_at, authority, report_id"],
+        ["vessel_positions", "toYYYYMM(observed_at)", "vessel_key, observed_at, authority, report_id"],
+    ]
+    assert "`report` String TTL toDateTime(received_at) + toIntervalDay(90)" in ddl[0][0]  # set again
+    assert left == [[0]]
