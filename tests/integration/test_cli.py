@@ -105,6 +105,9 @@ def test_a_worker_without_its_broker_or_clickhouse_says_which(tmp_path: Path) ->
     assert no_clickhouse.returncode == 2
     assert "cannot connect to ClickHouse at 'http://analyst:***@127.0.0.1:1" in no_clickhouse.stderr
     assert "hunter2" not in no_clickhouse.stderr + no_clickhouse.stdout
+    # The bundled broker that worker started outlives it, as it would hold what a worker acknowledged.
+    stopped = run(["broker", "stop"], tmp_path, timeout=60)
+    assert stopped.returncode == 0 and "stopped the broker" in stopped.stdout, stopped.stdout + stopped.stderr
 
 
 @pytest.fixture(scope="module")
