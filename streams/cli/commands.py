@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from schemas.alerts import Alert, AlertKind
@@ -784,7 +785,17 @@ def main() -> None:
     from pydantic import ValidationError
 
     try:
-        cli()
+        code = cli(standalone_mode=False)  # Typer answers a usage error with a boxed page; here, one line
+    except _USAGE_ERROR as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `borderwatch` alone: the help
+            err.print(error.format_message(), markup=False, highlight=False)
+        else:
+            command = error.ctx.command_path if error.ctx else "borderwatch"
+            err.print(f"[bold red]error:[/] {escape(error.format_message())} (see `{command} -h`)")
+        raise SystemExit(error.exit_code) from None
+    except _CLICK_ERROR as error:
+        err.print(f"[bold red]error:[/] {escape(error.format_message())}")
+        raise SystemExit(error.exit_code) from None
     except ConfigFileError as error:
         err.print(f"[bold red]error:[/] {error}")
         raise SystemExit(2) from None
@@ -792,3 +803,9 @@ def main() -> None:
         where, message = first_problem(error)
         err.print(f"[bold red]error:[/] settings: {(where + ': ') if where else ''}{message}")
         raise SystemExit(2) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+# Typer ships its own click: its exception classes, found from a public one rather than a private module.
+_USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

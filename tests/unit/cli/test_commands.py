@@ -30,3 +30,21 @@ def test_no_warning_when_every_variable_is_a_setting(tmp_path: Path) -> None:
     done = run(["counts"], tmp_path, BORDERWATCH_DATA_DIR=str(tmp_path / "data"))
     assert "warning:" not in done.stderr and done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1  # one line: there is no data yet, and what to run
+
+
+def test_a_wrong_flag_or_command_is_one_line_naming_the_help_and_exit_2(tmp_path: Path) -> None:
+    for args, said in (
+        (["counts", "--bogus"], "error: No such option: --bogus (see `"),  # then the program's name, as run
+        (["nosuch"], "error: No such command 'nosuch'."),
+        (["counts", "--format", "xml"], "error: Invalid value for '--format'"),
+    ):
+        done = run(args, tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip().count("\n") == 0 and said in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr and "╭" not in done.stderr
+
+
+def test_help_and_version_still_answer_with_exit_0(tmp_path: Path) -> None:
+    assert run(["--version"], tmp_path).stdout.startswith("borderwatch ")
+    helped = run(["counts", "-h"], tmp_path)
+    assert helped.returncode == 0 and "--since" in helped.stdout
