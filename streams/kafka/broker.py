@@ -10,6 +10,7 @@ broker it started itself.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -27,8 +28,21 @@ from streams.worker.datadir import recorded_process
 STATE_FILE = "broker.json"
 
 
+# Below Linux's default ephemeral range (32768-60999): a port the kernel hands out for bind(0)
+# is also the next candidate for an outgoing connection, which may take it before our server binds.
+_QUIET_PORTS = range(20_000, 32_768)
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
+    """A TCP port on loopback that nothing listens on right now, outside the ephemeral range."""
+    for _ in range(50):
+        port = random.choice(_QUIET_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from schemas.errors import WorkerNotRunningError
 from streams.client.worker_api import WorkerApi, start_worker_process, stop_process, wait_for_worker
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import LocalBroker, free_port, start_local_broker
@@ -69,8 +70,21 @@ def new_worker_id() -> str:
 
 
 def launch(kafka: str, data_dir: Path, worker_id: str, log: Path, **env: str) -> Worker:
-    """Start a worker and wait until it answers /status."""
-    port = free_port()
+    """Start a worker and wait until it answers /status.
+
+    A free port can be taken between `free_port()` and the worker's bind (by another test
+    process, or as the ephemeral port of an outgoing connection): then it starts again on another.
+    """
+    for attempt in itertools.count(1):
+        try:
+            return _launch_on(free_port(), kafka, data_dir, worker_id, log, **env)
+        except WorkerNotRunningError as error:
+            if attempt == 3 or "address already in use" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch_on(port: int, kafka: str, data_dir: Path, worker_id: str, log: Path, **env: str) -> Worker:
     settings = {"partitions": "2", **env}
     process = start_worker_process(
         log, kafka=kafka, data_dir=str(data_dir), web_port=str(port), worker_id=worker_id, **settings
