@@ -25,7 +25,9 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
-ZONE_KINDS = frozenset({AlertKind.SURGE, AlertKind.MASS_ATTEMPT, AlertKind.LARGE_BOAT})
+# A tuple, not a set: a crossing's groups are visited in this order, and a set of enum members
+# iterates in an order that changes with the process's hash seed (and so would the alerts').
+ZONE_KINDS = (AlertKind.SURGE, AlertKind.MASS_ATTEMPT, AlertKind.LARGE_BOAT)
 MAX_EVIDENCE = 50
 HEADLINES = {
     AlertKind.SURGE: "Surge at {where}",
