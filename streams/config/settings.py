@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="TLS and SASL of every Kafka client, e.g. BORDERWATCH_KAFKA_SECURITY__PROTOCOL=SASL_SSL "
         "(docs/security.md)",
     )
+    kafka_session_timeout_s: float = Field(
+        10.0,
+        ge=3,
+        le=300,
+        description="a consumer silent this long leaves its group and its partitions move to the others; "
+        "the bundled broker also waits half of it for more members before a group's first assignment",
+    )
     clickhouse: str = Field(
         "",
         description="clickhouse-connect DSN (chdb:///path or http://user:pass@host:8123/borderwatch); "

@@ -50,9 +50,7 @@ class KafkaBatchConsumer:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-            rebalance_timeout_ms=4_000,
+            **self._connection.group_kwargs(),
             max_poll_interval_ms=int(max_poll_interval_s * 1000),
         )
         self._lag: list[PartitionLag] = []

@@ -96,8 +96,6 @@ class KafkaSecurity(BaseModel):
             raise KafkaConfigError(f"Kafka security: {error}") from None
         mechanism = self.sasl_mechanism if self.protocol.sasl else None
         return KafkaConnection(bootstrap, self.protocol, tls, mechanism, self.sasl_username, password)
-
-
 def client_context(
     ca_file: Path | None, cert_file: Path | None, key_file: Path | None, key_password_file: Path | None
 ) -> ssl.SSLContext:
@@ -129,6 +127,16 @@ class KafkaConnection:
     mechanism: SaslMechanism | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    session_timeout_s: float = 10.0  # how long a silent group member keeps its partitions
+
+    def group_kwargs(self) -> dict[str, Any]:
+        """A consumer-group member's timings: heartbeats well within the session, a short rebalance."""
+        session_ms = int(self.session_timeout_s * 1000)
+        return {
+            "session_timeout_ms": session_ms,
+            "heartbeat_interval_ms": min(1_000, session_ms // 4),
+            "rebalance_timeout_ms": 4_000,
+        }
 
     def client_kwargs(self) -> dict[str, Any]:
         """The arguments every aiokafka producer, consumer and admin client is made with."""
@@ -145,6 +153,15 @@ class KafkaConnection:
                 "sasl_plain_password": self.password,
             }
         return kwargs
+
+    def faust_group_settings(self) -> dict[str, float]:
+        """The same timings as Faust's settings, in seconds."""
+        timing = self.group_kwargs()
+        return {
+            "broker_session_timeout": timing["session_timeout_ms"] / 1000,
+            "broker_heartbeat_interval": timing["heartbeat_interval_ms"] / 1000,
+            "broker_rebalance_timeout": timing["rebalance_timeout_ms"] / 1000,
+        }
 
     @property
     def faust_broker(self) -> str:

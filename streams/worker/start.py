@@ -8,7 +8,7 @@ import logging
 import os
 import ssl
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faust
@@ -93,7 +93,7 @@ class OpenedClickHouse:
 def reach_broker(settings: Settings, subscriptions: list[Subscription]) -> ReachedBroker:
     """The broker, with every topic this worker needs created; one that cannot be reached stops the start."""
     url = resolve_broker(settings)
-    kafka = settings.kafka_security.connect(url)
+    kafka = replace(settings.kafka_security.connect(url), session_timeout_s=settings.kafka_session_timeout_s)
     try:
         centre_topics = tuple(s.topic for s in subscriptions if s.topic)
         cluster = asyncio.run(ensure_topics(kafka, settings.partitions, ALL_TOPICS + centre_topics))

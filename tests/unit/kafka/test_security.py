@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from pydantic import ValidationError
 
 from schemas.errors import KafkaAuthError, KafkaConfigError
 from streams.config.settings import Settings
@@ -199,3 +200,21 @@ def test_a_refused_scram_exchange_names_the_user_and_never_the_password() -> Non
     # Without SASL the same error is not about credentials: it goes on as it was.
     with pytest.raises(KeyError):
         asyncio.run(start_client(_Refusing(KeyError("v")), KafkaConnection("k1:9092")))
+
+
+def test_group_timings_follow_the_session_timeout_and_faust_gets_the_same_in_seconds() -> None:
+    default = KafkaConnection("kafka://b:9092").group_kwargs()
+    assert default == {
+        "session_timeout_ms": 10_000, "heartbeat_interval_ms": 1_000, "rebalance_timeout_ms": 4_000,
+    }  # fmt: skip
+    short = KafkaConnection("kafka://b:9092", session_timeout_s=3)
+    assert short.group_kwargs()["heartbeat_interval_ms"] == 750  # a quarter: three beats may be missed
+    assert short.faust_group_settings() == {
+        "broker_session_timeout": 3.0, "broker_heartbeat_interval": 0.75, "broker_rebalance_timeout": 4.0,
+    }  # fmt: skip
+
+
+def test_the_session_timeout_setting_refuses_values_a_busy_worker_could_not_keep() -> None:
+    assert Settings.model_fields["kafka_session_timeout_s"].default == 10.0  # the tests run with 4 s
+    with pytest.raises(ValidationError):
+        Settings(kafka_session_timeout_s=1)
