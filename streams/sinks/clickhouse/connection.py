@@ -9,12 +9,19 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import clickhouse_connect
+from clickhouse_connect.driver import options as driver_options
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.httpclient import HttpClient
 
 from schemas.errors import SinkUnavailableError
 
 log = logging.getLogger(__name__)
+
+# borderwatch inserts lists and reads rows, never DataFrames. Left unset, clickhouse-connect imports
+# pandas on the first insert only to ask whether the data is one: a third of a second of CPU in every
+# worker start and CLI call that writes.
+driver_options.pd = None
+driver_options.pd_time_test = None
 
 TLS_OPTIONS = frozenset({"interface", "secure", "verify", "ca_cert", "client_cert", "client_cert_key"})
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import http.server
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +122,24 @@ def test_a_ca_file_needs_https(tmp_path: Path, dsn: str, message: str) -> None:
 def test_chdb_is_not_a_shared_server(engine_dir: Path) -> None:
     """chdb is in-process with one owner: no migration lock, no waiting for other workers' views."""
     assert shared_server(connect(f"chdb://{engine_dir}")) is False
+
+
+INSERT_WITHOUT_PANDAS = """
+import sys
+from streams.sinks.clickhouse.connection import connect
+client = connect("chdb://" + sys.argv[1])
+client.command("CREATE TABLE t (n UInt32) ENGINE = Memory")
+client.insert("t", [[1], [2]], column_names=["n"])
+client.insert("t", [[3, 4]], column_names=["n"], column_oriented=True)
+assert client.query("SELECT sum(n) FROM t").result_rows == [(10,)]
+print("pandas" in sys.modules)
+"""
+
+
+def test_inserting_and_reading_rows_never_imports_pandas(tmp_path: Path) -> None:
+    """A third of a second of CPU per worker start, for a library borderwatch does not use."""
+    done = subprocess.run(
+        [sys.executable, "-c", INSERT_WITHOUT_PANDAS, str(tmp_path / "chdb")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "False"
