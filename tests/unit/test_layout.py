@@ -56,20 +56,30 @@ def test_detectors_are_pure() -> None:
     assert offenders == []
 
 
-def collected(*args: str) -> list[str]:
-    """The node ids pytest collects with these arguments (collection only: nothing runs)."""
+MARKED = """
+import pytest
+class Record:
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            marks = {m.name for m in item.iter_markers()}
+            print("MARKS", "integration" in marks, "slow" in marks, item.nodeid)
+pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0", "tests"], plugins=[Record()])
+"""
+
+
+def collected_with_marks() -> dict[str, tuple[bool, bool]]:
+    """Every test pytest collects (nothing runs): node id -> (marked integration, marked slow)."""
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0", *args],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return [line for line in out.splitlines() if "::" in line]
+    out = subprocess.run([sys.executable, "-c", MARKED], cwd=ROOT, capture_output=True, text=True, check=True)
+    rows = (line.split(" ", 3)[1:] for line in out.stdout.splitlines() if line.startswith("MARKS "))
+    return {node: (integration == "True", slow == "True") for integration, slow, node in rows}
 
 
 def test_markers_select_the_integration_tests_and_leave_the_slow_ones_out_of_the_quick_loop() -> None:
-    everything = collected("tests/integration")
+    marks = collected_with_marks()
+    everything = {n for n in marks if n.startswith("tests/integration/")}
     slow_ones = (
         "tests/integration/test_demo.py",
         "tests/integration/test_picture.py",
@@ -77,7 +87,9 @@ def test_markers_select_the_integration_tests_and_leave_the_slow_ones_out_of_the
         "tests/integration/test_scale_out.py::test_three_workers",
     )
     slow = {n for n in everything if n.startswith(slow_ones)}
-    assert slow and set(collected("-m", "integration and not slow", "tests")) == set(everything) - slow
+    quick_loop = {n for n, (integration, is_slow) in marks.items() if integration and not is_slow}
+    assert slow and {n for n, (_, is_slow) in marks.items() if is_slow} == slow
+    assert quick_loop == everything - slow
 
 
 MAX_FUNCTION_LINES = 60

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
 
 from geo import load_catalogue, locate, locate_one
+from geo.catalogue import builtin_path
 from geo.lookup import NO_ZONE, locate_zones
 
 CATALOGUE = load_catalogue()
@@ -89,3 +92,15 @@ def test_a_crossing_and_the_route_area_around_it_agree() -> None:
     assert (areas != NO_ZONE).all()
     assert list(found.route) == [props["route"] for props in crossings.props]
     assert list(np.array(CATALOGUE.routes.ids)[areas]) == list(found.route)
+
+
+def test_an_unchanged_file_is_checked_once_and_a_changed_one_again(tmp_path: Path) -> None:
+    copy = tmp_path / "catalogue.geojson"
+    copy.write_bytes(builtin_path().read_bytes())
+    first = load_catalogue(copy)
+    assert load_catalogue(copy) is first
+    document = json.loads(copy.read_text())
+    document["features"] = [f for f in document["features"] if f["properties"]["id"] != "ES-CEUTA-LAND"]
+    copy.write_text(json.dumps(document))
+    changed = load_catalogue(copy)
+    assert "ES-CEUTA-LAND" in first.crossings.ids and "ES-CEUTA-LAND" not in changed.crossings.ids
