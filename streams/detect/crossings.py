@@ -274,6 +274,7 @@ class _Window:
     impact: Impact
     counts: tuple[int, int]  # persons and boats in the window
     expected: tuple[float, float]  # persons and boats expected in it
+    joint: tuple[float, float] | None = None  # both tails, when the joint gate made it a surge
 
     @property
     def ratio(self) -> float:
@@ -311,6 +312,25 @@ def _gated_by_size(test: WindowTest, observed: int, impact: Impact, t: Threshold
         return False
     gate = t.surge_gate_p_by_size[impact.rank - Impact.HIGH.rank]
     return gate > t.surge_p[0] and test.probability(observed) <= gate
+
+
+def _joint_tails(
+    tests: list[WindowTest], observed: tuple[int, int], impact: Impact, t: Thresholds
+) -> tuple[float, float] | None:
+    """Both tail probabilities, when persons and boats are both at or below `surge_gate_p_joint` in a
+    window very high by size; else None.
+
+    One metric alone at that level is common at a busy sea crossing (a big boat, a
+    spell of calm weather); both together, with the excess very high, is how a
+    sea episode looks hours before either count alone is rare (Lampedusa's wave of
+    110 boats: 770 persons and 12 boats in 6 h where 85 and 2 are expected, tails
+    2e-3 and 9e-3, against 1.3e-4 that rarity alone needs).
+    """
+    minimums = (t.surge_min_persons, t.surge_min_reports)
+    if impact is not Impact.VERY_HIGH or any(observed[m] < minimums[m] for m in (0, 1)):
+        return None
+    tails = (tests[0].probability(observed[0]), tests[1].probability(observed[1]))
+    return tails if max(tails) <= t.surge_gate_p_joint else None
 
 
 def _surges(
@@ -351,16 +371,19 @@ def _surges(
             tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
             expected = (tests[0].expected, tests[1].expected)
             impact = size_impact(observed, expected, t)
+            joint = _joint_tails(tests, observed, impact, t)
             for metric in (0, 1):
                 if observed[metric] < minimums[metric]:
                     continue  # no surge however unusual: no baseline needed
                 test = tests[metric]
                 rare = test.impact(observed[metric]) is not None
-                if not (rare or _gated_by_size(test, observed[metric], impact, t)):
+                if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
                     continue
                 if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                     continue  # a week-long window counts only while its last day is above normal too
-                window = _Window(hours, metric, observed[metric], test, impact, observed, expected)
+                window = _Window(
+                    hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
+                )
                 if best is None or window.strength > best.strength:
                     best = window
         if best is not None:
@@ -400,6 +423,11 @@ def _surge(
         f"for {expected.comparison}, tail probability {probability:.1e} "
         f"(a surge from {w.test.counts[0]:,} {noun}, {ctx.thresholds.surge_p[0]:.0e})"
     )
+    if w.joint is not None:
+        detail += (
+            f"; persons and boats together: tail probabilities {w.joint[0]:.1e} and {w.joint[1]:.1e}, "
+            f"both at or below {ctx.thresholds.surge_gate_p_joint:.0e}, with a very high excess"
+        )
     if reported - end > LATE_NOTE_S:
         late_h = (reported - end) / 3600
         detail += f"; reported late: the last report came {_when(reported)}, {late_h:.0f} h after"
