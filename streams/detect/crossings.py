@@ -35,6 +35,7 @@ MASS_KINDS = frozenset({"land_crossing", "fence_section"})
 MAX_EVIDENCE = 50
 METRICS = ("persons", "reports")
 LATE_NOTE_S = 3600  # reports this much later than their window are said to be late
+JOINT_MAX_H = 24  # the joint gate judges onsets: windows of a day or less
 
 
 @dataclass(slots=True)
@@ -315,19 +316,22 @@ def _gated_by_size(test: WindowTest, observed: int, impact: Impact, t: Threshold
 
 
 def _joint_tails(
-    tests: list[WindowTest], observed: tuple[int, int], impact: Impact, t: Thresholds
+    tests: list[WindowTest], observed: tuple[int, int], impact: Impact, hours: int, t: Thresholds
 ) -> tuple[float, float] | None:
     """Both tail probabilities, when persons and boats are both at or below `surge_gate_p_joint` in a
-    window very high by size; else None.
+    window of at most a day, very high by size; else None.
 
     One metric alone at that level is common at a busy sea crossing (a big boat, a
     spell of calm weather); both together, with the excess very high, is how a
     sea episode looks hours before either count alone is rare (Lampedusa's wave of
     110 boats: 770 persons and 12 boats in 6 h where 85 and 2 are expected, tails
-    2e-3 and 9e-3, against 1.3e-4 that rarity alone needs).
+    2e-3 and 9e-3, against 1.3e-4 that rarity alone needs). Only for the onset: a
+    week-long window after an episode still holds it, and would keep its alert open.
     """
     minimums = (t.surge_min_persons, t.surge_min_reports)
-    if impact is not Impact.VERY_HIGH or any(observed[m] < minimums[m] for m in (0, 1)):
+    if hours > JOINT_MAX_H or impact is not Impact.VERY_HIGH:
+        return None
+    if any(observed[m] < minimums[m] for m in (0, 1)):
         return None
     tails = (tests[0].probability(observed[0]), tests[1].probability(observed[1]))
     return tails if max(tails) <= t.surge_gate_p_joint else None
@@ -371,7 +375,7 @@ def _surges(
             tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
             expected = (tests[0].expected, tests[1].expected)
             impact = size_impact(observed, expected, t)
-            joint = _joint_tails(tests, observed, impact, t)
+            joint = _joint_tails(tests, observed, impact, hours, t)
             for metric in (0, 1):
                 if observed[metric] < minimums[metric]:
                     continue  # no surge however unusual: no baseline needed

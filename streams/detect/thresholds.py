@@ -55,8 +55,9 @@ class Thresholds(BaseModel):
         2e-3,
         gt=0,
         le=0.01,
-        description="a window very high by size whose persons and boats are both at or below this tail "
-        "probability is a surge (two counts rising together, not one big boat or one busy metric); "
+        description="a window of at most 24 h, very high by size, whose persons and boats are both at or "
+        "below this tail probability is a surge (two counts rising together, not one big boat or one busy "
+        "metric); "
         "set it to surge_p's first level to turn it off",
     )
     surge_size_ratio: tuple[float, float, float] = Field(
