@@ -355,7 +355,6 @@ def _surges(
     ones before, and the last: an alert group keeps the first start, the
     highest impact and the latest evidence, so the others would change nothing.
     """
-    t = ctx.thresholds
     if not state.hours:
         return []
     now_hour = _floor(now_ts, HOUR_S)
@@ -364,34 +363,11 @@ def _surges(
         ends.add(now_hour)
     sums = _PrefixSums(state.hours)
     learned = history.learned()
-    minimums = (t.surge_min_persons, t.surge_min_reports)
     exceedances: list[tuple[int, _Window]] = []  # (end, strongest window ending there)
     for hour in sorted(ends):
-        end = hour + HOUR_S
-        day = day_of(hour)
-        best: _Window | None = None
-        for hours in t.surge_scales_h:
-            observed = sums.between(end - hours * HOUR_S, end)
-            tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
-            expected = (tests[0].expected, tests[1].expected)
-            impact = size_impact(observed, expected, t)
-            joint = _joint_tails(tests, observed, impact, hours, t)
-            for metric in (0, 1):
-                if observed[metric] < minimums[metric]:
-                    continue  # no surge however unusual: no baseline needed
-                test = tests[metric]
-                rare = test.impact(observed[metric]) is not None
-                if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
-                    continue
-                if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
-                    continue  # a week-long window counts only while its last day is above normal too
-                window = _Window(
-                    hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
-                )
-                if best is None or window.strength > best.strength:
-                    best = window
+        best = _strongest(crossing, hour + HOUR_S, sums, learned, ctx)
         if best is not None:
-            exceedances.append((end, best))
+            exceedances.append((hour + HOUR_S, best))
     findings = []
     highest = -1
     for n, (end, w) in enumerate(exceedances):
@@ -400,6 +376,37 @@ def _surges(
             findings.append(_surge(crossing, route, state, history, w, end, reported, ctx))
         highest = max(highest, w.impact.rank)
     return findings
+
+
+def _strongest(
+    crossing: str, end: int, sums: _PrefixSums, learned: Learned, ctx: CrossingContext
+) -> _Window | None:
+    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none."""
+    t = ctx.thresholds
+    minimums = (t.surge_min_persons, t.surge_min_reports)
+    day = day_of(end - HOUR_S)
+    best: _Window | None = None
+    for hours in t.surge_scales_h:
+        observed = sums.between(end - hours * HOUR_S, end)
+        tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+        expected = (tests[0].expected, tests[1].expected)
+        impact = size_impact(observed, expected, t)
+        joint = _joint_tails(tests, observed, impact, hours, t)
+        for metric in (0, 1):
+            if observed[metric] < minimums[metric]:
+                continue  # no surge however unusual: no baseline needed
+            test = tests[metric]
+            rare = test.impact(observed[metric]) is not None
+            if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
+                continue
+            if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
+                continue  # a week-long window counts only while its last day is above normal too
+            window = _Window(
+                hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
+            )
+            if best is None or window.strength > best.strength:
+                best = window
+    return best
 
 
 def _surge(
