@@ -35,6 +35,7 @@ MASS_KINDS = frozenset({"land_crossing", "fence_section"})
 MAX_EVIDENCE = 50
 METRICS = ("persons", "reports")
 LATE_NOTE_S = 3600  # reports this much later than their window are said to be late
+JOINT_MAX_H = 24  # the joint gate judges onsets: windows of a day or less
 
 
 @dataclass(slots=True)
@@ -274,6 +275,7 @@ class _Window:
     impact: Impact
     counts: tuple[int, int]  # persons and boats in the window
     expected: tuple[float, float]  # persons and boats expected in it
+    joint: tuple[float, float] | None = None  # both tails, when the joint gate made it a surge
 
     @property
     def ratio(self) -> float:
@@ -313,6 +315,28 @@ def _gated_by_size(test: WindowTest, observed: int, impact: Impact, t: Threshold
     return gate > t.surge_p[0] and test.probability(observed) <= gate
 
 
+def _joint_tails(
+    tests: list[WindowTest], observed: tuple[int, int], impact: Impact, hours: int, t: Thresholds
+) -> tuple[float, float] | None:
+    """Both tail probabilities, when persons and boats are both at or below `surge_gate_p_joint` in a
+    window of at most a day, very high by size; else None.
+
+    One metric alone at that level is common at a busy sea crossing (a big boat, a
+    spell of calm weather); both together, with the excess very high, is how a
+    sea episode looks hours before either count alone is rare (Lampedusa's wave of
+    110 boats: 770 persons and 12 boats in 6 h where 85 and 2 are expected, tails
+    2e-3 and 9e-3, against 1.3e-4 that rarity alone needs). Only for the onset: a
+    week-long window after an episode still holds it, and would keep its alert open.
+    """
+    minimums = (t.surge_min_persons, t.surge_min_reports)
+    if hours > JOINT_MAX_H or impact is not Impact.VERY_HIGH:
+        return None
+    if any(observed[m] < minimums[m] for m in (0, 1)):
+        return None
+    tails = (tests[0].probability(observed[0]), tests[1].probability(observed[1]))
+    return tails if max(tails) <= t.surge_gate_p_joint else None
+
+
 def _surges(
     crossing: str,
     route: str,
@@ -331,7 +355,6 @@ def _surges(
     ones before, and the last: an alert group keeps the first start, the
     highest impact and the latest evidence, so the others would change nothing.
     """
-    t = ctx.thresholds
     if not state.hours:
         return []
     now_hour = _floor(now_ts, HOUR_S)
@@ -340,31 +363,11 @@ def _surges(
         ends.add(now_hour)
     sums = _PrefixSums(state.hours)
     learned = history.learned()
-    minimums = (t.surge_min_persons, t.surge_min_reports)
     exceedances: list[tuple[int, _Window]] = []  # (end, strongest window ending there)
     for hour in sorted(ends):
-        end = hour + HOUR_S
-        day = day_of(hour)
-        best: _Window | None = None
-        for hours in t.surge_scales_h:
-            observed = sums.between(end - hours * HOUR_S, end)
-            tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
-            expected = (tests[0].expected, tests[1].expected)
-            impact = size_impact(observed, expected, t)
-            for metric in (0, 1):
-                if observed[metric] < minimums[metric]:
-                    continue  # no surge however unusual: no baseline needed
-                test = tests[metric]
-                rare = test.impact(observed[metric]) is not None
-                if not (rare or _gated_by_size(test, observed[metric], impact, t)):
-                    continue
-                if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
-                    continue  # a week-long window counts only while its last day is above normal too
-                window = _Window(hours, metric, observed[metric], test, impact, observed, expected)
-                if best is None or window.strength > best.strength:
-                    best = window
+        best = _strongest(crossing, hour + HOUR_S, sums, learned, ctx)
         if best is not None:
-            exceedances.append((end, best))
+            exceedances.append((hour + HOUR_S, best))
     findings = []
     highest = -1
     for n, (end, w) in enumerate(exceedances):
@@ -373,6 +376,37 @@ def _surges(
             findings.append(_surge(crossing, route, state, history, w, end, reported, ctx))
         highest = max(highest, w.impact.rank)
     return findings
+
+
+def _strongest(
+    crossing: str, end: int, sums: _PrefixSums, learned: Learned, ctx: CrossingContext
+) -> _Window | None:
+    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none."""
+    t = ctx.thresholds
+    minimums = (t.surge_min_persons, t.surge_min_reports)
+    day = day_of(end - HOUR_S)
+    best: _Window | None = None
+    for hours in t.surge_scales_h:
+        observed = sums.between(end - hours * HOUR_S, end)
+        tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+        expected = (tests[0].expected, tests[1].expected)
+        impact = size_impact(observed, expected, t)
+        joint = _joint_tails(tests, observed, impact, hours, t)
+        for metric in (0, 1):
+            if observed[metric] < minimums[metric]:
+                continue  # no surge however unusual: no baseline needed
+            test = tests[metric]
+            rare = test.impact(observed[metric]) is not None
+            if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
+                continue
+            if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
+                continue  # a week-long window counts only while its last day is above normal too
+            window = _Window(
+                hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
+            )
+            if best is None or window.strength > best.strength:
+                best = window
+    return best
 
 
 def _surge(
@@ -400,6 +434,11 @@ def _surge(
         f"for {expected.comparison}, tail probability {probability:.1e} "
         f"(a surge from {w.test.counts[0]:,} {noun}, {ctx.thresholds.surge_p[0]:.0e})"
     )
+    if w.joint is not None:
+        detail += (
+            f"; persons and boats together: tail probabilities {w.joint[0]:.1e} and {w.joint[1]:.1e}, "
+            f"both at or below {ctx.thresholds.surge_gate_p_joint:.0e}, with a very high excess"
+        )
     if reported - end > LATE_NOTE_S:
         late_h = (reported - end) / 3600
         detail += f"; reported late: the last report came {_when(reported)}, {late_h:.0f} h after"

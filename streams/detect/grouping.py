@@ -159,6 +159,10 @@ def group_findings(
             notify[group["id"]] = True
 
     for group_id, group in changed.items():
+        if group is not None and _clear(group, clock_of(AlertKind(group["kind"])), t):
+            # Found late, its condition already clear this long: resolved now, not at the next look,
+            # which comes sooner or later with the batching.
+            changed[group_id] = group = {**group, "resolved": True}
         if group is not None:
             states.append((group_id, group))
     alerts = []
@@ -193,6 +197,13 @@ def _duration(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def _clear(group: Group, now_ts: float, t: Thresholds) -> bool:
+    """Open, of a kind that clears, and clear for `clear_after_s` on its clock."""
+    kind = AlertKind(group["kind"])
+    resolved = group.get("resolved")
+    return not resolved and kind not in ENDED_BY_DETECTOR and now_ts - group["end_ts"] >= t.clear_after_s
 
 
 def _too_old(group: Group, now_ts: float, t: Thresholds) -> bool:

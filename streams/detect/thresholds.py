@@ -51,6 +51,15 @@ class Thresholds(BaseModel):
         "(surge_p's first level for the rest); the default loosens nothing: (1e-3, 1e-2) catches the sea "
         "episodes' largest waves earlier but cries wolf at Lampedusa (docs/detectors.md, Surges)",
     )
+    surge_gate_p_joint: float = Field(
+        2e-3,
+        gt=0,
+        le=0.01,
+        description="a window of at most 24 h, very high by size, whose persons and boats are both at or "
+        "below this tail probability is a surge (two counts rising together, not one big boat or one busy "
+        "metric); "
+        "set it to surge_p's first level to turn it off",
+    )
     surge_size_ratio: tuple[float, float, float] = Field(
         (2.0, 3.0, 5.0),
         description="times the expected count (persons or boats) a surge must reach for impact medium, high, "

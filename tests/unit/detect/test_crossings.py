@@ -18,6 +18,7 @@ from streams.detect.crossings import (
     _gated_by_size,
     detect_crossing,
 )
+from streams.detect.findings import Finding
 from streams.detect.seed import day_of, load_seed
 from streams.detect.surge import window_tests
 from streams.detect.thresholds import Thresholds
@@ -172,3 +173,39 @@ def test_a_quiet_crossing_is_judged_once_an_hour_and_closes_its_hours_as_the_clo
     assert later.changed and later.state.judged == T0 + 2 * HOUR and later.findings
     closing = run([], later, T0 + HOUR, T0 + 2 * HOUR + 60)  # same hour, but the watermark passed an hour
     assert closing.changed and closing.state.closed_until == T0 + HOUR
+
+
+# Lampedusa's 6 h window on 12 Sep from the seed: 78 persons and 1.7 boats expected; ten boats of 65
+# (650 persons) have tails 6.9e-4 and 4.7e-4, neither rare at surge_p's 1e-4.
+TOGETHER = boats(100, 10, T0 + HOUR, 600, 65)
+
+
+def _surges_of(out: CrossingOutcome) -> list[Finding]:
+    return [f for f in out.findings if f.kind is AlertKind.SURGE]
+
+
+def test_persons_and_boats_rising_together_with_a_very_high_excess_are_a_surge() -> None:
+    out = run(TOGETHER, None, T0 - LATE, T0 + 3 * HOUR)
+    surges = _surges_of(out)
+    assert surges and max(f.impact for f in surges) is Impact.VERY_HIGH
+    joint = [f for f in surges if "persons and boats together" in f.detail]
+    assert joint and all(f.facts["tail_probability"] > T.surge_p[0] for f in joint)
+    assert "both at or below 2e-03" in joint[0].detail
+
+
+def test_the_joint_gate_needs_both_counts_and_can_be_turned_off() -> None:
+    # Four boats of 170: as many persons, very high by size, but four boats are ordinary (tail ~0.1).
+    few_big = boats(200, 4, T0 + HOUR, 1800, 170)
+    assert _surges_of(run(few_big, None, T0 - LATE, T0 + 3 * HOUR)) == []
+    off = Thresholds(surge_gate_p_joint=T.surge_p[0])
+    ctx = CrossingContext(off, Baselines(load_seed(), off))
+    out = detect_crossing(
+        "IT-LAMPEDUSA", "sea_sector", "Central Mediterranean", TOGETHER, None, None, T0 - LATE,
+        T0 + 3 * HOUR, ctx,
+    )  # fmt: skip
+    assert _surges_of(out) == []
+
+
+def test_the_joint_gate_stays_below_one_in_a_hundred() -> None:
+    with pytest.raises(ValidationError, match="surge_gate_p_joint"):
+        Thresholds(surge_gate_p_joint=0.05)

@@ -126,3 +126,16 @@ def test_a_stored_group_without_its_key_is_refused() -> None:
     (stored,) = groups.table.values()
     assert is_group(stored)
     assert not is_group({k: v for k, v in stored.items() if k != "key"})
+
+
+def test_a_finding_already_clear_on_its_clock_is_resolved_in_the_same_step_whatever_comes_next() -> None:
+    # A late report raises a surge whose window ended longer ago than the clear time: resolved at once,
+    # so a second finding of the same window gives the same states with a look between them (a live
+    # worker's batches) or without (a backfill's batch).
+    clock = T0 + T.clear_after_s + HOUR
+    with_look, without = Groups(), Groups()
+    first = with_look.run([surge(T0)], clock) + with_look.run([], clock) + with_look.run([surge(T0)], clock)
+    second = without.run([surge(T0)], clock) + without.run([surge(T0)], clock)
+    assert [(a.id, a.version, a.status) for a in first] == [(a.id, a.version, a.status) for a in second]
+    assert all(a.status is AlertStatus.RESOLVED and a.notify for a in first)
+    assert with_look.table == without.table == {}
