@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from scipy import stats
-
 from schemas.alerts import AlertKind, Impact
+from streams.detect import tails
 from streams.detect.findings import Finding
 from streams.detect.seed import day_of
 
@@ -38,7 +37,7 @@ def large_boats(
         seed = ctx.baselines.seed.crossings.get(crossing)
         cv = seed.boat_sd / seed.boat_mean if seed else 0.67
         shape = 1 / (cv * cv)
-        tail = float(stats.gamma.sf(s.persons, shape, scale=typical / shape))
+        tail = float(tails.gamma_sf(s.persons, shape, typical / shape))
         level = sum(
             1
             for ratio, p in zip(t.large_boat_ratio, t.large_boat_p)

@@ -7,7 +7,7 @@ before a guard band, as in CDC EARS C2/C3. Counts are overdispersed: persons
 arrive in boats, and boats in spells of weather. So a window's count is judged
 against a negative binomial with the reference days' quasi-Poisson dispersion
 `phi` (variance = phi x mean) plus the uncertainty of the level itself
-(`level_cv`), and its tail probability comes from `scipy.stats`.
+(`level_cv`), and its tail probability comes from scipy's ufuncs (`tails.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from schemas.alerts import Impact
+from streams.detect import tails
 
 DOWNWEIGHT_FROM = 2.58  # Pearson residual beyond which a reference day counts less (Noufaily et al.)
 UPPER_QUANTILE = 0.99
@@ -78,16 +78,15 @@ def _nbinom_args(expected: Any, variance: Any) -> tuple[Any, Any]:
     return expected * expected / (variance - expected), expected / variance
 
 
-def _distribution(expected: float, phi: float, level_cv: float) -> tuple[Any, tuple[float, ...]]:
+def _distribution(expected: float, phi: float, level_cv: float) -> tuple[bool, tuple[float, ...]]:
     """Negative binomial with mean `expected` and variance phi*mean + (cv*mean)^2; Poisson if not wider.
 
-    The family and its parameters, not a frozen distribution: freezing one builds
-    its docstrings, about ten times the cost of the quantile itself.
+    Whether it is Poisson, and its parameters: (mean,) for a Poisson, scipy's (n, p) otherwise.
     """
     variance = _variance(expected, phi, level_cv)
     if _is_poisson(variance, expected):
-        return stats.poisson, (expected,)
-    return stats.nbinom, _nbinom_args(expected, variance)
+        return True, (expected,)
+    return False, _nbinom_args(expected, variance)
 
 
 def tail_probability(observed: int, expected: float, phi: float, level_cv: float) -> float:
@@ -96,16 +95,16 @@ def tail_probability(observed: int, expected: float, phi: float, level_cv: float
         return 1.0
     if expected <= 0:
         return 0.0
-    family, args = _distribution(expected, phi, level_cv)
-    return float(family.sf(observed - 1, *args))
+    poisson, args = _distribution(expected, phi, level_cv)
+    return float(tails.poisson_sf(observed - 1, *args) if poisson else tails.nbinom_sf(observed - 1, *args))
 
 
 def upper_bound(expected: float, phi: float, level_cv: float, quantile: float = UPPER_QUANTILE) -> int:
     """The count a window stays at or below with probability `quantile`."""
     if expected <= 0:
         return 0
-    family, args = _distribution(expected, phi, level_cv)
-    return int(family.ppf(quantile, *args))
+    poisson, args = _distribution(expected, phi, level_cv)
+    return int(tails.poisson_ppf(quantile, *args) if poisson else tails.nbinom_ppf(quantile, *args))
 
 
 def count_for(probability: float, expected: float, phi: float, level_cv: float) -> int:
@@ -119,23 +118,23 @@ def count_for(probability: float, expected: float, phi: float, level_cv: float) 
 def counts_for(
     expected: Sequence[float], phi: float | Sequence[float], level_cv: float, probabilities: Sequence[float]
 ) -> np.ndarray:
-    """`count_for` of each expected count (rows) and probability (columns), in one call to scipy per family.
+    """`count_for` of each expected count (rows) and probability (columns), in one call per family.
 
     `phi` is one dispersion for all, or one per expected count. Each scipy call
     has a fixed cost of tens of microseconds, more than the quantiles it computes.
     """
     means = np.asarray(expected, dtype=float)[:, None]
-    tails = np.asarray(probabilities, dtype=float)[None, :] * (1 + ROUNDING)
+    levels = np.asarray(probabilities, dtype=float)[None, :] * (1 + ROUNDING)
     phis = np.broadcast_to(np.asarray(phi, dtype=float), means.shape[:1])[:, None]
     variance = _variance(means, phis, level_cv)
-    counts = np.ones((means.shape[0], tails.shape[1]), dtype=np.int64)  # nothing expected: any count
+    counts = np.ones((means.shape[0], levels.shape[1]), dtype=np.int64)  # nothing expected: any count
     poisson = (means[:, 0] > 0) & _is_poisson(variance[:, 0], means[:, 0])
     wider = (means[:, 0] > 0) & ~poisson
     if poisson.any():
-        counts[poisson] = stats.poisson.isf(tails, means[poisson]).astype(np.int64) + 1
+        counts[poisson] = tails.poisson_isf(levels, means[poisson]).astype(np.int64) + 1
     if wider.any():
         args = _nbinom_args(means[wider], variance[wider])
-        counts[wider] = stats.nbinom.isf(tails, *args).astype(np.int64) + 1
+        counts[wider] = tails.nbinom_isf(levels, *args).astype(np.int64) + 1
     return counts
 
 
