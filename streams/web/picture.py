@@ -24,7 +24,7 @@ from faust.web import Request, Response, View
 
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.cap import render_cap
-from schemas.codec import encode_obj
+from schemas.codec import decode_obj, encode_obj
 from streams.analyst.counts import parse_duration_s
 from streams.analyst.picture import AlertFilter, Window
 from streams.analyst.session import AnalystSession
@@ -148,9 +148,13 @@ class Picture:
 
 
 def add_picture_views(app: faust.App, picture: Picture) -> None:
-    """The page, its sign-in and sign-out, its static files, its JSON and its event stream.
+    """The page, its sign-in and sign-out, its static files, its JSON and its event stream."""
+    add_page_views(app, picture)
+    add_data_views(app, picture)
 
-    Long because it is the picture's whole HTTP surface, one short view after another."""
+
+def add_page_views(app: faust.App, picture: Picture) -> None:
+    """The page and its static files, signing in and out, and one-time sign-in codes."""
 
     @app.page("/")
     async def page(web: View, request: Request) -> Response:
@@ -202,6 +206,19 @@ def add_picture_views(app: faust.App, picture: Picture) -> None:
         }
         return aioweb.Response(body=body, headers=headers)  # type: ignore[return-value]
 
+    @app.page("/picture/code")
+    class Code(View):
+        async def post(self, request: Request) -> Response:
+            if (await request.read()).strip() not in (b"", b"{}"):
+                return self.json({"error": "the body must be {}"}, status=400)
+            code = picture.sessions.new_code(request["caller"])  # type: ignore[index]
+            return self.json({"code": code, "path": f"/?code={code}", "valid_s": int(CODE_TTL_S)})
+
+
+def add_data_views(app: faust.App, picture: Picture) -> None:
+    """What the page shows: the caller, the base map, the situation, an alert, its CAP, the reporting
+    health, and the event stream that tells open pages to refresh."""
+
     @app.page("/picture/me")
     async def me(web: View, request: Request) -> Response:
         session: PictureSession | None = request.get("session")  # type: ignore[attr-defined]
@@ -242,36 +259,12 @@ def add_picture_views(app: faust.App, picture: Picture) -> None:
 
     @app.page("/picture/cap")
     async def cap(web: View, request: Request) -> Response:
-        alert_id = request.query.get("id", "")
-        try:
-            async with picture.analyst.slot():
-                found = await picture.analyst.answer(
-                    lambda: picture.analyst.alerts(None, None, alert_id)["alerts"]
-                )
-        except Exception as error:  # refused, timed out or busy: one line
-            return web.json({"error": str(error)}, status=503)
-        from schemas.codec import decode_obj
-
-        rows = decode_obj(found)
-        if not rows:
-            return web.json({"error": f"no alert {alert_id!r}"}, status=404)
-        xml = render_cap(Alert.model_validate(rows[0]), picture.cap_sender)
-        return aioweb.Response(
-            body=xml, headers={"Content-Type": "application/xml; charset=utf-8", **SECURITY_HEADERS}
-        )  # type: ignore[return-value]
+        return await cap_response(picture, web, request.query.get("id", ""))
 
     @app.page("/picture/health")
     async def health(web: View, request: Request) -> Response:
         analyst = picture.analyst
         return await analyst_answer(analyst, web, request, analyst.reporting_health)
-
-    @app.page("/picture/code")
-    class Code(View):
-        async def post(self, request: Request) -> Response:
-            if (await request.read()).strip() not in (b"", b"{}"):
-                return self.json({"error": "the body must be {}"}, status=400)
-            code = picture.sessions.new_code(request["caller"])  # type: ignore[index]
-            return self.json({"code": code, "path": f"/?code={code}", "valid_s": int(CODE_TTL_S)})
 
     @app.page("/events")
     async def events(web: View, request: Request) -> Response:
@@ -281,6 +274,24 @@ def add_picture_views(app: faust.App, picture: Picture) -> None:
         return await stream_pulses(picture.hub, request, still_in)  # type: ignore[arg-type, return-value]
 
     app.web.web_app.on_shutdown.append(lambda _app: picture.hub.close())  # type: ignore[attr-defined]
+
+
+async def cap_response(picture: Picture, web: View, alert_id: str) -> Response:
+    """An alert as a CAP 1.2 document, or one line saying why not."""
+    try:
+        async with picture.analyst.slot():
+            found = await picture.analyst.answer(
+                lambda: picture.analyst.alerts(None, None, alert_id)["alerts"]
+            )
+    except Exception as error:  # refused, timed out or busy: one line
+        return web.json({"error": str(error)}, status=503)
+    rows = decode_obj(found)
+    if not rows:
+        return web.json({"error": f"no alert {alert_id!r}"}, status=404)
+    xml = render_cap(Alert.model_validate(rows[0]), picture.cap_sender)
+    return aioweb.Response(
+        body=xml, headers={"Content-Type": "application/xml; charset=utf-8", **SECURITY_HEADERS}
+    )  # type: ignore[return-value]
 
 
 def _found(detail: dict[str, Any] | None, alert_id: str) -> dict[str, Any]:
