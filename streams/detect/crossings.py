@@ -291,9 +291,15 @@ def size_impact(counts: tuple[int, int], expected: tuple[float, float], t: Thres
     `surge_size_ratio` times the expected and the level's excess over it (EUROSUR judges impact by
     size and effect, not rarity alone). Low below medium: rarity alone made it a surge."""
     level = 0
-    for n, ratio in enumerate(t.surge_size_ratio, start=1):
-        excess = (t.surge_size_persons[n - 1], t.surge_size_boats[n - 1])
-        if any(counts[m] >= ratio * expected[m] and counts[m] - expected[m] >= excess[m] for m in (0, 1)):
+    persons, boats = counts
+    persons_expected, boats_expected = expected
+    # Written out, not a generator per level: this runs for every window of every report.
+    for n, (ratio, excess_persons, excess_boats) in enumerate(
+        zip(t.surge_size_ratio, t.surge_size_persons, t.surge_size_boats), start=1
+    ):
+        if (persons >= ratio * persons_expected and persons - persons_expected >= excess_persons) or (
+            boats >= ratio * boats_expected and boats - boats_expected >= excess_boats
+        ):
             level = n
     return LEVELS[level]
 
@@ -381,31 +387,41 @@ def _surges(
 def _strongest(
     crossing: str, end: int, sums: _PrefixSums, learned: Learned, ctx: CrossingContext
 ) -> _Window | None:
-    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none."""
+    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none.
+
+    What is not needed is not computed: the day's tests only once a window reaches a minimum, the
+    joint tails only for a metric not rare on its own (these run for every report).
+    """
     t = ctx.thresholds
     minimums = (t.surge_min_persons, t.surge_min_reports)
-    day = day_of(end - HOUR_S)
+    day_tests: Mapping[tuple[int, int], WindowTest] | None = None
     best: _Window | None = None
     for hours in t.surge_scales_h:
         observed = sums.between(end - hours * HOUR_S, end)
-        tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+        if observed[0] < minimums[0] and observed[1] < minimums[1]:
+            continue  # no surge in either metric however unusual: no baseline needed
+        if day_tests is None:
+            day_tests = ctx.baselines.day_tests(crossing, day_of(end - HOUR_S), learned)
+        tests = [day_tests[hours, 0], day_tests[hours, 1]]
         expected = (tests[0].expected, tests[1].expected)
         impact = size_impact(observed, expected, t)
-        joint = _joint_tails(tests, observed, impact, hours, t)
+        joint: tuple[float, float] | bool | None = False  # False: not computed yet
         for metric in (0, 1):
             if observed[metric] < minimums[metric]:
-                continue  # no surge however unusual: no baseline needed
-            test = tests[metric]
-            rare = test.impact(observed[metric]) is not None
-            if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
                 continue
+            test = tests[metric]
+            rare = observed[metric] >= test.least  # test.impact(observed) is not None
+            if not rare:
+                if joint is False:
+                    joint = _joint_tails(tests, observed, impact, hours, t)
+                if not (_gated_by_size(test, observed[metric], impact, t) or joint):
+                    continue
             if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                 continue  # a week-long window counts only while its last day is above normal too
-            window = _Window(
-                hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
-            )
-            if best is None or window.strength > best.strength:
-                best = window
+            strength = (impact.rank, observed[metric] / test.counts[0])  # _Window.strength, before making one
+            if best is None or strength > best.strength:
+                both = None if rare or isinstance(joint, bool) else joint
+                best = _Window(hours, metric, observed[metric], test, impact, observed, expected, both)
     return best
 
 
