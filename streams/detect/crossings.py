@@ -195,8 +195,7 @@ def detect_crossing(
             continue
         bucket.persons += s.persons
         bucket.reports += 1
-        if state.window_sums is not None:
-            state.window_sums.add(state.hours, hour, s.persons)
+        _PrefixSums.added(state, hour, s.persons)
         bucket.ids.append(s.event_id)
         added.add(s.event_id)
         touched[hour] = max(touched.get(hour, -math.inf), s.reported)
@@ -509,10 +508,16 @@ class _PrefixSums:
         """Whether these are still the totals of `hours` (hours are only added, or dropped in a new map)."""
         return hours is self.hours and len(hours) == len(self.starts)
 
-    def add(self, hours: Mapping[int, HourCount], hour: int, persons: int) -> None:
-        """A report of `persons` added to an hour already counted; nothing if these no longer cover it."""
-        if not self.covers(hours):
-            return  # a new hour: summed again when next judged
+    @staticmethod
+    def added(state: CrossingState, hour: int, persons: int) -> None:
+        """A report of `persons` was added to `hour` of the state: its kept totals follow, if it has any
+        that still cover its hours (a new hour: they are summed again when next judged)."""
+        kept = state.window_sums
+        if kept is not None and kept.covers(state.hours):
+            kept.add(hour, persons)
+
+    def add(self, hour: int, persons: int) -> None:
+        """A report of `persons` added to an hour these totals cover."""
         first = bisect_left(self.starts, hour) + 1
         for i in range(first, len(self.persons)):
             self.persons[i] += persons
