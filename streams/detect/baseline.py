@@ -87,13 +87,17 @@ class Baselines:
         `metric` is 0 for persons, 1 for reports. The tests of every time scale
         and metric of a day are made together: one scipy call for their thresholds.
         """
+        return self.day_tests(crossing, day, learned)[hours, metric]
+
+    def day_tests(self, crossing: str, day: int, learned: Learned) -> Mapping[tuple[int, int], WindowTest]:
+        """The tests of every window (hours, metric) ending on `day`, as `test` gives them one by one."""
         key = (crossing, day, learned.until)
         found = self._tests.get(key)
         if found is None:
             if len(self._tests) >= MAX_CACHED:
                 self._tests.clear()
             found = self._tests[key] = self._day_tests(crossing, self.of(crossing, day, learned))
-        return found[hours, metric]
+        return found
 
     def _day_tests(self, crossing: str, base: DayBaseline) -> dict[tuple[int, int], WindowTest]:
         boats = self.seed.crossings.get(crossing, UNSEEDED_BOATS)

@@ -34,6 +34,10 @@ def large_boats(
     findings = []
     for s in sightings:
         typical, basis = typical_boat(crossing, day_of(s.ts), history, ctx)
+        if s.persons - typical < t.large_boat_excess or not any(
+            s.persons >= r * typical for r in t.large_boat_ratio
+        ):
+            continue  # no level however rare: the tail (a scipy call) is not needed
         seed = ctx.baselines.seed.crossings.get(crossing)
         cv = seed.boat_sd / seed.boat_mean if seed else 0.67
         shape = 1 / (cv * cv)

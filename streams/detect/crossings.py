@@ -69,6 +69,9 @@ class CrossingState:
     # The crossing's own event clock: its windows close and its alerts resolve on its own reports'
     # time, whatever else shares its partition. None in state written before it existed.
     clock: EventClock | None = None
+    # The running totals of `hours` last judged (never in the changelog): kept up to date as reports
+    # are added, so that judging a report does not sum every hour again (see `_PrefixSums.of`).
+    window_sums: _PrefixSums | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the table's changelog; "clock" only once the crossing has one (older
@@ -192,6 +195,7 @@ def detect_crossing(
             continue
         bucket.persons += s.persons
         bucket.reports += 1
+        _PrefixSums.added(state, hour, s.persons)
         bucket.ids.append(s.event_id)
         added.add(s.event_id)
         touched[hour] = max(touched.get(hour, -math.inf), s.reported)
@@ -291,9 +295,15 @@ def size_impact(counts: tuple[int, int], expected: tuple[float, float], t: Thres
     `surge_size_ratio` times the expected and the level's excess over it (EUROSUR judges impact by
     size and effect, not rarity alone). Low below medium: rarity alone made it a surge."""
     level = 0
-    for n, ratio in enumerate(t.surge_size_ratio, start=1):
-        excess = (t.surge_size_persons[n - 1], t.surge_size_boats[n - 1])
-        if any(counts[m] >= ratio * expected[m] and counts[m] - expected[m] >= excess[m] for m in (0, 1)):
+    persons, boats = counts
+    persons_expected, boats_expected = expected
+    # Written out, not a generator per level: this runs for every window of every report.
+    for n, (ratio, excess_persons, excess_boats) in enumerate(
+        zip(t.surge_size_ratio, t.surge_size_persons, t.surge_size_boats), start=1
+    ):
+        if (persons >= ratio * persons_expected and persons - persons_expected >= excess_persons) or (
+            boats >= ratio * boats_expected and boats - boats_expected >= excess_boats
+        ):
             level = n
     return LEVELS[level]
 
@@ -361,7 +371,7 @@ def _surges(
     ends = set(touched)
     if now_hour - max(state.hours) < SURGE_MAX_SCALE_H * HOUR_S:
         ends.add(now_hour)
-    sums = _PrefixSums(state.hours)
+    sums = _PrefixSums.of(state)
     learned = history.learned()
     exceedances: list[tuple[int, _Window]] = []  # (end, strongest window ending there)
     for hour in sorted(ends):
@@ -381,31 +391,41 @@ def _surges(
 def _strongest(
     crossing: str, end: int, sums: _PrefixSums, learned: Learned, ctx: CrossingContext
 ) -> _Window | None:
-    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none."""
+    """The strongest surge among the windows (each scale, each metric) ending at `end`; None if none.
+
+    What is not needed is not computed: the day's tests only once a window reaches a minimum, the
+    joint tails only for a metric not rare on its own (these run for every report).
+    """
     t = ctx.thresholds
     minimums = (t.surge_min_persons, t.surge_min_reports)
-    day = day_of(end - HOUR_S)
+    day_tests: Mapping[tuple[int, int], WindowTest] | None = None
     best: _Window | None = None
     for hours in t.surge_scales_h:
         observed = sums.between(end - hours * HOUR_S, end)
-        tests = [ctx.baselines.test(crossing, day, learned, hours, m) for m in (0, 1)]
+        if observed[0] < minimums[0] and observed[1] < minimums[1]:
+            continue  # no surge in either metric however unusual: no baseline needed
+        if day_tests is None:
+            day_tests = ctx.baselines.day_tests(crossing, day_of(end - HOUR_S), learned)
+        tests = [day_tests[hours, 0], day_tests[hours, 1]]
         expected = (tests[0].expected, tests[1].expected)
         impact = size_impact(observed, expected, t)
-        joint = _joint_tails(tests, observed, impact, hours, t)
+        joint: tuple[float, float] | bool | None = False  # False: not computed yet
         for metric in (0, 1):
             if observed[metric] < minimums[metric]:
-                continue  # no surge however unusual: no baseline needed
-            test = tests[metric]
-            rare = test.impact(observed[metric]) is not None
-            if not (rare or _gated_by_size(test, observed[metric], impact, t) or joint):
                 continue
+            test = tests[metric]
+            rare = observed[metric] >= test.least  # test.impact(observed) is not None
+            if not rare:
+                if joint is False:
+                    joint = _joint_tails(tests, observed, impact, hours, t)
+                if not (_gated_by_size(test, observed[metric], impact, t) or joint):
+                    continue
             if hours > 24 and sums.between(end - 24 * HOUR_S, end)[metric] < test.expected * 24 / hours:
                 continue  # a week-long window counts only while its last day is above normal too
-            window = _Window(
-                hours, metric, observed[metric], test, impact, observed, expected, None if rare else joint
-            )
-            if best is None or window.strength > best.strength:
-                best = window
+            strength = (impact.rank, observed[metric] / test.counts[0])  # _Window.strength, before making one
+            if best is None or strength > best.strength:
+                both = None if rare or isinstance(joint, bool) else joint
+                best = _Window(hours, metric, observed[metric], test, impact, observed, expected, both)
     return best
 
 
@@ -469,9 +489,39 @@ class _PrefixSums:
     """Persons and reports in any span of whole hours, by bisection over running totals."""
 
     def __init__(self, hours: Mapping[int, HourCount]) -> None:
+        self.hours = hours  # the mapping summed: only these totals' own `add` may change its counts
         self.starts = sorted(hours)
         self.persons = list(accumulate((hours[h].persons for h in self.starts), initial=0))
         self.reports = list(accumulate((hours[h].reports for h in self.starts), initial=0))
+
+    @classmethod
+    def of(cls, state: CrossingState) -> _PrefixSums:
+        """The totals of the state's hours: the ones kept on the state while still of its hours (the
+        same mapping, no hour added or dropped), else summed again. Summing every hour for every
+        report was a fifth of detection's CPU on a busy feed (scripts/bench_detect.py)."""
+        kept = state.window_sums
+        if kept is None or not kept.covers(state.hours):
+            kept = state.window_sums = cls(state.hours)
+        return kept
+
+    def covers(self, hours: Mapping[int, HourCount]) -> bool:
+        """Whether these are still the totals of `hours` (hours are only added, or dropped in a new map)."""
+        return hours is self.hours and len(hours) == len(self.starts)
+
+    @staticmethod
+    def added(state: CrossingState, hour: int, persons: int) -> None:
+        """A report of `persons` was added to `hour` of the state: its kept totals follow, if it has any
+        that still cover its hours (a new hour: they are summed again when next judged)."""
+        kept = state.window_sums
+        if kept is not None and kept.covers(state.hours):
+            kept.add(hour, persons)
+
+    def add(self, hour: int, persons: int) -> None:
+        """A report of `persons` added to an hour these totals cover."""
+        first = bisect_left(self.starts, hour) + 1
+        for i in range(first, len(self.persons)):
+            self.persons[i] += persons
+            self.reports[i] += 1
 
     def between(self, start: float, end: float) -> tuple[int, int]:
         a, b = bisect_left(self.starts, start), bisect_left(self.starts, end)

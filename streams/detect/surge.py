@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -155,6 +156,11 @@ class WindowTest:
             return None
         reached = sum(1 for count in self.counts if observed >= count)
         return LEVELS[reached - 1] if reached else None
+
+    @cached_property
+    def least(self) -> int:
+        """The least count that reaches a level: `impact(observed)` is not None exactly from here."""
+        return max(self.minimum, min(self.counts))
 
     def upper(self) -> int:
         """The 99% upper bound of the window."""
