@@ -29,14 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import Alert
 from schemas.events import ReportKind
-from scripts.make_sample_feed import generate
+from scripts.bench_spine import feed_lines, in_time_order
 from streams.config.settings import Settings
 from streams.detect.columns import DetectBatch, split_for_detection
 from streams.detect.runtime import TrackDetector
@@ -45,23 +43,6 @@ from streams.kafka.topics import INTERCEPTIONS
 from streams.stages.enrich import RawMessage, process_batch
 
 WALL = datetime(2026, 1, 1, tzinfo=UTC)  # a fixed wall clock: April 2025 is replayed, never live
-
-
-def feed_lines(count: int, month: str) -> list[bytes]:
-    """The spine benchmark's reports: the sample feed's generator, scaled up to `count`."""
-    scale = 1.0
-    while True:
-        lines = generate(month=month, scale=scale, vessels=0).interceptions
-        if len(lines) >= count:
-            return lines[:count]
-        scale *= 1.5 * count / max(len(lines), 1)
-
-
-def observed(line: bytes) -> str:
-    try:
-        return str(orjson.loads(line).get("observed_at", "~"))
-    except (orjson.JSONDecodeError, AttributeError):
-        return "~"
 
 
 def detect_batches(lines: list[bytes], batch: int, partitions: int) -> list[list[tuple[int, bytes]]]:
@@ -120,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = feed_lines(args.reports, month="2025-04")
     if args.time_order:
-        lines = sorted(lines, key=observed)
+        lines = in_time_order(lines)
     batches = detect_batches(lines, args.batch, args.partitions)
     runs = [run(batches, args.partitions) for _ in range(args.repeats)]
     if len({digest(alerts) for _, alerts, _ in runs}) != 1:
