@@ -20,7 +20,7 @@ the detectors' added cost per report.
 With `--profile out.svg`, py-spy samples the spine worker while it handles the N
 reports and writes a flame graph (`out.txt`: py-spy's raw collapsed stacks).
 Run: python scripts/bench_spine.py [--reports 60000] [--rate 2000] [--seconds 20] [--part all|spine|detectors]
-     [--profile out.svg]
+     [--detectors on|off] [--profile out.svg]
 """
 
 from __future__ import annotations
@@ -122,12 +122,20 @@ def measure_baseline(broker_url: str, count: int) -> tuple[float, float, float]:
 
 
 def measure_spine(
-    broker_url: str, count: int, data_dir: Path, rate: float, seconds: float, profile: Path | None = None
+    broker_url: str,
+    count: int,
+    data_dir: Path,
+    rate: float,
+    seconds: float,
+    profile: Path | None = None,
+    detectors: bool = True,
 ) -> dict[str, float]:
     """The worker's CPU from its first answer (imports and start done; the group join, the batches and
     one /status a second included) until every report is handled; the rate between its first and last
     insert, from ClickHouse's insert times."""
-    worker, base = start_bench_worker(broker_url, data_dir, worker_id="bench-spine")
+    worker, base = start_bench_worker(
+        broker_url, data_dir, worker_id="bench-spine", detectors=str(detectors).lower()
+    )
     try:
         process = psutil.Process(worker.pid)
         spy = start_profile(worker.pid, profile) if profile else None
@@ -253,6 +261,9 @@ def main() -> None:
     parser.add_argument("--part", choices=("all", "spine", "detectors"), default="all")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each detectors configuration")
     parser.add_argument(
+        "--detectors", choices=("on", "off"), default="on", help="the spine worker's detectors (default on)"
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write a py-spy flame graph of the spine worker from its first "
         "answer until every report is handled (out.txt: raw stacks, top 10 printed)",
     )  # fmt: skip
@@ -272,10 +283,12 @@ def bench_spine(args: argparse.Namespace) -> None:
         base_rate, base_cpu, base_rss = measure_baseline(broker.url, len(lines))
         print(f"baseline (naive per-event Faust agent): {1e6 * base_cpu / len(lines):.0f} CPU µs per report, "
               f"{base_rate:,.0f} events/s, {base_cpu:.1f} CPU s, peak RSS {base_rss:.0f} MB")  # fmt: skip
+        detectors = args.detectors == "on"
         spine = measure_spine(
-            broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds, args.profile
+            broker.url, len(lines), Path(tmp) / "data", args.rate, args.seconds, args.profile, detectors
         )
-        print(f"spine (validate, enrich, ClickHouse, events.enriched): {spine['cpu_us']:.0f} CPU µs per "
+        print(f"spine (validate, enrich, ClickHouse, events.enriched; detectors {args.detectors}): "
+              f"{spine['cpu_us']:.0f} CPU µs per "
               f"report ({spine['cpu']:.1f} CPU s from the worker's first answer, group join and one /status "
               f"a second included), {spine['rate']:,.0f} events/s between the first and last insert, "
               f"peak RSS {spine['rss']:.0f} MB")  # fmt: skip
