@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.codec import encode_columns, encode_obj
+from schemas.codec import encode_columns
 from schemas.rejection import DeadLetter
 from streams.sinks.clickhouse.columns import (
     EVENT_COLUMNS,
@@ -16,6 +16,7 @@ from streams.sinks.clickhouse.columns import (
     once_settings,
     reject_columns,
 )
+from streams.sinks.clickhouse.key_lookup import key_chunks
 from streams.sinks.clickhouse.totals import RunningCount
 from streams.stages.enrich import Enriched, Source
 
@@ -55,16 +56,20 @@ class ClickHouseIncidentSink:
     def stored_sources(self, events: Sequence[Enriched]) -> dict[tuple[str, str], Source]:
         """For the events already stored, the log position each was first read from
         (`ELSEWHERE` when that was another broker's log, or when the report was erased)."""
-        if not events:
-            return {}
-        # The keys travel as one JSON string: binding thousands of tuples costs more.
-        keyed = "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))'))"
-        keys = f"(authority, report_id) IN ({keyed})"
+        stored: dict[tuple[str, str], Source] = {}
+        for keys in key_chunks([e.identity for e in events]):
+            stored.update(self._stored_sources(keys))
+        return stored
+
+    def _stored_sources(self, keys: str) -> dict[tuple[str, str], Source]:
         rows = self.client.query(
+            "WITH keys AS (SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))'))) "
+            "SELECT * FROM ("
             "SELECT authority, report_id, source_topic, source_partition, source_offset, source_cluster, 0 "
-            f"FROM {self.db}.report_keys WHERE {keys} UNION ALL "
-            f"SELECT authority, report_id, '', 0, 0, '', 1 FROM {self.db}.erased WHERE {keys}",
-            parameters={"keys": encode_obj([e.identity for e in events]).decode()},
+            f"FROM {self.db}.report_keys WHERE (authority, report_id) IN keys UNION ALL "
+            f"SELECT authority, report_id, '', 0, 0, '', 1 FROM {self.db}.erased "
+            "WHERE (authority, report_id) IN keys)",
+            parameters={"keys": keys},
         ).result_rows
         here = self._log_clusters
         stored: dict[tuple[str, str], Source] = {}
@@ -121,16 +126,17 @@ class ClickHouseIncidentSink:
         return len(fresh)
 
     def _stored_rejects(self, keys: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
-        if not keys:
-            return set()
-        rows = self.client.query(
-            "SELECT source_topic, source_partition, source_offset "
-            f"FROM {self.db}.rejects WHERE source_cluster IN %(clusters)s "
-            "AND (source_topic, source_partition, source_offset) IN ("
-            "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, UInt32, UInt64))')))",
-            parameters={"keys": encode_obj(keys).decode(), "clusters": self._log_clusters},
-        ).result_rows
-        return {(str(t), int(p), int(o)) for t, p, o in rows}
+        stored: set[tuple[str, int, int]] = set()
+        for chunk in key_chunks(keys):
+            rows = self.client.query(
+                "SELECT source_topic, source_partition, source_offset "
+                f"FROM {self.db}.rejects WHERE source_cluster IN %(clusters)s "
+                "AND (source_topic, source_partition, source_offset) IN ("
+                "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, UInt32, UInt64))')))",
+                parameters={"keys": chunk, "clusters": self._log_clusters},
+            ).result_rows
+            stored.update((str(t), int(p), int(o)) for t, p, o in rows)
+        return stored
 
     def totals(self, exact: bool = False) -> dict[str, int]:
         """Distinct accepted reports and rejected messages stored: counted in ClickHouse with `exact`,

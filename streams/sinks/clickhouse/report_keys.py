@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.codec import encode_obj
+from streams.sinks.clickhouse.key_lookup import key_chunks
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_S = 1.0
@@ -37,12 +37,15 @@ class ClickHouseReportKeys:
         try:
             if self._client is None:  # on first use: ClickHouse need not answer when the worker starts
                 self._client = self._connect()
-            # The keys travel as one JSON string, as the sink's own check sends them.
-            rows = self._client.query(
-                f"SELECT authority, report_id FROM {self.db}.report_keys WHERE (authority, report_id) IN "
-                "(SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))')))",
-                parameters={"keys": encode_obj([list(k) for k in keys]).decode()},
-            ).result_rows
+            rows = [
+                row
+                for chunk in key_chunks(keys)
+                for row in self._client.query(
+                    f"SELECT authority, report_id FROM {self.db}.report_keys WHERE (authority, report_id) IN "
+                    "(SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String))')))",
+                    parameters={"keys": chunk},
+                ).result_rows
+            ]
             return {(str(authority), str(report_id)) for authority, report_id in rows}
         except Exception as error:  # a courtesy: ingest answers `accepted` instead
             log.warning("ingest could not look up stored report identities: %s", error)

@@ -16,9 +16,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.codec import encode_obj
 from schemas.transitions import Transition
 from streams.sinks.clickhouse.columns import batch_token, once_settings
+from streams.sinks.clickhouse.key_lookup import key_chunks
 
 TRANSITION_COLUMNS = (
     "vessel_key", "mmsi", "imo", "name", "callsign", "vessel_type", "zone_id", "route", "direction",
@@ -41,13 +41,17 @@ class ClickHouseTransitionSink:
         keys = list(identities)
         if not keys:
             return set()
-        # The keys travel as one JSON string, and match the table's sorting key.
-        rows = self.client.query(
-            f"SELECT zone_id, vessel_key, event_id, direction FROM {self.db}.transitions "
-            "WHERE (zone_id, vessel_key, event_id, direction) IN ("
-            "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String, String, String))')))",
-            parameters={"keys": encode_obj(keys).decode()},
-        ).result_rows
+        # The keys match the table's sorting key.
+        rows = [
+            row
+            for chunk in key_chunks(keys)
+            for row in self.client.query(
+                f"SELECT zone_id, vessel_key, event_id, direction FROM {self.db}.transitions "
+                "WHERE (zone_id, vessel_key, event_id, direction) IN ("
+                "SELECT arrayJoin(JSONExtract(%(keys)s, 'Array(Tuple(String, String, String, String))')))",
+                parameters={"keys": chunk},
+            ).result_rows
+        ]
         return {(str(z), str(v), str(e), str(d)) for z, v, e, d in rows}
 
     def write_transitions(self, transitions: Sequence[Transition]) -> None:

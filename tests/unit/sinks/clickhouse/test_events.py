@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
+from schemas.events import ReportKind
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
 from streams.sinks.clickhouse.migrations.runner import migrate
-from streams.stages.enrich import Source, process_batch
+from streams.stages.enrich import RawMessage, Source, process_batch
 from tests.helpers.clickhouse import AT, CATALOGUE, KilledAt, interception, letter, report
 
 DB = "bw_rejects_unit"
@@ -107,3 +109,31 @@ def test_events_and_rejects_are_inserted_in_the_foreground_through_a_distributed
         assert recording.inserts[table]["insert_deduplication_token"], table
     assert sink.totals() == {"events": 1, "rejects": 1}  # and chdb takes the setting
 
+
+def test_the_identity_lookup_takes_a_whole_batch_of_the_longest_identities(engine_dir: Path) -> None:
+    # 2,000 reports (the default batch) whose authority and report_id are as long as the schema allows,
+    # with characters that a query's text must escape: the lookup once failed on ClickHouse's
+    # max_query_size (256 KiB), and the batch was cut in halves until it fitted.
+    db = "bw_long_keys_unit"
+    client = connect(f"chdb://{engine_dir}")
+    migrate(client, db)
+    sink = ClickHouseIncidentSink(client, db)
+    authority = ("É\\'\"" * 50)[:200]
+    messages = [
+        RawMessage(
+            "reports.interceptions", 0, n,
+            orjson.dumps({
+                "authority": authority, "report_id": f"{n:06d}" + "\\\"'ü" * 48 + "xx",
+                "observed_at": "2026-11-22T03:14:00Z", "incident_type": "irregular_crossing_attempt",
+                "persons": 3, "lat": 35.5, "lon": 12.605,
+            }),
+            ReportKind.INTERCEPTION,
+        )
+        for n in range(2000)
+    ]  # fmt: skip
+    events = process_batch(messages, CATALOGUE, AT).events
+    assert len(events) == 2000 and len(events[0].report.report_id) == 200
+    assert sink.stored_sources(events) == {}
+    sink.write_events(events[:1500])
+    stored = sink.stored_sources(events)
+    assert stored == {e.identity: e.source for e in events[:1500]}
