@@ -69,9 +69,7 @@ def cluster_ddl(scratch: Client, db: str, cluster: str, retention: Retention | N
     )
     for ttl, (_, statement) in ttl_statements(db, retention).items():
         applied = statement.replace("'", "\\'")
-        statements.append(
-            f"INSERT INTO {db}.retention_applied (name, statement) SELECT '{ttl}', '{applied}'"
-        )
+        statements.append(f"INSERT INTO {db}.retention_applied (name, statement) SELECT '{ttl}', '{applied}'")
     # ClickHouse's own formatter: readable, and a statement it cannot parse fails here.
     return [
         str(scratch.query("SELECT formatQuery(%(sql)s)", parameters={"sql": sql}).result_rows[0][0])
