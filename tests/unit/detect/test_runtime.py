@@ -95,7 +95,7 @@ def replay(reports: list[dict[str, Any]], batch_size: int) -> list[tuple[float, 
         messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
         events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(wall, UTC)).events
         to_tracks, to_cells = split_for_detection(
-            events, KINDS, 1, T.encounter_distance_m, T.encounter_max_kn
+            events, KINDS, 1, T.encounter_distance_m
         )
         for p, raw in to_tracks:
             published += [
