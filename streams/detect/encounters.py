@@ -318,18 +318,21 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
 
 def _unseen(
     pair: str, record: ClosePair, vessels: Mapping[str, CellVessel], now_ts: float, t: Thresholds
-) -> Pair | str:
+) -> Pair | str | None:
     """An encounter not seen together for the comparison time: why it ended, or what it is now.
 
     Both silent where they were last together: dark. One silent, the other still
     where the silent one was last seen: the same pair, waiting (a receiver misses
     a vessel for half an hour often enough), for up to `encounter_dark_max_s`.
-    Otherwise they are apart. Every cell that keeps the pair sees the same.
+    Both last seen in a neighbouring cell: that cell has the pair (None, and no
+    word of it here). Otherwise they are apart.
     """
     a, b = pair.split("|")
     fix_a, fix_b = vessels.get(a), vessels.get(b)
     if fix_a is None or fix_b is None:
         return "no longer seen together"
+    if not (fix_a.home or fix_b.home):
+        return None  # last seen in a neighbouring cell, which keeps them: they drifted out of this one
     if distance_m(fix_a.lat, fix_a.lon, fix_b.lat, fix_b.lon) > t.encounter_distance_m:
         return "no longer seen together"
     horizon = now_ts - t.encounter_max_dt_s

@@ -116,9 +116,7 @@ def replay(feed: list[dict[str, Any]], batch_size: int, partitions: int = 1) -> 
         wall = newest + 5  # live: the batch is read seconds after its newest fix
         messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
         events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(wall, UTC)).events
-        to_tracks, to_cells = split_for_detection(
-            events, KINDS, partitions, T.encounter_distance_m
-        )
+        to_tracks, to_cells = split_for_detection(events, KINDS, partitions, T.encounter_distance_m)
         for p, raw in to_tracks:
             found = tracks.on_batch(p, DetectBatch.decode(raw), wall, *track_tables).alerts
             published += [Published(newest, a) for a in found]
