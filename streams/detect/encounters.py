@@ -280,6 +280,8 @@ def _back(pair: str, record: DarkPair, fix: CellFix, state: CellState, t: Thresh
         and distance_m(fix.lat, fix.lon, latest.lat, latest.lon) <= t.encounter_distance_m
     )
     if not together:
+        if fix.ts - back_ts <= t.encounter_max_dt_s:
+            return []  # both back, not yet side by side: the first fix back may be a jump (AIS jitter)
         del state.pairs[pair]
         return [_ended(pair, dark_ts, "went dark together and did not reappear together")]
     first_home = state.vessels[a].home  # a is the first vessel: fix or latest, as stored above

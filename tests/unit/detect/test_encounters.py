@@ -158,10 +158,23 @@ def test_a_pair_dark_together_and_back_together_is_one_encounter_flagged_as_a_da
 def test_a_dark_pair_that_comes_back_apart_or_alone_ends() -> None:
     tracks = meeting()
     back(tracks, DARK_TS + 3 * H, SEA, apart_m=2000)
-    found = feed(tracks)
+    # Both back and apart: still waited for, for encounter_max_dt_s (a first fix back can be a jump) ...
+    tracks["b"].append((DARK_TS + 3 * H + T.encounter_max_dt_s, *offset(*SEA, 2000), 0.4))
+    assert run_with({}, tracks) == [ENCOUNTER]
+    tracks["b"].append((DARK_TS + 3 * H + T.encounter_max_dt_s + 2, *offset(*SEA, 2000), 0.4))
+    found = feed(tracks)  # ... and no longer
     assert [(f.kind, f.active, f.group) for f in found] == [ENCOUNTER, ENDED]
     assert found[1].detail == "a and b went dark together and did not reappear together"
     assert found[1].ts == DARK_TS  # the encounter's last moment: when the pair was last seen together
+
+    jump = meeting()  # a's first fix back is 700 m off (AIS jitter), its next ones beside b
+    back(jump, DARK_TS + 3 * H, offset(*SEA, -300), apart_m=1000)
+    jump["a"] += [(DARK_TS + 3 * H + 60 * m, *SEA, 0.3) for m in range(1, 4)]
+    jump["b"] += [(DARK_TS + 3 * H + 60 * m + 1, *offset(*SEA, 400), 0.4) for m in range(1, 4)]
+    assert [(f.active, f.impact) for f in distinct(feed(jump))] == [
+        (True, Impact.HIGH),
+        (True, Impact.VERY_HIGH),
+    ]
 
     alone = meeting()
     alone["a"] += [(DARK_TS + 3 * H + m * 60, *SEA, 0.3) for m in range(12)]  # a back for 11 min, b never

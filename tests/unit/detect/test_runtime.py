@@ -195,10 +195,12 @@ def every_batching(pings: list[meetings.Ping], **where: Any) -> Outcome:
     return live
 
 
-def both_leave(at: float, north_m: float = 30.0) -> list[meetings.Ping]:
+def both_leave(at: float, north_m: float = 30.0, east_m: float = 0.0) -> list[meetings.Ping]:
     """A and B part under way at 10 kn, east and west, reporting every 10 s for half an hour."""
-    a = meetings.moored(meetings.A, at, at + 1800, (10.0,), sog=10.0, drift_kn=10.0)
-    b = meetings.moored(meetings.B, at + 1, at + 1800, (10.0,), north_m=north_m, sog=10.0, drift_kn=-10.0)
+    a = meetings.moored(meetings.A, at, at + 1800, (10.0,), east_m=east_m, sog=10.0, drift_kn=10.0)
+    b = meetings.moored(
+        meetings.B, at + 1, at + 1800, (10.0,), north_m=north_m, east_m=east_m, sog=10.0, drift_kn=-10.0
+    )
     return [*a, *b]
 
 
@@ -332,3 +334,40 @@ def test_a_pair_that_leaves_together_under_way_is_resolved() -> None:
     (last,) = [p.alert for p in meetings.replay(feed, 1) if p.alert.kind is AlertKind.ENCOUNTER][-1:]
     assert last.status is AlertStatus.RESOLVED and "moved on after" in last.description
     one_encounter(every_batching(pair, noise_m=15.0))
+
+
+@pytest.mark.parametrize("km", [0.7, 5.0])
+def test_a_jump_as_the_first_fix_back_after_the_dark_changes_nothing(km: float) -> None:
+    back = T0 + 11 * H
+    pings = moored_pair(T0, T0 + 3 * H) + moored_pair(back, back + 2 * H) + both_leave(back + 2 * H)
+    clean = every_batching(pings, noise_m=15.0)
+    # A's first fix back is the jump; its next, 3 s later, is where it is (and is dropped as implausible
+    # until A has had time to come back from the jump: it is B's fixes that must wait for it).
+    jumped = [meetings.Ping(meetings.A, back - 1, km * 1000, 0.0, 0.1), *pings]
+    assert every_batching(jumped, noise_m=15.0).last == clean.last
+    one_encounter(clean, Impact.VERY_HIGH)
+
+
+@pytest.mark.parametrize("knots", [0.3, 0.8, 1.5])
+def test_a_pair_drifting_across_cells_for_six_hours_is_one_encounter(knots: float) -> None:
+    a = meetings.moored(meetings.A, T0, T0 + 6 * H, BUSY_A, drift_kn=knots)
+    b = meetings.moored(meetings.B, T0 + 2, T0 + 6 * H, CLASS_B, north_m=60, drift_kn=knots)
+    pings = [*a, *b, *both_leave(T0 + 6 * H, 60.0, east_m=6 * H * knots * 1852 / 3600)]  # 3-17 km on
+    feed = meetings.reports(pings, noise_m=20.0)
+    live = outcome(meetings.replay(feed, 1))
+    start, _ = one_encounter(live)
+    assert start == T0 + 2
+    for size, partitions in [(1, 4), (7, 4), (500, 1), (10**6, 1)]:
+        assert outcome(meetings.replay(feed, size, partitions)).last == live.last, (size, partitions)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a backfill on several partitions runs each partition's cells in turn, so a pair that drifts "
+    "into a cell of another partition reaches grouping out of event-time order (issue 22, point 1)",
+)
+def test_a_drifting_pair_in_a_backfill_on_four_partitions_is_the_same_one_encounter() -> None:
+    a = meetings.moored(meetings.A, T0, T0 + 6 * H, BUSY_A, drift_kn=0.8)
+    b = meetings.moored(meetings.B, T0 + 2, T0 + 6 * H, CLASS_B, north_m=60, drift_kn=0.8)
+    feed = meetings.reports([*a, *b, *both_leave(T0 + 6 * H, 60.0, east_m=6 * 0.8 * 1852)], noise_m=20.0)
+    assert outcome(meetings.replay(feed, 10**6, 4)).last == outcome(meetings.replay(feed, 1)).last
