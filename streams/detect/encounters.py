@@ -3,8 +3,12 @@
 Vessel state is keyed by vessel, but a meeting involves two vessels on any
 partitions, so encounters have their own stream keyed by grid cell. A fix is
 sent to its own cell and to each neighbouring cell within the meeting distance,
-so every close pair shares a cell; the pair is judged only in the cell that is
-home to its first vessel (by id), so it is judged once.
+so every close pair shares a cell; a pair is opened only in a cell that is home
+to its first vessel (by id): its own cell, or one within position noise of it.
+Cells within noise of a pair get the same fixes, so they open it at the same fix
+and say the same things of it (grouping makes one alert of them), however the
+noise carries the pair across the edge. Fixes under way count only for vessels
+a cell has seen slow: they show a pair's vessels leaving.
 
 An encounter whose two vessels go silent together (in the view of its cell:
 neither has a newer fix there) does not end: it goes dark. If both come back
