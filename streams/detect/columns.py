@@ -133,6 +133,7 @@ def split_for_detection(
     tracks: dict[int, _Rows] = defaultdict(_Rows)
     cells: dict[int, list[CellRow]] = defaultdict(list)
     known: dict[str, int] = {}  # keys repeat within a batch: crc32 of each once
+    cell_partitions: dict[str, int] = {}  # and so do cells
 
     for event in events:
         report = event.report
@@ -155,7 +156,10 @@ def split_for_detection(
             )  # fmt: skip
             if not is_unidentified(key):
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
-                    cells[partition_of(cell, partitions)].append(
+                    q = cell_partitions.get(cell)
+                    if q is None:
+                        q = cell_partitions[cell] = partition_of(cell, partitions)
+                    cells[q].append(
                         CellRow(
                             cell=cell, home=n == 0, vessel=key, ts=ts, lat=report.lat, lon=report.lon,
                             sog=report.sog, event_id=event_id, crossing=event.crossing_id, route=event.route,

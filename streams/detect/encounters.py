@@ -50,9 +50,15 @@ def cells_of(lat_deg: float, lon_deg: float, reach_m: float) -> list[str]:
     row, col = math.floor(lat_deg / CELL_DEG), math.floor(lon_deg / CELL_DEG)
     reach_lat = math.degrees(reach_m / EARTH_RADIUS_M)
     reach_lon = reach_lat / max(math.cos(math.radians(lat_deg)), 0.01)
-    rows = {math.floor((lat_deg + d) / CELL_DEG) for d in (-reach_lat, 0.0, reach_lat)}
-    cols = {math.floor((lon_deg + d) / CELL_DEG) for d in (-reach_lon, 0.0, reach_lon)}
-    return [f"{row}:{col}"] + [f"{r}:{c}" for r in sorted(rows) for c in sorted(cols) if (r, c) != (row, col)]
+    # Every fix of the cells stream comes here: the reach is under a cell, so the rows and columns it
+    # spans are contiguous, and most fixes lie in one cell only.
+    floor, step = math.floor, CELL_DEG
+    rows = range(floor((lat_deg - reach_lat) / step), floor((lat_deg + reach_lat) / step) + 1)
+    cols = range(floor((lon_deg - reach_lon) / step), floor((lon_deg + reach_lon) / step) + 1)
+    home = f"{row}:{col}"
+    if len(rows) == 1 and len(cols) == 1:
+        return [home]
+    return [home] + [f"{r}:{c}" for r in rows for c in cols if (r, c) != (row, col)]
 
 
 class CellVessel(NamedTuple):

@@ -254,7 +254,13 @@ class CellDetector:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
         by_cell: dict[str, list[CellFix]] = defaultdict(list)
+        # A fix under way counts only in a cell that may know its vessel (one with state, or with slow
+        # fixes in this batch): most traffic is under way, and passing through costs no more than this.
+        max_kn = t.encounter_max_kn
+        slow_cells = {c for c, sog in zip(rows["cell"], rows["sog"]) if not _under_way(sog, max_kn)}
         for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
+            if _under_way(row.sog, max_kn) and row.cell not in slow_cells and row.cell not in cells:
+                continue
             sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
             fix = CellFix(
                 row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
@@ -290,6 +296,10 @@ class CellDetector:
         # fixes come one by one.
         findings = [f for _, f in sorted(found, key=lambda item: item[0])]
         return _group(findings, groups, partition, now_ts, t, scan=False)
+
+
+def _under_way(sog: float | None, max_kn: float) -> bool:
+    return sog is not None and sog >= max_kn  # False for NaN (unknown) too
 
 
 def _group(
