@@ -253,19 +253,7 @@ class CellDetector:
         if clock.newest_ts == -math.inf:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
-        by_cell: dict[str, list[CellFix]] = defaultdict(list)
-        # A fix under way counts only in a cell that may know its vessel (one with state, or with slow
-        # fixes in this batch): most traffic is under way, and passing through costs no more than this.
-        max_kn = t.encounter_max_kn
-        slow_cells = {c for c, sog in zip(rows["cell"], rows["sog"]) if not _under_way(sog, max_kn)}
-        for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
-            if _under_way(row.sog, max_kn) and row.cell not in slow_cells and row.cell not in cells:
-                continue
-            sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
-            fix = CellFix(
-                row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
-            )
-            by_cell[row.cell].append(fix)
+        by_cell = _by_cell(rows, cells, t.encounter_max_kn)
         found: list[tuple[float, Finding]] = []  # with the cell's time when each was found
         live_ts = now_ts if clock.is_live(t.live_within_s) else -math.inf
         for cell, fixes in by_cell.items():
@@ -296,6 +284,26 @@ class CellDetector:
         # fixes come one by one.
         findings = [f for _, f in sorted(found, key=lambda item: item[0])]
         return _group(findings, groups, partition, now_ts, t, scan=False)
+
+
+def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[str, list[CellFix]]:
+    """The fixes of a cells message by cell.
+
+    A fix under way counts only in a cell that may know its vessel (one with
+    state, or with slow fixes in this message): most traffic is under way, and
+    passing through costs no more than this.
+    """
+    by_cell: dict[str, list[CellFix]] = defaultdict(list)
+    slow_cells = {c for c, sog in zip(rows["cell"], rows["sog"]) if not _under_way(sog, max_kn)}
+    for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
+        if _under_way(row.sog, max_kn) and row.cell not in slow_cells and row.cell not in cells:
+            continue
+        sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
+        fix = CellFix(
+            row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
+        )
+        by_cell[row.cell].append(fix)
+    return by_cell
 
 
 def _under_way(sog: float | None, max_kn: float) -> bool:
