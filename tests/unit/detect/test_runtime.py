@@ -371,3 +371,19 @@ def test_a_drifting_pair_in_a_backfill_on_four_partitions_is_the_same_one_encoun
     b = meetings.moored(meetings.B, T0 + 2, T0 + 6 * H, CLASS_B, north_m=60, drift_kn=0.8)
     feed = meetings.reports([*a, *b, *both_leave(T0 + 6 * H, 60.0, east_m=6 * 0.8 * 1852)], noise_m=20.0)
     assert outcome(meetings.replay(feed, 10**6, 4)).last == outcome(meetings.replay(feed, 1)).last
+
+
+@pytest.mark.parametrize("earlier_min", [15, 40])
+def test_dark_one_after_the_other_and_back_together_is_the_same_encounter_updated(earlier_min: int) -> None:
+    went = T0 + 3 * H - earlier_min * 60  # B's receiver loses it first, A's later
+    pings = [p for p in moored_pair(T0, T0 + 3 * H) if p.mmsi == meetings.A or p.ts < went]
+    pings += moored_pair(T0 + 11 * H, T0 + 13 * H) + both_leave(T0 + 13 * H)
+    one_encounter(every_batching(pings, noise_m=15.0), Impact.VERY_HIGH)
+
+
+def test_a_third_vessel_at_anchor_nearby_through_the_dark_changes_nothing() -> None:
+    pings = moored_pair(T0, T0 + 3 * H) + moored_pair(T0 + 11 * H, T0 + 13 * H) + both_leave(T0 + 13 * H)
+    third = meetings.moored(
+        224000003, T0, T0 + 14 * H, AT_ANCHOR, north_m=-1500, east_m=800
+    )  # its cell's clock
+    assert every_batching([*pings, *third], noise_m=15.0).last == every_batching(pings, noise_m=15.0).last
