@@ -58,7 +58,7 @@ def detect_batches(lines: list[bytes], batch: int, partitions: int) -> list[list
         ]
         events = process_batch(messages, catalogue, WALL).events
         tracks, _ = split_for_detection(
-            events, kinds, partitions, meeting.encounter_distance_m, meeting.encounter_max_kn
+            events, kinds, partitions, meeting.encounter_distance_m
         )
         out.append(tracks)
     return out

@@ -178,7 +178,7 @@ def main() -> None:
             result = process_batch(msgs, CATALOGUE, datetime.fromtimestamp(wall_now, UTC))
             assert not result.dead_letters, result.dead_letters
             track_msgs, cell_msgs = split_for_detection(
-                result.events, KINDS, PARTITIONS, T.encounter_distance_m, T.encounter_max_kn
+                result.events, KINDS, PARTITIONS, T.encounter_distance_m
             )
             messages += [("tracks", n, raw) for _, raw in track_msgs]
             messages += [("cells", n, raw) for _, raw in cell_msgs]

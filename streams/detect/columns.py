@@ -118,14 +118,14 @@ def split_for_detection(
     crossing_kinds: Mapping[str, str],
     partitions: int,
     meeting_reach_m: float,
-    meeting_max_kn: float,
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
     """One tracks message and one cells message per partition that has events.
 
     Tracks: fixes on the partition of their vessel, sightings on the partition of
     their crossing (reports placed in no crossing have no surge to feed).
-    Cells: each fix slow enough to be part of a meeting (or of unknown speed) on
-    the partition of every grid cell it can meet a vessel in.
+    Cells: each fix of an identified vessel on the partition of every grid cell it
+    can meet a vessel in; fast ones too, for a vessel that leaves a meeting under
+    way is seen leaving (the cell detector drops those of vessels it does not know).
 
     Long because it is the hot path's one loop over a batch: tracks and cells are routed in a
     single pass, each vessel's partition computed once.
@@ -133,6 +133,7 @@ def split_for_detection(
     tracks: dict[int, _Rows] = defaultdict(_Rows)
     cells: dict[int, list[CellRow]] = defaultdict(list)
     known: dict[str, int] = {}  # keys repeat within a batch: crc32 of each once
+    cell_partitions: dict[str, int] = {}  # and so do cells
 
     for event in events:
         report = event.report
@@ -153,9 +154,12 @@ def split_for_detection(
                     vessel_type=report.vessel_type or "", received=event.received_at.timestamp(),
                 )
             )  # fmt: skip
-            if (report.sog is None or report.sog < meeting_max_kn) and not is_unidentified(key):
+            if not is_unidentified(key):
                 for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
-                    cells[partition_of(cell, partitions)].append(
+                    q = cell_partitions.get(cell)
+                    if q is None:
+                        q = cell_partitions[cell] = partition_of(cell, partitions)
+                    cells[q].append(
                         CellRow(
                             cell=cell, home=n == 0, vessel=key, ts=ts, lat=report.lat, lon=report.lon,
                             sog=report.sog, event_id=event_id, crossing=event.crossing_id, route=event.route,

@@ -3,8 +3,12 @@
 Vessel state is keyed by vessel, but a meeting involves two vessels on any
 partitions, so encounters have their own stream keyed by grid cell. A fix is
 sent to its own cell and to each neighbouring cell within the meeting distance,
-so every close pair shares a cell; the pair is judged only in the cell that is
-home to its first vessel (by id), so it is judged once.
+so every close pair shares a cell; a pair is opened only in a cell that is home
+to its first vessel (by id): its own cell, or one within position noise of it.
+Cells within noise of a pair get the same fixes, so they open it at the same fix
+and say the same things of it (grouping makes one alert of them), however the
+noise carries the pair across the edge. Fixes under way count only for vessels
+a cell has seen slow: they show a pair's vessels leaving.
 
 An encounter whose two vessels go silent together (in the view of its cell:
 neither has a newer fix there) does not end: it goes dark. If both come back
@@ -46,9 +50,15 @@ def cells_of(lat_deg: float, lon_deg: float, reach_m: float) -> list[str]:
     row, col = math.floor(lat_deg / CELL_DEG), math.floor(lon_deg / CELL_DEG)
     reach_lat = math.degrees(reach_m / EARTH_RADIUS_M)
     reach_lon = reach_lat / max(math.cos(math.radians(lat_deg)), 0.01)
-    rows = {math.floor((lat_deg + d) / CELL_DEG) for d in (-reach_lat, 0.0, reach_lat)}
-    cols = {math.floor((lon_deg + d) / CELL_DEG) for d in (-reach_lon, 0.0, reach_lon)}
-    return [f"{row}:{col}"] + [f"{r}:{c}" for r in sorted(rows) for c in sorted(cols) if (r, c) != (row, col)]
+    # Every fix of the cells stream comes here: the reach is under a cell, so the rows and columns it
+    # spans are contiguous, and most fixes lie in one cell only.
+    floor, step = math.floor, CELL_DEG
+    rows = range(floor((lat_deg - reach_lat) / step), floor((lat_deg + reach_lat) / step) + 1)
+    cols = range(floor((lon_deg - reach_lon) / step), floor((lon_deg + reach_lon) / step) + 1)
+    home = f"{row}:{col}"
+    if len(rows) == 1 and len(cols) == 1:
+        return [home]
+    return [home] + [f"{r}:{c}" for r in rows for c in cols if (r, c) != (row, col)]
 
 
 class CellVessel(NamedTuple):
@@ -154,6 +164,9 @@ def detect_encounters(
     dark = _dark(state)
     for fix in sorted(fixes, key=lambda f: f.ts):
         previous = state.vessels.get(fix.vessel)
+        underway = fix.sog >= t.encounter_max_kn  # False when unknown (NaN)
+        if previous is None and underway:
+            continue  # a vessel passing through: it counts only where it was seen slow
         if previous is not None and fix.ts <= previous.ts:
             continue
         if previous is not None and fix.ts - previous.ts > t.encounter_max_dt_s:
@@ -168,7 +181,12 @@ def detect_encounters(
                 continue  # a jittered fix (implausible_speed reports it): it moves no pair apart
             if math.isnan(speed):
                 speed = implied_kn
-        state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, fix.home)
+        # Home here, for opening pairs, also within position noise of the cell: a moored pair on an
+        # edge or a corner opens in every cell its noise carries it to, at the same fix, with the same
+        # start (each of those cells gets every fix of both), and not later in each as the noise
+        # takes it there, which gave one meeting several starts and so several alert ids.
+        home = fix.home or cell in cells_of(fix.lat, fix.lon, t.speed_min_distance_m)
+        state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, home)
         mine = [p for p in dark if fix.vessel in p.split("|")]
         if mine:
             for pair in mine:
@@ -179,7 +197,7 @@ def detect_encounters(
         for other, seen in list(state.vessels.items()):
             if other == fix.vessel or abs(fix.ts - seen.ts) > t.encounter_max_dt_s:
                 continue
-            first_home = fix.home if fix.vessel < other else seen.home
+            first_home = home if fix.vessel < other else seen.home
             if not (first_home or state.pairs):
                 continue
             first, second = sorted((fix.vessel, other))
@@ -187,7 +205,7 @@ def detect_encounters(
             record = state.pairs.get(pair)
             # A pair is opened in the home cell of its first vessel, and judged wherever a record of it
             # is kept: a moored vessel's fixes jitter across a cell edge, and its pair stays one pair.
-            if isinstance(record, DarkPair) or not (first_home or record):
+            if isinstance(record, DarkPair) or not (first_home or record) or (underway and not record):
                 continue
             speeds = (speed, seen.speed_kn) if first == fix.vessel else (seen.speed_kn, speed)
             close = distance_m(fix.lat, fix.lon, seen.lat, seen.lon) <= t.encounter_distance_m
@@ -227,6 +245,11 @@ def _judge(
         record.speeds_b = [*record.speeds_b, speed_b][-MAX_SPEEDS:]
     # Both vessels slow (each one's median speed), as in GFW's encounter definition.
     slow = all(r and statistics.median(r) < t.encounter_max_kn for r in (record.speeds_a, record.speeds_b))
+    if record.flag and any(
+        r and statistics.median(r) >= t.encounter_max_kn for r in (record.speeds_a, record.speeds_b)
+    ):
+        del state.pairs[pair]  # under way, together or not: the meeting is over
+        return [_finding(pair, fix, record, active=False, why="moved on")]
     if (
         not record.flag
         and record.last_ts - record.start_ts >= t.encounter_min_s
@@ -267,9 +290,11 @@ def _back(pair: str, record: DarkPair, fix: CellFix, state: CellState, t: Thresh
         and distance_m(fix.lat, fix.lon, latest.lat, latest.lon) <= t.encounter_distance_m
     )
     if not together:
+        if fix.ts - back_ts <= t.encounter_max_dt_s:
+            return []  # both back, not yet side by side: the first fix back may be a jump (AIS jitter)
         del state.pairs[pair]
         return [_ended(pair, dark_ts, "went dark together and did not reappear together")]
-    first_home = fix.home if fix.vessel == a else latest.home
+    first_home = state.vessels[a].home  # a is the first vessel: fix or latest, as stored above
     state.pairs[pair] = ClosePair(start_ts, fix.ts, [], [], ALERTED if first_home else ADOPTED)
     return [_dark_meeting(pair, fix, start_ts, back_ts - dark_ts)]
 
@@ -280,12 +305,14 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
     findings = []
     for pair, record in list(state.pairs.items()):
         if isinstance(record, ClosePair) and record.last_ts < horizon:
-            del state.pairs[pair]
-            dark = _dark_record(pair, record, state.vessels) if record.flag else None
-            if dark is not None:
-                state.pairs[pair] = dark
-            elif record.flag:
-                findings.append(_ended(pair, record.last_ts, "no longer seen together"))
+            after = _unseen(pair, record, state.vessels, now_ts, t) if record.flag else None
+            if isinstance(after, str):
+                del state.pairs[pair]
+                findings.append(_ended(pair, record.last_ts, after))
+            elif after is None:
+                del state.pairs[pair]
+            elif after is not record:
+                state.pairs[pair] = after
     for pair, record in list(state.pairs.items()):
         if not isinstance(record, DarkPair):
             continue
@@ -301,14 +328,33 @@ def _settle(state: CellState, now_ts: float, t: Thresholds) -> list[Finding]:
     return findings
 
 
-def _dark_record(pair: str, record: ClosePair, vessels: Mapping[str, CellVessel]) -> DarkPair | None:
-    """An encounter both of whose vessels went silent here (every cell that keeps the pair sees it)."""
+def _unseen(
+    pair: str, record: ClosePair, vessels: Mapping[str, CellVessel], now_ts: float, t: Thresholds
+) -> Pair | str | None:
+    """An encounter not seen together for the comparison time: why it ended, or what it is now.
+
+    Both silent where they were last together: dark. One silent, the other still
+    where the silent one was last seen: the same pair, waiting (a receiver misses
+    a vessel for half an hour often enough), for up to `encounter_dark_max_s`.
+    Both last seen in a neighbouring cell: that cell has the pair (None, and no
+    word of it here). Otherwise they are apart.
+    """
     a, b = pair.split("|")
     fix_a, fix_b = vessels.get(a), vessels.get(b)
-    if fix_a is None or fix_b is None or max(fix_a.ts, fix_b.ts) > record.last_ts:
-        return None
-    last_a, last_b = LastFix(fix_a.ts, fix_a.lat, fix_a.lon), LastFix(fix_b.ts, fix_b.lat, fix_b.lon)
-    return DarkPair(record.start_ts, record.last_ts, last_a, last_b)
+    if fix_a is None or fix_b is None:
+        return "no longer seen together"
+    if not (fix_a.home or fix_b.home):
+        return None  # last seen in a neighbouring cell, which keeps them: they drifted out of this one
+    if distance_m(fix_a.lat, fix_a.lon, fix_b.lat, fix_b.lon) > t.encounter_distance_m:
+        return "no longer seen together"
+    horizon = now_ts - t.encounter_max_dt_s
+    if fix_a.ts < horizon and fix_b.ts < horizon:
+        last_a, last_b = LastFix(fix_a.ts, fix_a.lat, fix_a.lon), LastFix(fix_b.ts, fix_b.lat, fix_b.lon)
+        return DarkPair(record.start_ts, record.last_ts, last_a, last_b)
+    if now_ts - record.last_ts > t.encounter_dark_max_s:
+        silent = a if fix_a.ts < horizon else b
+        return f"no longer seen together: {silent} silent over {_hours(t.encounter_dark_max_s)}"
+    return record
 
 
 def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
@@ -321,13 +367,13 @@ def _expire(state: CellState, clock_ts: float, t: Thresholds) -> list[Finding]:
     return findings
 
 
-def _finding(pair: str, fix: CellFix, record: ClosePair, active: bool) -> Finding:
+def _finding(pair: str, fix: CellFix, record: ClosePair, active: bool, why: str = "separated") -> Finding:
     minutes = (record.last_ts - record.start_ts) / 60
     a, b = pair.split("|")
     detail = (
         f"{a} and {b} within meeting distance for {minutes:.0f} min, slow: possible transfer"
         if active
-        else f"{a} and {b} separated after {minutes:.0f} min"
+        else f"{a} and {b} {why} after {minutes:.0f} min"
     )
     return Finding(
         AlertKind.ENCOUNTER, pair, ts=fix.ts, active=active, impact=Impact.HIGH, confidence=0.75,

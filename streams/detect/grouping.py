@@ -116,6 +116,11 @@ def group_findings(
         finding = _noted_late(finding, sent_at, t)
         group_id = finding.group_id
         group = current(group_id)
+        if finding.active and group is not None and group.get("resolved"):
+            # Its episode ended earlier in this batch: that state is published, and this is a new
+            # episode, as it would be had the batch been cut between them.
+            states.append((group_id, group))
+            group = None
         if group is not None and _too_old(group, max(clock_of(group["kind"]), finding.ts), t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             group = _successor(group, finding.ts, sent_at) if finding.active else None

@@ -253,14 +253,8 @@ class CellDetector:
         if clock.newest_ts == -math.inf:
             return []
         now_ts = clock.now(wall_now, t.live_within_s)
-        by_cell: dict[str, list[CellFix]] = defaultdict(list)
-        for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
-            sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
-            fix = CellFix(
-                row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
-            )
-            by_cell[row.cell].append(fix)
-        findings: list[Finding] = []
+        by_cell = _by_cell(rows, cells, t.encounter_max_kn)
+        found: list[tuple[float, Finding]] = []  # with the cell's time when each was found
         live_ts = now_ts if clock.is_live(t.live_within_s) else -math.inf
         for cell, fixes in by_cell.items():
             stored = cells.get(cell)
@@ -270,16 +264,50 @@ class CellDetector:
             cell_ts = max((v.ts for v in state.vessels.values()), default=-math.inf)
             # Within the batch the cell's clock is its fixes' own time: a batch of two hours read live
             # must not age its first fixes by the batch's end. The live clock counts once, after them.
+            touched = False
             for fix in sorted(fixes, key=lambda f: f.ts):
+                if fix.sog >= t.encounter_max_kn and fix.vessel not in state.vessels:
+                    continue  # passing through, as detect_encounters skips it: not even the clock moves
+                touched = True
                 cell_ts = max(cell_ts, fix.ts)
-                findings += detect_encounters(cell, [fix], state, cell_ts, t, self.ports)
+                found += [(cell_ts, f) for f in detect_encounters(cell, [fix], state, cell_ts, t, self.ports)]
+            if not touched:
+                continue
             if live_ts > cell_ts:
-                findings += detect_encounters(cell, [], state, live_ts, t, self.ports)
+                found += [(live_ts, f) for f in detect_encounters(cell, [], state, live_ts, t, self.ports)]
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             elif stored:
                 del cells[cell]
+        # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
+        # its noise reaches, and one cell's end must come after the others' news, as it does when the
+        # fixes come one by one.
+        findings = [f for _, f in sorted(found, key=lambda item: item[0])]
         return _group(findings, groups, partition, now_ts, t, scan=False)
+
+
+def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[str, list[CellFix]]:
+    """The fixes of a cells message by cell.
+
+    A fix under way counts only in a cell that may know its vessel (one with
+    state, or with slow fixes in this message): most traffic is under way, and
+    passing through costs no more than this.
+    """
+    by_cell: dict[str, list[CellFix]] = defaultdict(list)
+    slow_cells = {c for c, sog in zip(rows["cell"], rows["sog"]) if not _under_way(sog, max_kn)}
+    for row in map(CellRow._make, zip(*(rows[column] for column in CELL_COLUMNS))):
+        if _under_way(row.sog, max_kn) and row.cell not in slow_cells and row.cell not in cells:
+            continue
+        sog = math.nan if row.sog is None else row.sog  # decoded: NaN already
+        fix = CellFix(
+            row.vessel, row.ts, row.lat, row.lon, sog, row.event_id, row.crossing, row.route, row.home
+        )
+        by_cell[row.cell].append(fix)
+    return by_cell
+
+
+def _under_way(sog: float | None, max_kn: float) -> bool:
+    return sog is not None and sog >= max_kn  # False for NaN (unknown) too
 
 
 def _group(

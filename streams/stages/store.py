@@ -63,7 +63,6 @@ class Store:
                 self.crossing_kinds,
                 self.partitions,
                 self.meeting.encounter_distance_m,
-                self.meeting.encounter_max_kn,
             )
             if self.detectors
             else ([], [])

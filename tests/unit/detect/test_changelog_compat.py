@@ -178,7 +178,7 @@ def test_the_same_reports_make_the_same_detect_messages() -> None:
     for batch, (wall_now, batch_messages) in batches.items():
         events = process_batch(batch_messages, catalogue, datetime.fromtimestamp(wall_now, UTC)).events
         tracks, cells = split_for_detection(
-            events, kinds, PARTITIONS, t.encounter_distance_m, t.encounter_max_kn
+            events, kinds, PARTITIONS, t.encounter_distance_m
         )
         for topic, out in (("tracks", tracks), ("cells", cells)):
             if (topic, batch) in expected:

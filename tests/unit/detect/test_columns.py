@@ -41,7 +41,7 @@ def test_fixes_go_to_their_vessels_partition_and_sightings_to_their_crossings() 
         "crossing_id": "IT-LAMPEDUSA", "incident_type": "interception_at_sea", "persons": 30,
     })  # fmt: skip
     batch = events(vessel(224000001, 35.95, -3.55, 4.5), vessel(224000002, 36.5, 4.0), interception)
-    tracks, _ = split_for_detection(batch, KINDS, 4, 500.0, 2.0)
+    tracks, _ = split_for_detection(batch, KINDS, 4, 500.0)
     decoded = {p: DetectBatch.decode(raw) for p, raw in tracks}
     for mmsi in (224000001, 224000002):
         assert f"mmsi:{mmsi}" in decoded[partition_of(f"mmsi:{mmsi}", 4)].fixes["vessel"]
@@ -59,7 +59,7 @@ def test_a_fix_near_a_cell_edge_is_also_sent_to_the_neighbouring_cell() -> None:
     edge = 36.0 - 100 / 111_000  # 100 m south of a cell edge, within the 500 m meeting distance
     middle = 36.0 + CELL_DEG / 2
     _, cells = split_for_detection(
-        events(vessel(224000001, edge, -3.52), vessel(224000002, middle, -3.52)), KINDS, 4, 500.0, 2.0
+        events(vessel(224000001, edge, -3.52), vessel(224000002, middle, -3.52)), KINDS, 4, 500.0
     )
     rows = [decode_cells(raw) for _, raw in cells]
     seen = [(v, c, h) for r in rows for v, c, h in zip(r["vessel"], r["cell"], r["home"])]

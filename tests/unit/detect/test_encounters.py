@@ -63,7 +63,16 @@ def feed(
 
 
 def run(tracks: dict[str, Track]) -> list[tuple[AlertKind, bool, str]]:
-    return [(f.kind, f.active, f.group) for f in feed(tracks)]
+    return [(f.kind, f.active, f.group) for f in distinct(feed(tracks))]
+
+
+def distinct(found: list[Finding]) -> list[Finding]:
+    """The findings less repeats: cells within position noise of a pair each keep the same record of
+    it and say the same thing at the same fix (grouping makes one alert state of them)."""
+    first: dict[tuple[object, ...], Finding] = {}
+    for f in found:
+        first.setdefault((f.kind, f.group, f.active, f.ts, f.start_ts, f.detail), f)
+    return list(first.values())
 
 
 def meeting(where: tuple[float, float] = SEA, minutes: int = 11) -> dict[str, Track]:
@@ -149,10 +158,23 @@ def test_a_pair_dark_together_and_back_together_is_one_encounter_flagged_as_a_da
 def test_a_dark_pair_that_comes_back_apart_or_alone_ends() -> None:
     tracks = meeting()
     back(tracks, DARK_TS + 3 * H, SEA, apart_m=2000)
-    found = feed(tracks)
+    # Both back and apart: still waited for, for encounter_max_dt_s (a first fix back can be a jump) ...
+    tracks["b"].append((DARK_TS + 3 * H + T.encounter_max_dt_s, *offset(*SEA, 2000), 0.4))
+    assert run_with({}, tracks) == [ENCOUNTER]
+    tracks["b"].append((DARK_TS + 3 * H + T.encounter_max_dt_s + 2, *offset(*SEA, 2000), 0.4))
+    found = feed(tracks)  # ... and no longer
     assert [(f.kind, f.active, f.group) for f in found] == [ENCOUNTER, ENDED]
     assert found[1].detail == "a and b went dark together and did not reappear together"
     assert found[1].ts == DARK_TS  # the encounter's last moment: when the pair was last seen together
+
+    jump = meeting()  # a's first fix back is 700 m off (AIS jitter), its next ones beside b
+    back(jump, DARK_TS + 3 * H, offset(*SEA, -300), apart_m=1000)
+    jump["a"] += [(DARK_TS + 3 * H + 60 * m, *SEA, 0.3) for m in range(1, 4)]
+    jump["b"] += [(DARK_TS + 3 * H + 60 * m + 1, *offset(*SEA, 400), 0.4) for m in range(1, 4)]
+    assert [(f.active, f.impact) for f in distinct(feed(jump))] == [
+        (True, Impact.HIGH),
+        (True, Impact.VERY_HIGH),
+    ]
 
     alone = meeting()
     alone["a"] += [(DARK_TS + 3 * H + m * 60, *SEA, 0.3) for m in range(12)]  # a back for 11 min, b never
@@ -166,15 +188,30 @@ def test_a_dark_pair_that_comes_back_apart_or_alone_ends() -> None:
     assert run(late) == [ENCOUNTER, ENDED]
 
 
-def test_one_vessel_reporting_while_the_other_is_silent_ends_the_encounter_as_before() -> None:
+def test_one_vessel_silent_beside_the_other_is_still_the_same_encounter() -> None:
+    # A receiver misses one of a moored pair for two hours while the other reports from beside it.
     tracks = meeting()
     tracks["a"] += [(T0 + 600 + m * 300, *SEA, 0.5) for m in range(1, 25)]  # a on for 2 h, b silent
-    tracks["b"].append((DARK_TS + 3 * H, *offset(*SEA, 400), 0.4))  # b back next to a: no dark meeting
+    tracks["b"] += [(T0 + 600 + 2 * H + m * 60, *offset(*SEA, 400), 0.4) for m in range(3)]  # b back
+    tracks["a"] += [(T0 + 600 + 2 * H + m * 60 + 30, *SEA, 0.5) for m in range(3)]
     found = feed(tracks)
+    assert [(f.kind, f.active, f.group) for f in found] == [ENCOUNTER]  # no end, and no dark meeting
+
+
+def test_one_vessel_silent_ends_the_encounter_when_the_other_leaves_or_after_the_dark_time() -> None:
+    leaves = meeting()  # b silent; a stays 30 min, then is 2 km away
+    leaves["a"] += [(T0 + 600 + m * 300, *SEA, 0.5) for m in range(1, 7)]
+    leaves["a"].append((T0 + 600 + 7 * 300, *offset(*SEA, 0, 2000), 1.0))
+    found = feed(leaves)
     assert [(f.kind, f.active, f.group) for f in found] == [ENCOUNTER, ENDED]
     assert found[1].detail == "a and b no longer seen together"
     assert found[1].ts == T0 + 1200  # a's last fix within encounter_max_dt_s of b's last one
-    assert all(f.impact is not Impact.VERY_HIGH for f in found)
+
+    stays = meeting()  # b never back; a beside b's last position for 13 h
+    stays["a"] += [(T0 + 600 + m * 600, *SEA, 0.5) for m in range(1, 79)]
+    found = feed(stays)
+    assert [(f.kind, f.active, f.group) for f in found] == [ENCOUNTER, ENDED]
+    assert found[1].detail == "a and b no longer seen together: b silent over 12.0 h"
 
 
 def test_dark_for_exactly_encounter_dark_max_s_is_one_encounter_and_a_second_longer_ends_it() -> None:

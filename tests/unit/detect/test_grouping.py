@@ -139,3 +139,28 @@ def test_a_finding_already_clear_on_its_clock_is_resolved_in_the_same_step_whate
     assert [(a.id, a.version, a.status) for a in first] == [(a.id, a.version, a.status) for a in second]
     assert all(a.status is AlertStatus.RESOLVED and a.notify for a in first)
     assert with_look.table == without.table == {}
+
+
+def encounter(ts: float, start_ts: float, active: bool = True) -> Finding:
+    return Finding(
+        AlertKind.ENCOUNTER, "a|b", ts=ts, active=active, impact=Impact.HIGH, start_ts=start_ts,
+        vessel_ids=("a", "b"), event_ids=(f"A:{ts}",), detail="met" if active else "separated",
+    )  # fmt: skip
+
+
+def test_an_episode_that_ends_and_starts_again_in_one_batch_is_two_alerts_as_in_two_batches() -> None:
+    first, ended, again = encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False), encounter(
+        T0 + 2 * HOUR, T0 + HOUR + 60
+    )
+    apart = Groups()
+    one_by_one = [a for f in (first, ended, again) for a in apart.run([f], f.ts)]
+    together = Groups().run([first, ended, again], again.ts)
+    assert [(a.id, a.status) for a in one_by_one] == [
+        (alert_id("encounter:a|b", T0 - 600), AlertStatus.NEW),
+        (alert_id("encounter:a|b", T0 - 600), AlertStatus.RESOLVED),
+        (alert_id("encounter:a|b", T0 + HOUR + 60), AlertStatus.NEW),
+    ]
+    # In one batch each alert id publishes its last state only: the first resolved, the second new.
+    assert [(a.id, a.status, a.window_end) for a in together] == [
+        (a.id, a.status, a.window_end) for a in one_by_one[1:]
+    ]

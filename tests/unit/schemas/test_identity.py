@@ -90,7 +90,7 @@ def test_placeholder_reports_are_stored_flagged_and_never_merged_into_one_track(
     stored = dict(zip(EVENT_COLUMNS, event_columns(events, "")))
     assert stored["vessel_key"] == keys  # the flag analysts see in events and vessel_positions
 
-    tracks, cells = split_for_detection(events, {}, 4, 500.0, 2.0)
+    tracks, cells = split_for_detection(events, {}, 4, 500.0)
     fixes = [DetectBatch.decode(raw).fixes for _, raw in tracks]
     assert sorted(v for f in fixes for v in f["vessel"]) == keys  # the fixes still go (watch list)
     assert all(not decode_cells(raw)["vessel"] for _, raw in cells)  # but meet no one
@@ -108,7 +108,7 @@ def test_a_real_vessel_still_makes_one_track() -> None:
     messages = [vessel("a", 224_000_001, 1), vessel("b", 224_000_001, 2, lat=36.85)]
     events = process_batch(messages, CATALOGUE, NOW).events
     assert {e.key for e in events} == {"mmsi:224000001"}
-    tracks, _ = split_for_detection(events, {}, 4, 500.0, 2.0)
+    tracks, _ = split_for_detection(events, {}, 4, 500.0)
     (fixes,) = [DetectBatch.decode(raw).fixes for _, raw in tracks]
     ctx = VesselContext(Thresholds(), CATALOGUE.crossings, load_ports(), WatchList())
     states, found, _ = track_vessels(fixes, {}, ctx)

@@ -105,7 +105,7 @@ def test_notes_stay_out_of_the_enriched_message_and_the_detectors_input_unless_s
     assert wire.report == event.report.model_copy(update={"notes": None})
     assert notes in EnrichedEvent.model_validate_json(event.to_wire(with_notes=True)).report.notes  # type: ignore[union-attr, operator]
     kinds = {c: str(p["kind"]) for c, p in zip(CATALOGUE.crossings.ids, CATALOGUE.crossings.props)}
-    tracks, cells = split_for_detection([event], kinds, 4, 500.0, 3.0)
+    tracks, cells = split_for_detection([event], kinds, 4, 500.0)
     assert tracks and all(b"Ahmed" not in value for _, value in tracks + cells)
 
 

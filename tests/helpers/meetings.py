@@ -1,0 +1,151 @@
+"""Vessel pairs shaped like real meetings at sea, replayed through ingest, split and both detectors.
+
+A track is a list of `Ping`s in metres from an origin; `reports` turns tracks
+into AIS reports in time order (with GPS noise), and `replay` sends them the
+way the worker does, in batches of a given size over a given number of partitions.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from geo.catalogue import builtin_path, load_catalogue
+from geo.ports import load_ports
+from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
+from schemas.events import ReportKind
+from streams.detect.columns import DetectBatch, decode_cells, split_for_detection
+from streams.detect.runtime import CellDetector, TrackDetector
+from streams.detect.thresholds import Thresholds
+from streams.detect.watchlist import WatchListFile
+from streams.stages.enrich import RawMessage, process_batch
+
+T = Thresholds()
+CATALOGUE = load_catalogue(builtin_path())
+KINDS = {c: str(p["kind"]) for c, p in zip(CATALOGUE.crossings.ids, CATALOGUE.crossings.props)}
+PORTS = load_ports()
+H = 3600.0
+T0 = datetime(2026, 11, 22, tzinfo=UTC).timestamp()
+OPEN_SEA = (35.925, -3.525)  # Alboran Sea, far from ports: the middle of cell 718:-71
+CORNER = (35.95, -3.55)  # the corner of cells 718/719 by -72/-71
+A, B = 224000001, 224000002
+
+
+class Ping(NamedTuple):
+    """One fix of a track: where, in metres north and east of the origin, and the reported speed."""
+
+    mmsi: int
+    ts: float
+    north_m: float
+    east_m: float
+    sog: float | None  # None: the report carries no speed
+
+
+def moored(
+    mmsi: int,
+    start: float,
+    end: float,
+    steps: tuple[float, ...],
+    north_m: float = 0.0,
+    east_m: float = 0.0,
+    sog: float | None = 0.1,
+    drift_kn: float = 0.0,
+) -> Iterator[Ping]:
+    """A vessel at anchor (or drifting east at `drift_kn`), reporting at intervals cycled from `steps`."""
+    ts, n = start, 0
+    while ts < end:
+        yield Ping(mmsi, ts, north_m, east_m + (ts - start) * drift_kn * 1852 / 3600, sog)
+        ts += steps[n % len(steps)]
+        n += 1
+
+
+def offset(origin: tuple[float, float], north_m: float, east_m: float) -> tuple[float, float]:
+    lat, lon = origin
+    d_lat = math.degrees(north_m / 6_371_008.8)
+    return lat + d_lat, lon + math.degrees(east_m / 6_371_008.8) / math.cos(math.radians(lat))
+
+
+def reports(
+    pings: Iterable[Ping], origin: tuple[float, float] = OPEN_SEA, noise_m: float = 0.0, seed: int = 7
+) -> list[dict[str, Any]]:
+    """AIS reports of the pings in time order, each moved by GPS noise of up to `noise_m` (seeded).
+
+    Pings of one vessel at one time get report ids of their own (`-1`, `-2`): a
+    transponder heard twice, or two positions with one time stamp.
+    """
+    rng = random.Random(seed)
+    out: list[tuple[float, dict[str, Any]]] = []
+    seen: dict[tuple[int, float], int] = {}
+    for p in sorted(pings, key=lambda p: (p.ts, p.mmsi)):
+        copy = seen[(p.mmsi, p.ts)] = seen.get((p.mmsi, p.ts), 0) + 1
+        north, east = (p.north_m + rng.uniform(-noise_m, noise_m), p.east_m + rng.uniform(-noise_m, noise_m))
+        lat, lon = offset(origin, north, east)
+        report = {
+            "report_id": f"{p.mmsi}-{p.ts:.0f}-{copy}", "authority": "EMSA", "source": "ais", "mmsi": p.mmsi,
+            "observed_at": datetime.fromtimestamp(p.ts, UTC).isoformat().replace("+00:00", "Z"),
+            "lat": lat, "lon": lon,
+        }  # fmt: skip
+        if p.sog is not None:
+            report["sog"] = p.sog
+        out.append((p.ts, report))
+    return [r for _, r in sorted(out, key=lambda row: row[0])]
+
+
+class Published(NamedTuple):
+    """An alert state, with the newest event time of the batch that raised it."""
+
+    newest_ts: float
+    alert: Alert
+
+
+def replay(feed: list[dict[str, Any]], batch_size: int, partitions: int = 1) -> list[Published]:
+    """Every alert state published when `feed` is read live in batches of `batch_size`."""
+    tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=partitions)
+    cells = CellDetector(T, PORTS)
+    track_tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
+    cell_tables: list[dict[str, Any]] = [{}, {}, {}]
+    published = []
+    for start in range(0, len(feed), batch_size):
+        chunk = feed[start : start + batch_size]
+        newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
+        wall = newest + 5  # live: the batch is read seconds after its newest fix
+        messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
+        events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(wall, UTC)).events
+        to_tracks, to_cells = split_for_detection(events, KINDS, partitions, T.encounter_distance_m)
+        for p, raw in to_tracks:
+            found = tracks.on_batch(p, DetectBatch.decode(raw), wall, *track_tables).alerts
+            published += [Published(newest, a) for a in found]
+        for p, raw in to_cells:
+            found = cells.on_batch(p, decode_cells(raw), wall, *cell_tables)
+            published += [Published(newest, a) for a in found]
+    return published
+
+
+class Story(NamedTuple):
+    """What the encounter alerts of a replay say, in a form to compare across batchings."""
+
+    ids: int  # how many alert ids
+    start_ts: float  # the first state's window: when the pair was first seen together (inf: none)
+    raised_ts: float  # and the event time of the finding that raised it
+    impacts: tuple[Impact, ...]  # the impact of each state that notifies, in order
+    final: AlertStatus | None
+
+
+def encounter_story(published: list[Published]) -> Story:
+    """The encounter alerts of a replay, summed up."""
+    states = [p for p in published if p.alert.kind is AlertKind.ENCOUNTER]
+    if not states:
+        return Story(0, math.inf, math.inf, (), None)
+    first = states[0].alert
+    return Story(
+        len({p.alert.id for p in states}),
+        first.window_start.timestamp(),
+        first.window_end.timestamp(),
+        tuple(p.alert.impact for p in states if p.alert.notify),
+        states[-1].alert.status,
+    )
