@@ -32,7 +32,6 @@ def test_report_keys_and_positions_a_kill_left_out_are_repaired(engine_dir: Path
     again = process_batch([vessel_fix("fix")], CATALOGUE, AT)
     assert list(sink.stored_sources(again.events)) == [("ES-GC", "fix")]
 
-
 def test_counts_apart_from_events_get_a_delta_and_the_groups_that_agree_are_untouched(
     engine_dir: Path,
 ) -> None:
@@ -82,3 +81,5 @@ def test_counts_apart_from_events_get_a_delta_and_the_groups_that_agree_are_unto
     assert client.query(groups).result_rows == before
     assert client.query(rows).result_rows[0][0] == stored + 2  # one delta row per group apart, none else
     assert repair.repair_counts() is False
+
+

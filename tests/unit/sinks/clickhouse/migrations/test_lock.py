@@ -55,3 +55,4 @@ def test_one_migrator_at_a_time_and_a_dead_ones_lock_is_taken_over(
         parameters={"db": db},
     ).result_rows == [(0,)]  # fmt: skip
     assert client.get_client_setting("log_comment") in (None, "")
+

@@ -140,3 +140,5 @@ def test_reports_of_more_months_than_clickhouse_allows_per_insert_are_stored_who
     ]
     assert client.query(f"SELECT count() FROM {db}.report_keys").result_rows == [(150,)]
     assert client.query(f"SELECT sum(reports) FROM {db}.crossing_counts").result_rows == [(150,)]
+
+
