@@ -174,19 +174,26 @@ def detect_encounters(
             findings.extend(_settle(state, fix.ts, t))
             dark = _dark(state)
         speed = fix.sog
+        reference = False  # this fix becomes the vessel's last one (see below when it does not)
         if previous is not None:
             moved_m = distance_m(previous.lat, previous.lon, fix.lat, fix.lon)
             implied_kn = knots(moved_m, fix.ts - previous.ts)
             if moved_m > t.speed_min_distance_m and implied_kn > t.max_speed_kn:
                 continue  # a jittered fix (implausible_speed reports it): it moves no pair apart
-            if math.isnan(speed):
+            if math.isnan(speed) and _within_noise(moved_m, fix.ts - previous.ts, t):
+                # No speed reported, and too close in space and time to the last fix to tell a speed
+                # from position noise (10 m in 3 s reads as 6 kn): the vessel keeps its last speed,
+                # and its last fix stays the one the next speed is implied from.
+                speed, reference = previous.speed_kn, True
+            elif math.isnan(speed):
                 speed = implied_kn
         # Home here, for opening pairs, also within position noise of the cell: a moored pair on an
         # edge or a corner opens in every cell its noise carries it to, at the same fix, with the same
         # start (each of those cells gets every fix of both), and not later in each as the noise
         # takes it there, which gave one meeting several starts and so several alert ids.
         home = fix.home or cell in cells_of(fix.lat, fix.lon, t.speed_min_distance_m)
-        state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, home)
+        if not reference:
+            state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, home)
         mine = [p for p in dark if fix.vessel in p.split("|")]
         if mine:
             for pair in mine:
@@ -212,6 +219,13 @@ def detect_encounters(
             findings.extend(_judge(pair, record, close, fix, speeds, state, t, ports))
     findings.extend(_expire(state, clock_ts, t))
     return findings
+
+
+def _within_noise(moved_m: float, elapsed_s: float, t: Thresholds) -> bool:
+    """A move within position noise (`speed_min_distance_m`) over less time than that noise needs
+    to read as slower than `encounter_max_kn`: it says nothing about the speed."""
+    noise_kn = knots(t.speed_min_distance_m, elapsed_s)
+    return moved_m <= t.speed_min_distance_m and noise_kn >= t.encounter_max_kn
 
 
 def _dark(state: CellState) -> list[str]:

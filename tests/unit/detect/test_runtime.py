@@ -387,3 +387,35 @@ def test_a_third_vessel_at_anchor_nearby_through_the_dark_changes_nothing() -> N
         224000003, T0, T0 + 14 * H, AT_ANCHOR, north_m=-1500, east_m=800
     )  # its cell's clock
     assert every_batching([*pings, *third], noise_m=15.0).last == every_batching(pings, noise_m=15.0).last
+
+
+@pytest.mark.parametrize(
+    ("steps", "noise_m"), [((2.0, 3.0), 20.0), ((2.0, 3.0, 10.0), 10.0), ((60.0,), 30.0)]
+)
+def test_a_moored_pair_whose_reports_carry_no_speed_is_one_encounter(
+    steps: tuple[float, ...], noise_m: float
+) -> None:
+    # Without a reported speed, the speed is implied by the positions; between fixes seconds apart,
+    # GPS noise of 10 to 30 m implies several knots, and the pair never looked slow.
+    a = meetings.moored(meetings.A, T0, T0 + 2 * H, steps, sog=None)
+    b = meetings.moored(meetings.B, T0 + 1, T0 + 2 * H, steps, north_m=40, sog=None)
+    leave_a = meetings.moored(meetings.A, T0 + 2 * H, T0 + 2.5 * H, (10.0,), sog=None, drift_kn=10.0)
+    leave_b = meetings.moored(
+        meetings.B, T0 + 2 * H + 1, T0 + 2.5 * H, (10.0,), north_m=40, sog=None, drift_kn=-10.0
+    )
+    feed = meetings.reports([*a, *b, *leave_a, *leave_b], noise_m=noise_m)
+    live = outcome(meetings.replay(feed, 1))
+    one_encounter(live)
+    assert live.first_window_s >= T.encounter_min_s
+    assert outcome(meetings.replay(feed, 500, 4)).last == live.last
+
+
+@pytest.mark.parametrize("kn", [3.0, 10.0])
+def test_a_pair_under_way_together_whose_reports_carry_no_speed_is_no_encounter(kn: float) -> None:
+    # The other side of the test above: fixes seconds apart, each within noise of the last, of two
+    # vessels sailing side by side; their speed is implied over the noise, and they are not slow.
+    a = meetings.moored(meetings.A, T0, T0 + H, (2.0, 3.0), sog=None, drift_kn=kn)
+    b = meetings.moored(meetings.B, T0 + 1, T0 + H, (2.0, 3.0), north_m=40, sog=None, drift_kn=kn)
+    feed = meetings.reports([*a, *b], noise_m=20.0)
+    assert outcome(meetings.replay(feed, 1)).last == {}
+    assert outcome(meetings.replay(feed, 500, 4)).last == {}
