@@ -173,20 +173,10 @@ def detect_encounters(
             # Back after a silence: its pairs are settled (ended, or dark) before this fix counts.
             findings.extend(_settle(state, fix.ts, t))
             dark = _dark(state)
-        speed = fix.sog
-        reference = False  # this fix becomes the vessel's last one (see below when it does not)
-        if previous is not None:
-            moved_m = distance_m(previous.lat, previous.lon, fix.lat, fix.lon)
-            implied_kn = knots(moved_m, fix.ts - previous.ts)
-            if moved_m > t.speed_min_distance_m and implied_kn > t.max_speed_kn:
-                continue  # a jittered fix (implausible_speed reports it): it moves no pair apart
-            if math.isnan(speed) and _within_noise(moved_m, fix.ts - previous.ts, t):
-                # No speed reported, and too close in space and time to the last fix to tell a speed
-                # from position noise (10 m in 3 s reads as 6 kn): the vessel keeps its last speed,
-                # and its last fix stays the one the next speed is implied from.
-                speed, reference = previous.speed_kn, True
-            elif math.isnan(speed):
-                speed = implied_kn
+        judged = _speed(fix, previous, t)
+        if judged is None:
+            continue  # a jittered fix (implausible_speed reports it): it moves no pair apart
+        speed, reference = judged
         # Home here, for opening pairs, also within position noise of the cell: a moored pair on an
         # edge or a corner opens in every cell its noise carries it to, at the same fix, with the same
         # start (each of those cells gets every fix of both), and not later in each as the noise
@@ -219,6 +209,22 @@ def detect_encounters(
             findings.extend(_judge(pair, record, close, fix, speeds, state, t, ports))
     findings.extend(_expire(state, clock_ts, t))
     return findings
+
+
+def _speed(fix: CellFix, previous: CellVessel | None, t: Thresholds) -> tuple[float, bool] | None:
+    """The fix's speed, and whether the vessel's last fix stays its reference (this one within
+    position noise of it, without a reported speed); None for a jittered fix."""
+    if previous is None:
+        return fix.sog, False
+    moved_m = distance_m(previous.lat, previous.lon, fix.lat, fix.lon)
+    implied_kn = knots(moved_m, fix.ts - previous.ts)
+    if moved_m > t.speed_min_distance_m and implied_kn > t.max_speed_kn:
+        return None
+    if not math.isnan(fix.sog):
+        return fix.sog, False
+    if _within_noise(moved_m, fix.ts - previous.ts, t):
+        return previous.speed_kn, True  # 10 m in 3 s is noise, not 6 kn: the last speed and fix stand
+    return implied_kn, False
 
 
 def _within_noise(moved_m: float, elapsed_s: float, t: Thresholds) -> bool:

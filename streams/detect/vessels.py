@@ -31,10 +31,16 @@ LOITERING = 2
 OTHER_ROUTE = "other"
 _NUMBERS = struct.Struct("<5dB")
 _LAST_SEEN = struct.Struct("<d")
+_NO_REFERENCE = (math.nan, math.nan, math.nan)
 
 
 class VesselState(NamedTuple):
-    """What the detectors remember of a vessel: its last fix and any open condition."""
+    """What the detectors remember of a vessel: its last fix and any open condition.
+
+    `ref_*`: the fix that loitering's next leg starts from, when it is not the last one. A fix
+    within position noise of it, too soon for that noise to read slower than `loiter_max_kn`,
+    leaves it in place: 20 m of GPS noise in 3 s reads as 13 kn.
+    """
 
     last_ts: float
     lat: float
@@ -44,20 +50,35 @@ class VesselState(NamedTuple):
     flags: int
     crossing: str
     route: str
+    ref_ts: float = math.nan  # NaN: the last fix is the reference
+    ref_lat: float = math.nan
+    ref_lon: float = math.nan
 
     def pack(self) -> bytes:
-        """About 50 bytes: the table keeps states packed to stay under 1 KB per vessel."""
+        """About 50 bytes (100 holding a reference): the table keeps states packed to stay under
+        1 KB per vessel. Without a reference, the bytes of the release before it."""
         numbers = _NUMBERS.pack(
             self.last_ts, self.lat, self.lon, self.loiter_start_ts, self.loiter_dist_m, self.flags
         )
-        return numbers + f"{self.crossing}\x1f{self.route}".encode()
+        text = f"{self.crossing}\x1f{self.route}"
+        if not math.isnan(self.ref_ts):
+            text += f"\x1f{self.ref_ts!r},{self.ref_lat!r},{self.ref_lon!r}"
+        return numbers + text.encode()
 
     @classmethod
     def unpack(cls, raw: bytes) -> VesselState:
         """Back from `pack`."""
         last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags = _NUMBERS.unpack_from(raw)
-        crossing, route = raw[_NUMBERS.size :].decode().split("\x1f")
-        return cls(last_ts, lat, lon, loiter_start_ts, loiter_dist_m, flags, crossing, route)
+        crossing, route, *reference = raw[_NUMBERS.size :].decode().split("\x1f")
+        ref_ts, ref_lat, ref_lon = (float(v) for v in reference[0].split(",")) if reference else _NO_REFERENCE
+        loiter = (loiter_start_ts, loiter_dist_m, flags)
+        return cls(last_ts, lat, lon, *loiter, crossing, route, ref_ts, ref_lat, ref_lon)
+
+    def reference(self) -> tuple[float, float, float]:
+        """(ts, lat, lon) of the fix that loitering's next leg starts from."""
+        if math.isnan(self.ref_ts):
+            return self.last_ts, self.lat, self.lon
+        return self.ref_ts, self.ref_lat, self.ref_lon
 
     @staticmethod
     def last_seen(raw: bytes) -> tuple[float, int]:
@@ -233,29 +254,62 @@ def _step(
         if fix.crossing:
             transitions.append(_transition(Direction.ENTER, key, fix, fix.crossing, fix.route))
 
-    loiter_start, loiter_dist = s.loiter_start_ts, s.loiter_dist_m
+    loiter, finding = _loiter(key, s, fix, dt, flags, ctx, common)
+    if finding is not None:
+        found.append(finding)
+    state = VesselState(
+        fix.ts, fix.lat, fix.lon, loiter.start_ts, loiter.dist_m, loiter.flags, fix.crossing, fix.route,
+        *loiter.reference,
+    )  # fmt: skip
+    return state, found
+
+
+class _Loiter(NamedTuple):
+    """Loitering's part of a vessel's state after a fix."""
+
+    start_ts: float
+    dist_m: float
+    flags: int
+    reference: tuple[float, float, float]
+
+
+def _loiter(
+    key: str, s: VesselState, fix: _Fix, dt: float, flags: int, ctx: VesselContext, common: dict[str, Any]
+) -> tuple[_Loiter, Finding | None]:
+    """The leg from the reference fix: below `loiter_max_kn` it adds to the stretch, which is
+    loitering once it lasts `loiter_min_s` away from ports; faster, the stretch ends."""
+    t = ctx.thresholds
+    ref_ts, ref_lat, ref_lon = s.reference()
+    leg_m = distance_m(ref_lat, ref_lon, fix.lat, fix.lon)
+    elapsed_s = fix.ts - ref_ts
+    start, dist = s.loiter_start_ts, s.loiter_dist_m
+    if dt < t.gap_s and _within_noise(leg_m, elapsed_s, t):
+        return _Loiter(start, dist, flags, (ref_ts, ref_lat, ref_lon)), None
+    # Micro-knot precision, so that a leg of exactly the threshold is not over it.
+    speed_kn = round(knots(leg_m, elapsed_s), 6)
     if speed_kn < t.loiter_max_kn and dt < t.gap_s:
-        if math.isnan(loiter_start):
-            loiter_start, loiter_dist = s.last_ts, 0.0
-        loiter_dist += leg_m
-        stretch_s = fix.ts - loiter_start
-        average_kn = knots(loiter_dist, stretch_s)
+        if math.isnan(start):
+            start, dist = ref_ts, 0.0
+        dist += leg_m
+        stretch_s = fix.ts - start
+        average_kn = knots(dist, stretch_s)
         if (
             not flags & LOITERING
             and stretch_s >= t.loiter_min_s
             and average_kn < t.loiter_max_kn
             and not ctx.ports.near_one(fix.lon, fix.lat, t.port_radius_m)
         ):
-            flags |= LOITERING
-            found.append(_loitering(key, fix, loiter_start, average_kn, True, common))
-    else:
-        if flags & LOITERING:
-            found.append(_loitering(key, fix, loiter_start, speed_kn, False, common))
-        flags &= ~LOITERING
-        loiter_start, loiter_dist = math.nan, 0.0
+            finding = _loitering(key, fix, start, average_kn, True, common)
+            return _Loiter(start, dist, flags | LOITERING, _NO_REFERENCE), finding
+        return _Loiter(start, dist, flags, _NO_REFERENCE), None
+    ended = _loitering(key, fix, start, speed_kn, False, common) if flags & LOITERING else None
+    return _Loiter(math.nan, 0.0, flags & ~LOITERING, _NO_REFERENCE), ended
 
-    state = VesselState(fix.ts, fix.lat, fix.lon, loiter_start, loiter_dist, flags, fix.crossing, fix.route)
-    return state, found
+
+def _within_noise(leg_m: float, elapsed_s: float, t: Thresholds) -> bool:
+    """Too close in space and time to tell a speed from position noise: a leg within
+    `speed_min_distance_m`, over less time than that distance needs at `loiter_max_kn`."""
+    return leg_m <= t.speed_min_distance_m and knots(t.speed_min_distance_m, elapsed_s) >= t.loiter_max_kn
 
 
 def _transition(direction: Direction, key: str, fix: _Fix, zone: str, route: str) -> Transition:

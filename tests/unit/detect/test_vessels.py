@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 import pytest
@@ -202,3 +203,50 @@ def test_distance_scalar_matches_vectorised() -> None:
     assert distance_m(36.0, -5.0, 35.0, -4.0) == pytest.approx(
         float(haversine_m([36.0], [-5.0], [35.0], [-4.0])[0])
     )
+
+
+def holding(step_s: tuple[float, ...], minutes: float, knots_north: float = 0.0) -> list[tuple[Any, ...]]:
+    """A vessel at `knots_north` (0: holding position) with GPS noise of up to 20 m, fixes every
+    `step_s` seconds (cycled), seeded."""
+    rng = random.Random(3)
+    rows, ts, n = [], T0, 0
+    while ts < T0 + minutes * 60:
+        north = (ts - T0) * knots_north * METRES_PER_NM / 3600 + rng.uniform(-20, 20)
+        lat, lon = north_of(*SEA, north)
+        rows.append(("v", ts, lat, lon + rng.uniform(-20, 20) / 90_000))
+        ts += step_s[n % len(step_s)]
+        n += 1
+    return rows
+
+
+@pytest.mark.parametrize("step_s", [(2.0, 3.0), (10.0,), (180.0,)])
+def test_a_vessel_holding_position_with_fixes_seconds_apart_is_loitering(step_s: tuple[float, ...]) -> None:
+    # Leg by leg, 20 m of GPS noise in 2-3 s reads as 15 kn: the vessel never looked slow.
+    track = holding(step_s, 75)
+    _, at_once = run_vessels(fixes(*track), {}, context())
+    loitering = [f for f in at_once if f.kind is AlertKind.LOITERING]
+    assert [f.active for f in loitering] == [True]
+    assert T.loiter_min_s <= loitering[0].ts - T0 <= T.loiter_min_s + 400
+    states: dict[str, VesselState] = {}
+    one_by_one: list[Finding] = []
+    for row in track:
+        changed, found = run_vessels(fixes(row), states, context())
+        states.update(changed)
+        one_by_one += found
+    assert [(f.kind, f.ts, f.active) for f in one_by_one] == [(f.kind, f.ts, f.active) for f in at_once]
+
+
+@pytest.mark.parametrize("knots_north", [2.5, 10.0])
+def test_a_vessel_under_way_with_fixes_seconds_apart_is_not_loitering(knots_north: float) -> None:
+    _, found = run_vessels(fixes(*holding((2.0, 3.0), 90, knots_north)), {}, context())
+    assert AlertKind.LOITERING not in kinds(found)
+
+
+def test_a_state_holding_a_reference_fix_packs_and_round_trips() -> None:
+    state = VesselState(
+        T0, 36.0, -3.6, T0 - 600, 120.0, 0, "", "Western Mediterranean", T0 - 20, 36.0001, -3.6002
+    )
+    assert VesselState.unpack(state.pack()) == state
+    plain = state._replace(ref_ts=math.nan, ref_lat=math.nan, ref_lon=math.nan)
+    # Without one, the bytes are those of the release before (tests/data/changelog holds some).
+    assert len(plain.pack()) < len(state.pack()) and VesselState.unpack(plain.pack()).ref_ts != T0 - 20
