@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,7 @@ from streams.kafka.clients import KafkaBatchConsumer
 
 log = logging.getLogger(__name__)
 BATCH = 100  # alerts read at once per centre; each is delivered before the next
+SENT_REMEMBERED = 10_000  # states remembered per centre against a repeat (about 1 MB)
 
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
@@ -73,6 +75,7 @@ class CentreStats:
     dead_lettered: int = 0
     skipped: int = 0  # not wanted by the centre's filters, not notifying, or not an alert
     silenced: int = 0  # wanted, but a silence matched it
+    repeated: int = 0  # a state (id and version) this process delivered to the centre already
     retrying: str = ""  # the last error while an alert is being retried, else empty
     retries: int = 0  # failed attempts that were retried
 
@@ -116,6 +119,19 @@ class CentreSender:
         self.dead_letter_topic = dead_letter_topic
         self.sender = sender
         self.stats = stats
+        # The states sent (id, version), the newest SENT_REMEMBERED: the detectors can publish one
+        # state twice, and a centre is paged once. After a restart the idempotency key is the guard.
+        self.sent: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def sent_before(self, alert: Alert) -> bool:
+        """Whether this state of the alert was delivered (or dead-lettered) here already."""
+        return (alert.id, alert.version) in self.sent
+
+    def remember(self, alert: Alert) -> None:
+        """Note a state as sent, forgetting the oldest past SENT_REMEMBERED."""
+        self.sent[(alert.id, alert.version)] = None
+        while len(self.sent) > SENT_REMEMBERED:
+            self.sent.popitem(last=False)
 
     def body(self, alert: Alert) -> tuple[bytes, str]:
         """The payload and its content type in the subscription's format."""
@@ -251,7 +267,11 @@ async def deliver_records(
                 "alert %s v%d to %s silenced by %s", alert.id, alert.version, sender.sub.centre, silence.id
             )
             continue
+        if sender.sent_before(alert):
+            sender.stats.repeated += 1
+            continue
         await sender.deliver(alert, record.timestamp / 1000)
+        sender.remember(alert)
 
 
 async def run_centre(

@@ -146,3 +146,25 @@ def test_records_are_delivered_in_order_and_the_unwanted_and_the_garbage_are_ski
     received, stats = asyncio.run(run())
     assert [Alert.model_validate_json(b).version for _, b in received] == [1, 4]
     assert (stats.delivered, stats.skipped, letters) == (2, 3, [])
+
+
+def test_a_state_already_delivered_to_the_centre_is_not_sent_again() -> None:
+    # The detectors can publish one state (id and version) twice, e.g. a group resolved on two
+    # partitions in one backfill: the centre is paged once. A newer version still goes.
+    records = [record(n, encode(alert(v))) for n, v in enumerate((1, 1, 2, 1, 2, 3))]
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        raise AssertionError("nothing is dead-lettered")
+
+    async def run() -> tuple[Received, CentreStats]:
+        stats = CentreStats()
+        async with receiver(lambda n: 204) as (url, received), aiohttp.ClientSession() as session:
+            sub = Subscription(centre="ES-NCC", webhook=url, secret=SECRET)
+            sender = CentreSender(sub, session, publish, "alerts.dlq", "bw", stats)
+            await deliver_records(sender, records[:3])
+            await deliver_records(sender, records[3:])
+        return received, stats
+
+    received, stats = asyncio.run(run())
+    assert [Alert.model_validate_json(b).version for _, b in received] == [1, 2, 3]
+    assert (stats.delivered, stats.repeated) == (3, 3)
