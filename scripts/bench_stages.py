@@ -85,9 +85,12 @@ def measure(name: str, topic: str, lines: list[bytes], batch: int, repeats: int)
     def each(work: Callable[[Sequence[Enriched]], object]) -> Callable[[], None]:
         return lambda: [work(events) for events in prepared] and None
 
+    def insert_block(events: Sequence[Enriched]) -> bytes:
+        return encode_columns(dict(zip(EVENT_COLUMNS, event_columns(events, "bench"))))
+
     steps: dict[str, Callable[[], object]] = {
         "Ingest.prepare": lambda: [ingest.prepare(b) for b in batches],
-        "events columns": each(lambda ev: encode_columns(dict(zip(EVENT_COLUMNS, event_columns(ev, "bench"))))),
+        "events columns": each(insert_block),
         "to_wire": each(lambda ev: [e.to_wire() for e in ev]),
         "split_for_detection": each(lambda ev: split_for_detection(ev, kinds, 4, reach_m)),
     }
@@ -111,7 +114,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"batches of {args.batch:,}; each step the least of {args.repeats} runs")
-    measure("interceptions", INTERCEPTIONS, feed_lines(args.reports, month="2025-04"), args.batch, args.repeats)
+    interceptions = feed_lines(args.reports, month="2025-04")
+    measure("interceptions", INTERCEPTIONS, interceptions, args.batch, args.repeats)
     measure("AIS", VESSELS, ais_lines(args.reports), args.batch, args.repeats)
 
 
