@@ -84,7 +84,9 @@ class Enriched:
         A report's free-text `notes` stay out unless `with_notes` (BORDERWATCH_SHARE_NOTES):
         they may name people, and `events.enriched` goes to other systems.
         """
-        has_notes = getattr(self.report, "notes", None) is not None
+        # Only interceptions have notes (asking a vessel report for them takes pydantic's slow miss path).
+        has_notes = isinstance(self.report, InterceptionReport) and self.report.notes is not None
+        source = self.source
         event = {
             "kind": self.kind.value,
             "report": without_notes(self.raw) if has_notes and not with_notes else json_fragment(self.raw),
@@ -92,7 +94,7 @@ class Enriched:
             "country": self.country,
             "route": self.route,
             "received_at": self.received_at,
-            "source": self.source._asdict(),
+            "source": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
         }
         if self.published_at is not None:
             event["published_at"] = self.published_at
