@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 
 from schemas.codec import decode_obj, encode_columns
 from schemas.identity import is_unidentified
-from schemas.keys import report_identity
 from schemas.reports import VesselReport
 from streams.detect.encounters import cells_of
 from streams.stages.enrich import Enriched
@@ -137,10 +136,10 @@ def split_for_detection(
 
     for event in events:
         report = event.report
-        event_id = report_identity(report.authority, report.report_id)
+        event_id = event.event_id
         ts = report.observed_at.timestamp()
         if isinstance(report, VesselReport):
-            key = report.vessel_key
+            key = event.key
             p = known.get(key)
             if p is None:
                 p = known[key] = partition_of(key, partitions)

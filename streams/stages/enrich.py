@@ -62,6 +62,17 @@ class Enriched:
     received_at: datetime
     published_at: datetime | None
     source: Source
+    key: str = field(init=False)
+    """Partition key: vessel identity for vessels, authority and report id otherwise.
+
+    Either way, every copy of one report lands on the same partition. Worked out once here:
+    the sink's columns, the detect batches and the enriched messages all read it.
+    """
+
+    def __post_init__(self) -> None:
+        report = self.report
+        key = report.vessel_key if isinstance(report, VesselReport) else self.event_id
+        object.__setattr__(self, "key", key)  # a frozen dataclass sets its derived fields this way
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -69,13 +80,8 @@ class Enriched:
         return (self.report.authority, self.report.report_id)
 
     @property
-    def key(self) -> str:
-        """Partition key: vessel identity for vessels, authority and report id otherwise.
-
-        Either way, every copy of one report lands on the same partition.
-        """
-        if isinstance(self.report, VesselReport):
-            return self.report.vessel_key
+    def event_id(self) -> str:
+        """`authority:report_id`, the report's identity as one string."""
         return report_identity(self.report.authority, self.report.report_id)
 
     def to_wire(self, with_notes: bool = False) -> bytes:

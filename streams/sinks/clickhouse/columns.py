@@ -77,7 +77,7 @@ def event_row(event: Enriched, cluster: str) -> EventRow:
         incident_type=interception.incident_type.value if interception else "",
         persons=interception.persons if interception else 0,
         nationalities=(detail.nationalities or {}) if detail else {},
-        vessel_key=report.vessel_key if isinstance(report, VesselReport) else "",
+        vessel_key=event.key if isinstance(report, VesselReport) else "",
         source_topic=event.source.topic,
         source_partition=event.source.partition,
         source_offset=event.source.offset,
