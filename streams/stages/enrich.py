@@ -170,10 +170,8 @@ def _locate_each(catalogue: Catalogue, reports: list[Report]) -> list[Place | Ex
     lat = np.array([r.lat if r.lat is not None else np.nan for r in reports])
     try:
         found = locate(catalogue, lon, lat)
-        return [
-            (str(found.crossing_id[i]), str(found.country[i]), str(found.route[i]))
-            for i in range(len(reports))
-        ]
+        # Object arrays of str: tolist hands back the labels themselves, without indexing element by element.
+        return list(zip(found.crossing_id.tolist(), found.country.tolist(), found.route.tolist()))
     except Exception:
         _log.warning("locate failed for %d reports; locating one by one", len(reports), exc_info=True)
     places: list[Place | Exception] = []
