@@ -24,9 +24,11 @@ _log = logging.getLogger(__name__)
 _MAX_ERROR_TEXT = 200
 
 
-@dataclass(frozen=True)
-class RawMessage:
-    """One message as read from an input topic."""
+class RawMessage(NamedTuple):
+    """One message as read from an input topic.
+
+    A NamedTuple: one is built per message, at half the cost of a frozen dataclass.
+    """
 
     topic: str
     partition: int
