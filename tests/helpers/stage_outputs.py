@@ -89,6 +89,7 @@ def extra_vessels() -> list[bytes]:
         {**base, "report_id": "V-TRACK", "track_id": "radar-7", "source": "radar", "sog": 25.0},
         {**base, "report_id": "V-NONE", "source": "patrol"},
         {**base, "report_id": "V-PLACEHOLDER", "mmsi": 123456789, "sog": 1.0},  # tracked alone, no cells
+        {**base, "report_id": "V-COAST", "mmsi": 2240123, "imo": 7654, "track_id": "t-9"},  # short numbers
         {**base, "report_id": "V-MMSI", "mmsi": 224000001, "imo": 9074729, "lat": 35.95, "lon": -5.6},
     ]  # fmt: skip
     return [orjson.dumps(line) for line in lines]
