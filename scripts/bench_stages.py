@@ -13,7 +13,8 @@ each step the ingest and store stages run on a batch is timed on its own:
 
 The interception feed is bench_spine.py's (April 2025, scaled up to --reports);
 the AIS feed is make_sample_feed.py's vessel tracks of 1,000 vessels, as many
-fixes each as reach --reports. Each step's CPU (process time) is summed over
+fixes each as reach --reports. The heap built before timing is frozen (`gc.freeze`), as the
+worker freezes its start-up heap. Each step's CPU (process time) is summed over
 the batches and printed per report: the least of --repeats runs (this shared
 2-core machine's noise only ever adds).
 Run: python scripts/bench_stages.py [--reports 60000] [--batch 2000] [--repeats 3]
@@ -22,6 +23,7 @@ Run: python scripts/bench_stages.py [--reports 60000] [--batch 2000] [--repeats 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -79,6 +81,8 @@ def measure(name: str, topic: str, lines: list[bytes], batch: int, repeats: int)
     ingest = Ingest(catalogue, MAX_MESSAGE_BYTES, DEFAULT_LIMITS)
     batches = batches_of(topic, lines, batch)
     ingest.prepare(batches[0])  # warm: the first batch pays for lazy imports and caches
+    gc.collect()
+    gc.freeze()  # as streams/worker/start.py does: the collector stops rescanning the set-up heap
     # Each batch's result dropped before the next, as in the worker: results kept alive make
     # the garbage collector scan them again and again (prepare's CPU doubles).
     prepare_s = least_cpu_s(lambda: [ingest.prepare(b) and None for b in batches], repeats)
