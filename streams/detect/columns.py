@@ -14,12 +14,11 @@ import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from schemas.codec import decode_obj, encode_columns
 from schemas.identity import is_unidentified
-from schemas.keys import report_identity
-from schemas.reports import VesselReport
+from schemas.reports import InterceptionReport, VesselReport
 from streams.detect.encounters import cells_of
 from streams.stages.enrich import Enriched
 
@@ -105,14 +104,6 @@ class DetectBatch:
         return encode_columns({"fixes": _on_wire(self.fixes), "sightings": _on_wire(self.sightings)})
 
 
-@dataclass
-class _Rows:
-    """Rows of one partition's messages, turned into columns when encoded."""
-
-    fixes: list[FixRow] = field(default_factory=list)
-    sightings: list[SightingRow] = field(default_factory=list)
-
-
 def split_for_detection(
     events: Sequence[Enriched],
     crossing_kinds: Mapping[str, str],
@@ -127,65 +118,105 @@ def split_for_detection(
     can meet a vessel in; fast ones too, for a vessel that leaves a meeting under
     way is seen leaving (the cell detector drops those of vessels it does not know).
 
-    Long because it is the hot path's one loop over a batch: tracks and cells are routed in a
-    single pass, each vessel's partition computed once.
+    The batch's columns are built once, column by column, then each partition's
+    rows gathered from them in batch order (a row tuple per fix, transposed per
+    partition, cost twice as much).
     """
-    tracks: dict[int, _Rows] = defaultdict(_Rows)
-    cells: dict[int, list[CellRow]] = defaultdict(list)
-    known: dict[str, int] = {}  # keys repeat within a batch: crc32 of each once
-    cell_partitions: dict[str, int] = {}  # and so do cells
+    partition = _Partitioner(partitions)
+    fixes = _fix_columns([e for e in events if isinstance(e.report, VesselReport)])
+    sightings = _sighting_columns(
+        [e for e in events if not isinstance(e.report, VesselReport) and e.crossing_id], crossing_kinds
+    )
+    cells = _cell_columns(fixes, meeting_reach_m)
+    fix_rows = _rows_by_partition([partition(key) for key in fixes["vessel"]])
+    sighting_rows = _rows_by_partition([partition(crossing) for crossing in sightings["crossing"]])
+    cell_rows = _rows_by_partition([partition(cell) for cell in cells["cell"]])
+    tracks = [
+        (p, encode_columns({"fixes": _gather(fixes, fix_rows.get(p, [])),
+                            "sightings": _gather(sightings, sighting_rows.get(p, []))}))
+        for p in sorted(fix_rows.keys() | sighting_rows.keys())
+    ]  # fmt: skip
+    return tracks, [(p, encode_columns(_gather(cells, rows))) for p, rows in sorted(cell_rows.items())]
 
-    for event in events:
-        report = event.report
-        event_id = report_identity(report.authority, report.report_id)
-        ts = report.observed_at.timestamp()
-        if isinstance(report, VesselReport):
-            key = report.vessel_key
-            p = known.get(key)
-            if p is None:
-                p = known[key] = partition_of(key, partitions)
-            tracks[p].fixes.append(
-                FixRow(
-                    event_id=event_id, vessel=key, ts=ts, lat=report.lat, lon=report.lon, sog=report.sog,
-                    crossing=event.crossing_id, route=event.route,
-                    mmsi="" if report.mmsi is None else f"{report.mmsi:09d}",
-                    imo="" if report.imo is None else f"{report.imo:07d}",
-                    name=report.name or "", callsign=report.callsign or "",
-                    vessel_type=report.vessel_type or "", received=event.received_at.timestamp(),
-                )
-            )  # fmt: skip
-            if not is_unidentified(key):
-                for n, cell in enumerate(cells_of(report.lat, report.lon, meeting_reach_m)):
-                    q = cell_partitions.get(cell)
-                    if q is None:
-                        q = cell_partitions[cell] = partition_of(cell, partitions)
-                    cells[q].append(
-                        CellRow(
-                            cell=cell, home=n == 0, vessel=key, ts=ts, lat=report.lat, lon=report.lon,
-                            sog=report.sog, event_id=event_id, crossing=event.crossing_id, route=event.route,
-                        )
-                    )  # fmt: skip
-        elif event.crossing_id:
-            kind = crossing_kinds.get(event.crossing_id, "")
-            p = known.get(event.crossing_id)
-            if p is None:
-                p = known[event.crossing_id] = partition_of(event.crossing_id, partitions)
-            # When the centre reported it (its own reported_at, else when borderwatch received it).
-            reported = (report.reported_at or event.received_at).timestamp()
-            tracks[p].sightings.append(
-                SightingRow(
-                    event_id=event_id, crossing=event.crossing_id, crossing_kind=kind, route=event.route,
-                    ts=ts, persons=report.persons, lat=report.lat, lon=report.lon, reported=reported,
-                )
-            )  # fmt: skip
-    return (
-        [
-            (p, encode_columns({"fixes": _columns(FIX_COLUMNS, r.fixes),
-                                "sightings": _columns(SIGHTING_COLUMNS, r.sightings)}))
-            for p, r in sorted(tracks.items())
-        ],
-        [(p, encode_columns(_columns(CELL_COLUMNS, rows))) for p, rows in sorted(cells.items())],
-    )  # fmt: skip
+
+class _Partitioner:
+    """`partition_of` for one batch, each key's crc32 worked out once (keys and cells repeat)."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self.known: dict[str, int] = {}
+
+    def __call__(self, key: str) -> int:
+        p = self.known.get(key)
+        if p is None:
+            p = self.known[key] = partition_of(key, self.partitions)
+        return p
+
+
+def _fix_columns(fixes: Sequence[Enriched]) -> dict[str, list[Any]]:
+    """The FIX_COLUMNS of the vessel events, in batch order."""
+    reports = [cast(VesselReport, e.report) for e in fixes]
+    return {
+        "event_id": [e.event_id for e in fixes],
+        "vessel": [e.key for e in fixes],
+        "ts": [r.observed_at.timestamp() for r in reports],
+        "lat": [r.lat for r in reports],
+        "lon": [r.lon for r in reports],
+        "sog": [r.sog for r in reports],
+        "crossing": [e.crossing_id for e in fixes],
+        "route": [e.route for e in fixes],
+        "mmsi": ["" if r.mmsi is None else f"{r.mmsi:09d}" for r in reports],
+        "imo": ["" if r.imo is None else f"{r.imo:07d}" for r in reports],
+        "name": [r.name or "" for r in reports],
+        "callsign": [r.callsign or "" for r in reports],
+        "vessel_type": [r.vessel_type or "" for r in reports],
+        "received": [e.received_at.timestamp() for e in fixes],
+    }
+
+
+def _sighting_columns(sighted: Sequence[Enriched], crossing_kinds: Mapping[str, str]) -> dict[str, list[Any]]:
+    """The SIGHTING_COLUMNS of the interception events placed in a crossing, in batch order."""
+    reports = [cast(InterceptionReport, e.report) for e in sighted]
+    return {
+        "event_id": [e.event_id for e in sighted],
+        "crossing": [e.crossing_id for e in sighted],
+        "crossing_kind": [crossing_kinds.get(e.crossing_id, "") for e in sighted],
+        "route": [e.route for e in sighted],
+        "ts": [r.observed_at.timestamp() for r in reports],
+        "persons": [r.persons for r in reports],
+        "lat": [r.lat for r in reports],
+        "lon": [r.lon for r in reports],
+        # When the centre reported it (its own reported_at, else when borderwatch received it).
+        "reported": [(r.reported_at or e.received_at).timestamp() for r, e in zip(reports, sighted)],
+    }
+
+
+def _cell_columns(fixes: Mapping[str, list[Any]], meeting_reach_m: float) -> dict[str, list[Any]]:
+    """The CELL_COLUMNS: each fix of an identified vessel once per cell it can meet a vessel in."""
+    of_fix: list[int] = []  # the fix each cell row comes from
+    cell: list[str] = []
+    home: list[bool] = []
+    for i, (vessel, lat, lon) in enumerate(zip(fixes["vessel"], fixes["lat"], fixes["lon"])):
+        if not is_unidentified(vessel):
+            for n, name in enumerate(cells_of(lat, lon, meeting_reach_m)):
+                of_fix.append(i)
+                cell.append(name)
+                home.append(n == 0)
+    from_fixes = _gather(fixes, of_fix)
+    return {"cell": cell, "home": home, **{name: from_fixes[name] for name in CELL_COLUMNS[2:]}}
+
+
+def _rows_by_partition(row_partitions: Sequence[int]) -> dict[int, list[int]]:
+    """Each partition's row numbers, in row order."""
+    rows: dict[int, list[int]] = defaultdict(list)
+    for row, p in enumerate(row_partitions):
+        rows[p].append(row)
+    return rows
+
+
+def _gather(columns: Mapping[str, list[Any]], rows: Sequence[int]) -> dict[str, list[Any]]:
+    """The given rows of every column, in the columns' order."""
+    return {name: [values[row] for row in rows] for name, values in columns.items()}
 
 
 def decode_cells(raw: bytes) -> dict[str, list[Any]]:

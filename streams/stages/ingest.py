@@ -27,8 +27,8 @@ class Ingest:
         self.max_bytes = max_bytes
         self.limits = limits
 
-    def prepare(self, records: Records) -> PreparedBatch:
-        """A batch of input records as accepted events and dead letters."""
+    def prepare(self, records: Records, now: datetime | None = None) -> PreparedBatch:
+        """A batch of input records as accepted events and dead letters, received `now` (the clock's)."""
         messages = [
             RawMessage(
                 topic=r.topic,
@@ -40,7 +40,8 @@ class Ingest:
             )
             for r in records
         ]
-        result = process_batch(messages, self.catalogue, datetime.now(UTC), self.max_bytes, self.limits)
+        received = now or datetime.now(UTC)
+        result = process_batch(messages, self.catalogue, received, self.max_bytes, self.limits)
         events = first_copies(result.events)
         return PreparedBatch(records, events, result.dead_letters, len(result.events) - len(events))
 
