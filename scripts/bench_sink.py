@@ -5,14 +5,14 @@ bench_spine.py) are validated and enriched in this process, then handed to a
 `ClickHouseIncidentSink` on a fresh chdb with every migration, batch by batch,
 as the store stage does: the identity lookup (`stored_sources`), the events
 insert (with its three views and its deduplication token), and the rejects
-(their own lookup and insert). The CPU of validating and enriching them
-(`Ingest.prepare`) is printed first. Each call's CPU (this process, chdb's threads
+(their own lookup and insert). Each call's CPU (this process, chdb's threads
 included) and wall time are summed per call and printed per report, for each
 batch size given. Nothing else runs: no broker, no worker, no polling.
 
 A chdb insert has a fixed cost whatever its size (a part per table and view,
 the deduplication log), and so has each query; the figures show how much of
-a report's cost is its batch's fixed cost.
+a report's cost is its batch's fixed cost. (What the stages cost in Python before
+and after ClickHouse: scripts/bench_stages.py.)
 Run: python scripts/bench_sink.py [--reports 60000] [--batch-sizes 500,2000,10000]
 """
 
@@ -72,11 +72,7 @@ def prepared(lines: list[bytes], batch_size: int) -> list[PreparedBatch]:
     published = int(datetime.now(UTC).timestamp() * 1000)
     records = [Record(INTERCEPTIONS, i % 4, i // 4, line, published) for i, line in enumerate(lines)]
     ingest = Ingest(load_catalogue(), MAX_MESSAGE_BYTES, DEFAULT_LIMITS)
-    ingest.prepare(records[:batch_size])  # warm: the first batch pays for lazy imports and caches
-    started = time.process_time()
     batches = [ingest.prepare(records[i : i + batch_size]) for i in range(0, len(records), batch_size)]
-    cpu_us = 1e6 * (time.process_time() - started) / len(records)
-    print(f"batches of {batch_size:,}: Ingest.prepare (validate, enrich) {cpu_us:.1f} CPU µs a report")
     return batches
 
 
