@@ -75,7 +75,7 @@ class CentreStats:
     dead_lettered: int = 0
     skipped: int = 0  # not wanted by the centre's filters, not notifying, or not an alert
     silenced: int = 0  # wanted, but a silence matched it
-    repeated: int = 0  # a state (id and version) this process delivered to the centre already
+    repeated: int = 0  # a state (id and version) this process delivered to the centre already, not sent
     retrying: str = ""  # the last error while an alert is being retried, else empty
     retries: int = 0  # failed attempts that were retried
 
@@ -124,11 +124,11 @@ class CentreSender:
         self.sent: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     def sent_before(self, alert: Alert) -> bool:
-        """Whether this state of the alert was delivered (or dead-lettered) here already."""
+        """Whether this state of the alert was delivered here already."""
         return (alert.id, alert.version) in self.sent
 
     def remember(self, alert: Alert) -> None:
-        """Note a state as sent, forgetting the oldest past SENT_REMEMBERED."""
+        """Note a state as delivered, forgetting the oldest past SENT_REMEMBERED."""
         self.sent[(alert.id, alert.version)] = None
         while len(self.sent) > SENT_REMEMBERED:
             self.sent.popitem(last=False)
@@ -270,8 +270,8 @@ async def deliver_records(
         if sender.sent_before(alert):
             sender.stats.repeated += 1
             continue
-        await sender.deliver(alert, record.timestamp / 1000)
-        sender.remember(alert)
+        if await sender.deliver(alert, record.timestamp / 1000):
+            sender.remember(alert)  # a dead-lettered state that comes again gets another chance
 
 
 async def run_centre(

@@ -62,13 +62,23 @@ def cells_of(lat_deg: float, lon_deg: float, reach_m: float) -> list[str]:
 
 
 class CellVessel(NamedTuple):
-    """A vessel's latest fix in a cell; in the changelog `[ts, lat, lon, speed_kn, home]`."""
+    """A vessel's latest fix in a cell; in the changelog `[ts, lat, lon, speed_kn, home]`, then
+    `ref_ts, ref_lat, ref_lon` when the fix its next speed is implied from is an earlier one."""
 
     ts: float
     lat: float
     lon: float
     speed_kn: float  # NaN when unknown (null in the changelog)
     home: bool  # the cell is the fix's own cell, not a neighbour within meeting distance
+    ref_ts: float = math.nan  # NaN: this fix is the reference
+    ref_lat: float = math.nan
+    ref_lon: float = math.nan
+
+    def reference(self) -> tuple[float, float, float]:
+        """(ts, lat, lon) of the fix the vessel's next implied speed is measured from."""
+        if math.isnan(self.ref_ts):
+            return self.ts, self.lat, self.lon
+        return self.ref_ts, self.ref_lat, self.ref_lon
 
 
 class LastFix(NamedTuple):
@@ -127,10 +137,7 @@ class CellState:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data for the table's changelog (an unknown speed is null, not NaN)."""
-        vessels = {
-            v: [f.ts, f.lat, f.lon, None if math.isnan(f.speed_kn) else f.speed_kn, f.home]
-            for v, f in self.vessels.items()
-        }
+        vessels = {v: _vessel_json(f) for v, f in self.vessels.items()}
         return {"vessels": vessels, "pairs": {p: r.to_json() for p, r in self.pairs.items()}}
 
     @classmethod
@@ -182,8 +189,7 @@ def detect_encounters(
         # start (each of those cells gets every fix of both), and not later in each as the noise
         # takes it there, which gave one meeting several starts and so several alert ids.
         home = fix.home or cell in cells_of(fix.lat, fix.lon, t.speed_min_distance_m)
-        if not reference:
-            state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, home)
+        state.vessels[fix.vessel] = CellVessel(fix.ts, fix.lat, fix.lon, speed, home, *reference)
         mine = [p for p in dark if fix.vessel in p.split("|")]
         if mine:
             for pair in mine:
@@ -211,20 +217,25 @@ def detect_encounters(
     return findings
 
 
-def _speed(fix: CellFix, previous: CellVessel | None, t: Thresholds) -> tuple[float, bool] | None:
-    """The fix's speed, and whether the vessel's last fix stays its reference (this one within
-    position noise of it, without a reported speed); None for a jittered fix."""
+def _speed(
+    fix: CellFix, previous: CellVessel | None, t: Thresholds
+) -> tuple[float, tuple[float, float, float]] | None:
+    """The fix's speed, and the fix the vessel's next implied speed starts from (NaNs: this one);
+    None for a jittered fix (an implausible jump from the vessel's last fix)."""
+    this = (math.nan, math.nan, math.nan)
     if previous is None:
-        return fix.sog, False
+        return fix.sog, this
     moved_m = distance_m(previous.lat, previous.lon, fix.lat, fix.lon)
-    implied_kn = knots(moved_m, fix.ts - previous.ts)
-    if moved_m > t.speed_min_distance_m and implied_kn > t.max_speed_kn:
+    if moved_m > t.speed_min_distance_m and knots(moved_m, fix.ts - previous.ts) > t.max_speed_kn:
         return None
     if not math.isnan(fix.sog):
-        return fix.sog, False
-    if _within_noise(moved_m, fix.ts - previous.ts, t):
-        return previous.speed_kn, True  # 10 m in 3 s is noise, not 6 kn: the last speed and fix stand
-    return implied_kn, False
+        return fix.sog, this
+    ref_ts, ref_lat, ref_lon = previous.reference()
+    from_ref_m = distance_m(ref_lat, ref_lon, fix.lat, fix.lon)
+    if _within_noise(from_ref_m, fix.ts - ref_ts, t):
+        # No speed, and 10 m in 3 s is noise, not 6 kn: the last speed stands, measured from the reference.
+        return previous.speed_kn, (ref_ts, ref_lat, ref_lon)
+    return knots(from_ref_m, fix.ts - ref_ts), this
 
 
 def _within_noise(moved_m: float, elapsed_s: float, t: Thresholds) -> bool:
@@ -440,11 +451,17 @@ def _number(x: Any) -> bool:
 
 def _vessel(f: Any) -> CellVessel:
     _require(
-        isinstance(f, list) and len(f) == 5 and all(map(_number, f[:3]))
-        and (f[3] is None or _number(f[3])) and type(f[4]) is bool,
+        isinstance(f, list) and len(f) in (5, 8) and all(map(_number, f[:3]))
+        and (f[3] is None or _number(f[3])) and type(f[4]) is bool and all(map(_number, f[5:])),
         "cell vessel", f,
     )  # fmt: skip
-    return CellVessel(f[0], f[1], f[2], math.nan if f[3] is None else f[3], f[4])
+    reference = f[5:] or (math.nan, math.nan, math.nan)
+    return CellVessel(f[0], f[1], f[2], math.nan if f[3] is None else f[3], f[4], *reference)
+
+
+def _vessel_json(f: CellVessel) -> list[Any]:
+    plain = [f.ts, f.lat, f.lon, None if math.isnan(f.speed_kn) else f.speed_kn, f.home]
+    return plain if math.isnan(f.ref_ts) else [*plain, f.ref_ts, f.ref_lat, f.ref_lon]
 
 
 def _pair(key: str, r: Any) -> Pair:

@@ -168,3 +168,25 @@ def test_a_state_already_delivered_to_the_centre_is_not_sent_again() -> None:
     received, stats = asyncio.run(run())
     assert [Alert.model_validate_json(b).version for _, b in received] == [1, 2, 3]
     assert (stats.delivered, stats.repeated) == (3, 3)
+
+
+def test_a_state_dead_lettered_once_is_tried_again_when_it_comes_again() -> None:
+    records = [record(0, encode(alert(1))), record(1, encode(alert(1)))]
+    letters: list[bytes] = []
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        letters.append(value)
+
+    async def run() -> tuple[Received, CentreStats]:
+        stats = CentreStats()
+        async with (
+            receiver(lambda n: 503 if n == 0 else 204) as (url, received),
+            aiohttp.ClientSession() as session,
+        ):
+            sub = Subscription(centre="ES-NCC", webhook=url, secret=SECRET, max_attempts=1)
+            sender = CentreSender(sub, session, publish, "alerts.dlq", "bw", stats)
+            await deliver_records(sender, records)
+        return received, stats
+
+    received, stats = asyncio.run(run())
+    assert (len(received), len(letters), stats.delivered, stats.repeated) == (2, 1, 1, 0)

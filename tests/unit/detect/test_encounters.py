@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+import pytest
+
 from geo.ports import load_ports
 from schemas.alerts import AlertKind, Impact
 from streams.detect.encounters import (
@@ -345,3 +347,22 @@ def test_a_dark_pair_round_trips_through_json_and_a_broken_record_is_refused() -
         assert not is_cell_state({"vessels": {"a": broken}, "pairs": {}}), broken
     assert not is_cell_state({"vessels": [], "pairs": {}})
     assert is_cell_state({"vessels": {"a": vessel}, "pairs": {"a|b": [T0, T0, [0.5], [], 1]}})
+
+
+@pytest.mark.parametrize("late_s", [0, 50])
+def test_a_late_fix_without_speed_from_before_the_dark_does_not_end_the_dark_meeting(late_s: int) -> None:
+    # A report without speed keeps an earlier fix as the reference for its speed; the vessel's
+    # latest fix must stay its latest, or a replayed or late fix from before the dark reads as a return.
+    cells: dict[str, Any] = {}
+    end = T0 + 900
+    a = [(T0 + s, *SEA, math.nan) for s in range(0, 901, 10)]
+    b = [(T0 + s + 1, *offset(*SEA, 300), math.nan) for s in range(0, 901, 10)]
+    out = feed({"a": a, "b": b}, cells)
+    out += feed({"c": [(end + 700, *offset(*SEA, -1500), 0.5)]}, cells)  # the clock moves: they are dark
+    out += feed({"a": [(end - late_s, *SEA, math.nan)]}, cells)
+    back = end + 3600
+    out += feed({"a": [(back, *SEA, math.nan)], "b": [(back + 1, *offset(*SEA, 300), math.nan)]}, cells)
+    assert [(f.active, f.detail.split(":")[0]) for f in distinct(out)] == [
+        (True, "a and b within meeting distance for 10 min, slow"),
+        (True, "a and b went dark together for 1.0 h and reappeared together"),
+    ]
