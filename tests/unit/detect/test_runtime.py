@@ -16,20 +16,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
 import pytest
 
 from geo.catalogue import builtin_path, load_catalogue
 from geo.distance import distance_m, knots
 from geo.ports import load_ports
-from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
-from schemas.events import ReportKind
-from streams.detect.columns import DetectBatch, decode_cells, split_for_detection
+from schemas.alerts import AlertKind, AlertStatus, Impact
 from streams.detect.encounters import cell_id
-from streams.detect.runtime import CellDetector, TrackDetector
 from streams.detect.thresholds import Thresholds
-from streams.detect.watchlist import WatchListFile
-from streams.stages.enrich import RawMessage, process_batch
 from tests.helpers import meetings
 
 T = Thresholds()
@@ -82,34 +76,11 @@ def pair_feed() -> list[dict[str, Any]]:
     return [r for _, r in sorted(rows, key=lambda row: row[0])]
 
 
-def replay(reports: list[dict[str, Any]], batch_size: int) -> list[tuple[float, Alert]]:
-    """Every alert state published, with the newest event time of the batch that raised it."""
-    tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=1)
-    cells = CellDetector(T, PORTS)
-    track_tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
-    cell_tables: list[dict[str, Any]] = [{}, {}, {}]
-    published = []
-    for start in range(0, len(reports), batch_size):
-        chunk = reports[start : start + batch_size]
-        newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
-        wall = newest + 5  # live: the batch is read seconds after its newest fix
-        messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
-        events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(wall, UTC)).events
-        to_tracks, to_cells = split_for_detection(events, KINDS, 1, T.encounter_distance_m)
-        for p, raw in to_tracks:
-            published += [
-                (newest, a) for a in tracks.on_batch(p, DetectBatch.decode(raw), wall, *track_tables).alerts
-            ]
-        for p, raw in to_cells:
-            published += [(newest, a) for a in cells.on_batch(p, decode_cells(raw), wall, *cell_tables)]
-    return published
-
-
 @pytest.mark.parametrize("batch_size", [1, 40])
 def test_a_moored_pair_is_one_encounter_raised_while_together_and_updated_after_the_dark(
     batch_size: int,
 ) -> None:
-    published = replay(pair_feed(), batch_size)
+    published = meetings.replay(pair_feed(), batch_size)
     encounters = [(newest, a) for newest, a in published if a.kind is AlertKind.ENCOUNTER]
     assert len({a.id for _, a in encounters}) == 1
     first_seen, first = encounters[0]
@@ -132,8 +103,8 @@ def test_a_moored_pair_is_one_encounter_raised_while_together_and_updated_after_
 
 def test_a_backfill_of_the_whole_feed_gives_the_same_one_encounter() -> None:
     reports = pair_feed()
-    ids = {a.id for _, a in replay(reports, len(reports)) if a.kind is AlertKind.ENCOUNTER}
-    live = {a.id for _, a in replay(reports, 1) if a.kind is AlertKind.ENCOUNTER}
+    ids = {a.id for _, a in meetings.replay(reports, len(reports)) if a.kind is AlertKind.ENCOUNTER}
+    live = {a.id for _, a in meetings.replay(reports, 1) if a.kind is AlertKind.ENCOUNTER}
     assert ids == live and len(ids) == 1
 
 
