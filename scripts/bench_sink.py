@@ -24,13 +24,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geo import load_catalogue
 from schemas.limits import DEFAULT_LIMITS, MAX_MESSAGE_BYTES
 from scripts.bench_spine import feed_lines
+from scripts.bench_stages import batches_of
 from streams.kafka.topics import INTERCEPTIONS
 from streams.sinks.clickhouse.connection import connect
 from streams.sinks.clickhouse.events import ClickHouseIncidentSink
@@ -40,17 +40,6 @@ from streams.stages.ingest import Ingest
 from streams.stages.runner import PreparedBatch
 
 CALLS = ("identity lookup", "events insert", "rejects lookup and insert")
-
-
-@dataclass(frozen=True)
-class Record:
-    """The fields of a consumer record that `Ingest.prepare` reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    timestamp: int
 
 
 @dataclass
@@ -69,10 +58,8 @@ class Spent:
 
 def prepared(lines: list[bytes], batch_size: int) -> list[PreparedBatch]:
     """The lines as the ingest stage prepares them, in batches of `batch_size` (4 partitions)."""
-    published = int(datetime.now(UTC).timestamp() * 1000)
-    records = [Record(INTERCEPTIONS, i % 4, i // 4, line, published) for i, line in enumerate(lines)]
     ingest = Ingest(load_catalogue(), MAX_MESSAGE_BYTES, DEFAULT_LIMITS)
-    batches = [ingest.prepare(records[i : i + batch_size]) for i in range(0, len(records), batch_size)]
+    batches = [ingest.prepare(records) for records in batches_of(INTERCEPTIONS, lines, batch_size)]
     return batches
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import orjson
 from geo.catalogue import builtin_path, load_catalogue
 from schemas.codec import encode_columns
 from schemas.limits import DEFAULT_LIMITS, MAX_MESSAGE_BYTES
+from scripts.bench_stages import Record
 from streams.detect.columns import split_for_detection
 from streams.kafka.topics import INTERCEPTIONS, VESSELS
 from streams.sinks.clickhouse.columns import EVENT_COLUMNS, event_columns, reject_columns
@@ -42,17 +42,6 @@ BATCH = 500
 PARTITIONS = 4
 REACH_M = 500.0
 OUTPUTS = ("events", "rejects", "dlq", "enriched", "enriched_notes", "validated", "tracks", "cells")
-
-
-@dataclass(frozen=True)
-class Record:
-    """The fields of a consumer record that `Ingest.prepare` reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    timestamp: int
 
 
 def extra_interceptions() -> list[bytes]:
