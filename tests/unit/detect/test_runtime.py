@@ -1,7 +1,7 @@
 """The detect runtime on a meeting shaped like a real one: ingest, split and both detectors, in any batching.
 
 The pair is shaped like moored pairs in public AIS samples (such as the NMEA
-samples pyais tests with, /work/shared/data/ais): two vessels about 30 m apart
+samples pyais tests with, copied in tests/data/ais): two vessels about 30 m apart
 for three hours, one reporting every few seconds, the other every one to three
 minutes, each fix a few metres off (GPS noise); both silent for 8 hours; back
 together for two more hours; and one fix of the first vessel 730 m off, 10 s
