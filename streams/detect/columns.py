@@ -219,6 +219,10 @@ def _gather(columns: Mapping[str, list[Any]], rows: Sequence[int]) -> dict[str, 
     return {name: [values[row] for row in rows] for name, values in columns.items()}
 
 
+EMPTY_CELLS = encode_columns({name: [] for name in CELL_COLUMNS})
+"""A cells message with no fix: the tick that moves a partition's clock and sweeps its cells."""
+
+
 def decode_cells(raw: bytes) -> dict[str, list[Any]]:
     """Back from the cells message of `split_for_detection`."""
     return _in_memory(decode_obj(raw), CELL_COLUMNS)

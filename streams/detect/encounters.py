@@ -147,6 +147,19 @@ class CellState:
         _require(isinstance(vessels, dict) and isinstance(pairs, dict), "cell state", data)
         return cls({v: _vessel(f) for v, f in vessels.items()}, {p: _pair(p, r) for p, r in pairs.items()})
 
+    def last_seen_ts(self) -> float:
+        """When anything in the cell was last seen: a vessel's fix, a pair together, or back from the dark.
+
+        A dark pair outlives its vessels' fixes in the cell, so its times count too.
+        """
+        seen = [v.ts for v in self.vessels.values()]
+        for record in self.pairs.values():
+            if isinstance(record, DarkPair):
+                seen += [record.dark_ts] if record.back_ts is None else [record.dark_ts, record.back_ts]
+            else:
+                seen.append(record.last_ts)
+        return max(seen, default=-math.inf)
+
 
 @dataclass(frozen=True)
 class CellFix:

@@ -234,6 +234,8 @@ class CellDetector:
 
     thresholds: Thresholds
     ports: Ports
+    partitions: int = 1
+    swept_at: dict[int, float] = field(default_factory=dict)
 
     def on_batch(
         self,
@@ -279,11 +281,50 @@ class CellDetector:
                 cells[cell] = state.to_json()
             elif stored:
                 del cells[cell]
+        if now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
+            self.swept_at[partition] = now_ts
+            found += self._sweep(partition, cells, groups, by_cell.keys(), now_ts)
         # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
         # its noise reaches, and one cell's end must come after the others' news, as it does when the
         # fixes come one by one.
         findings = [f for _, f in sorted(found, key=lambda item: item[0])]
         return _group(findings, groups, partition, now_ts, t, scan=False)
+
+    def _sweep(
+        self, partition: int, cells: Table, groups: Table, touched: Iterable[str], now_ts: float
+    ) -> list[tuple[float, Finding]]:
+        """The partition's cells that nothing has reached for `encounter_dark_max_s`, settled and dropped.
+
+        All that is left in such a cell can only end: a pair dark past its time,
+        vessels long gone. A cell no fix comes to again would otherwise keep them,
+        and its encounter alert open, for ever. A fix coming to it later settles it
+        the same way first (`detect_encounters`), so when the sweep runs changes nothing.
+        An end older than its alert's news is dropped: the pair came back together in
+        a cell beyond this one's reach, and that cell keeps it.
+        """
+        t = self.thresholds
+        horizon = now_ts - t.encounter_dark_max_s
+        skip = set(touched)
+        found: list[tuple[float, Finding]] = []
+        for cell, stored in list(cells.items()):
+            if cell in skip or partition_of(cell, self.partitions) != partition:
+                continue
+            state = CellState.from_json(stored)
+            if state.last_seen_ts() >= horizon:
+                continue
+            ended = detect_encounters(cell, [], state, now_ts, t, self.ports)
+            found += [(now_ts, f) for f in ended if not _news_since(f, groups, t.encounter_max_dt_s)]
+            if state.vessels or state.pairs:
+                cells[cell] = state.to_json()
+            else:
+                del cells[cell]
+        return found
+
+
+def _news_since(finding: Finding, groups: Table, within_s: float) -> bool:
+    """Has the finding's open alert had news more than `within_s` after the finding's time?"""
+    group = groups.get(finding.group_id)
+    return group is not None and not group.get("resolved") and group["end_ts"] > finding.ts + within_s
 
 
 def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[str, list[CellFix]]:

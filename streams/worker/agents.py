@@ -26,7 +26,7 @@ from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
-from streams.detect.columns import DetectBatch, decode_cells
+from streams.detect.columns import EMPTY_CELLS, DetectBatch, decode_cells
 from streams.detect.grouping import is_group
 from streams.detect.runtime import (
     CellDetector,
@@ -76,13 +76,13 @@ class Detection:
         self.partitions = n = settings.partitions
         ports = load_ports()
         self.tracks = TrackDetector(settings.detect, catalogue, ports, watch, n, transition_rules=rules)
-        self.cells = CellDetector(settings.detect, ports)
+        self.cells = CellDetector(settings.detect, ports, n)
         self.refused = 0  # internal records that did not decode or broke a detector
         self.transitions = 0  # published to `transitions`, replays included
         self.refused_changelog: list[DeadLetter] = []  # found during recovery; published at the next tick
         self.tables = {name: self._table(name) for name in TRACK_TABLES + CELL_TABLES}
         self.tracks_topic = self._raw_topic(DETECT_TRACKS)
-        cells_topic = self._raw_topic(DETECT_CELLS)
+        self.cells_topic = cells_topic = self._raw_topic(DETECT_CELLS)
         # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
         app.agent(self.tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)(
             self.detect_tracks
@@ -136,13 +136,15 @@ class Detection:
             await self._finish(partition, views, alerts, [])
 
     async def tick(self) -> None:
-        """An empty batch per partition: the clocks of live partitions move and silent vessels are found."""
+        """An empty batch per partition of each detect topic: the clocks of live partitions move, silent
+        vessels are found, and meetings no fix comes back to are settled."""
         if self.refused_changelog and self.context.publisher.started:
             letters = list(self.refused_changelog)
             self.refused_changelog.clear()
             await self._dead_letter(letters)
         for partition in range(self.partitions):
             await self.tracks_topic.send(key=b"tick", value=DetectBatch().encode(), partition=partition)
+            await self.cells_topic.send(key=b"tick", value=EMPTY_CELLS, partition=partition)
 
     async def _finish(
         self, partition: int, views: list[BatchedTable], alerts: list[Alert], transitions: list[Transition]

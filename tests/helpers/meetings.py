@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -19,7 +20,7 @@ from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.events import ReportKind
-from streams.detect.columns import DetectBatch, decode_cells, split_for_detection
+from streams.detect.columns import EMPTY_CELLS, DetectBatch, decode_cells, split_for_detection
 from streams.detect.runtime import CellDetector, TrackDetector
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
@@ -103,27 +104,57 @@ class Published(NamedTuple):
     alert: Alert
 
 
+@dataclass
+class Detectors:
+    """The worker's two vessel detectors and their tables, on `partitions` partitions."""
+
+    partitions: int = 1
+    tracks: TrackDetector = field(init=False)
+    cells: CellDetector = field(init=False)
+    track_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(5)])
+    cell_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(3)])
+    wall: float = -math.inf  # the wall-clock time of the last batch or tick
+
+    def __post_init__(self) -> None:
+        self.tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=self.partitions)
+        self.cells = CellDetector(T, PORTS, self.partitions)
+
+    def batch(self, chunk: list[dict[str, Any]]) -> list[Published]:
+        """A batch read live: seconds after its newest fix, split per partition as the worker does."""
+        newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
+        self.wall = newest + 5
+        messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
+        events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(self.wall, UTC)).events
+        to_tracks, to_cells = split_for_detection(events, KINDS, self.partitions, T.encounter_distance_m)
+        found = [a for p, raw in to_tracks for a in self._tracks(p, DetectBatch.decode(raw))]
+        found += [a for p, raw in to_cells for a in self._cells(p, decode_cells(raw))]
+        return [Published(newest, a) for a in found]
+
+    def tick_until(self, wall_end: float, every_s: float = 60.0) -> list[Published]:
+        """The worker's ticks while no report comes: an empty batch per partition every `every_s`."""
+        found = []
+        while self.wall + every_s <= wall_end:
+            self.wall += every_s
+            for p in range(self.partitions):
+                found += self._tracks(p, DetectBatch()) + self._cells(p, decode_cells(EMPTY_CELLS))
+        return [Published(self.wall, a) for a in found]
+
+    def _tracks(self, partition: int, batch: DetectBatch) -> list[Alert]:
+        return self.tracks.on_batch(partition, batch, self.wall, *self.track_tables).alerts
+
+    def _cells(self, partition: int, rows: dict[str, list[Any]]) -> list[Alert]:
+        return self.cells.on_batch(partition, rows, self.wall, *self.cell_tables)
+
+
+    def read(self, feed: list[dict[str, Any]], batch_size: int) -> list[Published]:
+        """Every alert state published when `feed` is read live in batches of `batch_size`."""
+        chunks = (feed[start : start + batch_size] for start in range(0, len(feed), batch_size))
+        return [published for chunk in chunks for published in self.batch(chunk)]
+
+
 def replay(feed: list[dict[str, Any]], batch_size: int, partitions: int = 1) -> list[Published]:
     """Every alert state published when `feed` is read live in batches of `batch_size`."""
-    tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=partitions)
-    cells = CellDetector(T, PORTS)
-    track_tables: list[dict[str, Any]] = [{}, {}, {}, {}, {}]
-    cell_tables: list[dict[str, Any]] = [{}, {}, {}]
-    published = []
-    for start in range(0, len(feed), batch_size):
-        chunk = feed[start : start + batch_size]
-        newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
-        wall = newest + 5  # live: the batch is read seconds after its newest fix
-        messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
-        events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(wall, UTC)).events
-        to_tracks, to_cells = split_for_detection(events, KINDS, partitions, T.encounter_distance_m)
-        for p, raw in to_tracks:
-            found = tracks.on_batch(p, DetectBatch.decode(raw), wall, *track_tables).alerts
-            published += [Published(newest, a) for a in found]
-        for p, raw in to_cells:
-            found = cells.on_batch(p, decode_cells(raw), wall, *cell_tables)
-            published += [Published(newest, a) for a in found]
-    return published
+    return Detectors(partitions).read(feed, batch_size)
 
 
 class Story(NamedTuple):

@@ -390,3 +390,56 @@ def test_a_pair_under_way_together_whose_reports_carry_no_speed_is_no_encounter(
     feed = meetings.reports([*a, *b], noise_m=20.0)
     assert outcome(meetings.replay(feed, 1)).last == {}
     assert outcome(meetings.replay(feed, 500, 4)).last == {}
+
+
+def dark_for_good(partitions: int = 1, tick_h: float = 13.0) -> tuple[meetings.Detectors, Outcome]:
+    """A moored pair for 3 h that goes dark together and never comes back; the worker ticks on."""
+    detectors = meetings.Detectors(partitions)
+    published = detectors.read(meetings.reports(moored_pair(T0, T0 + 3 * H), noise_m=15.0), 200)
+    published += detectors.tick_until(T0 + (3 + tick_h) * H)
+    return detectors, outcome(published)
+
+
+def test_a_pair_dark_for_good_is_resolved_by_the_ticks_and_its_cell_forgotten() -> None:
+    # No fix reaches their cell again: before the sweep, the encounter stayed open and the cell kept
+    # its dark record for ever.
+    waiting, before = dark_for_good(tick_h=11.0)
+    ((status, *_),) = before.last.values()
+    assert status is not AlertStatus.RESOLVED  # dark for 11 h: it may still come back
+    assert waiting.cell_tables[0]
+    detectors, after = dark_for_good()
+    start, end = one_encounter(after)
+    assert start == T0 + 2 and T0 + 3 * H - 600 < end < T0 + 3 * H  # the last time they were together
+    assert detectors.cell_tables[0] == {}
+    assert dark_for_good(partitions=4)[1].last == after.last
+
+
+def test_a_pair_back_after_the_dark_limit_ends_the_same_whether_ticked_or_not() -> None:
+    back = T0 + 16 * H
+    returned = moored_pair(T0, T0 + 3 * H) + moored_pair(back, back + H) + both_leave(back + H)
+    touched = outcome(meetings.replay(meetings.reports(returned, noise_m=15.0), 200))
+    first = min(touched.last, key=lambda alert_id: touched.last[alert_id][2])
+    assert len(touched.last) == 2  # the second meeting is an encounter of its own
+    assert dark_for_good()[1].last == {first: touched.last[first]}
+
+
+def test_a_lone_vessel_at_anchor_leaves_no_cell_behind() -> None:
+    detectors = meetings.Detectors()
+    detectors.read(meetings.reports(meetings.moored(meetings.A, T0, T0 + H, AT_ANCHOR)), 50)
+    assert detectors.cell_tables[0]
+    detectors.tick_until(T0 + 14 * H)
+    assert detectors.cell_tables[0] == {}
+
+
+def test_a_pair_back_together_beyond_the_reach_of_its_dark_cell_stays_open_until_it_parts() -> None:
+    # The cell that holds the dark record is swept 12 h on; the pair, back 6 km east, is kept by its
+    # new cell, whose news is newer: the sweep's end is dropped, and the alert ends when they part.
+    back = T0 + 4 * H
+    away = moored_pair(back, back + 14 * H)
+    pings = moored_pair(T0, T0 + 3 * H) + [p._replace(east_m=p.east_m + 6000) for p in away]
+    pings += both_leave(back + 14 * H, east_m=6000)
+    published = meetings.replay(meetings.reports(pings, noise_m=15.0), 200)
+    states = [p for p in published if p.alert.kind is AlertKind.ENCOUNTER]
+    assert len({p.alert.id for p in states}) == 1
+    resolved = [p.newest_ts for p in states if p.alert.status is AlertStatus.RESOLVED]
+    assert resolved and min(resolved) >= back + 14 * H
