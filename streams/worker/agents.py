@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups", "track_clocks")
 CELL_TABLES = ("cells", "cell_alert_groups", "cell_clocks")
+# An encounter's group is written from every cell that sees its pair, on any partition: its changelog
+# records go to the partition of the group's own key (see BatchedTable).
+WRITTEN_FROM_ANY_PARTITION = frozenset({"cell_alert_groups"})
 ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
     "track_alert_groups": is_group, "track_clocks": is_track_clocks,
@@ -100,6 +103,11 @@ class Detection:
         guard_changelog(created, ACCEPTS[name], self.refused_changelog.append)
         return created
 
+    def _view(self, name: str) -> BatchedTable:
+        """A batch's view of a table."""
+        key_partitions = self.partitions if name in WRITTEN_FROM_ANY_PARTITION else None
+        return BatchedTable(self.tables[name], key_partitions)
+
     async def mark_ready(self) -> None:
         """Detection is ok once the worker can publish what it finds."""
         await self.context.publisher.ready()
@@ -109,7 +117,7 @@ class Detection:
         await self.context.publisher.ready()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(self.tables[name]) for name in TRACK_TABLES]
+            views = [self._view(name) for name in TRACK_TABLES]
             started = time.thread_time()
             try:
                 result = self.tracks.on_batch(partition, DetectBatch.decode(value), time.time(), *views)
@@ -124,7 +132,7 @@ class Detection:
         await self.context.publisher.ready()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [BatchedTable(self.tables[name]) for name in CELL_TABLES]
+            views = [self._view(name) for name in CELL_TABLES]
             started = time.thread_time()
             try:
                 alerts = self.cells.on_batch(partition, decode_cells(value), time.time(), *views)
