@@ -33,7 +33,14 @@ from streams.detect.seed import load_seed
 from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import NO_RULES, TransitionRules
-from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
+from streams.detect.vessels import (
+    GAP_OPEN,
+    VesselContext,
+    VesselState,
+    end_silent_loitering,
+    find_gaps,
+    track_vessels,
+)
 from streams.detect.watchlist import WatchListFile
 
 Table = MutableMapping[str, Any]
@@ -128,14 +135,16 @@ class TrackDetector:
         if scan:
             # Most vessels are not silent: read only their last time before unpacking the rest.
             due = now_ts - t.gap_s
-            candidates = (
+            candidates = [
                 (k, changed.get(k) or _unpack(v))
                 for k, v in self._own(vessels.items(), partition)
                 if _maybe_silent(v, due)
-            )
-            silent, gaps = find_gaps(candidates, now_ts, t, self.ports)
+            ]
+            stopped, ends = end_silent_loitering(candidates, now_ts, t)
+            silent, gaps = find_gaps(((k, stopped.get(k, s)) for k, s in candidates), now_ts, t, self.ports)
+            changed.update(stopped)
             changed.update(silent)
-            findings += gaps
+            findings += ends + gaps
         for key, state in changed.items():
             vessels[key] = state.pack().decode("latin-1")
 

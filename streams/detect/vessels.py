@@ -146,6 +146,28 @@ def track_vessels(
     return changed, findings, transitions
 
 
+def end_silent_loitering(
+    states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds
+) -> tuple[dict[str, VesselState], list[Finding]]:
+    """Loitering vessels silent for `gap_s`: their loitering ends where they were last seen.
+
+    A silent vessel is no longer seen loitering (the gap, where one opens, is an
+    alert of its own); its loitering alert would otherwise stay open, and be
+    raised anew every `max_open_s`, for as long as it stays silent. A vessel back
+    after such a silence before this ran ends it the same way (`_step`).
+    """
+    changed: dict[str, VesselState] = {}
+    findings: list[Finding] = []
+    for key, state in states:
+        if state.flags & LOITERING and clock_ts - state.last_ts >= t.gap_s:
+            findings.append(_went_dark_loitering(key, state))
+            changed[key] = state._replace(
+                loiter_start_ts=math.nan, loiter_dist_m=0.0, flags=state.flags & ~LOITERING,
+                ref_ts=math.nan, ref_lat=math.nan, ref_lon=math.nan,
+            )  # fmt: skip
+    return changed, findings
+
+
 def find_gaps(
     states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds, ports: Ports | None = None
 ) -> tuple[dict[str, VesselState], list[Finding]]:
@@ -283,6 +305,8 @@ def _loiter(
     leg_m = distance_m(ref_lat, ref_lon, fix.lat, fix.lon)
     elapsed_s = fix.ts - ref_ts
     start, dist = s.loiter_start_ts, s.loiter_dist_m
+    if dt >= t.gap_s and flags & LOITERING:  # silent too long to say: as end_silent_loitering has it
+        return _Loiter(math.nan, 0.0, flags & ~LOITERING, _NO_REFERENCE), _went_dark_loitering(key, s)
     if dt < t.gap_s and _within_noise(leg_m, elapsed_s, t):
         return _Loiter(start, dist, flags, (ref_ts, ref_lat, ref_lon)), None
     # Micro-knot precision, so that a leg of exactly the threshold is not over it.
@@ -334,6 +358,16 @@ def _loitering(
         AlertKind.LOITERING, key, ts=fix.ts, active=active, impact=Impact.MEDIUM, confidence=0.7,
         zone_id=fix.crossing, route=fix.route, start_ts=start_ts, detail=detail,
         facts={"duration_s": fix.ts - start_ts, "average_kn": speed_kn}, **common,
+    )  # fmt: skip
+
+
+def _went_dark_loitering(key: str, s: VesselState) -> Finding:
+    hours = (s.last_ts - s.loiter_start_ts) / 3600
+    return Finding(
+        AlertKind.LOITERING, key, ts=s.last_ts, active=False, impact=Impact.MEDIUM, confidence=0.7,
+        zone_id=s.crossing, route=s.route, start_ts=s.loiter_start_ts, vessel_ids=(key,),
+        lat=s.lat, lon=s.lon, detail=f"{key} went silent after loitering for {hours:.1f} h",
+        facts={"duration_s": s.last_ts - s.loiter_start_ts},
     )  # fmt: skip
 
 

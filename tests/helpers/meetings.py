@@ -136,8 +136,9 @@ class Detectors:
         while self.wall + every_s <= wall_end:
             self.wall += every_s
             for p in range(self.partitions):
-                found += self._tracks(p, DetectBatch()) + self._cells(p, decode_cells(EMPTY_CELLS))
-        return [Published(self.wall, a) for a in found]
+                alerts = self._tracks(p, DetectBatch()) + self._cells(p, decode_cells(EMPTY_CELLS))
+                found += [Published(self.wall, a) for a in alerts]
+        return found
 
     def _tracks(self, partition: int, batch: DetectBatch) -> list[Alert]:
         return self.tracks.on_batch(partition, batch, self.wall, *self.track_tables).alerts

@@ -443,3 +443,16 @@ def test_a_pair_back_together_beyond_the_reach_of_its_dark_cell_stays_open_until
     assert len({p.alert.id for p in states}) == 1
     resolved = [p.newest_ts for p in states if p.alert.status is AlertStatus.RESOLVED]
     assert resolved and min(resolved) >= back + 14 * H
+
+
+def test_a_vessel_silent_while_loitering_has_one_loitering_alert_resolved_when_it_went_silent() -> None:
+    # Before, the alert stayed open and was raised anew, as if still loitering, every 72 h.
+    detectors = meetings.Detectors()
+    feed = meetings.reports(meetings.moored(meetings.A, T0, T0 + 3 * H, (60.0,)), noise_m=10.0)
+    published = detectors.read(feed, 100) + detectors.tick_until(T0 + 160 * H, every_s=600)
+    loitering = [p for p in published if p.alert.kind is AlertKind.LOITERING]
+    assert len({p.alert.id for p in loitering}) == 1
+    last = loitering[-1]
+    assert last.alert.status is AlertStatus.RESOLVED
+    assert "went silent after loitering" in last.alert.description
+    assert last.newest_ts <= T0 + 3 * H + T.gap_s + T.gap_check_s + 600  # found at the first look

@@ -18,7 +18,15 @@ from streams.detect.columns import FIX_COLUMNS
 from streams.detect.findings import Finding
 from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import TransitionRule, TransitionRules
-from streams.detect.vessels import GAP_OPEN, VesselContext, VesselState, find_gaps, track_vessels
+from streams.detect.vessels import (
+    GAP_OPEN,
+    LOITERING,
+    VesselContext,
+    VesselState,
+    end_silent_loitering,
+    find_gaps,
+    track_vessels,
+)
 from streams.detect.watchlist import WatchList
 
 T = Thresholds()
@@ -250,3 +258,22 @@ def test_a_state_holding_a_reference_fix_packs_and_round_trips() -> None:
     plain = state._replace(ref_ts=math.nan, ref_lat=math.nan, ref_lon=math.nan)
     # Without one, the bytes are those of the release before (tests/data/changelog holds some).
     assert len(plain.pack()) < len(state.pack()) and VesselState.unpack(plain.pack()).ref_ts != T0 - 20
+
+
+def test_loitering_ends_where_a_vessel_went_silent_whether_found_silent_or_back() -> None:
+    # Silent, it is no longer seen loitering: before, its alert stayed open, raised anew every 72 h.
+    track = holding((180.0,), 90)
+    states, found = run_vessels(fixes(*track), {}, context())
+    assert [f.active for f in found if f.kind is AlertKind.LOITERING] == [True]
+    last = track[-1][1]
+    assert end_silent_loitering(states.items(), last + T.gap_s - 1, T) == ({}, [])
+    stopped, ends = end_silent_loitering(states.items(), last + T.gap_s, T)
+    assert [(f.kind, f.active, f.ts, f.start_ts) for f in ends] == [(AlertKind.LOITERING, False, last, T0)]
+    assert ends[0].detail == f"v went silent after loitering for {(last - T0) / 3600:.1f} h"
+    assert not stopped["v"].flags & LOITERING and math.isnan(stopped["v"].loiter_start_ts)
+    # Back at the same place after the silence, before any look for the silent: the same end.
+    back = ("v", last + T.gap_s + 600, *track[-1][2:])
+    _, returned = run_vessels(fixes(back), states, context())
+    assert [f for f in returned if f.kind is AlertKind.LOITERING] == ends
+    _, after_stop = run_vessels(fixes(back), stopped, context())
+    assert [f for f in after_stop if f.kind is AlertKind.LOITERING] == []
