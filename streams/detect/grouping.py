@@ -123,7 +123,10 @@ def group_findings(
             group = None
         if group is not None and _too_old(group, max(clock_of(group["kind"]), finding.ts), t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
-            group = _successor(group, finding.ts, sent_at) if finding.active else None
+            # A condition its detector ends went on until this end: its successor carries the end (were
+            # it opened from the end itself, it would take the first alert's start, and so its id).
+            goes_on = finding.active or finding.kind in ENDED_BY_DETECTOR
+            group = _successor(group, finding.ts, sent_at) if goes_on else None
             if group is not None:
                 changed[group_id] = group
                 notify[group["id"]] = True

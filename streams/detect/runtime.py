@@ -39,6 +39,7 @@ from streams.detect.vessels import (
     VesselState,
     end_silent_loitering,
     find_gaps,
+    forget_vessel,
     track_vessels,
 )
 from streams.detect.watchlist import WatchListFile
@@ -132,21 +133,15 @@ class TrackDetector:
         keys = set(batch.fixes["vessel"])
         states = {k: _unpack(vessels[k]) for k in keys if k in vessels}
         changed, findings, transitions = track_vessels(batch.fixes, states, ctx)
+        forgotten: list[str] = []
         if scan:
-            # Most vessels are not silent: read only their last time before unpacking the rest.
-            due = now_ts - t.gap_s
-            candidates = [
-                (k, changed.get(k) or _unpack(v))
-                for k, v in self._own(vessels.items(), partition)
-                if _maybe_silent(v, due)
-            ]
-            stopped, ends = end_silent_loitering(candidates, now_ts, t)
-            silent, gaps = find_gaps(((k, stopped.get(k, s)) for k, s in candidates), now_ts, t, self.ports)
-            changed.update(stopped)
+            forgotten, silent, found = self._look_for_silent(vessels, changed, partition, now_ts)
             changed.update(silent)
-            findings += ends + gaps
+            findings += found
         for key, state in changed.items():
             vessels[key] = state.pack().decode("latin-1")
+        for key in forgotten:
+            del vessels[key]
 
         zone_alerts = self._crossings(
             partition, batch, crossings, histories, groups, reports_before, wall_now, scan
@@ -231,6 +226,30 @@ class TrackDetector:
     def _crossing_ctx(self) -> CrossingContext:
         seed = load_seed(operator_csv=self.thresholds.surge_history)
         return CrossingContext(self.thresholds, Baselines(seed, self.thresholds))
+
+    def _look_for_silent(
+        self, vessels: Table, changed: dict[str, VesselState], partition: int, now_ts: float
+    ) -> tuple[list[str], dict[str, VesselState], list[Finding]]:
+        """The partition's silent vessels: the long silent forgotten, loitering ended, gaps opened.
+
+        Returns the vessels to forget, the states that change and the findings.
+        Most vessels are not silent: only their last time is read before the rest is unpacked.
+        """
+        t = self.thresholds
+        due, forget_by = now_ts - t.gap_s, now_ts - t.vessel_forget_s
+        forgotten: list[str] = []
+        findings: list[Finding] = []
+        candidates: list[tuple[str, VesselState]] = []
+        for key, stored in self._own(vessels.items(), partition):
+            state = changed.get(key)  # it reported in this batch
+            if state is None and VesselState.last_seen(stored.encode("latin-1"))[0] <= forget_by:
+                forgotten.append(key)
+                findings += forget_vessel(key, _unpack(stored), t)
+            elif state is not None or _maybe_silent(stored, due):
+                candidates.append((key, state or _unpack(stored)))
+        stopped, ends = end_silent_loitering(candidates, now_ts, t)
+        silent, gaps = find_gaps(((k, stopped.get(k, s)) for k, s in candidates), now_ts, t, self.ports)
+        return forgotten, {**stopped, **silent}, findings + ends + gaps
 
     def _own(self, items: Iterable[tuple[str, Any]], partition: int) -> Iterable[tuple[str, Any]]:
         # A worker's table holds every partition it owns; a batch may only touch its own.

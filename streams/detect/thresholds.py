@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 SURGE_MAX_SCALE_H = 168
 
@@ -158,6 +158,20 @@ class Thresholds(BaseModel):
     gap_check_s: float = Field(
         300.0, gt=0, description="how often (clock time) silent vessels are looked for"
     )
+    vessel_forget_s: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="a vessel silent this long is forgotten: its open AIS gap resolves (no longer tracked), "
+        "and its next fix starts a new track; keeps the vessels table to the vessels seen within it",
+    )
+
+    @field_validator("vessel_forget_s")
+    @classmethod
+    def _forget_after_gap(cls, value: float, info: ValidationInfo) -> float:
+        if value <= info.data.get("gap_s", 0.0):
+            raise ValueError("vessel_forget_s must be longer than gap_s")
+        return value
+
     max_speed_kn: float = Field(40.0, gt=0, description="faster implied speed is implausible")
     speed_min_distance_m: float = Field(200.0, ge=0, description="position noise below this is not a speed")
     loiter_max_kn: float = Field(2.0, gt=0, description="loitering is slower than this on average")

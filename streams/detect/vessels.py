@@ -132,6 +132,9 @@ def track_vessels(
             findings.append(_watched(key, fix, reason))
         if is_unidentified(key):
             continue  # a report without a usable identity is no track: no state, gap or speed
+        if previous is not None and fix.ts - previous.last_ts >= ctx.thresholds.vessel_forget_s:
+            findings.extend(forget_vessel(key, previous, ctx.thresholds))  # as a look would have, first
+            previous = None
         if previous is None:
             changed[key] = VesselState(fix.ts, fix.lat, fix.lon, math.nan, 0.0, 0, fix.crossing, fix.route)
             continue
@@ -144,6 +147,25 @@ def track_vessels(
     transitions.extend(_crossings(fixes, legs, ctx))
     findings.extend(ctx.rules.findings(transitions, ctx.watch))
     return changed, findings, transitions
+
+
+def forget_vessel(key: str, state: VesselState, t: Thresholds) -> list[Finding]:
+    """A vessel silent for `vessel_forget_s` leaves the table; its open gap ends with it.
+
+    The end is dated `vessel_forget_s` after its last fix, whether the silence is
+    found by a look for the silent or by the vessel's next fix.
+    """
+    if not state.flags & GAP_OPEN:
+        return []
+    days = t.vessel_forget_s / 86400
+    return [
+        Finding(
+            AlertKind.AIS_GAP, key, ts=state.last_ts + t.vessel_forget_s, active=False, impact=Impact.MEDIUM,
+            confidence=0.7, zone_id=state.crossing, route=state.route, start_ts=state.last_ts,
+            vessel_ids=(key,), lat=state.lat, lon=state.lon,
+            detail=f"{key} silent over {days:g} days: no longer tracked", facts={"gap_s": t.vessel_forget_s},
+        )
+    ]  # fmt: skip
 
 
 def end_silent_loitering(

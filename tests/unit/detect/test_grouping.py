@@ -108,6 +108,23 @@ def test_a_gap_open_past_the_maximum_continues_as_a_new_alert() -> None:
     assert (ended.id, ended.status) == (successor.id, AlertStatus.RESOLVED)
 
 
+def test_a_gap_that_ends_past_the_maximum_before_any_look_ends_in_a_successor_not_the_first_id() -> None:
+    # The vessel back (or forgotten) long after: the first look past the maximum comes with its end.
+    groups = Groups()
+    start = T0 - 6 * HOUR
+    dark = Finding(AlertKind.AIS_GAP, "mmsi:1", ts=T0, start_ts=start, vessel_ids=("mmsi:1",), detail="x")
+    (first,) = groups.run([dark], T0)
+    back_at = start + T.max_open_s + 5 * HOUR
+    back = Finding(
+        AlertKind.AIS_GAP, "mmsi:1", ts=back_at, start_ts=start, active=False, vessel_ids=("mmsi:1",)
+    )
+    closed, ended = groups.run([back], back_at)
+    assert (closed.id, closed.version, closed.status) == (first.id, 2, AlertStatus.RESOLVED)
+    assert ended.id == alert_id("ais_gap:mmsi:1", back_at) != first.id
+    assert (ended.version, ended.status) == (1, AlertStatus.RESOLVED)
+    assert groups.table == {}
+
+
 def test_alert_ids_need_no_shell_quoting_and_stay_distinct() -> None:
     ids = {
         alert_id("encounter:mmsi:224000101|mmsi:224000102", T0),

@@ -456,3 +456,22 @@ def test_a_vessel_silent_while_loitering_has_one_loitering_alert_resolved_when_i
     assert last.alert.status is AlertStatus.RESOLVED
     assert "went silent after loitering" in last.alert.description
     assert last.newest_ts <= T0 + 3 * H + T.gap_s + T.gap_check_s + 600  # found at the first look
+
+
+def test_a_vessel_dark_for_good_is_forgotten_and_its_gap_resolved_whether_found_or_back() -> None:
+    # Before, the vessels table kept every vessel ever seen, and a gap was raised anew every 72 h.
+    feed = meetings.reports(meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=8.0, drift_kn=8.0))
+    ticked = meetings.Detectors()
+    published = ticked.read(feed, 100) + ticked.tick_until(T0 + 32 * 24 * H, every_s=3600)
+    assert ticked.track_tables[0] == {}  # the vessels table
+    gaps = [p.alert for p in published if p.alert.kind is AlertKind.AIS_GAP]
+    assert gaps[-1].status is AlertStatus.RESOLVED and gaps[-1].description.endswith("no longer tracked")
+    later = meetings.reports(meetings.moored(meetings.A, T0 + 40 * 24 * H, T0 + 40 * 24 * H + 600, (60.0,)))
+    back = meetings.Detectors()
+    returned = back.read(feed, 100) + back.tick_until(T0 + 20 * 24 * H, every_s=3600) + back.read(later, 100)
+    back_gaps = [p.alert for p in returned if p.alert.kind is AlertKind.AIS_GAP]
+    assert back_gaps[-1].status is AlertStatus.RESOLVED
+    assert back_gaps[-1].description == gaps[-1].description
+    for states in (gaps, back_gaps):  # the end never reopens an earlier alert's id
+        versions = [(a.id, a.version) for a in states]
+        assert len(set(versions)) == len(versions)

@@ -25,6 +25,7 @@ from streams.detect.vessels import (
     VesselState,
     end_silent_loitering,
     find_gaps,
+    forget_vessel,
     track_vessels,
 )
 from streams.detect.watchlist import WatchList
@@ -277,3 +278,18 @@ def test_loitering_ends_where_a_vessel_went_silent_whether_found_silent_or_back(
     assert [f for f in returned if f.kind is AlertKind.LOITERING] == ends
     _, after_stop = run_vessels(fixes(back), stopped, context())
     assert [f for f in after_stop if f.kind is AlertKind.LOITERING] == []
+
+
+def test_a_vessel_silent_for_the_forget_time_ends_its_gap_and_starts_anew() -> None:
+    states, _ = run_vessels(fixes(("v", T0, *SEA)), {}, context())
+    opened, _ = find_gaps(states.items(), T0 + T.gap_s, T)
+    assert forget_vessel("v", states["v"], T) == []  # no gap open: nothing to end
+    (end,) = forget_vessel("v", opened["v"], T)
+    assert (end.kind, end.active, end.start_ts) == (AlertKind.AIS_GAP, False, T0)
+    assert end.ts == T0 + T.vessel_forget_s
+    assert end.detail == "v silent over 30 days: no longer tracked"
+    # Back after it, before any look: the same end, and a new track (no jump, no "reappeared").
+    far = ("v", T0 + T.vessel_forget_s + 60, *north_of(*SEA, 900_000))
+    changed, found = run_vessels(fixes(far), opened, context())
+    assert found == [end]
+    assert changed["v"] == VesselState(far[1], far[2], far[3], math.nan, 0.0, 0, "", changed["v"].route)
