@@ -9,7 +9,10 @@ In one run, on one Tansu broker:
    one /status a second in, the most any benchmark here polls); its rate spans its first to its last
    insert (ClickHouse's insert times);
 4. latency: reports replayed at a steady rate; report-to-ClickHouse latency is
-   ClickHouse's insert time minus the Kafka message timestamp, per report;
+   ClickHouse's insert time (`inserted_at`, the insert's own clock) minus the
+   Kafka message timestamp (set by the replaying producer when it sends), per
+   report, with its two parts: until the worker starts preparing the report's
+   batch (`received_at`), and from there to the insert;
 5. detectors: the spine's interception reports, then half of them and half AIS
    positions (1,000 vessels), both in observed_at order, each on a fresh
    broker, through a worker without and with the detectors, alternating, three
@@ -151,11 +154,13 @@ def measure_spine(
         started = time.time()
         asyncio.run(replay_lines(iter(steady), INTERCEPTIONS, broker_url, rate))
         poll_status(base, lambda s: s.get("processed", 0) >= count + len(steady))
-        answer = _rows(base, "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', published_at, "
-                      f"inserted_at)), count() FROM borderwatch.events "
+        spans = ("published_at, inserted_at", "published_at, received_at", "received_at, inserted_at")
+        quantiles = ", ".join(f"quantiles(0.5, 0.99)(dateDiff('millisecond', {s}))" for s in spans)
+        answer = _rows(base, f"SELECT {quantiles}, count() FROM borderwatch.events "
                       f"WHERE published_at >= fromUnixTimestamp64Milli({int(started * 1000)})")  # fmt: skip
-        (p50, p99), measured = answer[0]
+        (p50, p99), (read50, read99), (store50, store99), measured = answer[0]
         result.update(p50=p50, p99=p99, latency_reports=measured)
+        result.update(read_p50=read50, read_p99=read99, store_p50=store50, store_p99=store99)
         return result
     finally:
         stop_process(worker)
@@ -294,7 +299,9 @@ def bench_spine(args: argparse.Namespace) -> None:
               f"peak RSS {spine['rss']:.0f} MB")  # fmt: skip
         print(f"report-to-ClickHouse latency at {args.rate:,.0f} reports/s over {args.seconds:.0f} s "
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
-              f"p99 {spine['p99']:.0f} ms")  # fmt: skip
+              f"p99 {spine['p99']:.0f} ms; of it, until the worker prepares the report: p50 "
+              f"{spine['read_p50']:.0f} ms, p99 {spine['read_p99']:.0f} ms; from there to the insert: "
+              f"p50 {spine['store_p50']:.0f} ms, p99 {spine['store_p99']:.0f} ms")  # fmt: skip
         print(f"spine/baseline CPU per report: {spine['cpu_us'] / (1e6 * base_cpu / len(lines)):.2f}")
         if args.profile is not None and args.profile.suffix == ".txt":
             print(

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions of each topic borderwatch creates")
     batch_size: int = Field(2000, ge=1, description="most reports handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
+    fetch_wait_s: float = Field(
+        0.05, gt=0, le=0.5, description="longest the broker may hold a stage's fetch open when it has no "
+        "new records, seconds (a broker that holds it the whole time, as the bundled one does, adds it "
+        "to every report's latency)",
+    )  # fmt: skip
     max_message_bytes: int = Field(1_048_576, ge=1, description="larger reports are rejected")
     fault_limit_s: float = Field(
         60.0, gt=0, description="how long a broker or ClickHouse fault is retried before the worker exits"

@@ -38,9 +38,15 @@ class KafkaBatchConsumer:
     """A consumer-group member that hands out batches and commits them explicitly."""
 
     def __init__(
-        self, brokers: Brokers, group_id: str, topics: Sequence[str], max_poll_interval_s: float = 300.0
+        self,
+        brokers: Brokers,
+        group_id: str,
+        topics: Sequence[str],
+        max_poll_interval_s: float = 300.0,
+        fetch_wait_s: float = 0.5,
     ) -> None:
-        """`max_poll_interval_s`: the longest time between batches before the group drops this member."""
+        """`max_poll_interval_s`: the longest time between batches before the group drops this member;
+        `fetch_wait_s`: the longest the broker may hold a fetch open while it has no new records."""
         self._connection = as_connection(brokers)
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -52,6 +58,7 @@ class KafkaBatchConsumer:
             fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
             **self._connection.group_kwargs(),
             max_poll_interval_ms=int(max_poll_interval_s * 1000),
+            fetch_max_wait_ms=int(fetch_wait_s * 1000),
         )
         self._lag: list[PartitionLag] = []
         self._lag_asked = 0.0

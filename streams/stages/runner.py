@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from schemas.rejection import DeadLetter, RejectReason
 from streams.kafka.clients import KafkaBatchConsumer, KafkaEventPublisher
 from streams.stages.dead_letters import publish_dead_letters
-from streams.stages.enrich import Enriched
+from streams.stages.enrich import Enriched, first_copies
 from streams.stages.poison import internal_letter, isolate_poison
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,42 @@ class PreparedBatch:
     events: list[Enriched]
     dead_letters: list[DeadLetter]
     in_batch_copies: int
+
+
+def merged(first: PreparedBatch, then: PreparedBatch) -> PreparedBatch:
+    """Two prepared batches, records in that order, as one: what preparing all their records at once
+    gives (a report in both keeps its first copy; the later one counts as an in-batch copy)."""
+    events = first_copies(first.events + then.events)
+    copies = first.in_batch_copies + then.in_batch_copies + len(first.events) + len(then.events) - len(events)
+    records = [*first.records, *then.records]
+    return PreparedBatch(records, events, first.dead_letters + then.dead_letters, copies)
+
+
+class BatchSlot:
+    """The one prepared batch waiting for its forward. Until the forward takes it, the reader adds
+    what arrives to it, up to `limit` records: each forward takes everything read so far, rather
+    than a report waiting behind a batch read before it came (issue 24: about three forwards)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.batch: PreparedBatch | None = None
+        self.filled = asyncio.Event()
+        self.emptied = asyncio.Event()
+
+    def room(self) -> int:
+        """How many more records the waiting batch may take."""
+        return self.limit - (len(self.batch.records) if self.batch is not None else 0)
+
+    def add(self, batch: PreparedBatch) -> None:
+        self.batch = batch if self.batch is None else merged(self.batch, batch)
+        self.filled.set()
+
+    def take(self) -> PreparedBatch | None:
+        """The waiting batch, if any; the slot is empty after."""
+        batch, self.batch = self.batch, None
+        self.filled.clear()
+        self.emptied.set()
+        return batch
 
 
 @dataclass
@@ -104,28 +140,33 @@ async def run_batches(
     retry: Retry,
     observer: BatchObserver = UNOBSERVED,
 ) -> None:
-    """Read and prepare batch N+1 while batch N is forwarded; commit each batch after its forward.
+    """Read and prepare the next batch while one is forwarded; commit each batch after its forward.
 
-    Two steps joined by a one-slot queue: the event loop prepares the next
-    batch while ClickHouse (in a thread) or the broker takes the current one.
+    Two steps joined by a one-batch slot (`BatchSlot`): the event loop reads
+    and prepares what arrives while ClickHouse (in a thread) or the broker
+    takes the current batch, and the next forward takes all of it.
     """
-    ready: asyncio.Queue[PreparedBatch] = asyncio.Queue(maxsize=1)
+    slot = BatchSlot(batch_size)
 
     async def read_and_prepare() -> None:
         while True:
-            records = await consumer.next_batch(batch_size, within_s)
+            while slot.room() <= 0:
+                slot.emptied.clear()
+                await slot.emptied.wait()
+            records = await consumer.next_batch(slot.room(), within_s)
             if records:
-                await ready.put(prepare(records))
+                slot.add(prepare(records))
 
     reader = asyncio.create_task(read_and_prepare())
     try:
         while True:
-            next_ready = asyncio.ensure_future(ready.get())
-            await asyncio.wait({next_ready, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not next_ready.done():
-                next_ready.cancel()
+            filled = asyncio.ensure_future(slot.filled.wait())
+            await asyncio.wait({filled, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not filled.done():
+                filled.cancel()
                 reader.result()  # re-raises the reader's fault
-            batch = next_ready.result()
+            batch = slot.take()
+            assert batch is not None, "the slot was filled"
             try:
                 await retry(partial(forward_batch, batch, forward, publisher, counts, observer))
             except Exception:

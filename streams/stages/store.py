@@ -51,10 +51,7 @@ class Store:
 
     async def store_and_publish(self, publisher: KafkaEventPublisher, events: Sequence[Enriched]) -> int:
         """Store the new reports, publish them and crash replays; returns how many were resends."""
-        stored = await asyncio.to_thread(self.sink.stored_sources, events)
-        fresh = [e for e in events if e.identity not in stored]
-        replayed = [e for e in events if stored.get(e.identity) == e.source]
-        await asyncio.to_thread(self.sink.write_events, fresh)
+        fresh, replayed = await asyncio.to_thread(self.store_new, events)
         self.on_stored(fresh)
         started = time.thread_time()
         tracks, cells = (
@@ -75,3 +72,13 @@ class Store:
             publisher.publish_to_partitions(DETECT_CELLS, [(p, b"batch", v) for p, v in cells]),
         )
         return len(events) - len(fresh) - len(replayed)
+
+    def store_new(self, events: Sequence[Enriched]) -> tuple[list[Enriched], list[Enriched]]:
+        """ClickHouse's part, in one thread hop (a second hop waits for a busy event loop between the
+        look-up and the insert): the reports not stored yet are inserted; returns them, and the crash
+        replays (stored from this very source position)."""
+        stored = self.sink.stored_sources(events)
+        fresh = [e for e in events if e.identity not in stored]
+        replayed = [e for e in events if stored.get(e.identity) == e.source]
+        self.sink.write_events(fresh)
+        return fresh, replayed

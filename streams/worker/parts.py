@@ -131,7 +131,9 @@ class BatchStage:
     async def run(self) -> None:
         c = self.context
         publisher = await c.publisher.ready()
-        consumer = KafkaBatchConsumer(c.kafka, c.group(self.part), self.topics)
+        consumer = KafkaBatchConsumer(
+            c.kafka, c.group(self.part), self.topics, fetch_wait_s=c.settings.fetch_wait_s
+        )
         await consumer.start()
         c.metrics.watch_consumer(self.part, consumer)
         batches = partial(
