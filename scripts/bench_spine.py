@@ -141,6 +141,7 @@ def measure_spine(
     )
     try:
         process = psutil.Process(worker.pid)
+        rss_at_start = peak_rss_mb(worker.pid)  # imports, chdb and its tables, before most of the data
         spy = start_profile(worker.pid, profile) if profile else None
         cpu0 = sum(process.cpu_times()[:2])
         poll_status(base, lambda s: s.get("processed", 0) >= count)
@@ -148,7 +149,8 @@ def measure_spine(
         if spy is not None:
             stop_profile(spy)
         span = insert_span(base)
-        result = {"rate": span.rate, "cpu": cpu, "cpu_us": 1e6 * cpu / count, "rss": peak_rss_mb(worker.pid)}
+        result = {"rate": span.rate, "cpu": cpu, "cpu_us": 1e6 * cpu / count, "rss": peak_rss_mb(worker.pid),
+                  "rss_at_start": rss_at_start}  # fmt: skip
 
         steady = feed_lines(int(rate * seconds), month="2024-09")
         started = time.time()
@@ -296,7 +298,8 @@ def bench_spine(args: argparse.Namespace) -> None:
               f"{spine['cpu_us']:.0f} CPU µs per "
               f"report ({spine['cpu']:.1f} CPU s from the worker's first answer, group join and one /status "
               f"a second included), {spine['rate']:,.0f} events/s between the first and last insert, "
-              f"peak RSS {spine['rss']:.0f} MB")  # fmt: skip
+              f"peak RSS {spine['rss']:.0f} MB ({spine['rss_at_start']:.0f} MB at its first answer)"
+              )  # fmt: skip
         print(f"report-to-ClickHouse latency at {args.rate:,.0f} reports/s over {args.seconds:.0f} s "
               f"({spine['latency_reports']:,} reports): p50 {spine['p50']:.0f} ms, "
               f"p99 {spine['p99']:.0f} ms; of it, until the worker prepares the report: p50 "
