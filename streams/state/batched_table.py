@@ -62,7 +62,9 @@ class BatchedTable(MutableMapping[str, Any]):
         return key in self.store
 
     def __iter__(self) -> Iterator[str]:
-        for key in self.store:
+        # Over a copy, taken in one step: the detectors run on a thread of their own, and Faust may apply
+        # standby replicas' changelog records to the same store on the event loop meanwhile.
+        for key in list(self.store):
             if self.changes.get(key) is not _DELETED:
                 yield key
         for key, value in self.changes.items():
@@ -73,8 +75,8 @@ class BatchedTable(MutableMapping[str, Any]):
         return sum(1 for _ in self)
 
     def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        """Every (key, value), with this batch's changes applied."""
-        for key, value in self.store.items():
+        """Every (key, value), with this batch's changes applied (over a copy, as `__iter__`)."""
+        for key, value in list(self.store.items()):
             change = self.changes.get(key, value)
             if change is not _DELETED:
                 yield key, change

@@ -62,3 +62,20 @@ def test_a_key_written_from_two_partitions_has_every_record_on_its_own_partition
 def test_without_key_partitions_each_batch_writes_to_its_own_partition(broker: LocalBroker) -> None:
     records = asyncio.run(write(broker.url, table(), key_partitions=None))
     assert [(p, k) for p, k, _ in records] == [(0, "pair-a"), (0, "pair-d"), (1, "pair-a"), (1, "pair-d")]
+
+
+def test_iterating_a_view_survives_the_store_changing_meanwhile() -> None:
+    # Detection runs on a thread of its own while Faust may write standby records to the same store.
+    store = table()
+    store.data.update({"a": 1, "b": 2})
+    view = BatchedTable(store)
+    view["c"] = 3
+    for iterate in (view.items, view.__iter__):
+        walk = iterate()
+        first = next(walk)
+        store.data["standby"] = 0
+        assert [first, *walk] in (
+            [("a", 1), ("b", 2), ("c", 3)],
+            ["a", "b", "c"],
+        )  # the view when the walk began
+        del store.data["standby"]
