@@ -13,30 +13,21 @@ encodes them, so Faust's own recovery reads them back.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from schemas.codec import encode_obj
-from streams.detect.columns import partition_of
 from streams.kafka.clients import KafkaEventPublisher
 
 _DELETED = object()
 
 
 class BatchedTable(MutableMapping[str, Any]):
-    """Reads from a Faust table's store; writes are kept until `flush`.
+    """Reads from a Faust table's store; writes are kept until `flush`."""
 
-    `key_partitions`, for a table whose keys are written from the batches of
-    several partitions (an encounter's group, from each cell that sees the pair):
-    each change goes to its key's own changelog partition, so that every record
-    of a key lies in one partition, in order, and recovery restores the last one.
-    """
-
-    def __init__(self, table: Any, key_partitions: int | None = None) -> None:
+    def __init__(self, table: Any) -> None:
         self.table = table
         self.store = table.data
-        self.key_partitions = key_partitions
         self.changes: dict[str, Any] = {}
         self.cpu_s = 0.0  # CPU spent building the last flush's records
 
@@ -85,29 +76,26 @@ class BatchedTable(MutableMapping[str, Any]):
                 yield key, value
 
     async def flush(self, partition: int, publisher: KafkaEventPublisher) -> int:
-        """Apply the changes to the store and the changelog (the batch's partition, or each key's);
-        returns how many."""
+        """Apply the changes to the store and the changelog partition; returns how many."""
         if not self.changes:
             return 0
         started = time.thread_time()
-        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
+        records: list[tuple[bytes, bytes | None]] = []
         for key, value in self.changes.items():
-            target = partition if self.key_partitions is None else partition_of(key, self.key_partitions)
             if value is _DELETED:
                 self.store.pop(key, None)
-                by_partition[target].append((encode_obj(key), None))
+                records.append((encode_obj(key), None))
             else:
                 self.store[key] = value
-                by_partition[target].append((encode_obj(key), encode_obj(value)))
+                records.append((encode_obj(key), encode_obj(value)))
         topic = self.table.changelog_topic.get_topic_name()
         self.cpu_s = time.thread_time() - started
-        for target, records in sorted(by_partition.items()):
-            # The last record goes in a batch of its own: Tansu answers ListOffsets with
-            # the last record batch's base offset + 1, and Faust's recovery reads only
-            # up to that "end" (checked here: after one batch of 3 records, end offset 1).
-            if len(records) > 1:
-                await publisher.publish_records(topic, target, records[:-1])
-            await publisher.publish_records(topic, target, records[-1:])
+        # The last record goes in a batch of its own: Tansu answers ListOffsets with
+        # the last record batch's base offset + 1, and Faust's recovery reads only
+        # up to that "end" (checked here: after one batch of 3 records, end offset 1).
+        if len(records) > 1:
+            await publisher.publish_records(topic, partition, records[:-1])
+        await publisher.publish_records(topic, partition, records[-1:])
         count = len(self.changes)
         self.changes = {}
         return count

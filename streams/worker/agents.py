@@ -63,9 +63,6 @@ T = TypeVar("T")
 
 TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups", "track_clocks")
 CELL_TABLES = ("cells", "cell_alert_groups", "cell_clocks")
-# An encounter's group is written from every cell that sees its pair, on any partition: its changelog
-# records go to the partition of the group's own key (see BatchedTable).
-WRITTEN_FROM_ANY_PARTITION = frozenset({"cell_alert_groups"})
 ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
     "track_alert_groups": is_group, "track_clocks": is_track_clocks,
@@ -116,11 +113,6 @@ class Detection:
         guard_changelog(created, ACCEPTS[name], self.refused_changelog.append)
         return created
 
-    def _view(self, name: str) -> BatchedTable:
-        """A batch's view of a table."""
-        key_partitions = self.partitions if name in WRITTEN_FROM_ANY_PARTITION else None
-        return BatchedTable(self.tables[name], key_partitions)
-
     async def mark_ready(self) -> None:
         """Detection is ok once the worker can publish what it finds."""
         await self.context.publisher.ready()
@@ -130,7 +122,7 @@ class Detection:
         await self.context.publisher.ready()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [self._view(name) for name in TRACK_TABLES]
+            views = [BatchedTable(self.tables[name]) for name in TRACK_TABLES]
             wall_now = time.time()
             try:
                 result = await self._off_loop(self._track_batch, partition, value, wall_now, views)
@@ -143,7 +135,7 @@ class Detection:
         await self.context.publisher.ready()
         async for value in stream:
             partition = stream.current_event.message.partition  # type: ignore[union-attr]
-            views = [self._view(name) for name in CELL_TABLES]
+            views = [BatchedTable(self.tables[name]) for name in CELL_TABLES]
             wall_now = time.time()
             try:
                 alerts = await self._off_loop(self._cell_batch, partition, value, wall_now, views)
