@@ -164,7 +164,7 @@ def main() -> None:
         watch_path = Path(tmp) / "watch.csv"
         watch_path.write_text("mmsi,name,reason\n224000003,,smuggling\n")
         tracks = TrackDetector(T, CATALOGUE, ports, WatchListFile(watch_path), PARTITIONS)
-        cells = CellDetector(T, ports)
+        cells = CellDetector(T, ports, PARTITIONS)
         tables: dict[str, dict[str, Any]] = {name: {} for name in TABLES}
         seen: dict[str, dict[bytes, bytes]] = {name: {} for name in TABLES}  # value -> key, first seen
         firsts: dict[str, dict[Any, bytes]] = {name: {} for name in TABLES}  # kind -> its first value

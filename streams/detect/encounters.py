@@ -147,17 +147,20 @@ class CellState:
         _require(isinstance(vessels, dict) and isinstance(pairs, dict), "cell state", data)
         return cls({v: _vessel(f) for v, f in vessels.items()}, {p: _pair(p, r) for p, r in pairs.items()})
 
-    def last_seen_ts(self) -> float:
-        """When anything in the cell was last seen: a vessel's fix, a pair together, or back from the dark.
+    @staticmethod
+    def last_seen_of(data: Mapping[str, Any]) -> float:
+        """When anything in a stored cell was last seen (a vessel's fix, a pair together, or back from
+        the dark), read without decoding the state: the sweep reads every cell. A dark pair outlives its
+        vessels' fixes in the cell, so its times count too.
 
-        A dark pair outlives its vessels' fixes in the cell, so its times count too.
+        Times are the first number of a vessel, the second of a pair (when last
+        together, or dark), and the sixth of a dark pair (back, or null).
         """
-        seen = [v.ts for v in self.vessels.values()]
-        for record in self.pairs.values():
-            if isinstance(record, DarkPair):
-                seen += [record.dark_ts] if record.back_ts is None else [record.dark_ts, record.back_ts]
-            else:
-                seen.append(record.last_ts)
+        seen = [v[0] for v in data["vessels"].values()]
+        for record in data["pairs"].values():
+            seen.append(record[1])
+            if len(record) == 6 and record[5] is not None:
+                seen.append(record[5])
         return max(seen, default=-math.inf)
 
 

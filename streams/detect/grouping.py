@@ -116,16 +116,24 @@ def group_findings(
         finding = _noted_late(finding, sent_at, t)
         group_id = finding.group_id
         group = current(group_id)
-        if finding.active and group is not None and group.get("resolved"):
-            # Its episode ended earlier in this batch: that state is published, and this is a new
-            # episode, as it would be had the batch been cut between them.
+        if group is not None and group.get("resolved"):
+            # Its episode ended earlier in this batch: as had the batch been cut between them, an end
+            # finds no alert, and anything else is a new episode (a gap that opened and closed again).
+            if not (finding.active or finding.kind is AlertKind.AIS_GAP):
+                continue
             states.append((group_id, group))
             group = None
-        if group is not None and _too_old(group, max(clock_of(group["kind"]), finding.ts), t):
+        if group is not None and _stale_end(group, finding, t):
+            continue
+        ended_by_detector = not finding.active and finding.kind in ENDED_BY_DETECTOR
+        # An end its detector dates is judged at its own time: found late, it may end the alert in time.
+        if group is not None and _too_old(
+            group, finding.ts if ended_by_detector else max(clock_of(group["kind"]), finding.ts), t
+        ):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             # A condition its detector ends went on until this end: its successor carries the end (were
             # it opened from the end itself, it would take the first alert's start, and so its id).
-            goes_on = finding.active or finding.kind in ENDED_BY_DETECTOR
+            goes_on = finding.active or ended_by_detector
             group = _successor(group, finding.ts, sent_at) if goes_on else None
             if group is not None:
                 changed[group_id] = group
@@ -179,6 +187,13 @@ def group_findings(
         if changed.get(group_id) is group:
             changed[group_id] = None if group.get("resolved") else {**group, "version": group["version"] + 1}
     return changed, alerts
+
+
+def _stale_end(group: Group, finding: Finding, t: Thresholds) -> bool:
+    """An encounter's end dated well before its alert's latest news: the pair has been seen together
+    since, in a cell beyond the reach of the one that ends it; that cell keeps the pair, and ends it."""
+    late_by = group["end_ts"] - finding.ts
+    return finding.kind is AlertKind.ENCOUNTER and not finding.active and late_by > t.encounter_max_dt_s
 
 
 def _noted_late(finding: Finding, sent_at: datetime, t: Thresholds) -> Finding:

@@ -35,6 +35,7 @@ from streams.detect.thresholds import Thresholds
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.vessels import (
     GAP_OPEN,
+    LOITERING,
     VesselContext,
     VesselState,
     end_silent_loitering,
@@ -242,10 +243,11 @@ class TrackDetector:
         candidates: list[tuple[str, VesselState]] = []
         for key, stored in self._own(vessels.items(), partition):
             state = changed.get(key)  # it reported in this batch
-            if state is None and VesselState.last_seen(stored.encode("latin-1"))[0] <= forget_by:
+            last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
+            if state is None and last_ts <= forget_by:
                 forgotten.append(key)
                 findings += forget_vessel(key, _unpack(stored), t)
-            elif state is not None or _maybe_silent(stored, due):
+            elif state is not None or (last_ts <= due and (not flags & GAP_OPEN or flags & LOITERING)):
                 candidates.append((key, state or _unpack(stored)))
         stopped, ends = end_silent_loitering(candidates, now_ts, t)
         silent, gaps = find_gaps(((k, stopped.get(k, s)) for k, s in candidates), now_ts, t, self.ports)
@@ -262,7 +264,7 @@ class CellDetector:
 
     thresholds: Thresholds
     ports: Ports
-    partitions: int = 1
+    partitions: int
     swept_at: dict[int, float] = field(default_factory=dict)
 
     def on_batch(
@@ -311,7 +313,7 @@ class CellDetector:
                 del cells[cell]
         if now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
             self.swept_at[partition] = now_ts
-            found += self._sweep(partition, cells, groups, by_cell.keys(), now_ts)
+            found += self._sweep(partition, cells, by_cell.keys(), now_ts)
         # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
         # its noise reaches, and one cell's end must come after the others' news, as it does when the
         # fixes come one by one.
@@ -319,40 +321,33 @@ class CellDetector:
         return _group(findings, groups, partition, now_ts, t, scan=False)
 
     def _sweep(
-        self, partition: int, cells: Table, groups: Table, touched: Iterable[str], now_ts: float
+        self, partition: int, cells: Table, touched: Iterable[str], now_ts: float
     ) -> list[tuple[float, Finding]]:
-        """The partition's cells that nothing has reached for `encounter_dark_max_s`, settled and dropped.
+        """The partition's cells that nothing has reached for `encounter_dark_max_s` (and the reports'
+        allowed lateness), settled and dropped.
 
         All that is left in such a cell can only end: a pair dark past its time,
         vessels long gone. A cell no fix comes to again would otherwise keep them,
         and its encounter alert open, for ever. A fix coming to it later settles it
-        the same way first (`detect_encounters`), so when the sweep runs changes nothing.
-        An end older than its alert's news is dropped: the pair came back together in
-        a cell beyond this one's reach, and that cell keeps it.
+        the same way first (`detect_encounters`). An end older than its alert's news
+        finds the pair together elsewhere: grouping drops it (`_stale_end`).
         """
         t = self.thresholds
-        horizon = now_ts - t.encounter_dark_max_s
+        horizon = now_ts - max(t.encounter_dark_max_s, t.allowed_lateness_s)
         skip = set(touched)
         found: list[tuple[float, Finding]] = []
         for cell, stored in list(cells.items()):
-            if cell in skip or partition_of(cell, self.partitions) != partition:
+            if cell in skip or CellState.last_seen_of(stored) >= horizon:
+                continue
+            if partition_of(cell, self.partitions) != partition:
                 continue
             state = CellState.from_json(stored)
-            if state.last_seen_ts() >= horizon:
-                continue
-            ended = detect_encounters(cell, [], state, now_ts, t, self.ports)
-            found += [(now_ts, f) for f in ended if not _news_since(f, groups, t.encounter_max_dt_s)]
+            found += [(now_ts, f) for f in detect_encounters(cell, [], state, now_ts, t, self.ports)]
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             else:
                 del cells[cell]
         return found
-
-
-def _news_since(finding: Finding, groups: Table, within_s: float) -> bool:
-    """Has the finding's open alert had news more than `within_s` after the finding's time?"""
-    group = groups.get(finding.group_id)
-    return group is not None and not group.get("resolved") and group["end_ts"] > finding.ts + within_s
 
 
 def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[str, list[CellFix]]:
@@ -411,11 +406,6 @@ def _group(
 
 def _unpack(stored: str) -> VesselState:
     return VesselState.unpack(stored.encode("latin-1"))
-
-
-def _maybe_silent(stored: str, due: float) -> bool:
-    last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
-    return last_ts <= due and not flags & GAP_OPEN
 
 
 TRACK_CLOCKS = ("fixes", "reports")

@@ -150,38 +150,45 @@ def track_vessels(
 
 
 def forget_vessel(key: str, state: VesselState, t: Thresholds) -> list[Finding]:
-    """A vessel silent for `vessel_forget_s` leaves the table; its open gap ends with it.
+    """A vessel silent for `vessel_forget_s` leaves the table; its open conditions end with it.
 
-    The end is dated `vessel_forget_s` after its last fix, whether the silence is
-    found by a look for the silent or by the vessel's next fix.
+    The gap's end is dated `vessel_forget_s` after its last fix, whether the
+    silence is found by a look for the silent or by the vessel's next fix. A
+    loitering still open (a state from before loitering ended with silence) ends
+    where the vessel was last seen.
     """
-    if not state.flags & GAP_OPEN:
-        return []
     days = t.vessel_forget_s / 86400
-    return [
-        Finding(
-            AlertKind.AIS_GAP, key, ts=state.last_ts + t.vessel_forget_s, active=False, impact=Impact.MEDIUM,
-            confidence=0.7, zone_id=state.crossing, route=state.route, start_ts=state.last_ts,
-            vessel_ids=(key,), lat=state.lat, lon=state.lon,
-            detail=f"{key} silent over {days:g} days: no longer tracked", facts={"gap_s": t.vessel_forget_s},
-        )
-    ]  # fmt: skip
+    ends = [_went_dark_loitering(key, state)] if state.flags & LOITERING else []
+    if state.flags & GAP_OPEN:
+        ends.append(
+            Finding(
+                AlertKind.AIS_GAP, key, ts=state.last_ts + t.vessel_forget_s, active=False,
+                impact=Impact.MEDIUM, confidence=0.7, zone_id=state.crossing, route=state.route,
+                start_ts=state.last_ts, vessel_ids=(key,), lat=state.lat, lon=state.lon,
+                detail=f"{key} silent over {days:g} days: no longer tracked",
+                facts={"gap_s": t.vessel_forget_s},
+            )
+        )  # fmt: skip
+    return ends
 
 
 def end_silent_loitering(
     states: Iterable[tuple[str, VesselState]], clock_ts: float, t: Thresholds
 ) -> tuple[dict[str, VesselState], list[Finding]]:
-    """Loitering vessels silent for `gap_s`: their loitering ends where they were last seen.
+    """Loitering vessels silent for `gap_s` and the reports' allowed lateness: their loitering ends
+    where they were last seen.
 
     A silent vessel is no longer seen loitering (the gap, where one opens, is an
     alert of its own); its loitering alert would otherwise stay open, and be
-    raised anew every `max_open_s`, for as long as it stays silent. A vessel back
-    after such a silence before this ran ends it the same way (`_step`).
+    raised anew every `max_open_s`, for as long as it stays silent. Not before
+    its late fixes may still come, which would start a second alert. A vessel
+    back after `gap_s` ends it the same way (`_step`).
     """
     changed: dict[str, VesselState] = {}
     findings: list[Finding] = []
+    silent_s = max(t.gap_s, t.allowed_lateness_s)
     for key, state in states:
-        if state.flags & LOITERING and clock_ts - state.last_ts >= t.gap_s:
+        if state.flags & LOITERING and clock_ts - state.last_ts >= silent_s:
             findings.append(_went_dark_loitering(key, state))
             changed[key] = state._replace(
                 loiter_start_ts=math.nan, loiter_dist_m=0.0, flags=state.flags & ~LOITERING,

@@ -119,10 +119,11 @@ class Detectors:
         self.tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=self.partitions)
         self.cells = CellDetector(T, PORTS, self.partitions)
 
-    def batch(self, chunk: list[dict[str, Any]]) -> list[Published]:
-        """A batch read live: seconds after its newest fix, split per partition as the worker does."""
+    def batch(self, chunk: list[dict[str, Any]], late_s: float = 0.0) -> list[Published]:
+        """A batch read live, seconds after its newest fix (or `late_s` later), split per partition as
+        the worker does."""
         newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
-        self.wall = newest + 5
+        self.wall = max(self.wall, newest + 5 + late_s)
         messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
         events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(self.wall, UTC)).events
         to_tracks, to_cells = split_for_detection(events, KINDS, self.partitions, T.encounter_distance_m)
@@ -147,10 +148,10 @@ class Detectors:
         return self.cells.on_batch(partition, rows, self.wall, *self.cell_tables)
 
 
-    def read(self, feed: list[dict[str, Any]], batch_size: int) -> list[Published]:
+    def read(self, feed: list[dict[str, Any]], batch_size: int, late_s: float = 0.0) -> list[Published]:
         """Every alert state published when `feed` is read live in batches of `batch_size`."""
         chunks = (feed[start : start + batch_size] for start in range(0, len(feed), batch_size))
-        return [published for chunk in chunks for published in self.batch(chunk)]
+        return [published for chunk in chunks for published in self.batch(chunk, late_s)]
 
 
 def replay(feed: list[dict[str, Any]], batch_size: int, partitions: int = 1) -> list[Published]:
