@@ -24,6 +24,7 @@ from geo.ports import load_ports
 from schemas.alerts import AlertKind, AlertStatus, Impact
 from streams.detect.encounters import cell_id
 from streams.detect.thresholds import Thresholds
+from streams.detect.vessels import GAP_OPEN, LOITERING, VesselState
 from tests.helpers import meetings
 
 T = Thresholds()
@@ -514,3 +515,20 @@ def test_a_vessel_dark_for_good_is_forgotten_and_its_gap_resolved_whether_found_
     for states in (gaps, back_gaps):  # the end never reopens an earlier alert's id
         versions = [(a.id, a.version) for a in states]
         assert len(set(versions)) == len(versions)
+
+
+def test_a_loitering_vessel_whose_gap_opened_before_this_release_has_its_loitering_ended() -> None:
+    # The release before opened the gap and left the loitering open: the look for the silent skipped
+    # vessels with a gap open, and the alert was raised anew every 72 h, even after it was forgotten.
+    detectors = meetings.Detectors()
+    feed = meetings.reports(meetings.moored(meetings.A, T0, T0 + 3 * H, (60.0,)), noise_m=10.0)
+    published = detectors.read(feed, 100)
+    vessels = detectors.track_tables[0]
+    (key,) = vessels
+    state = VesselState.unpack(vessels[key].encode("latin-1"))
+    assert state.flags == LOITERING
+    vessels[key] = state._replace(flags=LOITERING | GAP_OPEN).pack().decode("latin-1")
+    published += detectors.tick_until(T0 + 40 * 24 * H, every_s=3600)
+    loitering = [p.alert for p in published if p.alert.kind is AlertKind.LOITERING]
+    assert len({a.id for a in loitering}) == 1 and loitering[-1].status is AlertStatus.RESOLVED
+    assert vessels == {}

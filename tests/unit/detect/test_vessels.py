@@ -294,3 +294,14 @@ def test_a_vessel_silent_for_the_forget_time_ends_its_gap_and_starts_anew() -> N
     changed, found = run_vessels(fixes(far), opened, context())
     assert found == [end]
     assert changed["v"] == VesselState(far[1], far[2], far[3], math.nan, 0.0, 0, "", changed["v"].route)
+
+
+def test_a_forgotten_vessel_ends_a_loitering_left_open_beside_its_gap() -> None:
+    state = VesselState(T0, *SEA, T0 - 7200, 100.0, LOITERING | GAP_OPEN, "", "west_med")
+    loitering, gap = forget_vessel("v", state, T)
+    assert (loitering.kind, loitering.active, loitering.ts, loitering.start_ts) == (
+        AlertKind.LOITERING, False, T0, T0 - 7200
+    )  # fmt: skip
+    assert (gap.kind, gap.active) == (AlertKind.AIS_GAP, False)
+    stopped, (end,) = end_silent_loitering([("v", state)], T0 + max(T.gap_s, T.allowed_lateness_s), T)
+    assert end == loitering and stopped["v"].flags == GAP_OPEN
