@@ -12,9 +12,10 @@ from streams.kafka.topics import VESSELS
 from tests.helpers import meetings
 from tests.helpers.kafka_io import send
 
-QUICK = {  # a meeting of 30 s, compared over 10 s, dark for good after 20 s; looked at every second
+QUICK = {  # a meeting of 30 s, compared over 10 s, dark for good after 20 s (nor later reports
+    # awaited for longer); looked at every second
     "tick_s": "1", "detect__encounter_min_s": "30", "detect__encounter_max_dt_s": "10",
-    "detect__encounter_dark_max_s": "20", "detect__gap_check_s": "1",
+    "detect__encounter_dark_max_s": "20", "detect__allowed_lateness_s": "20", "detect__gap_check_s": "1",
 }  # fmt: skip
 
 
