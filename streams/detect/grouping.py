@@ -65,6 +65,7 @@ class Group(TypedDict):
     detail: str
     emitted: bool  # an alert state of this episode has been published
     opened_at: float
+    news_ts: NotRequired[float]  # the latest finding's time (a successor's start moves end_ts, not this)
     resolved: NotRequired[bool]
     partition: NotRequired[int]  # the partition whose detector keeps the group (added by the runtime)
 
@@ -133,8 +134,12 @@ def group_findings(
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             # A condition its detector ends went on until this end: its successor carries the end (were
             # it opened from the end itself, it would take the first alert's start, and so its id).
-            goes_on = finding.active or ended_by_detector
-            group = _successor(group, finding.ts, sent_at) if goes_on else None
+            if finding.active:
+                group = _successor(group, finding.ts, sent_at)
+            elif ended_by_detector:  # from when its predecessor closed (the end's time may start a new gap)
+                group = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
+            else:
+                group = None
             if group is not None:
                 changed[group_id] = group
                 notify[group["id"]] = True
@@ -167,7 +172,8 @@ def group_findings(
         if _too_old(group, now, t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             if kind in ENDED_BY_DETECTOR:  # the condition goes on: so does the alert, under a new id
-                successor = _successor(group, now, sent_at)
+                # From when its predecessor closed, whenever the look comes: the same id in every batching.
+                successor = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
                 changed[group_id] = successor
                 notify[successor["id"]] = True
         elif kind not in ENDED_BY_DETECTOR and now - group["end_ts"] >= t.clear_after_s:
@@ -192,7 +198,7 @@ def group_findings(
 def _stale_end(group: Group, finding: Finding, t: Thresholds) -> bool:
     """An encounter's end dated well before its alert's latest news: the pair has been seen together
     since, in a cell beyond the reach of the one that ends it; that cell keeps the pair, and ends it."""
-    late_by = group["end_ts"] - finding.ts
+    late_by = group.get("news_ts", group["end_ts"]) - finding.ts
     return finding.kind is AlertKind.ENCOUNTER and not finding.active and late_by > t.encounter_max_dt_s
 
 
@@ -239,7 +245,8 @@ def _successor(group: Group, start_ts: float, opened_at: datetime) -> Group:
     group_id = f"{group['kind']}:{group['key']}"
     return {
         **group, "id": alert_id(group_id, start), "version": 1, "start_ts": start,
-        "end_ts": max(group["end_ts"], start), "notified_ts": start, "emitted": False,
+        "end_ts": max(group["end_ts"], start), "news_ts": group.get("news_ts", group["end_ts"]),
+        "notified_ts": start, "emitted": False,
         "opened_at": opened_at.timestamp(), "resolved": False,
         "detail": f"{group['detail']}; continues the alert {group['id']}",
     }  # fmt: skip
@@ -274,6 +281,7 @@ def _open(finding: Finding, opened_at: datetime) -> Group:
         "route": finding.route,
         "start_ts": start,
         "end_ts": finding.ts,
+        "news_ts": finding.ts,
         "notified_ts": finding.ts,
         "event_ids": list(finding.event_ids),
         "vessel_ids": list(finding.vessel_ids),
@@ -290,6 +298,7 @@ def _merge(group: Group, finding: Finding) -> None:
         group["impact"] = finding.impact.value
     group["confidence"] = max(group["confidence"], finding.confidence)
     group["end_ts"] = max(group["end_ts"], finding.ts)
+    group["news_ts"] = max(group.get("news_ts", group["end_ts"]), finding.ts)
     group["event_ids"] = _union(group["event_ids"], finding.event_ids)
     group["vessel_ids"] = _union(group["vessel_ids"], finding.vessel_ids)
     group["zone_id"] = group["zone_id"] or finding.zone_id
@@ -338,7 +347,7 @@ def _alert(group: Group, notify: bool, sent_at: datetime) -> Alert:
     )
 
 
-_NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
+_NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at", "news_ts")  # news_ts may be absent
 
 
 def is_group(value: Any) -> bool:
@@ -348,7 +357,7 @@ def is_group(value: Any) -> bool:
     if not isinstance(value.get("key"), str) or not isinstance(value.get("id"), str):
         return False
     try:
-        numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS)
+        numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS if k in value or k != "news_ts")
         Impact(value["impact"])
         AlertKind(value["kind"])
         _alert(cast(Group, dict(value)), False, datetime.now(UTC))

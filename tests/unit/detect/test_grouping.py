@@ -120,9 +120,30 @@ def test_a_gap_that_ends_past_the_maximum_before_any_look_ends_in_a_successor_no
     )
     closed, ended = groups.run([back], back_at)
     assert (closed.id, closed.version, closed.status) == (first.id, 2, AlertStatus.RESOLVED)
-    assert ended.id == alert_id("ais_gap:mmsi:1", back_at) != first.id
+    assert ended.id == alert_id("ais_gap:mmsi:1", start + T.max_open_s) != first.id  # from the close
     assert (ended.version, ended.status) == (1, AlertStatus.RESOLVED)
     assert groups.table == {}
+
+
+def test_a_gap_back_past_the_maximum_then_dark_again_at_once_is_two_alerts_with_their_own_ids() -> None:
+    # The successor carrying the end starts when its predecessor closed: were it the end's time, it
+    # would be the next gap's start, and so its id (one id, version 1, published twice).
+    start = T0 - 6 * HOUR
+    back_at = start + T.max_open_s + 3 * HOUR
+
+    def gap(ts: float, start_ts: float, active: bool) -> Finding:
+        return Finding(
+            AlertKind.AIS_GAP, "mmsi:1", ts=ts, start_ts=start_ts, active=active, vessel_ids=("mmsi:1",)
+        )
+
+    for batches in (
+        [[gap(T0, start, True)], [gap(back_at, start, False), gap(back_at + 6 * HOUR, back_at, True)]],
+        [[gap(T0, start, True)], [gap(back_at, start, False)], [gap(back_at + 6 * HOUR, back_at, True)]],
+    ):
+        groups = Groups()
+        states = [(a.id, a.version) for batch in batches for a in groups.run(batch, batch[-1].ts)]
+        assert len(set(states)) == len(states), states
+        assert len({alert_id for alert_id, _ in states}) == 3  # the first gap, its successor, the next gap
 
 
 def test_alert_ids_need_no_shell_quoting_and_stay_distinct() -> None:
@@ -166,8 +187,10 @@ def encounter(ts: float, start_ts: float, active: bool = True) -> Finding:
 
 
 def test_an_episode_that_ends_and_starts_again_in_one_batch_is_two_alerts_as_in_two_batches() -> None:
-    first, ended, again = encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False), encounter(
-        T0 + 2 * HOUR, T0 + HOUR + 60
+    first, ended, again = (
+        encounter(T0, T0 - 600),
+        encounter(T0 + HOUR, T0 - 600, False),
+        encounter(T0 + 2 * HOUR, T0 + HOUR + 60),
     )
     apart = Groups()
     one_by_one = [a for f in (first, ended, again) for a in apart.run([f], f.ts)]

@@ -532,3 +532,20 @@ def test_a_loitering_vessel_whose_gap_opened_before_this_release_has_its_loiteri
     loitering = [p.alert for p in published if p.alert.kind is AlertKind.LOITERING]
     assert len({a.id for a in loitering}) == 1 and loitering[-1].status is AlertStatus.RESOLVED
     assert vessels == {}
+
+
+def test_a_meeting_that_outlasts_the_maximum_across_two_cells_and_goes_dark_for_good_is_resolved() -> None:
+    # 50 h in one cell, dark 1 h, 11 h together 6 km east, then dark for good. The first cell's stale end
+    # reached the alert past its 72 h; the successor then looked newer than the second cell's real end,
+    # which was dropped as stale too, and the encounter stayed open for ever.
+    pings = moored_pair(T0, T0 + 50 * H, steps=(AT_ANCHOR, AT_ANCHOR))
+    pings += [
+        p._replace(east_m=6000.0) for p in moored_pair(T0 + 51 * H, T0 + 62 * H, steps=(AT_ANCHOR, AT_ANCHOR))
+    ]
+    detectors = meetings.Detectors()
+    published = detectors.read(meetings.reports(pings, noise_m=15.0), 200)
+    published += detectors.tick_until(T0 + 200 * H, every_s=600)
+    states = [p.alert for p in published if p.alert.kind is AlertKind.ENCOUNTER]
+    last = {a.id: a.status for a in states}
+    assert set(last.values()) == {AlertStatus.RESOLVED}
+    assert detectors.cell_tables[0] == {} and detectors.cell_tables[1] == {}  # no cell, no open group
