@@ -198,8 +198,13 @@ def group_findings(
 def _stale_end(group: Group, finding: Finding, t: Thresholds) -> bool:
     """An encounter's end dated well before its alert's latest news: the pair has been seen together
     since, in a cell beyond the reach of the one that ends it; that cell keeps the pair, and ends it."""
-    late_by = group.get("news_ts", group["end_ts"]) - finding.ts
+    late_by = _news_ts(group) - finding.ts
     return finding.kind is AlertKind.ENCOUNTER and not finding.active and late_by > t.encounter_max_dt_s
+
+
+def _news_ts(group: Group) -> float:
+    """When the group's latest finding came (a group stored before `news_ts` was kept: its end)."""
+    return group.get("news_ts", group["end_ts"])
 
 
 def _noted_late(finding: Finding, sent_at: datetime, t: Thresholds) -> Finding:
@@ -245,7 +250,7 @@ def _successor(group: Group, start_ts: float, opened_at: datetime) -> Group:
     group_id = f"{group['kind']}:{group['key']}"
     return {
         **group, "id": alert_id(group_id, start), "version": 1, "start_ts": start,
-        "end_ts": max(group["end_ts"], start), "news_ts": group.get("news_ts", group["end_ts"]),
+        "end_ts": max(group["end_ts"], start), "news_ts": _news_ts(group),
         "notified_ts": start, "emitted": False,
         "opened_at": opened_at.timestamp(), "resolved": False,
         "detail": f"{group['detail']}; continues the alert {group['id']}",
@@ -298,7 +303,7 @@ def _merge(group: Group, finding: Finding) -> None:
         group["impact"] = finding.impact.value
     group["confidence"] = max(group["confidence"], finding.confidence)
     group["end_ts"] = max(group["end_ts"], finding.ts)
-    group["news_ts"] = max(group.get("news_ts", group["end_ts"]), finding.ts)
+    group["news_ts"] = max(_news_ts(group), finding.ts)
     group["event_ids"] = _union(group["event_ids"], finding.event_ids)
     group["vessel_ids"] = _union(group["vessel_ids"], finding.vessel_ids)
     group["zone_id"] = group["zone_id"] or finding.zone_id
@@ -347,7 +352,8 @@ def _alert(group: Group, notify: bool, sent_at: datetime) -> Alert:
     )
 
 
-_NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at", "news_ts")  # news_ts may be absent
+_NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
+_OPTIONAL_NUMBERS = ("news_ts",)
 
 
 def is_group(value: Any) -> bool:
@@ -357,7 +363,8 @@ def is_group(value: Any) -> bool:
     if not isinstance(value.get("key"), str) or not isinstance(value.get("id"), str):
         return False
     try:
-        numbers_ok = all(type(value[k]) in (int, float) for k in _NUMBERS if k in value or k != "news_ts")
+        present = [*_NUMBERS, *(k for k in _OPTIONAL_NUMBERS if k in value)]
+        numbers_ok = all(type(value[k]) in (int, float) for k in present)
         Impact(value["impact"])
         AlertKind(value["kind"])
         _alert(cast(Group, dict(value)), False, datetime.now(UTC))

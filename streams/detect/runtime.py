@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Container, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -57,7 +57,7 @@ class DetectStats:
     sightings: int = 0
     too_late: int = 0
     alerts: int = 0
-    cpu_s: float = 0.0  # CPU time of the event-loop thread in detection code (see detect_agents)
+    cpu_s: float = 0.0  # CPU time of the detect thread in detection code (see streams/worker/agents.py)
 
 
 class CachedCrossing(NamedTuple):
@@ -321,7 +321,7 @@ class CellDetector:
         return _group(findings, groups, partition, now_ts, t, scan=False)
 
     def _sweep(
-        self, partition: int, cells: Table, touched: Iterable[str], now_ts: float
+        self, partition: int, cells: Table, touched: Container[str], now_ts: float
     ) -> list[tuple[float, Finding]]:
         """The partition's cells that nothing has reached for `encounter_dark_max_s` (and the reports'
         allowed lateness), settled and dropped.
@@ -334,10 +334,9 @@ class CellDetector:
         """
         t = self.thresholds
         horizon = now_ts - max(t.encounter_dark_max_s, t.allowed_lateness_s)
-        skip = set(touched)
         found: list[tuple[float, Finding]] = []
         for cell, stored in list(cells.items()):
-            if cell in skip or CellState.last_seen_of(stored) >= horizon:
+            if cell in touched or CellState.last_seen_of(stored) >= horizon:
                 continue
             if partition_of(cell, self.partitions) != partition:
                 continue

@@ -74,6 +74,13 @@ class VesselState(NamedTuple):
         loiter = (loiter_start_ts, loiter_dist_m, flags)
         return cls(last_ts, lat, lon, *loiter, crossing, route, ref_ts, ref_lat, ref_lon)
 
+    def loitering_ended(self) -> VesselState:
+        """The state with no loitering stretch, open or under way."""
+        return self._replace(
+            loiter_start_ts=math.nan, loiter_dist_m=0.0, flags=self.flags & ~LOITERING,
+            ref_ts=math.nan, ref_lat=math.nan, ref_lon=math.nan,
+        )  # fmt: skip
+
     def reference(self) -> tuple[float, float, float]:
         """(ts, lat, lon) of the fix that loitering's next leg starts from."""
         if math.isnan(self.ref_ts):
@@ -190,10 +197,7 @@ def end_silent_loitering(
     for key, state in states:
         if state.flags & LOITERING and clock_ts - state.last_ts >= silent_s:
             findings.append(_went_dark_loitering(key, state))
-            changed[key] = state._replace(
-                loiter_start_ts=math.nan, loiter_dist_m=0.0, flags=state.flags & ~LOITERING,
-                ref_ts=math.nan, ref_lat=math.nan, ref_lon=math.nan,
-            )  # fmt: skip
+            changed[key] = state.loitering_ended()
     return changed, findings
 
 
@@ -335,7 +339,7 @@ def _loiter(
     elapsed_s = fix.ts - ref_ts
     start, dist = s.loiter_start_ts, s.loiter_dist_m
     if dt >= t.gap_s and flags & LOITERING:  # silent too long to say: as end_silent_loitering has it
-        return _Loiter(math.nan, 0.0, flags & ~LOITERING, _NO_REFERENCE), _went_dark_loitering(key, s)
+        return _no_stretch(flags), _went_dark_loitering(key, s)
     if dt < t.gap_s and _within_noise(leg_m, elapsed_s, t):
         return _Loiter(start, dist, flags, (ref_ts, ref_lat, ref_lon)), None
     # Micro-knot precision, so that a leg of exactly the threshold is not over it.
@@ -356,7 +360,11 @@ def _loiter(
             return _Loiter(start, dist, flags | LOITERING, _NO_REFERENCE), finding
         return _Loiter(start, dist, flags, _NO_REFERENCE), None
     ended = _loitering(key, fix, start, speed_kn, False, common) if flags & LOITERING else None
-    return _Loiter(math.nan, 0.0, flags & ~LOITERING, _NO_REFERENCE), ended
+    return _no_stretch(flags), ended
+
+
+def _no_stretch(flags: int) -> _Loiter:
+    return _Loiter(math.nan, 0.0, flags & ~LOITERING, _NO_REFERENCE)
 
 
 def _within_noise(leg_m: float, elapsed_s: float, t: Thresholds) -> bool:

@@ -95,12 +95,14 @@ class Detection:
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
         self.tables = {name: self._table(name) for name in TRACK_TABLES + CELL_TABLES}
         self.tracks_topic = self._raw_topic(DETECT_TRACKS)
-        self.cells_topic = cells_topic = self._raw_topic(DETECT_CELLS)
+        self.cells_topic = self._raw_topic(DETECT_CELLS)
         # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
         app.agent(self.tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)(
             self.detect_tracks
         )
-        app.agent(cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)(self.detect_cells)
+        app.agent(self.cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)(
+            self.detect_cells
+        )
         app.timer(settings.tick_s)(self.tick)
         context.add(self.part, self.mark_ready)
 
