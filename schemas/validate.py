@@ -7,6 +7,7 @@ from collections.abc import Container
 from datetime import datetime
 from typing import Any
 
+import jiter
 from pydantic import ValidationError
 
 from schemas.consistency import inconsistent_report
@@ -53,41 +54,40 @@ def validate_report(
     return rejected or report
 
 
-class _DuplicateKeyError(Exception):
-    """An object of the message repeats a key (private: caught within this module)."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _DuplicateKeyError
-    return obj
-
-
-# Built once: json.loads with a hook builds a new decoder on every call (a third of the cost).
-_UNIQUE_KEYS = json.JSONDecoder(object_pairs_hook=_unique_keys)
-
-
 def duplicate_key(raw: bytes) -> Rejected | None:
     """Refuse JSON that repeats a key in any object: the model keeps the last, the raw shows both.
 
-    Meant for messages that pydantic already accepted; runs the C JSON scanner once.
+    Meant for messages that pydantic already accepted. jiter (pydantic's own
+    parser, standalone) finds a repeated key in one pass; the path of the
+    first one is looked for only then.
     """
     try:
-        _UNIQUE_KEYS.decode(raw.decode("utf-8"))
-    except _DuplicateKeyError:
-        path = _first_duplicate(json.loads(raw, object_pairs_hook=_Pairs))
+        jiter.from_json(raw, catch_duplicate_keys=True, cache_mode=False)
+    except ValueError as error:
+        if not str(error).startswith(_JITER_DUPLICATE):
+            return _invalid_json(error)
+        try:
+            path = _first_duplicate(json.loads(raw, object_pairs_hook=_Pairs))
+        except (ValueError, RecursionError) as stdlib_error:
+            return _invalid_json(stdlib_error)
         return Rejected(
             reason=RejectReason.DUPLICATE_KEY,
             field=path,
             detail=f"key {path!r} appears more than once; each key may be given once",
         )
-    except (ValueError, RecursionError) as error:
-        return Rejected(
-            reason=RejectReason.INVALID_JSON,
-            detail=f"message cannot be read as strict JSON: {type(error).__name__}: {error!s:.120}",
-        )
+    except RecursionError as error:
+        return _invalid_json(error)
     return None
+
+
+_JITER_DUPLICATE = "Detected duplicate key"
+
+
+def _invalid_json(error: Exception) -> Rejected:
+    return Rejected(
+        reason=RejectReason.INVALID_JSON,
+        detail=f"message cannot be read as strict JSON: {type(error).__name__}: {error!s:.120}",
+    )
 
 
 class _Pairs(list[tuple[str, Any]]):
