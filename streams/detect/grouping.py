@@ -25,6 +25,10 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
+# Kinds whose findings come from several partitions (a pair's cells hash apart): an ended episode is
+# kept, closed, for news from the others that is older than its end; in a backfill such news arrives
+# after the end, and it belongs to that episode, not to a new alert.
+KEPT_AFTER_END = frozenset({AlertKind.ENCOUNTER})
 # A tuple, not a set: a crossing's groups are visited in this order, and a set of enum members
 # iterates in an order that changes with the process's hash seed (and so would the alerts').
 ZONE_KINDS = (AlertKind.SURGE, AlertKind.MASS_ATTEMPT, AlertKind.LARGE_BOAT)
@@ -67,6 +71,7 @@ class Group(TypedDict):
     opened_at: float
     news_ts: NotRequired[float]  # the latest finding's time (a successor's start moves end_ts, not this)
     resolved: NotRequired[bool]
+    closed: NotRequired[bool]  # an ended episode kept for late news (KEPT_AFTER_END)
     partition: NotRequired[int]  # the partition whose detector keeps the group (added by the runtime)
 
 
@@ -117,6 +122,13 @@ def group_findings(
         finding = _noted_late(finding, sent_at, t)
         group_id = finding.group_id
         group = current(group_id)
+        if group is not None and _late_news_of(group, finding):
+            if Impact(finding.impact).rank > Impact(group["impact"]).rank:  # as it would have, in time
+                higher = finding.impact.value
+                changed[group_id] = {**_without_closed(group), "impact": higher, "resolved": True}
+            continue
+        if group is not None and group.get("closed"):
+            group = None  # a later episode
         if group is not None and group.get("resolved"):
             # Its episode ended earlier in this batch: as had the batch been cut between them, an end
             # finds no alert, and anything else is a new episode (a gap that opened and closed again).
@@ -165,7 +177,7 @@ def group_findings(
             notify[group["id"]] = True
 
     for group_id, group in groups.items():
-        if group_id in changed:
+        if group_id in changed or group.get("closed"):
             continue
         kind = AlertKind(group["kind"])
         now = clock_of(kind)
@@ -191,8 +203,39 @@ def group_findings(
     for group_id, group in states:
         alerts.append(_alert(group, notify.get(group["id"], False), sent_at))
         if changed.get(group_id) is group:
-            changed[group_id] = None if group.get("resolved") else {**group, "version": group["version"] + 1}
+            changed[group_id] = _after_publish(group)
     return changed, alerts
+
+
+def _after_publish(group: Group) -> Group | None:
+    """What the table keeps of a group whose state was just published (None: nothing)."""
+    if not group.get("resolved"):
+        return {**group, "version": group["version"] + 1}
+    if AlertKind(group["kind"]) in KEPT_AFTER_END:
+        return {**group, "version": group["version"] + 1, "closed": True}
+    return None
+
+
+def _late_news_of(group: Group, finding: Finding) -> bool:
+    """An ended episode's news that comes after its end (from another partition's cells): the finding
+    started within the episode and is dated before its end."""
+    if not (group.get("resolved") or group.get("closed")) or not finding.active:
+        return False
+    if finding.kind not in KEPT_AFTER_END:
+        return False
+    start = finding.start_ts if finding.start_ts is not None else finding.ts
+    return group["start_ts"] <= start and finding.ts <= group["end_ts"]
+
+
+def _without_closed(group: Group) -> Group:
+    kept = group.copy()
+    kept.pop("closed", None)
+    return kept
+
+
+def is_closed(group: Group) -> bool:
+    """An ended episode kept for late news (no alert of it is open)."""
+    return bool(group.get("closed"))
 
 
 def _stale_end(group: Group, finding: Finding, t: Thresholds) -> bool:
@@ -354,6 +397,7 @@ def _alert(group: Group, notify: bool, sent_at: datetime) -> Alert:
 
 _NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
 _OPTIONAL_NUMBERS = ("news_ts",)
+_OPTIONAL_FLAGS = ("resolved", "closed")
 
 
 def is_group(value: Any) -> bool:
@@ -365,6 +409,7 @@ def is_group(value: Any) -> bool:
     try:
         present = [*_NUMBERS, *(k for k in _OPTIONAL_NUMBERS if k in value)]
         numbers_ok = all(type(value[k]) in (int, float) for k in present)
+        numbers_ok = numbers_ok and all(type(value[k]) is bool for k in _OPTIONAL_FLAGS if k in value)
         Impact(value["impact"])
         AlertKind(value["kind"])
         _alert(cast(Group, dict(value)), False, datetime.now(UTC))

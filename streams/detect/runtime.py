@@ -28,7 +28,7 @@ from streams.detect.columns import CELL_COLUMNS, CellRow, DetectBatch, partition
 from streams.detect.crossings import CrossingContext, CrossingHistory, CrossingState, Sighting
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
-from streams.detect.grouping import ZONE_KINDS, Group, group_findings
+from streams.detect.grouping import ZONE_KINDS, Group, group_findings, is_closed
 from streams.detect.seed import load_seed
 from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
@@ -314,6 +314,7 @@ class CellDetector:
         if now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
             self.swept_at[partition] = now_ts
             found += self._sweep(partition, cells, by_cell.keys(), now_ts)
+            _forget_closed(groups, partition, now_ts - self._horizon_s())
         # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
         # its noise reaches, and one cell's end must come after the others' news, as it does when the
         # fixes come one by one.
@@ -333,7 +334,7 @@ class CellDetector:
         finds the pair together elsewhere: grouping drops it (`_stale_end`).
         """
         t = self.thresholds
-        horizon = now_ts - max(t.encounter_dark_max_s, t.allowed_lateness_s)
+        horizon = now_ts - self._horizon_s()
         found: list[tuple[float, Finding]] = []
         for cell, stored in list(cells.items()):
             if cell in touched or CellState.last_seen_of(stored) >= horizon:
@@ -347,6 +348,18 @@ class CellDetector:
             else:
                 del cells[cell]
         return found
+
+    def _horizon_s(self) -> float:
+        """How long a cell keeps what it last saw, and an ended meeting waits for late news."""
+        return max(self.thresholds.encounter_dark_max_s, self.thresholds.allowed_lateness_s)
+
+
+def _forget_closed(groups: Table, partition: int, before_ts: float) -> None:
+    """Drop the partition's ended meetings kept for late news, once the news is older than its cells
+    keep anything (a cell that has forgotten the pair cannot send more of it)."""
+    for group_id, group in list(groups.items()):
+        if group.get("partition") == partition and is_closed(group) and group["end_ts"] < before_ts:
+            del groups[group_id]
 
 
 def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[str, list[CellFix]]:

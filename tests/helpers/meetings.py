@@ -109,6 +109,7 @@ class Detectors:
     """The worker's two vessel detectors and their tables, on `partitions` partitions."""
 
     partitions: int = 1
+    last_first: bool = False  # run the partitions' agents from the last to the first (any order is possible)
     tracks: TrackDetector = field(init=False)
     cells: CellDetector = field(init=False)
     track_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(5)])
@@ -127,6 +128,8 @@ class Detectors:
         messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
         events = process_batch(messages, CATALOGUE, datetime.fromtimestamp(self.wall, UTC)).events
         to_tracks, to_cells = split_for_detection(events, KINDS, self.partitions, T.encounter_distance_m)
+        if self.last_first:
+            to_tracks, to_cells = to_tracks[::-1], to_cells[::-1]
         found = [a for p, raw in to_tracks for a in self._tracks(p, DetectBatch.decode(raw))]
         found += [a for p, raw in to_cells for a in self._cells(p, decode_cells(raw))]
         return [Published(newest, a) for a in found]
@@ -147,16 +150,17 @@ class Detectors:
     def _cells(self, partition: int, rows: dict[str, list[Any]]) -> list[Alert]:
         return self.cells.on_batch(partition, rows, self.wall, *self.cell_tables)
 
-
     def read(self, feed: list[dict[str, Any]], batch_size: int, late_s: float = 0.0) -> list[Published]:
         """Every alert state published when `feed` is read live in batches of `batch_size`."""
         chunks = (feed[start : start + batch_size] for start in range(0, len(feed), batch_size))
         return [published for chunk in chunks for published in self.batch(chunk, late_s)]
 
 
-def replay(feed: list[dict[str, Any]], batch_size: int, partitions: int = 1) -> list[Published]:
+def replay(
+    feed: list[dict[str, Any]], batch_size: int, partitions: int = 1, last_first: bool = False
+) -> list[Published]:
     """Every alert state published when `feed` is read live in batches of `batch_size`."""
-    return Detectors(partitions).read(feed, batch_size)
+    return Detectors(partitions, last_first).read(feed, batch_size)
 
 
 class Story(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -204,3 +205,42 @@ def test_an_episode_that_ends_and_starts_again_in_one_batch_is_two_alerts_as_in_
     assert [(a.id, a.status, a.window_end) for a in together] == [
         (a.id, a.status, a.window_end) for a in one_by_one[1:]
     ]
+
+
+def test_news_of_an_ended_meeting_from_another_partition_joins_it_and_raises_no_second_alert() -> None:
+    # A backfill on several partitions: the partition of the meeting's last cell ends it before the
+    # partition of a middle cell reads its older news.
+    groups = Groups()
+    (opened,) = groups.run([encounter(T0, T0 - 600)], T0)
+    (ended,) = groups.run([encounter(T0 + 5 * HOUR, T0 - 600, False)], T0 + 5 * HOUR)
+    middle = encounter(T0 + 2 * HOUR, T0 + HOUR)
+    assert groups.run([middle], T0 + 5 * HOUR) == []
+    assert ended.id == opened.id and ended.status is AlertStatus.RESOLVED
+    # Raised by it, the ended alert is published again at the impact it would have had in time.
+    very = dataclasses.replace(middle, impact=Impact.VERY_HIGH)
+    (raised,) = groups.run([very], T0 + 5 * HOUR)
+    assert (raised.id, raised.status, raised.impact, raised.version) == (
+        opened.id, AlertStatus.RESOLVED, Impact.VERY_HIGH, ended.version + 1,
+    )  # fmt: skip
+    assert groups.run([very], T0 + 5 * HOUR) == []
+
+
+def test_after_an_ended_meeting_a_later_or_an_earlier_one_is_an_alert_of_its_own() -> None:
+    groups = Groups()
+    groups.run([encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False)], T0 + HOUR)
+    (later,) = groups.run([encounter(T0 + 3 * HOUR, T0 + 2 * HOUR)], T0 + 3 * HOUR)
+    assert (later.id, later.status) == (alert_id("encounter:a|b", T0 + 2 * HOUR), AlertStatus.NEW)
+    other = Groups()
+    other.run([encounter(T0 + 3 * HOUR, T0 + 2 * HOUR), encounter(T0 + 4 * HOUR, T0 + 2 * HOUR, False)], T0)
+    (earlier,) = other.run([encounter(T0, T0 - 600)], T0 + 4 * HOUR)
+    assert (earlier.id, earlier.status) == (alert_id("encounter:a|b", T0 - 600), AlertStatus.NEW)
+
+
+def test_an_ended_meeting_kept_for_late_news_is_a_valid_stored_group_and_ends_nothing_again() -> None:
+    groups = Groups()
+    groups.run([encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False)], T0 + HOUR)
+    (kept,) = groups.table.values()
+    assert is_group(kept) and kept["closed"] is True
+    assert not is_group({**kept, "closed": "yes"})
+    assert groups.run([encounter(T0 + 2 * HOUR, T0 - 600, False)], T0 + 2 * HOUR) == []
+    assert groups.run([], T0 + 100 * HOUR) == []  # no look closes or resolves it again

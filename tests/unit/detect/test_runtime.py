@@ -333,16 +333,33 @@ def test_a_pair_drifting_across_cells_for_six_hours_is_one_encounter(knots: floa
         assert outcome(meetings.replay(feed, size, partitions)).last == live.last, (size, partitions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a backfill on several partitions runs each partition's cells in turn, so a pair that drifts "
-    "into a cell of another partition reaches grouping out of event-time order (issue 22, point 1)",
-)
-def test_a_drifting_pair_in_a_backfill_on_four_partitions_is_the_same_one_encounter() -> None:
+def drifting_pair() -> list[dict[str, Any]]:
+    """A pair drifting east together at 0.8 kn for 6 h, through cells of several partitions."""
     a = meetings.moored(meetings.A, T0, T0 + 6 * H, BUSY_A, drift_kn=0.8)
     b = meetings.moored(meetings.B, T0 + 2, T0 + 6 * H, CLASS_B, north_m=60, drift_kn=0.8)
-    feed = meetings.reports([*a, *b, *both_leave(T0 + 6 * H, 60.0, east_m=6 * 0.8 * 1852)], noise_m=20.0)
-    assert outcome(meetings.replay(feed, 10**6, 4)).last == outcome(meetings.replay(feed, 1)).last
+    return meetings.reports([*a, *b, *both_leave(T0 + 6 * H, 60.0, east_m=6 * 0.8 * 1852)], noise_m=20.0)
+
+
+def test_a_drifting_pair_in_a_backfill_on_four_partitions_is_the_same_one_encounter() -> None:
+    # The partition of the pair's first and last cells ends the meeting before the partition of
+    # its middle cells reads them: their news, older than the end, belongs to the ended alert.
+    feed = drifting_pair()
+    live = outcome(meetings.replay(feed, 1)).last
+    assert len(live) == 1
+    for size in (500, 2000, 10**6):
+        assert outcome(meetings.replay(feed, size, 4)).last == live, size
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with the middle cells' partition ahead, the meeting's alert starts in the middle; its first "
+    "cell's news, older than that start, reaches grouping later and opens a second alert: only "
+    "cross-partition event-time order fixes this (issue 22, point 1)",
+)
+def test_a_drifting_pair_with_its_middle_cells_read_first_is_the_same_one_encounter() -> None:
+    feed = drifting_pair()
+    backfill = outcome(meetings.replay(feed, 10**6, 4, last_first=True))
+    assert backfill.last == outcome(meetings.replay(feed, 1)).last
 
 
 @pytest.mark.parametrize("earlier_min", [15, 40])
@@ -414,6 +431,19 @@ def test_a_pair_dark_for_good_is_resolved_by_the_ticks_and_its_cell_forgotten() 
     assert start == T0 + 2 and T0 + 3 * H - 600 < end < T0 + 3 * H  # the last time they were together
     assert detectors.cell_tables[0] == {}
     assert dark_for_good(partitions=4)[1].last == after.last
+
+
+def test_an_ended_meeting_is_kept_for_late_news_as_long_as_its_cells_keep_anything_then_forgotten() -> None:
+    detectors = meetings.Detectors()
+    parted = moored_pair(T0, T0 + 2 * H) + both_leave(T0 + 2 * H)
+    one_encounter(outcome(detectors.read(meetings.reports(parted, noise_m=15.0), 200)))
+    groups = detectors.cell_tables[1]
+    assert [g["closed"] for g in groups.values()] == [True]
+    detectors.tick_until(T0 + 25 * H, every_s=600)
+    assert len(groups) == 1  # a partition behind may still send the meeting's news
+    detectors.tick_until(T0 + 27 * H, every_s=600)
+    assert groups == {}
+    assert detectors.cell_tables[0] == {}
 
 
 def test_a_pair_back_after_the_dark_limit_ends_the_same_whether_ticked_or_not() -> None:
