@@ -177,22 +177,26 @@ def reason_of(alert: Mapping[str, Any]) -> str:
     return _printable(text)
 
 
-def alert_lines(alerts: Sequence[Mapping[str, Any]], title: str, width: int) -> list[str]:
+def alert_lines(
+    alerts: Sequence[Mapping[str, Any]], title: str, width: int, headlines: bool = False
+) -> list[str]:
     """The alert list as lines of at most `width` cells, two per alert: impact, status and the id,
-    whole; under it the kind, the zone and the reason, cut with `…`. Only an id longer than the line
-    less 21 cells (none the detectors make today is over 60) makes a line wider.
+    whole; under it the kind and the zone (or, with `headlines`, the headline) and the reason, cut
+    with `…`. Only an id longer than the line less 21 cells (none the detectors make today is over
+    60) makes a line wider.
 
     Status is one word: resolved, silenced, acked, or the stored status (streams.analyst.alert_state).
     """
     if not alerts:
         return [title, "(no alerts yet)"]
     lines = [_cut(title, width), GAP.join((_fit("IMPACT", IMPACT_WIDTH), _fit("STATUS", STATUS_WIDTH), "ID"))]
-    lines.append(_cut("  kind, zone: reason", width))
+    lines.append(_cut("  headline: reason" if headlines else "  kind, zone: reason", width))
     for alert in ranked_alerts(alerts):
         first = (_fit(str(alert["impact"]), IMPACT_WIDTH), _fit(shown_status(alert), STATUS_WIDTH))
         lines.append(GAP.join((*first, _printable(str(alert["id"])))))
         zone = f", {alert['zone_id']}" if alert.get("zone_id") else ""
-        lines.append(_cut(_printable(f"  {alert['kind']}{zone}: ") + reason_of(alert), width))
+        what = alert["headline"] if headlines else f"{alert['kind']}{zone}"
+        lines.append(_cut(_printable(f"  {what}: ") + reason_of(alert), width))
     return lines
 
 

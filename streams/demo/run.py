@@ -16,7 +16,6 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from schemas.errors import BorderwatchError
@@ -222,23 +221,21 @@ def _watch(
                 f"handled {min(run.total, sent)}/{sent} messages of this run: {run.events} reports stored, "
                 f"{run.rejects} rejected (see the rejects table), {run.duplicates} resends ignored"
             )
-            live.update(
-                Group(counts_table(rows, "persons and reports per crossing"), line, _alerts_table(alerts))
-            )
+            counts = counts_table(rows, "persons and reports per crossing")
+            live.update(Group(counts, line, _alerts_list(alerts, console.width)))
             if done:
                 return
             time.sleep(0.5)
 
 
-def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
-    """The most severe alerts first, each id whole beside its headline (for `borderwatch alerts show ID`),
-    with a count per kind in the title."""
-    from streams.analyst.alert_state import shown_status
-    from streams.cli.output import ranked_alerts, rich_table
+def _alerts_list(alerts: list[dict[str, Any]], width: int) -> Text:
+    """The most severe alerts first, as `borderwatch alerts` lists them: each id whole (for
+    `borderwatch alerts show ID`), under it the headline and the reason; a count per kind on top."""
+    from streams.cli.output import alert_lines, ranked_alerts
 
     kinds = Counter(a["kind"] for a in alerts)
     summary = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-    ranked = ranked_alerts(alerts)[:ALERT_ROWS]
-    rows = [[shown_status(a), a["impact"], a["id"], a["headline"]] for a in ranked]
-    columns = ("status", "impact", "id", "headline")
-    return rich_table(columns, rows, f"alerts: {summary or 'none yet'}", keep_whole=("id",))
+    shown = ranked_alerts(alerts)[:ALERT_ROWS]
+    more = f" (the {ALERT_ROWS} most severe)" if len(alerts) > ALERT_ROWS else ""
+    title = f"alerts: {summary or 'none yet'}{more}"
+    return Text("\n".join(alert_lines(shown, title, width, headlines=True)))

@@ -107,6 +107,10 @@ def test_the_demo_handles_every_message_and_says_where_the_data_is(
     assert f"{feed.resends} resends ignored" in stdout
     for headline in ("Surge at IT-LAMPEDUSA", "Mass crossing attempt at ES-CEUTA-LAND", "Encounter at sea"):
         assert headline in stdout, headline
+    # Each id whole beside its headline, and the reason under it (the list of `borderwatch alerts`).
+    for a in alerts:
+        assert a["id"] in stdout and f"  {a['headline']}: " in stdout, a["id"]
+    assert "reappeared after 7.0 h" in stdout and "times the" in stdout
     assert "borderwatch counts" in stdout
     assert "its topics with it (the bundled Tansu keeps them in memory)" in stdout
     (gap,) = [a for a in alerts if a["kind"] == "ais_gap"]

@@ -232,6 +232,16 @@ def test_the_alert_list_fits_the_width_with_each_id_whole_and_a_reason_under_it(
         assert reasons[0] == "  surge, ES-CEUTA-LAND: " + SURGE_REASON
 
 
+def test_with_headlines_each_id_has_its_headline_and_reason_under_it_within_80_columns() -> None:
+    # The demo's list: ids beside headlines, and the reasons on screen.
+    lines = alert_lines(ALERTS, "alerts", 80, headlines=True)
+    assert all(cell_len(line) <= 80 for line in lines) and lines[2] == "  headline: reason"
+    for a, row, reason in zip(ranked_alerts(ALERTS), lines[3::2], lines[4::2], strict=True):
+        assert row.endswith(a["id"])
+        assert reason.startswith(f"  {a['headline']}: ")
+    assert lines[4].startswith(f"  {ranked_alerts(ALERTS)[0]['headline']}: 40 reports in 24 h")
+
+
 def test_the_list_puts_the_most_severe_open_alerts_first_then_the_resolved() -> None:
     order = [a["id"].split(":")[0] for a in ranked_alerts(ALERTS)]
     assert order == ["surge", "vessel_of_interest", "encounter", "ais_gap", "mass_attempt"]
