@@ -448,8 +448,8 @@ def _surge(
     persons, boats = w.counts
     detail = (
         f"{persons:,} persons in {_span(w.hours)} at {crossing} ({_when(start)} to {_when(end)}), "
-        f"{_times(persons, w.expected[0])} the {w.expected[0]:,.0f} expected; {boats:,} boats, "
-        f"{_times(boats, w.expected[1])} the {w.expected[1]:,.1f} expected; "
+        f"{_times(persons, w.expected[0])} the {_expected(w.expected[0])} expected; {boats:,} boats, "
+        f"{_times(boats, w.expected[1])} the {_expected(w.expected[1])} expected; "
         f"{w.impact.value.replace('_', ' ')} by size; rare in {noun}: 99% upper bound {upper:,} "
         f"for {expected.comparison}, tail probability {probability:.1e} "
         f"(a surge from {w.test.counts[0]:,} {noun}, {ctx.thresholds.surge_p[0]:.0e})"
@@ -475,6 +475,14 @@ def _surge(
 
 def _times(observed: int, expected: float) -> str:
     return f"{observed / expected:,.1f} times" if expected > 0 else "with none"
+
+
+def _expected(value: float) -> str:
+    """An expected count as a person reads it: whole from 100, one decimal from 1, else two
+    significant digits (a quiet crossing expects 0.47 persons in 6 h, not 0)."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
 
 
 def _span(hours: int) -> str:

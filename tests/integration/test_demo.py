@@ -111,6 +111,8 @@ def test_the_demo_handles_every_message_and_says_where_the_data_is(
     for a in alerts:
         assert a["id"] in stdout and f"  {a['headline']}: " in stdout, a["id"]
     assert "reappeared after 7.0 h" in stdout and "times the" in stdout
+    # A quiet crossing's expectation is a fraction, said as one: "257.1 times the 0 expected" was not.
+    assert not re.search(r"the 0(\.0)? expected", stdout)
     assert "borderwatch counts" in stdout
     assert "its topics with it (the bundled Tansu keeps them in memory)" in stdout
     (gap,) = [a for a in alerts if a["kind"] == "ais_gap"]
