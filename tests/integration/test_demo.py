@@ -109,7 +109,7 @@ def test_the_demo_handles_every_message_and_says_where_the_data_is(
         assert headline in stdout, headline
     # Each id whole beside its headline, and the reason under it (the list of `borderwatch alerts`).
     for a in alerts:
-        assert a["id"] in stdout and f"  {a['headline']}: " in stdout, a["id"]
+        assert a["id"] in stdout and f"  {a['headline']}" in stdout, a["id"]
     assert "reappeared after 7.0 h" in stdout and "times the" in stdout
     # A quiet crossing's expectation is a fraction, said as one: "257.1 times the 0 expected" was not.
     assert not re.search(r"the 0(\.0)? expected", stdout)

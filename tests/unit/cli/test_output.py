@@ -184,7 +184,7 @@ def alert(
         **Alert(
             id=alert_id, version=1, kind=kind, status=AlertStatus.NEW, impact=impact, confidence=0.99,
             zone_id=zone, window_start=end - timedelta(hours=6), window_end=end,
-            headline=f"{kind.value} alert",
+            headline=extra.pop("headline", f"{kind.value} alert"),
             description=extra.pop("description", SURGE_REASON), opened_at=AT, sent_at=AT,
         ).model_dump(mode="json"),
         "acks": [], "silenced_by": None, "stale": False, **extra,
@@ -240,6 +240,14 @@ def test_with_headlines_each_id_has_its_headline_and_reason_under_it_within_80_c
         assert row.endswith(a["id"])
         assert reason.startswith(f"  {a['headline']}: ")
     assert lines[4].startswith(f"  {ranked_alerts(ALERTS)[0]['headline']}: 40 reports in 24 h")
+    met = alert(
+        "encounter:mmsi:1+mmsi:2:1", AlertKind.ENCOUNTER, Impact.HIGH,
+        headline="Encounter at sea: mmsi:1 and mmsi:2",
+        description="mmsi:1 and mmsi:2 separated after 15 min",
+    )  # fmt: skip
+    assert alert_lines([met], "t", 80, headlines=True)[4] == (
+        "  Encounter at sea: mmsi:1 and mmsi:2 separated after 15 min"
+    )  # the vessels once, not twice
 
 
 def test_the_list_puts_the_most_severe_open_alerts_first_then_the_resolved() -> None:
