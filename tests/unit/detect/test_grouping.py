@@ -244,3 +244,21 @@ def test_an_ended_meeting_kept_for_late_news_is_a_valid_stored_group_and_ends_no
     assert not is_group({**kept, "closed": "yes"})
     assert groups.run([encounter(T0 + 2 * HOUR, T0 - 600, False)], T0 + 2 * HOUR) == []
     assert groups.run([], T0 + 100 * HOUR) == []  # no look closes or resolves it again
+
+
+def test_news_that_raises_an_ended_meeting_notifies_as_its_rise_would_have_in_time() -> None:
+    # The rise reaches a centre that only wants very high alerts only if its state notifies, as it
+    # does when the news comes before the end (a rise notifies) or in the end's batch.
+    opened, ended = encounter(T0, T0 - 600), encounter(T0 + 5 * HOUR, T0 - 600, False)
+    very = dataclasses.replace(encounter(T0 + 2 * HOUR, T0 + HOUR), impact=Impact.VERY_HIGH)
+    in_time = Groups()
+    states = [a for f in (opened, very, ended) for a in in_time.run([f], f.ts)]
+    assert [(a.impact, a.notify) for a in states[1:]] == [(Impact.VERY_HIGH, True)] * 2
+    resolved_very_high = (Impact.VERY_HIGH, AlertStatus.RESOLVED, True)
+    (together,) = Groups().run([opened, ended, very], ended.ts)
+    assert (together.impact, together.status, together.notify) == resolved_very_high
+    late = Groups()  # the news from a partition behind, after the end
+    late.run([opened], T0)
+    late.run([ended], ended.ts)
+    (raised,) = late.run([very], ended.ts)
+    assert (raised.impact, raised.status, raised.notify) == resolved_very_high
