@@ -126,6 +126,7 @@ def group_findings(
             if Impact(finding.impact).rank > Impact(group["impact"]).rank:  # as it would have, in time
                 higher = finding.impact.value
                 changed[group_id] = {**_without_closed(group), "impact": higher, "resolved": True}
+                notify[group["id"]] = True  # a rise notifies: delivery sends only states that do
             continue
         if group is not None and group.get("closed"):
             group = None  # a later episode
