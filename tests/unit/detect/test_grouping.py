@@ -262,3 +262,16 @@ def test_news_that_raises_an_ended_meeting_notifies_as_its_rise_would_have_in_ti
     late.run([ended], ended.ts)
     (raised,) = late.run([very], ended.ts)
     assert (raised.impact, raised.status, raised.notify) == resolved_very_high
+
+
+def test_news_of_an_ended_meeting_that_outlasted_the_maximum_joins_it_and_raises_no_second_alert() -> None:
+    # Kept closed is the successor (its start moved to when its predecessor closed): news from a
+    # partition behind, from the predecessor's time, is still news of the meeting, as it was in time.
+    first, end = encounter(T0, T0 - 600), encounter(T0 + 80 * HOUR, T0 - 600, False)
+    middle = encounter(T0 + 2 * HOUR, T0 + HOUR)
+    in_time = Groups()
+    in_time_ids = {a.id for f in (first, middle, end) for a in in_time.run([f], f.ts)}
+    late = Groups()
+    assert {a.id for f in (first, end) for a in late.run([f], f.ts)} == in_time_ids
+    assert late.run([middle], end.ts) == []
+    assert [g["closed"] for g in late.table.values()] == [True]
