@@ -72,6 +72,7 @@ class Group(TypedDict):
     news_ts: NotRequired[float]  # the latest finding's time (a successor's start moves end_ts, not this)
     resolved: NotRequired[bool]
     closed: NotRequired[bool]  # an ended episode kept for late news (KEPT_AFTER_END)
+    first_start_ts: NotRequired[float]  # a successor's: when the condition began (its first alert's start)
     partition: NotRequired[int]  # the partition whose detector keeps the group (added by the runtime)
 
 
@@ -126,6 +127,7 @@ def group_findings(
             if Impact(finding.impact).rank > Impact(group["impact"]).rank:  # as it would have, in time
                 higher = finding.impact.value
                 changed[group_id] = {**_without_closed(group), "impact": higher, "resolved": True}
+                notify[group["id"]] = True  # a rise notifies: delivery sends only states that do
             continue
         if group is not None and group.get("closed"):
             group = None  # a later episode
@@ -224,7 +226,8 @@ def _late_news_of(group: Group, finding: Finding) -> bool:
     if finding.kind not in KEPT_AFTER_END:
         return False
     start = finding.start_ts if finding.start_ts is not None else finding.ts
-    return group["start_ts"] <= start and finding.ts <= group["end_ts"]
+    # A successor's episode began with its predecessor's: news from then is of the same meeting.
+    return group.get("first_start_ts", group["start_ts"]) <= start and finding.ts <= group["end_ts"]
 
 
 def _without_closed(group: Group) -> Group:
@@ -294,6 +297,7 @@ def _successor(group: Group, start_ts: float, opened_at: datetime) -> Group:
     return {
         **group, "id": alert_id(group_id, start), "version": 1, "start_ts": start,
         "end_ts": max(group["end_ts"], start), "news_ts": _news_ts(group),
+        "first_start_ts": group.get("first_start_ts", group["start_ts"]),
         "notified_ts": start, "emitted": False,
         "opened_at": opened_at.timestamp(), "resolved": False,
         "detail": f"{group['detail']}; continues the alert {group['id']}",
@@ -396,7 +400,7 @@ def _alert(group: Group, notify: bool, sent_at: datetime) -> Alert:
 
 
 _NUMBERS = ("version", "start_ts", "end_ts", "notified_ts", "opened_at")
-_OPTIONAL_NUMBERS = ("news_ts",)
+_OPTIONAL_NUMBERS = ("news_ts", "first_start_ts")
 _OPTIONAL_FLAGS = ("resolved", "closed")
 
 

@@ -81,7 +81,7 @@ def _group(value: Any) -> bytes:
     assert is_group(value)
     # Group's keys; its NotRequired ones by name (under `from __future__ import annotations`
     # TypedDict cannot tell them at run time).
-    optional = {"resolved", "partition", "news_ts", "closed"}
+    optional = {"resolved", "partition", "news_ts", "closed", "first_start_ts"}
     assert set(Group.__annotations__) - optional <= set(value) <= set(Group.__annotations__)
     return encode_obj(value)
 
