@@ -195,9 +195,19 @@ def alert_lines(
         first = (_fit(str(alert["impact"]), IMPACT_WIDTH), _fit(shown_status(alert), STATUS_WIDTH))
         lines.append(GAP.join((*first, _printable(str(alert["id"])))))
         zone = f", {alert['zone_id']}" if alert.get("zone_id") else ""
-        what = alert["headline"] if headlines else f"{alert['kind']}{zone}"
-        lines.append(_cut(_printable(f"  {what}: ") + reason_of(alert), width))
+        told = _headline_and_reason(alert) if headlines else f"{alert['kind']}{zone}: {reason_of(alert)}"
+        lines.append(_cut(_printable(f"  {told}"), width))
     return lines
+
+
+def _headline_and_reason(alert: Mapping[str, Any]) -> str:
+    """The headline, then the reason; a reason that begins with the vessels the headline ends with
+    goes on from them ("Encounter at sea: A and B separated after 15 min"), not repeating them."""
+    headline, reason = " ".join(str(alert["headline"]).split()), reason_of(alert)
+    who = headline.rpartition(": ")[2]
+    if ": " in headline and reason.startswith(f"{who} "):
+        return headline + reason[len(who) :]
+    return f"{headline}: {reason}"
 
 
 def alert_detail(alert: Mapping[str, Any]) -> list[str]:
