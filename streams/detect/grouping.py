@@ -140,18 +140,18 @@ def group_findings(
             group = None
         if group is not None and _stale_end(group, finding, t):
             continue
-        ended_by_detector = not finding.active and finding.kind in ENDED_BY_DETECTOR
-        # An end its detector dates is judged at its own time: found late, it may end the alert in time.
-        if group is not None and _too_old(
-            group, finding.ts if ended_by_detector else max(clock_of(group["kind"]), finding.ts), t
-        ):
+        by_detector = finding.kind in ENDED_BY_DETECTOR
+        # A finding its detector dates (news or end) is judged at its own time: read in one batch with
+        # later ones, or found late, it is judged as it was in time, not on the batch's clock.
+        judged_at = finding.ts if by_detector else max(clock_of(finding.kind.value), finding.ts)
+        while group is not None and _too_old(group, judged_at, t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
-            # A condition its detector ends went on until this end: its successor carries the end (were
-            # it opened from the end itself, it would take the first alert's start, and so its id).
-            if finding.active:
-                group = _successor(group, finding.ts, sent_at)
-            elif ended_by_detector:  # from when its predecessor closed (the end's time may start a new gap)
+            # A condition its detector ends went on: its successor starts when its predecessor closed
+            # (were it opened from an end itself, it would take the first alert's start, and so its id).
+            if by_detector:
                 group = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
+            elif finding.active:
+                group = _successor(group, finding.ts, sent_at)
             else:
                 group = None
             if group is not None:

@@ -7,8 +7,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.detect.findings import Finding
 from streams.detect.grouping import alert_id, group_findings, is_group
@@ -279,12 +277,6 @@ def test_news_of_an_ended_meeting_that_outlasted_the_maximum_joins_it_and_raises
     assert [g["closed"] for g in late.table.values()] == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found before 15c4645, not by it: an active finding is judged too old at the batch's clock "
-    "(max(clock, its time)), so read in one batch news from hour 70 closes the alert and starts its "
-    "successor there, where read in time the alert stays open to 72 h and its successor starts then",
-)
 def test_a_meeting_that_outlasts_the_maximum_has_the_same_successor_read_in_time_or_in_one_batch() -> None:
     first, news, end = (
         encounter(T0, T0 - 600),
@@ -294,3 +286,16 @@ def test_a_meeting_that_outlasts_the_maximum_has_the_same_successor_read_in_time
     in_time = Groups()
     live = {a.id: a.status for f in (first, news, end) for a in in_time.run([f], f.ts)}
     assert {a.id: a.status for a in Groups().run([first, news, end], end.ts)} == live
+
+
+def test_news_two_maximums_after_a_meeting_began_continues_it_in_the_alert_of_its_own_period() -> None:
+    first, news = encounter(T0, T0 - 600), encounter(T0 + 150 * HOUR, T0 + 149 * HOUR)
+    in_time = Groups()
+    live = {a.id: a.status for f in (first, news) for a in in_time.run([f], f.ts)}
+    starts = [T0 - 600, T0 - 600 + T.max_open_s, T0 - 600 + 2 * T.max_open_s]
+    assert live == {
+        alert_id("encounter:a|b", starts[0]): AlertStatus.RESOLVED,
+        alert_id("encounter:a|b", starts[1]): AlertStatus.RESOLVED,  # closed in its turn, never left open
+        alert_id("encounter:a|b", starts[2]): AlertStatus.NEW,
+    }
+    assert {a.id: a.status for a in Groups().run([first, news], news.ts)} == live
