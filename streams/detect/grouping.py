@@ -129,15 +129,16 @@ def group_findings(
                 changed[group_id] = {**_without_closed(group), "impact": higher, "resolved": True}
                 notify[group["id"]] = True  # a rise notifies: delivery sends only states that do
             continue
+        ended: Group | None = None  # the episode before, when this finding opens a new one
         if group is not None and group.get("closed"):
-            group = None  # a later episode
+            ended, group = group, None  # a later episode
         if group is not None and group.get("resolved"):
             # Its episode ended earlier in this batch: as had the batch been cut between them, an end
             # finds no alert, and anything else is a new episode (a gap that opened and closed again).
             if not (finding.active or finding.kind is AlertKind.AIS_GAP):
                 continue
             states.append((group_id, group))
-            group = None
+            ended, group = group, None
         if group is not None and _stale_end(group, finding, t):
             continue
         by_detector = finding.kind in ENDED_BY_DETECTOR
@@ -159,7 +160,7 @@ def group_findings(
                 notify[group["id"]] = True
         if finding.active:
             if group is None:
-                group = _open(finding, sent_at)
+                group = _open(finding, sent_at, ended)
                 notify[group["id"]] = True
             else:
                 group = group.copy()
@@ -172,7 +173,7 @@ def group_findings(
         elif group is not None or finding.kind is AlertKind.AIS_GAP:
             # A gap can open and close between two looks (the vessel came back
             # first): it is still reported once, resolved, with its duration.
-            group = group.copy() if group is not None else _open(finding, sent_at)
+            group = group.copy() if group is not None else _open(finding, sent_at, ended)
             _merge(group, finding)
             group["resolved"] = True
             changed[group_id] = group
@@ -320,8 +321,12 @@ def alert_id(group_id: str, start_ts: float) -> str:
 _SAFE = frozenset(string.ascii_letters + string.digits + "._:+-")
 
 
-def _open(finding: Finding, opened_at: datetime) -> Group:
+def _open(finding: Finding, opened_at: datetime, ended: Group | None = None) -> Group:
+    """A new episode's group; never under the id of the episode that `ended` before it (a finding can
+    date its condition from that episode's start, and a second version 1 of one id would be lost)."""
     start = finding.start_ts if finding.start_ts is not None else finding.ts
+    if ended is not None and alert_id(finding.group_id, start) == ended["id"]:
+        start = ended["start_ts"] + 1
     return {
         "id": alert_id(finding.group_id, start),
         "key": finding.group,

@@ -299,3 +299,12 @@ def test_news_two_maximums_after_a_meeting_began_continues_it_in_the_alert_of_it
         alert_id("encounter:a|b", starts[2]): AlertStatus.NEW,
     }
     assert {a.id: a.status for a in Groups().run([first, news], news.ts)} == live
+
+
+def test_a_new_episode_dated_from_an_ended_ones_start_gets_an_id_of_its_own() -> None:
+    # A cell that has kept the pair since the start, after another cell saw them separate: a new alert,
+    # not a second version 1 of the ended one's id (a consumer keeping the newest version drops it).
+    groups = Groups()
+    ended = groups.run([encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False)], T0 + HOUR)
+    (again,) = groups.run([encounter(T0 + 2 * HOUR, T0 - 600)], T0 + 2 * HOUR)
+    assert again.id != ended[-1].id and (again.status, again.version) == (AlertStatus.NEW, 1)
