@@ -549,3 +549,55 @@ def test_a_meeting_that_outlasts_the_maximum_across_two_cells_and_goes_dark_for_
     last = {a.id: a.status for a in states}
     assert set(last.values()) == {AlertStatus.RESOLVED}
     assert detectors.cell_tables[0] == {} and detectors.cell_tables[1] == {}  # no cell, no open group
+
+
+def gap_states(published: list[meetings.Published]) -> dict[str, tuple[AlertStatus, float, float]]:
+    """The AIS gap alerts of a replay: each id's last status and window."""
+    return {
+        p.alert.id: (p.alert.status, p.alert.window_start.timestamp(), p.alert.window_end.timestamp())
+        for p in published
+        if p.alert.kind is AlertKind.AIS_GAP
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a partition's clock is live only if its own newest fix is within live_within_s of the batch's "
+    "wall time: in a catch-up batch on several partitions, a partition whose vessels stopped 20 min before "
+    "the batch's newest fix runs on data time for good, and its silent vessel never gets its gap "
+    "(issue 22, point 1)",
+)
+def test_a_vessel_silent_20_min_before_the_end_of_a_catch_up_batch_gets_its_gap_on_four_partitions() -> None:
+    # A (partition 3 of 4) under way for an hour, then silent; B (partition 1 of 4) reports 20 min longer.
+    a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
+    b = meetings.moored(meetings.B, T0, T0 + H + 1200, (60.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
+    feed = meetings.reports([*a, *b])
+    found = {}
+    for size, partitions in [(1, 1), (len(feed), 1), (len(feed), 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 20 * H, every_s=600)
+        found[(size, partitions)] = gap_states(published)
+    assert len(found[(1, 1)]) == 2  # both went dark in the Alboran Sea
+    assert found[(len(feed), 1)] == found[(1, 1)]
+    assert found[(len(feed), 4)] == found[(1, 1)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an AIS gap's window ends at the time it was looked for (the scan, or the end of a batch), not "
+    "when the silence reached gap_s: read live it ends 6 h after the last fix, in a backfill at the "
+    "batch's newest fix, hours later (issue 22, point 1)",
+)
+def test_an_ais_gap_ends_its_window_where_the_silence_became_a_gap_whatever_the_batching() -> None:
+    # A under way for an hour, then silent; a third vessel on A's partition (of 1 and of 4) goes on 8 h.
+    a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
+    c = meetings.moored(224000003, T0, T0 + 9 * H, (60.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
+    feed = meetings.reports([*a, *c])
+    live = meetings.Detectors()
+    expected = gap_states(live.read(feed, 1) + live.tick_until(T0 + 20 * H, every_s=600))
+    gap_of_a = next(v for k, v in expected.items() if str(meetings.A) in k)
+    assert gap_of_a[2] - gap_of_a[1] < T.gap_s + T.gap_check_s + 60
+    for size, partitions in [(7, 4), (200, 1), (len(feed), 1), (len(feed), 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 20 * H, every_s=600)
+        assert gap_states(published) == expected, (size, partitions)
