@@ -582,12 +582,6 @@ def test_a_vessel_silent_20_min_before_the_end_of_a_catch_up_batch_gets_its_gap_
     assert found[(len(feed), 4)] == found[(1, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an AIS gap's window ends at the time it was looked for (the scan, or the end of a batch), not "
-    "when the silence reached gap_s: read live it ends 6 h after the last fix, in a backfill at the "
-    "batch's newest fix, hours later (issue 22, point 1)",
-)
 def test_an_ais_gap_ends_its_window_where_the_silence_became_a_gap_whatever_the_batching() -> None:
     # A under way for an hour, then silent; a third vessel on A's partition (of 1 and of 4) goes on 8 h.
     a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
