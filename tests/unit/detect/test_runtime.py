@@ -623,3 +623,30 @@ def test_a_moored_pair_whose_one_vessel_reports_30_min_late_is_the_same_one_enco
     assert outcome(meetings.replay(late, 10**6)).last == on_time  # the backfill finds it
     for size, partitions in [(1, 1), (200, 1), (7, 4)]:
         assert outcome(meetings.replay(late, size, partitions)).last == on_time, (size, partitions)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pair on a cell edge whose cells are on two partitions, both in one batch: the second "
+    "partition's cells raise the alert anew after the first resolved it (resolved v1, new v1, resolved v2, "
+    "new v1) and leave its group open, so it never resolves; read fix by fix it does (issue 22, point 1)",
+)
+def test_a_pair_on_a_cell_edge_parting_in_one_batch_on_four_partitions_is_resolved() -> None:
+    # Shrunk from a probe scenario (seed 20): two vessels at anchor on the meridian 5.1 W, a cell edge
+    # (cells 719:-102 and 719:-103), 10 m of noise; B leaves north at 10 kn, then A does.
+    a, b, t = 247000200, 247000201, T0 + 18617
+    at_anchor = [(a, 0), (b, 96), (b, 276), (a, 720), (a, 1620), (a, 2160)]
+    pings = [meetings.Ping(mmsi, t + s, 0.0, 0.0, 0.1) for mmsi, s in at_anchor]
+    pings += [meetings.Ping(b, t + 1041, 257.2, 0.0, 10.0), meetings.Ping(b, t + 1261, 1389.0, 0.0, 10.0)]
+    pings.append(meetings.Ping(a, t + 2273, 51.4, 0.0, 10.0))
+    feed = meetings.reports(pings, origin=meetings.offset((36.0, -5.1), -5376.0, 0.0), noise_m=10.0, seed=20)
+    assert len({cell_id(r["lat"], r["lon"]) for r in feed}) == 2
+    finals, open_groups = {}, {}
+    for size, partitions in [(1, 1), (10**6, 1), (7, 4), (10**6, 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(t + 100 * H, every_s=600)
+        finals[(size, partitions)] = outcome(published).last
+        open_groups[(size, partitions)] = list(detectors.cell_tables[1])
+    one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0))
+    assert open_groups == {key: [] for key in open_groups}
+    assert finals == dict.fromkeys(finals, finals[(1, 1)])
