@@ -650,3 +650,28 @@ def test_a_pair_on_a_cell_edge_parting_in_one_batch_on_four_partitions_is_resolv
     one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0))
     assert open_groups == {key: [] for key in open_groups}
     assert finals == dict.fromkeys(finals, finals[(1, 1)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pair that meets, goes dark 4 h and is back together 300 m east, in a cell of another "
+    "partition, read in one batch (or batches of 2,000) on 4 partitions: the alert's id and window start "
+    "are the second meeting's; fix by fix, or on 1 partition, the first's (likely the cause of the known "
+    "drifting-pair case: each partition's cells run in turn; issue 22, point 1)",
+)
+def test_a_pair_back_together_in_a_cell_of_another_partition_keeps_its_alert_id_in_one_batch() -> None:
+    # Shrunk from a probe scenario (seed 88) in the Strait of Sicily: 49 m apart for 11 min, dark 4 h.
+    a, b = 247000003, 247000004
+    fixes = [(a, 27936, 0.0), (b, 27997, 0.0), (a, 28176, 0.0), (b, 28597, 0.0)]
+    fixes += [(b, 43443, 300.0), (b, 43863, 300.0), (a, 42898, 300.0), (a, 44434, 300.0)]
+    pings = [
+        meetings.Ping(m, T0 + s, -4396.8 + (49.5 if m == b else 0.0), 4025.3 + e, 0.1) for m, s, e in fixes
+    ]
+    feed = meetings.reports(pings, origin=(36.4, 12.3), noise_m=15.0, seed=88)
+    finals = {}
+    for size, partitions in [(1, 1), (10**6, 1), (7, 4), (10**6, 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 40 * H, every_s=600)
+        finals[(size, partitions)] = outcome(published).last
+    one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0), Impact.VERY_HIGH)
+    assert finals == dict.fromkeys(finals, finals[(1, 1)])
