@@ -222,14 +222,16 @@ def find_gaps(
         due = [item for item, in_port in zip(due, moored) if not in_port]
     for key, state in due:
         changed[key] = state._replace(flags=state.flags | GAP_OPEN)
-        hours = (clock_ts - state.last_ts) / 3600
+        # Dated when the silence reached gap_s, not when it was looked for: a look every gap_check_s
+        # live and one at the end of a backfill batch find the same gap.
+        hours = t.gap_s / 3600
         findings.append(
             Finding(
-                AlertKind.AIS_GAP, key, ts=clock_ts, impact=Impact.MEDIUM, confidence=0.7,
+                AlertKind.AIS_GAP, key, ts=state.last_ts + t.gap_s, impact=Impact.MEDIUM, confidence=0.7,
                 zone_id=state.crossing, route=state.route, start_ts=state.last_ts, vessel_ids=(key,),
                 lat=state.lat, lon=state.lon,
                 detail=f"{key} silent for {hours:.1f} h since its last position",
-                facts={"silent_s": clock_ts - state.last_ts},
+                facts={"silent_s": t.gap_s},
             )
         )  # fmt: skip
     return changed, findings

@@ -579,3 +579,129 @@ def test_a_meeting_that_outlasts_the_maximum_across_two_cells_and_goes_dark_for_
     last = {a.id: a.status for a in states}
     assert set(last.values()) == {AlertStatus.RESOLVED}
     assert detectors.cell_tables[0] == {} and detectors.cell_tables[1] == {}  # no cell, no open group
+
+
+def gap_states(published: list[meetings.Published]) -> dict[str, tuple[AlertStatus, float, float]]:
+    """The AIS gap alerts of a replay: each id's last status and window."""
+    return {
+        p.alert.id: (p.alert.status, p.alert.window_start.timestamp(), p.alert.window_end.timestamp())
+        for p in published
+        if p.alert.kind is AlertKind.AIS_GAP
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a partition's clock is live only if its own newest fix is within live_within_s of the batch's "
+    "wall time: in a catch-up batch on several partitions, a partition whose vessels stopped 20 min before "
+    "the batch's newest fix runs on data time for good, and its silent vessel never gets its gap "
+    "(issue 22, point 1)",
+)
+def test_a_vessel_silent_20_min_before_the_end_of_a_catch_up_batch_gets_its_gap_on_four_partitions() -> None:
+    # A (partition 3 of 4) under way for an hour, then silent; B (partition 1 of 4) reports 20 min longer.
+    a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
+    b = meetings.moored(meetings.B, T0, T0 + H + 1200, (60.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
+    feed = meetings.reports([*a, *b])
+    found = {}
+    for size, partitions in [(1, 1), (len(feed), 1), (len(feed), 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 20 * H, every_s=600)
+        found[(size, partitions)] = gap_states(published)
+    assert len(found[(1, 1)]) == 2  # both went dark in the Alboran Sea
+    assert found[(len(feed), 1)] == found[(1, 1)]
+    assert found[(len(feed), 4)] == found[(1, 1)]
+
+
+def test_an_ais_gap_ends_its_window_where_the_silence_became_a_gap_whatever_the_batching() -> None:
+    # A under way for an hour, then silent; a third vessel on A's partition (of 1 and of 4) goes on 8 h.
+    a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
+    c = meetings.moored(224000003, T0, T0 + 9 * H, (60.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
+    feed = meetings.reports([*a, *c])
+    live = meetings.Detectors()
+    expected = gap_states(live.read(feed, 1) + live.tick_until(T0 + 20 * H, every_s=600))
+    gap_of_a = next(v for k, v in expected.items() if str(meetings.A) in k)
+    assert gap_of_a[2] - gap_of_a[1] < T.gap_s + T.gap_check_s + 60
+    for size, partitions in [(7, 4), (200, 1), (len(feed), 1), (len(feed), 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 20 * H, every_s=600)
+        assert gap_states(published) == expected, (size, partitions)
+
+
+def arriving_late(feed: list[dict[str, Any]], mmsi: int, late_s: float) -> list[dict[str, Any]]:
+    """The feed in arrival order when every report of `mmsi` comes `late_s` after its time (a vessel heard
+    only by satellite beside one heard from the coast): each vessel's reports still in order."""
+
+    def arrives(report: dict[str, Any]) -> float:
+        delay = late_s if report["mmsi"] == mmsi else 0.0
+        return datetime.fromisoformat(report["observed_at"]).timestamp() + delay
+
+    return sorted(feed, key=arrives)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a cell compares each fix with the other vessel's last fix only: when one vessel's reports come "
+    "30 min late, the other's last fix is always 30 min newer than encounter_max_dt_s allows, so read live "
+    "the pair never meets (in batches of 200 the meeting is cut short); a backfill finds it (issue 22, "
+    "point 1)",
+)
+def test_a_moored_pair_whose_one_vessel_reports_30_min_late_is_the_same_one_encounter() -> None:
+    feed = meetings.reports(moored_pair(T0, T0 + 3 * H) + both_leave(T0 + 3 * H), noise_m=15.0)
+    on_time = outcome(meetings.replay(feed, 1)).last
+    one_encounter(Outcome(on_time, 0.0, 0.0))
+    late = arriving_late(feed, meetings.B, 1800.0)  # well within the 24 h allowed lateness
+    assert outcome(meetings.replay(late, 10**6)).last == on_time  # the backfill finds it
+    for size, partitions in [(1, 1), (200, 1), (7, 4)]:
+        assert outcome(meetings.replay(late, size, partitions)).last == on_time, (size, partitions)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pair on a cell edge whose cells are on two partitions, both in one batch: the second "
+    "partition's cells raise the alert anew after the first resolved it (resolved v1, new v1, resolved v2, "
+    "new v1) and leave its group open, so it never resolves; read fix by fix it does (issue 22, point 1)",
+)
+def test_a_pair_on_a_cell_edge_parting_in_one_batch_on_four_partitions_is_resolved() -> None:
+    # Shrunk from a probe scenario (seed 20): two vessels at anchor on the meridian 5.1 W, a cell edge
+    # (cells 719:-102 and 719:-103), 10 m of noise; B leaves north at 10 kn, then A does.
+    a, b, t = 247000200, 247000201, T0 + 18617
+    at_anchor = [(a, 0), (b, 96), (b, 276), (a, 720), (a, 1620), (a, 2160)]
+    pings = [meetings.Ping(mmsi, t + s, 0.0, 0.0, 0.1) for mmsi, s in at_anchor]
+    pings += [meetings.Ping(b, t + 1041, 257.2, 0.0, 10.0), meetings.Ping(b, t + 1261, 1389.0, 0.0, 10.0)]
+    pings.append(meetings.Ping(a, t + 2273, 51.4, 0.0, 10.0))
+    feed = meetings.reports(pings, origin=meetings.offset((36.0, -5.1), -5376.0, 0.0), noise_m=10.0, seed=20)
+    assert len({cell_id(r["lat"], r["lon"]) for r in feed}) == 2
+    finals, open_groups = {}, {}
+    for size, partitions in [(1, 1), (10**6, 1), (7, 4), (10**6, 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(t + 100 * H, every_s=600)
+        finals[(size, partitions)] = outcome(published).last
+        open_groups[(size, partitions)] = list(detectors.cell_tables[1])
+    one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0))
+    assert open_groups == {key: [] for key in open_groups}
+    assert finals == dict.fromkeys(finals, finals[(1, 1)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pair that meets, goes dark 4 h and is back together 300 m east, in a cell of another "
+    "partition, read in one batch (or batches of 2,000) on 4 partitions: the alert's id and window start "
+    "are the second meeting's; fix by fix, or on 1 partition, the first's (likely the cause of the known "
+    "drifting-pair case: each partition's cells run in turn; issue 22, point 1)",
+)
+def test_a_pair_back_together_in_a_cell_of_another_partition_keeps_its_alert_id_in_one_batch() -> None:
+    # Shrunk from a probe scenario (seed 88) in the Strait of Sicily: 49 m apart for 11 min, dark 4 h.
+    a, b = 247000003, 247000004
+    fixes = [(a, 27936, 0.0), (b, 27997, 0.0), (a, 28176, 0.0), (b, 28597, 0.0)]
+    fixes += [(b, 43443, 300.0), (b, 43863, 300.0), (a, 42898, 300.0), (a, 44434, 300.0)]
+    pings = [
+        meetings.Ping(m, T0 + s, -4396.8 + (49.5 if m == b else 0.0), 4025.3 + e, 0.1) for m, s, e in fixes
+    ]
+    feed = meetings.reports(pings, origin=(36.4, 12.3), noise_m=15.0, seed=88)
+    finals = {}
+    for size, partitions in [(1, 1), (10**6, 1), (7, 4), (10**6, 4)]:
+        detectors = meetings.Detectors(partitions)
+        published = detectors.read(feed, size) + detectors.tick_until(T0 + 40 * H, every_s=600)
+        finals[(size, partitions)] = outcome(published).last
+    one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0), Impact.VERY_HIGH)
+    assert finals == dict.fromkeys(finals, finals[(1, 1)])
