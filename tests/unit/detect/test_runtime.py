@@ -655,12 +655,6 @@ def test_a_moored_pair_whose_one_vessel_reports_30_min_late_is_the_same_one_enco
         assert outcome(meetings.replay(late, size, partitions)).last == on_time, (size, partitions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pair on a cell edge whose cells are on two partitions, both in one batch: the second "
-    "partition's cells raise the alert anew after the first resolved it (resolved v1, new v1, resolved v2, "
-    "new v1) and leave its group open, so it never resolves; read fix by fix it does (issue 22, point 1)",
-)
 def test_a_pair_on_a_cell_edge_parting_in_one_batch_on_four_partitions_is_resolved() -> None:
     # Shrunk from a probe scenario (seed 20): two vessels at anchor on the meridian 5.1 W, a cell edge
     # (cells 719:-102 and 719:-103), 10 m of noise; B leaves north at 10 kn, then A does.
