@@ -85,10 +85,12 @@ def partition_of(key: str, partitions: int) -> int:
 
 @dataclass
 class DetectBatch:
-    """Vessel fixes and interception sightings, column by column."""
+    """Vessel fixes and interception sightings, column by column, and the newest fix of the whole
+    ingest batch (every partition's), which moves every partition's clock as one partition's moves."""
 
     fixes: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in FIX_COLUMNS})
     sightings: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in SIGHTING_COLUMNS})
+    newest_fix_ts: float | None = None
 
     def __len__(self) -> int:
         return len(self.fixes["event_id"]) + len(self.sightings["event_id"])
@@ -97,11 +99,32 @@ class DetectBatch:
     def decode(cls, raw: bytes) -> DetectBatch:
         """Back from the wire form (see `split_for_detection`)."""
         obj = decode_obj(raw)
-        return cls(_in_memory(obj["fixes"], FIX_COLUMNS), _in_memory(obj["sightings"], SIGHTING_COLUMNS))
+        fixes = _in_memory(obj["fixes"], FIX_COLUMNS)
+        return cls(fixes, _in_memory(obj["sightings"], SIGHTING_COLUMNS), _newest(obj))
 
     def encode(self) -> bytes:
         """The wire form of a batch built in memory (NaN as null)."""
-        return encode_columns({"fixes": _on_wire(self.fixes), "sightings": _on_wire(self.sightings)})
+        wire = {"fixes": _on_wire(self.fixes), "sightings": _on_wire(self.sightings)}
+        return encode_columns(wire if self.newest_fix_ts is None else {**wire, NEWEST: self.newest_fix_ts})
+
+
+class CellsMessage(NamedTuple):
+    """A cells message: its rows by column, and the newest fix of the whole ingest batch."""
+
+    rows: dict[str, list[Any]]
+    newest_fix_ts: float | None
+
+
+NEWEST = "newest_fix_ts"  # on the wire; absent from the messages of releases before it
+
+
+def _newest(obj: Mapping[str, Any]) -> float | None:
+    value = obj.get(NEWEST)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{NEWEST} is not a time: {value!r:.40}")
+    return float(value)
 
 
 def split_for_detection(
@@ -110,7 +133,13 @@ def split_for_detection(
     partitions: int,
     meeting_reach_m: float,
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-    """One tracks message and one cells message per partition that has events.
+    """A tracks message and a cells message for every partition, once the batch has events for either.
+
+    Each carries the newest fix of the whole batch: a partition whose vessels
+    stopped earlier in the batch runs its clock on the batch's time, as it
+    would on one partition (a catch-up batch would otherwise leave it reading
+    replayed data, and its silent vessels unfound). A partition with no rows of
+    its own gets its empty columns and that time.
 
     Tracks: fixes on the partition of their vessel, sightings on the partition of
     their crossing (reports placed in no crossing have no surge to feed).
@@ -131,12 +160,18 @@ def split_for_detection(
     fix_rows = _rows_by_partition([partition(key) for key in fixes["vessel"]])
     sighting_rows = _rows_by_partition([partition(crossing) for crossing in sightings["crossing"]])
     cell_rows = _rows_by_partition([partition(cell) for cell in cells["cell"]])
+    newest_fix = max(fixes["ts"], default=None)
     tracks = [
         (p, encode_columns({"fixes": _gather(fixes, fix_rows.get(p, [])),
-                            "sightings": _gather(sightings, sighting_rows.get(p, []))}))
-        for p in sorted(fix_rows.keys() | sighting_rows.keys())
-    ]  # fmt: skip
-    return tracks, [(p, encode_columns(_gather(cells, rows))) for p, rows in sorted(cell_rows.items())]
+                            "sightings": _gather(sightings, sighting_rows.get(p, [])), NEWEST: newest_fix}))
+        for p in range(partitions)
+    ] if fix_rows or sighting_rows else []  # fmt: skip
+    newest_cell = max(cells["ts"], default=None)
+    to_cells = [
+        (p, encode_columns({**_gather(cells, cell_rows.get(p, [])), NEWEST: newest_cell}))
+        for p in range(partitions)
+    ]
+    return tracks, to_cells if cell_rows else []
 
 
 class _Partitioner:
@@ -223,9 +258,11 @@ EMPTY_CELLS = encode_columns({name: [] for name in CELL_COLUMNS})
 """A cells message with no fix: the tick that moves a partition's clock and sweeps its cells."""
 
 
-def decode_cells(raw: bytes) -> dict[str, list[Any]]:
+def decode_cells(raw: bytes) -> CellsMessage:
     """Back from the cells message of `split_for_detection`."""
-    return _in_memory(decode_obj(raw), CELL_COLUMNS)
+    obj = decode_obj(raw)
+    newest = _newest(obj)
+    return CellsMessage(_in_memory({name: obj[name] for name in CELL_COLUMNS}, CELL_COLUMNS), newest)
 
 
 def _columns(names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import defaultdict
-from collections.abc import Container, Iterable, MutableMapping
+from collections.abc import Container, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -24,7 +24,7 @@ from schemas.alerts import Alert
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
 from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
-from streams.detect.columns import CELL_COLUMNS, CellRow, DetectBatch, partition_of
+from streams.detect.columns import CELL_COLUMNS, CellRow, CellsMessage, DetectBatch, partition_of
 from streams.detect.crossings import CrossingContext, CrossingHistory, CrossingState, Sighting
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
@@ -115,11 +115,12 @@ class TrackDetector:
         named = clocks_from_json(clocks.get(str(partition)), TRACK_CLOCKS)
         clock, reports_clock = named["fixes"], named["reports"]
         reports_before = EventClock(reports_clock.newest_ts, reports_clock.wall_at_newest)
-        if batch.fixes["ts"]:
-            clock.observe(max(batch.fixes["ts"]), wall_now)
+        newest_fix = _newest(batch.fixes["ts"], batch.newest_fix_ts)
+        if newest_fix is not None:
+            clock.observe(newest_fix, wall_now)
         if batch.sightings["ts"]:
             reports_clock.observe(max(batch.sightings["ts"]), wall_now)
-        if batch.fixes["ts"] or batch.sightings["ts"]:
+        if newest_fix is not None or batch.sightings["ts"]:
             clocks[str(partition)] = clocks_to_json(named)
         if clock.newest_ts == -math.inf and reports_clock.newest_ts == -math.inf:
             return TrackResult()
@@ -270,7 +271,7 @@ class CellDetector:
     def on_batch(
         self,
         partition: int,
-        rows: dict[str, list[Any]],
+        message: CellsMessage,
         wall_now: float,
         cells: Table,
         groups: Table,
@@ -278,9 +279,11 @@ class CellDetector:
     ) -> list[Alert]:
         """One cells message of one partition; returns the alert states to publish."""
         t = self.thresholds
+        rows = message.rows
         clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
-        if rows["ts"]:
-            clock.observe(max(rows["ts"]), wall_now)
+        newest_fix = _newest(rows["ts"], message.newest_fix_ts)
+        if newest_fix is not None:
+            clock.observe(newest_fix, wall_now)
             clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
             return []
@@ -380,6 +383,15 @@ def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[st
         )
         by_cell[row.cell].append(fix)
     return by_cell
+
+
+def _newest(ts: Sequence[float], batch_newest_ts: float | None) -> float | None:
+    """A partition's newest fix in a message: its own, or the whole ingest batch's when newer (one
+    partition's clock would have seen it); None for a message with neither (a tick)."""
+    newest = max(ts, default=-math.inf)
+    if batch_newest_ts is not None:
+        newest = max(newest, batch_newest_ts)
+    return None if newest == -math.inf else newest
 
 
 def _under_way(sog: float | None, max_kn: float) -> bool:

@@ -20,7 +20,7 @@ from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.events import ReportKind
-from streams.detect.columns import EMPTY_CELLS, DetectBatch, decode_cells, split_for_detection
+from streams.detect.columns import EMPTY_CELLS, CellsMessage, DetectBatch, decode_cells, split_for_detection
 from streams.detect.runtime import CellDetector, TrackDetector
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
@@ -147,8 +147,8 @@ class Detectors:
     def _tracks(self, partition: int, batch: DetectBatch) -> list[Alert]:
         return self.tracks.on_batch(partition, batch, self.wall, *self.track_tables).alerts
 
-    def _cells(self, partition: int, rows: dict[str, list[Any]]) -> list[Alert]:
-        return self.cells.on_batch(partition, rows, self.wall, *self.cell_tables)
+    def _cells(self, partition: int, message: CellsMessage) -> list[Alert]:
+        return self.cells.on_batch(partition, message, self.wall, *self.cell_tables)
 
     def read(self, feed: list[dict[str, Any]], batch_size: int, late_s: float = 0.0) -> list[Published]:
         """Every alert state published when `feed` is read live in batches of `batch_size`."""

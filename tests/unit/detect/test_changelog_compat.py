@@ -23,6 +23,7 @@ from streams.detect.clock import clocks_from_json, clocks_to_json
 from streams.detect.columns import (
     CELL_COLUMNS,
     FIX_COLUMNS,
+    NEWEST,
     SIGHTING_COLUMNS,
     CellRow,
     DetectBatch,
@@ -152,7 +153,7 @@ def test_detect_messages_decode_and_encode_to_the_same_bytes() -> None:
             again = DetectBatch(_columns(FIX_COLUMNS, fixes), _columns(SIGHTING_COLUMNS, sightings))
             assert again.encode() == raw
         else:
-            cells = decode_cells(raw)
+            cells = decode_cells(raw).rows
             rows = [CellRow._make(row) for row in zip(*(cells[c] for c in CELL_COLUMNS))]
             columns = _columns(
                 CELL_COLUMNS, [row._replace(sog=None if row.sog != row.sog else row.sog) for row in rows]
@@ -178,10 +179,17 @@ def test_the_same_reports_make_the_same_detect_messages() -> None:
     made: dict[tuple[str, int], list[bytes]] = {}
     for batch, (wall_now, batch_messages) in batches.items():
         events = process_batch(batch_messages, catalogue, datetime.fromtimestamp(wall_now, UTC)).events
-        tracks, cells = split_for_detection(
-            events, kinds, PARTITIONS, t.encounter_distance_m
-        )
+        tracks, cells = split_for_detection(events, kinds, PARTITIONS, t.encounter_distance_m)
         for topic, out in (("tracks", tracks), ("cells", cells)):
             if (topic, batch) in expected:
-                made[(topic, batch)] = [raw for _, raw in out]
+                made[(topic, batch)] = [old for _, raw in out if (old := as_before(raw))]
     assert made == expected
+
+
+def as_before(raw: bytes) -> bytes:
+    """A detect message as the releases before wrote it: without the batch's newest fix, and none
+    for a partition without rows (a release that reads them ignores the one, skips nothing else)."""
+    obj = orjson.loads(raw)
+    obj.pop(NEWEST)
+    columns = [obj["fixes"], obj["sightings"]] if "fixes" in obj else [obj]
+    return orjson.dumps(obj) if any(v for c in columns for v in c.values()) else b""

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
 from geo.catalogue import builtin_path, load_catalogue
 from schemas.events import ReportKind
@@ -61,7 +62,25 @@ def test_a_fix_near_a_cell_edge_is_also_sent_to_the_neighbouring_cell() -> None:
     _, cells = split_for_detection(
         events(vessel(224000001, edge, -3.52), vessel(224000002, middle, -3.52)), KINDS, 4, 500.0
     )
-    rows = [decode_cells(raw) for _, raw in cells]
+    rows = [decode_cells(raw).rows for _, raw in cells]
     seen = [(v, c, h) for r in rows for v, c, h in zip(r["vessel"], r["cell"], r["home"])]
     assert sorted(h for v, _, h in seen if v == "mmsi:224000001") == [False, True]
     assert [h for v, _, h in seen if v == "mmsi:224000002"] == [True]
+
+
+def test_every_partition_hears_the_batchs_newest_fix_and_a_message_of_before_reads_without_it() -> None:
+    early = vessel(224000001, 35.95, -3.55, 4.5)
+    late = (ReportKind.VESSEL, {**vessel(224000002, 36.5, 4.0)[1], "observed_at": "2026-11-22T01:20:00Z"})
+    tracks, cells = split_for_detection(events(early, late), KINDS, 4, 500.0)
+    newest = datetime(2026, 11, 22, 1, 20, tzinfo=UTC).timestamp()
+    assert [p for p, _ in tracks] == [p for p, _ in cells] == [0, 1, 2, 3]
+    assert {DetectBatch.decode(raw).newest_fix_ts for _, raw in tracks} == {newest}
+    assert {decode_cells(raw).newest_fix_ts for _, raw in cells} == {newest}
+    before = orjson.loads(tracks[0][1])
+    before.pop("newest_fix_ts")
+    assert DetectBatch.decode(orjson.dumps(before)).newest_fix_ts is None
+    assert DetectBatch.decode(DetectBatch().encode()).newest_fix_ts is None  # a tick, as before
+    assert split_for_detection([], KINDS, 4, 500.0) == ([], [])
+    for hostile in ("soon", True, [1.0], {"ts": 1.0}):
+        with pytest.raises(ValueError, match="newest_fix_ts"):
+            DetectBatch.decode(orjson.dumps({**before, "newest_fix_ts": hostile}))

@@ -590,13 +590,6 @@ def gap_states(published: list[meetings.Published]) -> dict[str, tuple[AlertStat
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a partition's clock is live only if its own newest fix is within live_within_s of the batch's "
-    "wall time: in a catch-up batch on several partitions, a partition whose vessels stopped 20 min before "
-    "the batch's newest fix runs on data time for good, and its silent vessel never gets its gap "
-    "(issue 22, point 1)",
-)
 def test_a_vessel_silent_20_min_before_the_end_of_a_catch_up_batch_gets_its_gap_on_four_partitions() -> None:
     # A (partition 3 of 4) under way for an hour, then silent; B (partition 1 of 4) reports 20 min longer.
     a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)

@@ -93,7 +93,7 @@ def test_placeholder_reports_are_stored_flagged_and_never_merged_into_one_track(
     tracks, cells = split_for_detection(events, {}, 4, 500.0)
     fixes = [DetectBatch.decode(raw).fixes for _, raw in tracks]
     assert sorted(v for f in fixes for v in f["vessel"]) == keys  # the fixes still go (watch list)
-    assert all(not decode_cells(raw)["vessel"] for _, raw in cells)  # but meet no one
+    assert all(not decode_cells(raw).rows["vessel"] for _, raw in cells)  # but meet no one
 
     ctx = VesselContext(Thresholds(), CATALOGUE.crossings, load_ports(), WatchList())
     merged: dict[str, list[Any]] = {k: [v for f in fixes for v in f[k]] for k in fixes[0]}
@@ -109,7 +109,7 @@ def test_a_real_vessel_still_makes_one_track() -> None:
     events = process_batch(messages, CATALOGUE, NOW).events
     assert {e.key for e in events} == {"mmsi:224000001"}
     tracks, _ = split_for_detection(events, {}, 4, 500.0)
-    (fixes,) = [DetectBatch.decode(raw).fixes for _, raw in tracks]
+    (fixes,) = [b.fixes for b in map(DetectBatch.decode, (raw for _, raw in tracks)) if b.fixes["ts"]]
     ctx = VesselContext(Thresholds(), CATALOGUE.crossings, load_ports(), WatchList())
     states, found, _ = track_vessels(fixes, {}, ctx)
     assert list(states) == ["mmsi:224000001"] and any(f.kind == "implausible_speed" for f in found)
