@@ -322,12 +322,16 @@ _SAFE = frozenset(string.ascii_letters + string.digits + "._:+-")
 
 
 def _open(finding: Finding, opened_at: datetime, ended: Group | None = None) -> Group:
-    """A new episode's group; never under the id of the episode that `ended` before it (a finding can
-    date its condition from that episode's start, and a second version 1 of one id would be lost)."""
+    """A new episode's group; never under the id of the episode that `ended` before it, nor of those it
+    continued (a finding can date its condition from the first one's start, and a second version 1 of
+    one id would be lost): such a finding starts after the ended one, and keeps when it began."""
     start = finding.start_ts if finding.start_ts is not None else finding.ts
-    if ended is not None and alert_id(finding.group_id, start) == ended["id"]:
-        start = ended["start_ts"] + 1
-    return {
+    began = None
+    if ended is not None:
+        first = ended.get("first_start_ts", ended["start_ts"])
+        if int(first) <= int(start) <= int(ended["start_ts"]):  # one of the chain's ids (alert_id's int)
+            began, start = first, ended["start_ts"] + 1
+    group: Group = {
         "id": alert_id(finding.group_id, start),
         "key": finding.group,
         "version": 1,
@@ -348,6 +352,9 @@ def _open(finding: Finding, opened_at: datetime, ended: Group | None = None) -> 
         "emitted": False,
         "opened_at": opened_at.timestamp(),
     }
+    if began is not None:
+        group["first_start_ts"] = began
+    return group
 
 
 def _merge(group: Group, finding: Finding) -> None:

@@ -7,8 +7,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.detect.findings import Finding
 from streams.detect.grouping import alert_id, group_findings, is_group
@@ -312,12 +310,6 @@ def test_a_new_episode_dated_from_an_ended_ones_start_gets_an_id_of_its_own() ->
     assert again.id != ended[-1].id and (again.status, again.version) == (AlertStatus.NEW, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new episode is kept off the id of the episode that ended just before it only: news dated "
-    "from the first episode's start after two ends (or after a successor's end) takes the first "
-    "episode's id again, at version 1",
-)
 def test_news_dated_from_a_meetings_start_after_two_ends_never_takes_an_earlier_alerts_id_again() -> None:
     start = T0 - 600
     cells_in_turn = [  # three cells that kept the pair since its start, each seeing it part in turn
