@@ -222,19 +222,22 @@ def find_gaps(
         due = [item for item, in_port in zip(due, moored) if not in_port]
     for key, state in due:
         changed[key] = state._replace(flags=state.flags | GAP_OPEN)
-        # Dated when the silence reached gap_s, not when it was looked for: a look every gap_check_s
-        # live and one at the end of a backfill batch find the same gap.
-        hours = t.gap_s / 3600
-        findings.append(
-            Finding(
-                AlertKind.AIS_GAP, key, ts=state.last_ts + t.gap_s, impact=Impact.MEDIUM, confidence=0.7,
-                zone_id=state.crossing, route=state.route, start_ts=state.last_ts, vessel_ids=(key,),
-                lat=state.lat, lon=state.lon,
-                detail=f"{key} silent for {hours:.1f} h since its last position",
-                facts={"silent_s": t.gap_s},
-            )
-        )  # fmt: skip
+        findings.append(_gap_opened(key, state, t))
     return changed, findings
+
+
+def _gap_opened(key: str, state: VesselState, t: Thresholds) -> Finding:
+    """The gap of a vessel silent since `state`, dated when the silence reached gap_s, not when it was
+    looked for: a look every gap_check_s live, one at the end of a backfill batch and the vessel's
+    return before any look find the same gap."""
+    hours = t.gap_s / 3600
+    return Finding(
+        AlertKind.AIS_GAP, key, ts=state.last_ts + t.gap_s, impact=Impact.MEDIUM, confidence=0.7,
+        zone_id=state.crossing, route=state.route, start_ts=state.last_ts, vessel_ids=(key,),
+        lat=state.lat, lon=state.lon,
+        detail=f"{key} silent for {hours:.1f} h since its last position",
+        facts={"silent_s": t.gap_s},
+    )  # fmt: skip
 
 
 class _Fix:
@@ -283,6 +286,8 @@ def _step(
     if dt >= t.gap_s and (
         flags & GAP_OPEN or (s.in_zone_of_interest and not ctx.ports.near_one(s.lon, s.lat, t.port_radius_m))
     ):
+        if not flags & GAP_OPEN:  # back before any look: the gap a look would have found opens first
+            found.append(_gap_opened(key, s, t))
         found.append(
             Finding(
                 AlertKind.AIS_GAP, key, ts=fix.ts, active=False, impact=Impact.MEDIUM, confidence=0.7,

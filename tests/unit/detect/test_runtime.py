@@ -705,12 +705,6 @@ def a_gone_dark_and_c_reporting(dark_until_h: float | None, c_until_h: float) ->
     return meetings.reports([*a, *c])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a gap that opens and closes between two looks (the vessel back in the same batch) is opened "
-    "from its end, resolved, and never judged against max_open_s: back after 100 h in one batch it is one "
-    "alert of 100 h, where read live it closes at 72 h and its successor carries the end (issue 22)",
-)
 def test_a_gap_back_after_100_h_has_the_same_alerts_live_or_in_one_batch() -> None:
     feed = a_gone_dark_and_c_reporting(101.0, 110.0)
     found = {}
