@@ -250,6 +250,9 @@ class TrackDetector:
                 findings += forget_vessel(key, _unpack(stored), t)
             elif state is not None or (last_ts <= due and (not flags & GAP_OPEN or flags & LOITERING)):
                 candidates.append((key, state or _unpack(stored)))
+        # Vessels first seen in this batch are not in the table yet: a catch-up batch's clock may be past
+        # their silence already, and a replay's clock moves no more once it ends.
+        candidates += [(key, state) for key, state in changed.items() if key not in vessels]
         stopped, ends = end_silent_loitering(candidates, now_ts, t)
         silent, gaps = find_gaps(((k, stopped.get(k, s)) for k, s in candidates), now_ts, t, self.ports)
         return forgotten, {**stopped, **silent}, findings + ends + gaps

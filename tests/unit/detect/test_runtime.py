@@ -720,12 +720,6 @@ def test_a_gap_back_after_100_h_has_the_same_alerts_live_or_in_one_batch() -> No
     assert found[(len(feed), 4)] == found[(1, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the look for silent vessels reads the vessels table before the batch's new vessels are written "
-    "to it: a vessel first seen in a catch-up batch is not looked at in that batch, and when the batch is "
-    "a replay its partition's clock does not move again, so its gap is never found (issue 22)",
-)
 def test_a_vessel_first_seen_in_a_backfill_batch_gets_its_gap_in_that_batch() -> None:
     feed = a_gone_dark_and_c_reporting(None, 20.0)
     live = meetings.Detectors()
