@@ -25,6 +25,7 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
+_BY_DETECTOR = frozenset(kind.value for kind in ENDED_BY_DETECTOR)
 # Kinds whose findings come from several partitions (a pair's cells hash apart): an ended episode is
 # kept, closed, for news from the others that is older than its end; in a backfill such news arrives
 # after the end, and it belongs to that episode, not to a new alert.
@@ -83,6 +84,7 @@ def group_findings(
     t: Thresholds,
     sent_at: datetime,
     zone_clock_ts: float | None = None,
+    look_at_touched: bool = False,
 ) -> tuple[dict[str, Group | None], list[Alert]]:
     """Apply findings to the open groups; returns changed groups (None = closed) and alert states.
 
@@ -92,7 +94,9 @@ def group_findings(
     kinds ended by their detector the group itself, opens a new alert with a
     new id. A rise in impact notifies again, as does a repeat after
     `repeat_interval_s`. Groups of crossings (surges, mass attempts) run on
-    `zone_clock_ts`, the clock of interception reports, when it is given.
+    `zone_clock_ts`, the clock of interception reports, when it is given. With
+    `look_at_touched` (a look for silent vessels), the groups of kinds their
+    detector ends that this batch's findings touched are judged on the clock too.
 
     Long because an episode's whole life (open, update, resolve, close, reopen) is one pass
     over the findings, each branch a state of the machine; split, the state would be passed around.
@@ -179,20 +183,25 @@ def group_findings(
             changed[group_id] = group
             notify[group["id"]] = True
 
-    for group_id, group in groups.items():
-        if group_id in changed or group.get("closed"):
-            continue
+    looked = {k: g for k, g in groups.items() if k not in changed and not g.get("closed")}
+    if look_at_touched:  # found late, a condition its detector ends may be past its maximum on the clock
+        looked.update({k: g for k, g in changed.items() if g is not None and g["kind"] in _BY_DETECTOR})
+    for group_id, group in looked.items():
         kind = AlertKind(group["kind"])
         now = clock_of(kind)
-        if _too_old(group, now, t):
+        if kind not in ENDED_BY_DETECTOR:
+            if _too_old(group, now, t):
+                close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
+            elif now - group["end_ts"] >= t.clear_after_s:
+                changed[group_id] = {**group, "resolved": True}
+                notify[group["id"]] = True
+            continue
+        # The condition goes on: so does the alert, under a new id from when its predecessor closed,
+        # whenever the look comes (the same ids in every batching), however many maximums it missed.
+        while _too_old(group, now, t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
-            if kind in ENDED_BY_DETECTOR:  # the condition goes on: so does the alert, under a new id
-                # From when its predecessor closed, whenever the look comes: the same id in every batching.
-                successor = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
-                changed[group_id] = successor
-                notify[successor["id"]] = True
-        elif kind not in ENDED_BY_DETECTOR and now - group["end_ts"] >= t.clear_after_s:
-            changed[group_id] = {**group, "resolved": True}
+            group = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
+            changed[group_id] = group
             notify[group["id"]] = True
 
     for group_id, group in changed.items():

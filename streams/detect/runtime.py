@@ -421,7 +421,7 @@ def _group(
         # Group ids are not partition keys: each group records the partition it lives on.
         mine = ((k, g) for k, g in table.items() if g.get("partition") == partition)
         groups.update({k: g for k, g in mine if g["kind"] not in ZONE_KINDS})
-    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC))
+    changed, alerts = group_findings(findings, groups, now_ts, t, datetime.now(UTC), look_at_touched=scan)
     for group_id, group in changed.items():
         if group is None:
             if group_id in table:

@@ -732,12 +732,6 @@ def test_a_vessel_first_seen_in_a_backfill_batch_gets_its_gap_in_that_batch() ->
         assert gap_states(published) == expected, partitions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a gap found late is judged against max_open_s at its own time only: the batch's clock, 150 h on, "
-    "never closes it in that batch, and a later look adds one successor at a time; a backfill ends with the "
-    "first alert open where read live it closed twice and its second successor is open (issue 22)",
-)
 def test_a_gap_found_two_maximums_late_in_a_backfill_has_the_alerts_read_live() -> None:
     feed = a_gone_dark_and_c_reporting(None, 160.0)
     live = meetings.Detectors()
