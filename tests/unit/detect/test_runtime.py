@@ -742,3 +742,24 @@ def test_a_gap_found_two_maximums_late_in_a_backfill_has_the_alerts_read_live() 
         published = backfill.read(feed, len(feed), late_s=30 * 86400.0)
         found = {k: v for k, v in gap_states(published).items() if str(meetings.A) in k}
         assert found == expected, partitions
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a vessel back after vessel_forget_s is forgotten first, and forget_vessel ends a gap only if a "
+    "look opened it: back after 32 days within one batch, no gap alert at all, where read live its gap "
+    "opened, closed every 72 h and ended as no longer tracked (issue 22)",
+)
+def test_a_vessel_back_after_it_was_forgotten_has_its_gap_whatever_the_batching() -> None:
+    a = [*meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)]
+    back = T0 + 32 * 24 * H
+    a += meetings.moored(meetings.A, back, back + H, (60.0,), sog=10.0, drift_kn=10.0)
+    c = meetings.moored(224000003, T0, back + 2 * H, (3600.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
+    feed = meetings.reports([*a, *c])
+    live = meetings.Detectors()
+    expected = {k: v for k, v in gap_states(live.read(feed, 1)).items() if str(meetings.A) in k}
+    assert len(expected) == 11 and {status for status, _, _ in expected.values()} == {AlertStatus.RESOLVED}
+    for partitions in (1, 4):
+        detectors = meetings.Detectors(partitions)
+        found = {k: v for k, v in gap_states(detectors.read(feed, len(feed))).items() if str(meetings.A) in k}
+        assert found == expected, partitions
