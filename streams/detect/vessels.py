@@ -140,7 +140,11 @@ def track_vessels(
         if is_unidentified(key):
             continue  # a report without a usable identity is no track: no state, gap or speed
         if previous is not None and fix.ts - previous.last_ts >= ctx.thresholds.vessel_forget_s:
-            findings.extend(forget_vessel(key, previous, ctx.thresholds))  # as a look would have, first
+            # As looks would have, first: its gap opened (if none saw the silence), then forgotten.
+            unseen = _gap_no_look_saw(key, previous, ctx)
+            if unseen:
+                previous = previous._replace(flags=previous.flags | GAP_OPEN)
+            findings.extend(unseen + forget_vessel(key, previous, ctx.thresholds))
             previous = None
         if previous is None:
             changed[key] = VesselState(fix.ts, fix.lat, fix.lon, math.nan, 0.0, 0, fix.crossing, fix.route)
@@ -224,6 +228,15 @@ def find_gaps(
         changed[key] = state._replace(flags=state.flags | GAP_OPEN)
         findings.append(_gap_opened(key, state, t))
     return changed, findings
+
+
+def _gap_no_look_saw(key: str, state: VesselState, ctx: VesselContext) -> list[Finding]:
+    """The gap a look would have opened for a vessel now silent past gap_s (none if one did, or none
+    would: out of the zones of interest, or moored)."""
+    t = ctx.thresholds
+    if state.flags & GAP_OPEN or not state.in_zone_of_interest:
+        return []
+    return [] if ctx.ports.near_one(state.lon, state.lat, t.port_radius_m) else [_gap_opened(key, state, t)]
 
 
 def _gap_opened(key: str, state: VesselState, t: Thresholds) -> Finding:

@@ -744,12 +744,6 @@ def test_a_gap_found_two_maximums_late_in_a_backfill_has_the_alerts_read_live() 
         assert found == expected, partitions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a vessel back after vessel_forget_s is forgotten first, and forget_vessel ends a gap only if a "
-    "look opened it: back after 32 days within one batch, no gap alert at all, where read live its gap "
-    "opened, closed every 72 h and ended as no longer tracked (issue 22)",
-)
 def test_a_vessel_back_after_it_was_forgotten_has_its_gap_whatever_the_batching() -> None:
     a = [*meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)]
     back = T0 + 32 * 24 * H
