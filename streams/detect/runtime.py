@@ -40,7 +40,7 @@ from streams.detect.vessels import (
     VesselState,
     end_silent_loitering,
     find_gaps,
-    forget_vessel,
+    forget_silent,
     track_vessels,
 )
 from streams.detect.watchlist import WatchListFile
@@ -247,7 +247,7 @@ class TrackDetector:
             last_ts, flags = VesselState.last_seen(stored.encode("latin-1"))
             if state is None and last_ts <= forget_by:
                 forgotten.append(key)
-                findings += forget_vessel(key, _unpack(stored), t)
+                findings += forget_silent(key, _unpack(stored), t, self.ports)
             elif state is not None or (last_ts <= due and (not flags & GAP_OPEN or flags & LOITERING)):
                 candidates.append((key, state or _unpack(stored)))
         # Vessels first seen in this batch are not in the table yet: a catch-up batch's clock may be past

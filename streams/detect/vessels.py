@@ -140,11 +140,7 @@ def track_vessels(
         if is_unidentified(key):
             continue  # a report without a usable identity is no track: no state, gap or speed
         if previous is not None and fix.ts - previous.last_ts >= ctx.thresholds.vessel_forget_s:
-            # As looks would have, first: its gap opened (if none saw the silence), then forgotten.
-            unseen = _gap_no_look_saw(key, previous, ctx)
-            if unseen:
-                previous = previous._replace(flags=previous.flags | GAP_OPEN)
-            findings.extend(unseen + forget_vessel(key, previous, ctx.thresholds))
+            findings.extend(forget_silent(key, previous, ctx.thresholds, ctx.ports))  # as a look would have
             previous = None
         if previous is None:
             changed[key] = VesselState(fix.ts, fix.lat, fix.lon, math.nan, 0.0, 0, fix.crossing, fix.route)
@@ -230,13 +226,21 @@ def find_gaps(
     return changed, findings
 
 
-def _gap_no_look_saw(key: str, state: VesselState, ctx: VesselContext) -> list[Finding]:
+def forget_silent(key: str, state: VesselState, t: Thresholds, ports: Ports) -> list[Finding]:
+    """A vessel silent for `vessel_forget_s`, as looks in time would have had it: the gap no look saw
+    opens first (dated when the silence reached gap_s), then `forget_vessel` ends what is open."""
+    unseen = _gap_no_look_saw(key, state, t, ports)
+    if unseen:
+        state = state._replace(flags=state.flags | GAP_OPEN)
+    return unseen + forget_vessel(key, state, t)
+
+
+def _gap_no_look_saw(key: str, state: VesselState, t: Thresholds, ports: Ports) -> list[Finding]:
     """The gap a look would have opened for a vessel now silent past gap_s (none if one did, or none
     would: out of the zones of interest, or moored)."""
-    t = ctx.thresholds
     if state.flags & GAP_OPEN or not state.in_zone_of_interest:
         return []
-    return [] if ctx.ports.near_one(state.lon, state.lat, t.port_radius_m) else [_gap_opened(key, state, t)]
+    return [] if ports.near_one(state.lon, state.lat, t.port_radius_m) else [_gap_opened(key, state, t)]
 
 
 def _gap_opened(key: str, state: VesselState, t: Thresholds) -> Finding:

@@ -759,12 +759,6 @@ def test_a_vessel_back_after_it_was_forgotten_has_its_gap_whatever_the_batching(
         assert found == expected, partitions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a look that forgets a vessel silent for vessel_forget_s ends its gap only if a look opened it: "
-    "a vessel seen in one batch and forgotten at the next, 32 days on, has no gap alert at all, where read "
-    "live its gap opened, closed every 72 h and ended as no longer tracked (issue 22)",
-)
 def test_a_vessel_forgotten_by_the_first_look_after_its_silence_has_its_gap() -> None:
     a = meetings.moored(meetings.A, T0, T0 + H, (60.0,), sog=10.0, drift_kn=10.0)
     c = meetings.moored(224000003, T0, T0 + 32 * 24 * H, (3600.0,), north_m=5000.0, sog=10.0, drift_kn=10.0)
