@@ -308,3 +308,16 @@ def test_a_new_episode_dated_from_an_ended_ones_start_gets_an_id_of_its_own() ->
     ended = groups.run([encounter(T0, T0 - 600), encounter(T0 + HOUR, T0 - 600, False)], T0 + HOUR)
     (again,) = groups.run([encounter(T0 + 2 * HOUR, T0 - 600)], T0 + 2 * HOUR)
     assert again.id != ended[-1].id and (again.status, again.version) == (AlertStatus.NEW, 1)
+
+
+def test_a_meeting_that_moved_across_cells_says_how_long_it_lasted_in_all() -> None:
+    # The last cell saw the pair for its last 90 minutes only; the alert began 6 h before its end.
+    later_cell = dataclasses.replace(
+        encounter(T0 + 6 * HOUR, T0 + 4.5 * HOUR, False), detail="a and b separated after 90 min"
+    )
+    (opened,) = Groups().run([encounter(T0, T0 - 600)], T0)
+    groups = Groups()
+    groups.run([encounter(T0, T0)], T0)
+    (ended,) = groups.run([later_cell], T0 + 6 * HOUR)
+    assert ended.description == "a and b separated after 90 min; together 6.0 h in all, across grid cells"
+    assert "in all" not in opened.description  # a finding from the cell where it began: its own words
