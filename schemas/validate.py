@@ -112,17 +112,22 @@ def _first_duplicate(node: Any, path: str = "") -> str:
 
 
 def _out_of_time_range(report: Report, now: datetime, limits: ReportLimits) -> Rejected | None:
-    # Aware datetimes compare without converting to UTC, so year 1 or 9999 with
-    # any offset cannot overflow here (astimezone would).
-    earliest, latest = limits.earliest_at, now + limits.future_tolerance
+    # Compared as POSIX seconds: each aware datetime's offset read once, not at every comparison.
+    # timestamp() subtracts the epoch without converting to UTC, so year 1 or 9999 with any offset
+    # cannot overflow here (astimezone would).
+    earliest, latest = limits.earliest_at.timestamp(), now.timestamp() + limits.future_tolerance_s
     observed, reported = report.observed_at, report.reported_at
-    if observed < earliest:
+    observed_s = observed.timestamp()
+    if observed_s < earliest:
         return _too_early("observed_at", observed, limits)
-    if observed > latest:
+    if observed_s > latest:
         return _in_future("observed_at", observed, now, limits, RejectReason.OBSERVED_IN_FUTURE)
-    if reported is not None and reported < earliest:
+    if reported is None:
+        return None
+    reported_s = reported.timestamp()
+    if reported_s < earliest:
         return _too_early("reported_at", reported, limits)
-    if reported is not None and reported > latest:
+    if reported_s > latest:
         return _in_future("reported_at", reported, now, limits, RejectReason.TIMESTAMP_IN_FUTURE)
     return None
 

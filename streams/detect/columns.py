@@ -133,7 +133,8 @@ def split_for_detection(
     partitions: int,
     meeting_reach_m: float,
 ) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-    """A tracks message and a cells message for every partition, once the batch has events for either.
+    """A tracks message and a cells message for every partition, once the batch has vessel fixes
+    (interception reports alone: a tracks message for each of their crossings' partitions).
 
     Each carries the newest fix of the whole batch: a partition whose vessels
     stopped earlier in the batch runs its clock on the batch's time, as it
@@ -161,11 +162,13 @@ def split_for_detection(
     sighting_rows = _rows_by_partition([partition(crossing) for crossing in sightings["crossing"]])
     cell_rows = _rows_by_partition([partition(cell) for cell in cells["cell"]])
     newest_fix = max(fixes["ts"], default=None)
+    # Interception reports alone move no vessel clock: they go to their crossings' partitions only.
+    to = range(partitions) if fix_rows else sorted(sighting_rows)
     tracks = [
         (p, encode_columns({"fixes": _gather(fixes, fix_rows.get(p, [])),
                             "sightings": _gather(sightings, sighting_rows.get(p, [])), NEWEST: newest_fix}))
-        for p in range(partitions)
-    ] if fix_rows or sighting_rows else []  # fmt: skip
+        for p in to
+    ]  # fmt: skip
     newest_cell = max(cells["ts"], default=None)
     to_cells = [
         (p, encode_columns({**_gather(cells, cell_rows.get(p, [])), NEWEST: newest_cell}))

@@ -379,7 +379,17 @@ def _merge(group: Group, finding: Finding) -> None:
     if finding.lat is not None:
         group["lat"], group["lon"] = finding.lat, finding.lon
     if finding.detail:
-        group["detail"] = finding.detail
+        group["detail"] = finding.detail + _whole_meeting(group, finding)
+
+
+def _whole_meeting(group: Group, finding: Finding) -> str:
+    """A meeting's finding from a cell that saw only its later part (the pair moved across grid cells)
+    counts its minutes there; the alert says how long the whole meeting has lasted."""
+    if finding.kind is not AlertKind.ENCOUNTER or finding.start_ts is None:
+        return ""
+    if finding.start_ts - group["start_ts"] < 60:
+        return ""
+    return f"; together {_duration(finding.ts - group['start_ts'])} in all, across grid cells"
 
 
 def _union(old: list[str], new: Iterable[str]) -> list[str]:

@@ -84,3 +84,13 @@ def test_every_partition_hears_the_batchs_newest_fix_and_a_message_of_before_rea
     for hostile in ("soon", True, [1.0], {"ts": 1.0}):
         with pytest.raises(ValueError, match="newest_fix_ts"):
             DetectBatch.decode(orjson.dumps({**before, "newest_fix_ts": hostile}))
+
+
+def test_interception_reports_alone_go_to_their_crossings_partitions_only() -> None:
+    interception = (ReportKind.INTERCEPTION, {
+        "report_id": "I1", "authority": "IT-GDF", "observed_at": "2026-11-22T01:00:00Z",
+        "crossing_id": "IT-LAMPEDUSA", "incident_type": "interception_at_sea", "persons": 30,
+    })  # fmt: skip
+    tracks, cells = split_for_detection(events(interception), KINDS, 4, 500.0)
+    assert [p for p, _ in tracks] == [partition_of("IT-LAMPEDUSA", 4)] and cells == []
+    assert DetectBatch.decode(tracks[0][1]).newest_fix_ts is None

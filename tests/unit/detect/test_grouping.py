@@ -328,3 +328,16 @@ def test_news_dated_from_a_meetings_start_after_two_ends_never_takes_an_earlier_
         assert len(set(states)) == len(states), states  # no id at one version twice
         firsts = [alert_id for alert_id, version in states if version == 1]
         assert len(set(firsts)) == len(firsts), states  # no id opened twice
+
+
+def test_a_meeting_that_moved_across_cells_says_how_long_it_lasted_in_all() -> None:
+    # The last cell saw the pair for its last 90 minutes only; the alert began 6 h before its end.
+    later_cell = dataclasses.replace(
+        encounter(T0 + 6 * HOUR, T0 + 4.5 * HOUR, False), detail="a and b separated after 90 min"
+    )
+    (opened,) = Groups().run([encounter(T0, T0 - 600)], T0)
+    groups = Groups()
+    groups.run([encounter(T0, T0)], T0)
+    (ended,) = groups.run([later_cell], T0 + 6 * HOUR)
+    assert ended.description == "a and b separated after 90 min; together 6.0 h in all, across grid cells"
+    assert "in all" not in opened.description  # a finding from the cell where it began: its own words

@@ -95,6 +95,22 @@ def test_future_limit_is_five_minutes_after_receipt() -> None:
     assert isinstance(outcome, Rejected) and outcome.reason is RejectReason.OBSERVED_IN_FUTURE
 
 
+@pytest.mark.parametrize(
+    ("field", "at", "reason"),
+    [
+        ("observed_at", "0001-01-01T00:00:00+14:00", RejectReason.TIMESTAMP_TOO_EARLY),
+        ("observed_at", "9999-12-31T23:59:59-14:00", RejectReason.OBSERVED_IN_FUTURE),
+        ("reported_at", "0001-01-01T00:00:00-14:00", RejectReason.TIMESTAMP_TOO_EARLY),
+        ("reported_at", "9999-12-31T23:59:59+14:00", RejectReason.TIMESTAMP_IN_FUTURE),
+    ],
+)
+def test_the_first_and_last_representable_times_with_any_offset_are_refused_not_raised(
+    field: str, at: str, reason: RejectReason
+) -> None:
+    outcome = check(changed(**{field: at}))
+    assert isinstance(outcome, Rejected) and (outcome.reason, outcome.field) == (reason, field)
+
+
 def test_size_limit_is_one_mebibyte() -> None:
     base = changed(notes="")
     fits = changed(notes="x" * (1_048_576 - len(base)))
