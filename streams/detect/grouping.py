@@ -155,13 +155,13 @@ def group_findings(
             # (were it opened from an end itself, it would take the first alert's start, and so its id).
             if by_detector:
                 group = _successor(group, group["start_ts"] + t.max_open_s, sent_at)
-            elif finding.active:
-                group = _successor(group, finding.ts, sent_at)
-            else:
-                group = None
+            else:  # once: opened at the news's time, a successor judged again would close every second
+                group = _successor(group, finding.ts, sent_at) if finding.active else None
             if group is not None:
                 changed[group_id] = group
                 notify[group["id"]] = True
+            if not by_detector:
+                break
         if finding.active:
             if group is None:
                 group = _open(finding, sent_at, ended)

@@ -7,8 +7,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from streams.detect.findings import Finding
 from streams.detect.grouping import alert_id, group_findings, is_group
@@ -345,12 +343,6 @@ def test_a_meeting_that_moved_across_cells_says_how_long_it_lasted_in_all() -> N
     assert "in all" not in opened.description  # a finding from the cell where it began: its own words
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the successor loop of 18884a4 runs for every kind: news of a kind that clears (a speed jump, a "
-    "geofence, the watch list) judged on a batch clock over 72 h past its own time closes its successor, "
-    "opens the next one second later, and so on: one alert state per second of the excess",
-)
 def test_news_of_a_kind_that_clears_read_73_h_before_its_batchs_clock_closes_its_alert_once() -> None:
     def speed(ts: float) -> Finding:
         return Finding(
