@@ -146,9 +146,11 @@ def group_findings(
         if group is not None and _stale_end(group, finding, t):
             continue
         by_detector = finding.kind in ENDED_BY_DETECTOR
-        # A finding its detector dates (news or end) is judged at its own time: read in one batch with
-        # later ones, or found late, it is judged as it was in time, not on the batch's clock.
-        judged_at = finding.ts if by_detector else max(clock_of(finding.kind.value), finding.ts)
+        # A vessel's finding (news or end) is judged at its own time: read in one batch with later ones,
+        # or found late, it is judged as it was in time, not on the batch's clock. A crossing's runs on
+        # the crossing's own clock, one report at a time (steps.py).
+        zone = finding.kind in ZONE_KINDS
+        judged_at = max(clock_of(finding.kind.value), finding.ts) if zone else finding.ts
         while group is not None and _too_old(group, judged_at, t):
             close(group_id, group, f"closed after {t.max_open_s / 3600:g} h open")
             # A condition its detector ends went on: its successor starts when its predecessor closed

@@ -795,12 +795,6 @@ def test_news_of_a_kind_that_clears_in_a_batch_past_the_maximum_opens_no_flood_o
     assert 0 < len(states) <= 4  # at most one alert per finding
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="news of a kind that clears is judged at max(the batch's clock, its time): in one batch 76 h long "
-    "each of four speed findings of hour 1 and 2 finds its alert past the 72 h maximum and opens a successor "
-    "(4 ids), where read live they update one alert that clears (issue 22)",
-)
 def test_a_speed_jump_has_the_same_alerts_live_or_in_one_long_batch() -> None:
     feed = a_speed_jump_twice_then_c_for_76_h()
     live = speed_states(meetings.Detectors().read(feed, 1))
