@@ -26,11 +26,13 @@ class EventClock:
     newest_ts: float = -math.inf
     wall_at_newest: float = -math.inf
 
-    def observe(self, newest_ts: float, wall_now: float) -> None:
-        """Take the newest observed_at of a batch; older ones never move the clock back."""
+    def observe(self, newest_ts: float, wall_now: float) -> bool:
+        """Take the newest observed_at of a batch; older ones never move the clock back. Did it move?"""
         if newest_ts > self.newest_ts:
             self.newest_ts = newest_ts
             self.wall_at_newest = wall_now
+            return True
+        return False
 
     def is_live(self, live_within_s: float) -> bool:
         """Was the newest report close to wall time when it arrived?"""

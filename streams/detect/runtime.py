@@ -116,11 +116,10 @@ class TrackDetector:
         clock, reports_clock = named["fixes"], named["reports"]
         reports_before = EventClock(reports_clock.newest_ts, reports_clock.wall_at_newest)
         newest_fix = _newest(batch.fixes["ts"], batch.newest_fix_ts)
-        if newest_fix is not None:
-            clock.observe(newest_fix, wall_now)
+        moved = newest_fix is not None and clock.observe(newest_fix, wall_now)
         if batch.sightings["ts"]:
-            reports_clock.observe(max(batch.sightings["ts"]), wall_now)
-        if newest_fix is not None or batch.sightings["ts"]:
+            moved = reports_clock.observe(max(batch.sightings["ts"]), wall_now) or moved
+        if moved:  # a changelog record only when a clock moved: every partition hears every batch
             clocks[str(partition)] = clocks_to_json(named)
         if clock.newest_ts == -math.inf and reports_clock.newest_ts == -math.inf:
             return TrackResult()
@@ -285,8 +284,7 @@ class CellDetector:
         rows = message.rows
         clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
         newest_fix = _newest(rows["ts"], message.newest_fix_ts)
-        if newest_fix is not None:
-            clock.observe(newest_fix, wall_now)
+        if newest_fix is not None and clock.observe(newest_fix, wall_now):
             clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
             return []

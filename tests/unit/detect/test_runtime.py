@@ -800,3 +800,25 @@ def test_a_speed_jump_has_the_same_alerts_live_or_in_one_long_batch() -> None:
     live = speed_states(meetings.Detectors().read(feed, 1))
     assert list(live.values()) == [AlertStatus.RESOLVED]
     assert speed_states(meetings.Detectors().read(feed, len(feed))) == live
+
+
+class CountingTable(dict[str, Any]):
+    """A table that counts its writes (each is a changelog record in the worker)."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_a_partition_writes_its_clock_only_when_the_clock_moves() -> None:
+    detectors = meetings.Detectors(4)
+    detectors.track_tables[4] = track_clocks = CountingTable()
+    detectors.cell_tables[2] = cell_clocks = CountingTable()
+    feed = meetings.reports(moored_pair(T0, T0 + 600))
+    detectors.read(feed, len(feed))
+    first = (track_clocks.writes, cell_clocks.writes)
+    assert first == (4, 4)  # every partition heard the batch's newest fix, once
+    detectors.read(feed, len(feed))  # the same batch again (a replay after a crash): no clock moves
+    assert (track_clocks.writes, cell_clocks.writes) == first
