@@ -25,7 +25,6 @@ from streams.detect.thresholds import Thresholds
 # Kinds whose detector says when the condition ends (the vessel reappears, the pair separates);
 # the others resolve once no finding has come for `clear_after_s`.
 ENDED_BY_DETECTOR = frozenset({AlertKind.AIS_GAP, AlertKind.LOITERING, AlertKind.ENCOUNTER})
-_BY_DETECTOR = frozenset(kind.value for kind in ENDED_BY_DETECTOR)
 # Kinds whose findings come from several partitions (a pair's cells hash apart): an ended episode is
 # kept, closed, for news from the others that is older than its end; in a backfill such news arrives
 # after the end, and it belongs to that episode, not to a new alert.
@@ -134,7 +133,7 @@ def group_findings(
                 notify[group["id"]] = True  # a rise notifies: delivery sends only states that do
             continue
         ended: Group | None = None  # the episode before, when this finding opens a new one
-        if group is not None and group.get("closed"):
+        if group is not None and is_closed(group):
             ended, group = group, None  # a later episode
         if group is not None and group.get("resolved"):
             # Its episode ended earlier in this batch: as had the batch been cut between them, an end
@@ -185,9 +184,9 @@ def group_findings(
             changed[group_id] = group
             notify[group["id"]] = True
 
-    looked = {k: g for k, g in groups.items() if k not in changed and not g.get("closed")}
+    looked = {k: g for k, g in groups.items() if k not in changed and not is_closed(g)}
     if look_at_touched:  # found late, a condition its detector ends may be past its maximum on the clock
-        looked.update({k: g for k, g in changed.items() if g is not None and g["kind"] in _BY_DETECTOR})
+        looked.update({k: g for k, g in changed.items() if g is not None and g["kind"] in ENDED_BY_DETECTOR})
     for group_id, group in looked.items():
         kind = AlertKind(group["kind"])
         now = clock_of(kind)

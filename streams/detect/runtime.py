@@ -115,7 +115,7 @@ class TrackDetector:
         named = clocks_from_json(clocks.get(str(partition)), TRACK_CLOCKS)
         clock, reports_clock = named["fixes"], named["reports"]
         reports_before = EventClock(reports_clock.newest_ts, reports_clock.wall_at_newest)
-        newest_fix = _newest(batch.fixes["ts"], batch.newest_fix_ts)
+        newest_fix = _newest_fix(batch.fixes["ts"], batch.newest_fix_ts)
         moved = newest_fix is not None and clock.observe(newest_fix, wall_now)
         if batch.sightings["ts"]:
             moved = reports_clock.observe(max(batch.sightings["ts"]), wall_now) or moved
@@ -283,7 +283,7 @@ class CellDetector:
         t = self.thresholds
         rows = message.rows
         clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
-        newest_fix = _newest(rows["ts"], message.newest_fix_ts)
+        newest_fix = _newest_fix(rows["ts"], message.newest_fix_ts)
         if newest_fix is not None and clock.observe(newest_fix, wall_now):
             clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
@@ -386,7 +386,7 @@ def _by_cell(rows: dict[str, list[Any]], cells: Table, max_kn: float) -> dict[st
     return by_cell
 
 
-def _newest(ts: Sequence[float], batch_newest_ts: float | None) -> float | None:
+def _newest_fix(ts: Sequence[float], batch_newest_ts: float | None) -> float | None:
     """A partition's newest fix in a message: its own, or the whole ingest batch's when newer (one
     partition's clock would have seen it); None for a message with neither (a tick)."""
     newest = max(ts, default=-math.inf)

@@ -237,10 +237,8 @@ def forget_silent(key: str, state: VesselState, t: Thresholds, ports: Ports) -> 
 
 def _gap_no_look_saw(key: str, state: VesselState, t: Thresholds, ports: Ports) -> list[Finding]:
     """The gap a look would have opened for a vessel now silent past gap_s (none if one did, or none
-    would: out of the zones of interest, or moored)."""
-    if state.flags & GAP_OPEN or not state.in_zone_of_interest:
-        return []
-    return [] if ports.near_one(state.lon, state.lat, t.port_radius_m) else [_gap_opened(key, state, t)]
+    would: out of the zones of interest, or moored): the look itself, for this one vessel."""
+    return find_gaps([(key, state)], state.last_ts + t.gap_s, t, ports)[1]
 
 
 def _gap_opened(key: str, state: VesselState, t: Thresholds) -> Finding:
