@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import ConfigDict
+
 from schemas.alerts import AlertKind, Impact
 
 
@@ -14,6 +16,8 @@ class Finding:
     `group` names the alert group: a zone for zone alerts, a vessel (or a pair)
     for vessel alerts. Times are event time, epoch seconds.
     """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # decoded from detect.meetings (meeting_news.py)
 
     kind: AlertKind
     group: str

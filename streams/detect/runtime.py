@@ -29,6 +29,7 @@ from streams.detect.crossings import CrossingContext, CrossingHistory, CrossingS
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
 from streams.detect.grouping import ZONE_KINDS, Group, group_findings, is_closed
+from streams.detect.meeting_news import DatedFinding, MeetingNews, hold_from_json, hold_to_json, take_news
 from streams.detect.seed import load_seed
 from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
@@ -263,7 +264,7 @@ class TrackDetector:
 
 @dataclass
 class CellDetector:
-    """Encounters for the partitions of `detect.cells`."""
+    """Encounters for the partitions of `detect.cells`: findings, for `MeetingGrouper` to group by pair."""
 
     thresholds: Thresholds
     ports: Ports
@@ -276,10 +277,9 @@ class CellDetector:
         message: CellsMessage,
         wall_now: float,
         cells: Table,
-        groups: Table,
         clocks: Table,
-    ) -> list[Alert]:
-        """One cells message of one partition; returns the alert states to publish."""
+    ) -> CellsResult:
+        """One cells message of one partition; returns its encounter findings and its mark."""
         t = self.thresholds
         rows = message.rows
         clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
@@ -287,10 +287,10 @@ class CellDetector:
         if newest_fix is not None and clock.observe(newest_fix, wall_now):
             clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
-            return []
+            return CellsResult([], -math.inf)
         now_ts = clock.now(wall_now, t.live_within_s)
         by_cell = _by_cell(rows, cells, t.encounter_max_kn)
-        found: list[tuple[float, Finding]] = []  # with the cell's time when each was found
+        found: list[DatedFinding] = []
         live_ts = now_ts if clock.is_live(t.live_within_s) else -math.inf
         for cell, fixes in by_cell.items():
             stored = cells.get(cell)
@@ -306,11 +306,11 @@ class CellDetector:
                     continue  # passing through, as detect_encounters skips it: not even the clock moves
                 touched = True
                 cell_ts = max(cell_ts, fix.ts)
-                found += [(cell_ts, f) for f in detect_encounters(cell, [fix], state, cell_ts, t, self.ports)]
+                found += _dated(cell_ts, detect_encounters(cell, [fix], state, cell_ts, t, self.ports))
             if not touched:
                 continue
             if live_ts > cell_ts:
-                found += [(live_ts, f) for f in detect_encounters(cell, [], state, live_ts, t, self.ports)]
+                found += _dated(live_ts, detect_encounters(cell, [], state, live_ts, t, self.ports))
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             elif stored:
@@ -318,16 +318,14 @@ class CellDetector:
         if now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
             self.swept_at[partition] = now_ts
             found += self._sweep(partition, cells, by_cell.keys(), now_ts)
-            _forget_closed(groups, partition, now_ts - self._horizon_s())
         # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
         # its noise reaches, and one cell's end must come after the others' news, as it does when the
         # fixes come one by one.
-        findings = [f for _, f in sorted(found, key=lambda item: item[0])]
-        return _group(findings, groups, partition, now_ts, t, scan=False)
+        return CellsResult(sorted(found, key=lambda dated: dated.found_ts), now_ts)
 
     def _sweep(
         self, partition: int, cells: Table, touched: Container[str], now_ts: float
-    ) -> list[tuple[float, Finding]]:
+    ) -> list[DatedFinding]:
         """The partition's cells that nothing has reached for `encounter_dark_max_s` (and the reports'
         allowed lateness), settled and dropped.
 
@@ -338,24 +336,61 @@ class CellDetector:
         finds the pair together elsewhere: grouping drops it (`_stale_end`).
         """
         t = self.thresholds
-        horizon = now_ts - self._horizon_s()
-        found: list[tuple[float, Finding]] = []
+        horizon = now_ts - encounter_horizon_s(t)
+        found: list[DatedFinding] = []
         for cell, stored in list(cells.items()):
             if cell in touched or CellState.last_seen_of(stored) >= horizon:
                 continue
             if partition_of(cell, self.partitions) != partition:
                 continue
             state = CellState.from_json(stored)
-            found += [(now_ts, f) for f in detect_encounters(cell, [], state, now_ts, t, self.ports)]
+            found += _dated(now_ts, detect_encounters(cell, [], state, now_ts, t, self.ports))
             if state.vessels or state.pairs:
                 cells[cell] = state.to_json()
             else:
                 del cells[cell]
         return found
 
-    def _horizon_s(self) -> float:
-        """How long a cell keeps what it last saw, and an ended meeting waits for late news."""
-        return max(self.thresholds.encounter_dark_max_s, self.thresholds.allowed_lateness_s)
+
+@dataclass
+class CellsResult:
+    """What one cells message gives: encounter findings in the order found, and the event time reached."""
+
+    found: list[DatedFinding]
+    mark_ts: float  # -inf before the partition's first fix
+
+
+@dataclass
+class MeetingGrouper:
+    """Encounter alerts for the partitions of `detect.meetings`: each pair's findings grouped on the
+    partition of the pair, in event-time order across the cells partitions (meeting_news.py)."""
+
+    thresholds: Thresholds
+    partitions: int
+    swept_at: dict[int, float] = field(default_factory=dict)
+    held: dict[int, int] = field(default_factory=dict)  # findings waiting, per partition (for /status)
+
+    def on_news(self, partition: int, news: MeetingNews, holds: Table, groups: Table) -> list[Alert]:
+        """One message of news; returns the alert states of the findings it lets through."""
+        t = self.thresholds
+        hold = hold_from_json(holds.get(str(partition)))
+        released = take_news(hold, [news], self.partitions)
+        holds[str(partition)] = hold_to_json(hold)
+        self.held[partition] = len(hold.held)
+        now_ts = released.watermark_ts
+        if now_ts > -math.inf and now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
+            self.swept_at[partition] = now_ts
+            _forget_closed(groups, partition, now_ts - encounter_horizon_s(t))
+        return _group(released.findings, groups, partition, now_ts, t, scan=False)
+
+
+def _dated(found_ts: float, findings: Iterable[Finding]) -> list[DatedFinding]:
+    return [DatedFinding(found_ts, finding) for finding in findings]
+
+
+def encounter_horizon_s(t: Thresholds) -> float:
+    """How long a cell keeps what it last saw, and an ended meeting waits for late news."""
+    return max(t.encounter_dark_max_s, t.allowed_lateness_s)
 
 
 def _forget_closed(groups: Table, partition: int, before_ts: float) -> None:
@@ -469,6 +504,11 @@ def is_crossing_history(stored: Any) -> bool:
 def is_cell_state(stored: Any) -> bool:
     """A value of the `cells` table."""
     return _decodes(CellState.from_json, stored)
+
+
+def is_meeting_hold(stored: Any) -> bool:
+    """A value of the `meeting_holds` table: a meetings partition's marks and held findings."""
+    return _decodes(hold_from_json, stored)
 
 
 def _decodes(from_json: Any, stored: Any) -> bool:

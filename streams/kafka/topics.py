@@ -17,9 +17,12 @@ TRANSITIONS = "transitions"
 # Internal: each ingest batch in columns, per partition (see streams/detect/columns.py).
 DETECT_TRACKS = "detect.tracks"
 DETECT_CELLS = "detect.cells"
+# Internal: encounter findings of every cells partition, on the partition of their vessel pair
+# (see streams/detect/meeting_news.py).
+DETECT_MEETINGS = "detect.meetings"
 ALL_TOPICS = (
     INTERCEPTIONS, VESSELS, ENRICHED, VALIDATED, DLQ, ALERTS, ALERTS_DLQ,
-    DETECT_TRACKS, DETECT_CELLS, TRANSITIONS,
+    DETECT_TRACKS, DETECT_CELLS, DETECT_MEETINGS, TRANSITIONS,
 )  # fmt: skip
 
 KIND_OF_TOPIC = {INTERCEPTIONS: ReportKind.INTERCEPTION, VESSELS: ReportKind.VESSEL}

@@ -37,20 +37,24 @@ from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
 from streams.detect.columns import EMPTY_CELLS, DetectBatch, decode_cells
 from streams.detect.grouping import is_group
+from streams.detect.meeting_news import decode_news, news_for_partitions
 from streams.detect.runtime import (
     CellDetector,
+    CellsResult,
+    MeetingGrouper,
     TrackDetector,
     TrackResult,
     is_cell_clocks,
     is_cell_state,
     is_crossing_history,
     is_crossing_state,
+    is_meeting_hold,
     is_track_clocks,
     is_vessel_state,
 )
 from streams.detect.transition_rules import NO_RULES, TransitionRules
 from streams.detect.watchlist import WatchListFile
-from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_TRACKS, TRANSITIONS
+from streams.kafka.topics import ALERTS, DETECT_CELLS, DETECT_MEETINGS, DETECT_TRACKS, TRANSITIONS
 from streams.stages.dead_letters import undecodable_letter
 from streams.stages.poison import error_text
 from streams.state.batched_table import BatchedTable
@@ -62,11 +66,14 @@ T = TypeVar("T")
 
 
 TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups", "track_clocks")
-CELL_TABLES = ("cells", "cell_alert_groups", "cell_clocks")
+CELL_TABLES = ("cells", "cell_clocks")
+# The encounter groups keep the table name of the release before, whose cells agents grouped them.
+MEETING_TABLES = ("meeting_holds", "cell_alert_groups")
 ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
     "track_alert_groups": is_group, "track_clocks": is_track_clocks,
-    "cells": is_cell_state, "cell_alert_groups": is_group, "cell_clocks": is_cell_clocks,
+    "cells": is_cell_state, "cell_clocks": is_cell_clocks,
+    "meeting_holds": is_meeting_hold, "cell_alert_groups": is_group,
 }  # fmt: skip
 
 
@@ -88,20 +95,25 @@ class Detection:
         ports = load_ports()
         self.tracks = TrackDetector(settings.detect, catalogue, ports, watch, n, transition_rules=rules)
         self.cells = CellDetector(settings.detect, ports, n)
+        self.meetings = MeetingGrouper(settings.detect, n)
         self.refused = 0  # internal records that did not decode or broke a detector
         self.transitions = 0  # published to `transitions`, replays included
         self.refused_changelog: list[DeadLetter] = []  # found during recovery; published at the next tick
         # One thread for both agents: their batches never run at the same time, as on the loop.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
-        self.tables = {name: self._table(name) for name in TRACK_TABLES + CELL_TABLES}
+        self.tables = {name: self._table(name) for name in TRACK_TABLES + CELL_TABLES + MEETING_TABLES}
         self.tracks_topic = self._raw_topic(DETECT_TRACKS)
         self.cells_topic = self._raw_topic(DETECT_CELLS)
+        self.meetings_topic = self._raw_topic(DETECT_MEETINGS)
         # A fault (the broker) in an agent stops the worker rather than leaving detection dead inside it.
         app.agent(self.tracks_topic, name="detect_tracks", supervisor_strategy=CrashingSupervisor)(
             self.detect_tracks
         )
         app.agent(self.cells_topic, name="detect_cells", supervisor_strategy=CrashingSupervisor)(
             self.detect_cells
+        )
+        app.agent(self.meetings_topic, name="detect_meetings", supervisor_strategy=CrashingSupervisor)(
+            self.detect_meetings
         )
         app.timer(settings.tick_s)(self.tick)
         context.add(self.part, self.mark_ready)
@@ -136,11 +148,28 @@ class Detection:
     async def detect_cells(self, stream: StreamT) -> None:
         await self.context.publisher.ready()
         async for value in stream:
-            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            message = stream.current_event.message  # type: ignore[union-attr]
             views = [BatchedTable(self.tables[name]) for name in CELL_TABLES]
             wall_now = time.time()
             try:
-                alerts = await self._off_loop(self._cell_batch, partition, value, wall_now, views)
+                result = await self._off_loop(self._cell_batch, message.partition, value, wall_now, views)
+            except Exception as error:
+                await self._refuse(stream, value, error)
+                continue
+            news = news_for_partitions(
+                message.partition, message.offset, result.mark_ts, result.found, self.partitions
+            )
+            publisher = await self.context.publisher.ready()
+            await publisher.publish_to_partitions(DETECT_MEETINGS, [(p, b"news", v) for p, v in news])
+            await self._flush(message.partition, views)
+
+    async def detect_meetings(self, stream: StreamT) -> None:
+        await self.context.publisher.ready()
+        async for value in stream:
+            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            views = [BatchedTable(self.tables[name]) for name in MEETING_TABLES]
+            try:
+                alerts = await self._off_loop(self._meeting_news, partition, value, views)
             except Exception as error:
                 await self._refuse(stream, value, error)
                 continue
@@ -153,8 +182,11 @@ class Detection:
 
     def _cell_batch(
         self, partition: int, value: bytes, wall_now: float, views: list[BatchedTable]
-    ) -> list[Alert]:
+    ) -> CellsResult:
         return self.cells.on_batch(partition, decode_cells(value), wall_now, *views)
+
+    def _meeting_news(self, partition: int, value: bytes, views: list[BatchedTable]) -> list[Alert]:
+        return self.meetings.on_news(partition, decode_news(value, self.partitions), *views)
 
     async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` (pure detection code) on the detect thread, its CPU time counted in the stats."""
@@ -201,6 +233,11 @@ class Detection:
         await asyncio.gather(publisher.publish(ALERTS, messages), publisher.publish(TRANSITIONS, moves))
         self.context.metrics.alerts_published(alerts)
         self.transitions += len(moves)
+        await self._flush(partition, views)
+
+    async def _flush(self, partition: int, views: list[BatchedTable]) -> None:
+        """The batch's state to its changelogs, once what it publishes is acknowledged."""
+        publisher = await self.context.publisher.ready()
         await asyncio.gather(*(view.flush(partition, publisher) for view in views))
         self.tracks.stats.cpu_s += sum(view.cpu_s for view in views)
 
@@ -226,5 +263,6 @@ class Detection:
                 "too_late": stats.too_late, "alerts": stats.alerts, "cpu_s": round(stats.cpu_s, 3),
                 "watch_list_error": self.tracks.watch.error, "refused_records": self.refused,
                 "transitions_published": self.transitions,
+                "meeting_findings_held": sum(self.meetings.held.values()),
             },
         }  # fmt: skip

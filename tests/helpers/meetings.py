@@ -21,7 +21,8 @@ from geo.ports import load_ports
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
 from schemas.events import ReportKind
 from streams.detect.columns import EMPTY_CELLS, CellsMessage, DetectBatch, decode_cells, split_for_detection
-from streams.detect.runtime import CellDetector, TrackDetector
+from streams.detect.meeting_news import decode_news, news_for_partitions
+from streams.detect.runtime import CellDetector, MeetingGrouper, TrackDetector
 from streams.detect.thresholds import Thresholds
 from streams.detect.watchlist import WatchListFile
 from streams.stages.enrich import RawMessage, process_batch
@@ -106,19 +107,26 @@ class Published(NamedTuple):
 
 @dataclass
 class Detectors:
-    """The worker's two vessel detectors and their tables, on `partitions` partitions."""
+    """The worker's vessel detectors (tracks, cells, and the cells' findings grouped by pair) and their
+    tables, on `partitions` partitions. Each cells message's news reaches the meetings partitions at
+    once, before the next partition's cells run (the order that most needs the hold).
+    """
 
     partitions: int = 1
     last_first: bool = False  # run the partitions' agents from the last to the first (any order is possible)
     tracks: TrackDetector = field(init=False)
     cells: CellDetector = field(init=False)
+    meetings: MeetingGrouper = field(init=False)
     track_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(5)])
-    cell_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(3)])
+    cell_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(2)])
+    meeting_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(2)])
+    cells_offsets: dict[int, int] = field(default_factory=dict)  # each cells partition's next offset
     wall: float = -math.inf  # the wall-clock time of the last batch or tick
 
     def __post_init__(self) -> None:
         self.tracks = TrackDetector(T, CATALOGUE, PORTS, WatchListFile(None), partitions=self.partitions)
         self.cells = CellDetector(T, PORTS, self.partitions)
+        self.meetings = MeetingGrouper(T, self.partitions)
 
     def batch(self, chunk: list[dict[str, Any]], late_s: float = 0.0) -> list[Published]:
         """A batch read live, seconds after its newest fix (or `late_s` later), split per partition as
@@ -148,7 +156,14 @@ class Detectors:
         return self.tracks.on_batch(partition, batch, self.wall, *self.track_tables).alerts
 
     def _cells(self, partition: int, message: CellsMessage) -> list[Alert]:
-        return self.cells.on_batch(partition, message, self.wall, *self.cell_tables)
+        result = self.cells.on_batch(partition, message, self.wall, *self.cell_tables)
+        offset = self.cells_offsets[partition] = self.cells_offsets.get(partition, -1) + 1
+        news = news_for_partitions(partition, offset, result.mark_ts, result.found, self.partitions)
+        return [
+            alert
+            for p, raw in news
+            for alert in self.meetings.on_news(p, decode_news(raw, self.partitions), *self.meeting_tables)
+        ]
 
     def read(self, feed: list[dict[str, Any]], batch_size: int, late_s: float = 0.0) -> list[Published]:
         """Every alert state published when `feed` is read live in batches of `batch_size`."""

@@ -46,3 +46,5 @@ def test_a_pair_that_goes_dark_for_good_has_its_encounter_resolved_by_the_ticks(
     ended = wait_for(worker, lambda rows: rows and rows[0][1] == "resolved", 60)
     assert [(row[0], row[1]) for row in ended] == [(opened[0][0], "resolved")], ended
     assert "stayed dark" in ended[0][2]
+    # Its news went through the meetings partition's hold: nothing is left waiting there.
+    assert worker.status()["detect"]["meeting_findings_held"] == 0

@@ -13,6 +13,7 @@ from streams.kafka.security import as_connection
 from streams.kafka.topics import (
     ALERTS,
     DETECT_CELLS,
+    DETECT_MEETINGS,
     DETECT_TRACKS,
     DLQ,
     INTERCEPTIONS,
@@ -27,6 +28,13 @@ GOOD = {
 GARBAGE = [b"\xff\xfe not json", b"{}", b'{"id": 1}', b"[" * 5000, orjson.dumps({"reason": "x" * 100})]
 # Decodes as JSON columns, but no detector can take it.
 HOSTILE_BATCH = orjson.dumps({"fixes": {"ts": ["a", None]}, "sightings": 7})
+# Decode as news, but from no cells partition, or with a finding no detector makes.
+HOSTILE_NEWS = [
+    orjson.dumps({"source": 99, "offset": 0, "mark_ts": 1.7e9, "found": []}),
+    orjson.dumps({"source": 0, "offset": -1, "mark_ts": None, "found": []}),
+    orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.7e9, "found": [{"found_ts": 1, "source": 0, "seq": 0,
+                  "finding": {"kind": "rm -rf", "group": "x", "ts": 1}}]}),
+]  # fmt: skip
 
 
 async def produce(url: str, topic: str, records: list[tuple[bytes | None, bytes, int]]) -> None:
@@ -56,6 +64,7 @@ def test_garbage_on_every_internal_topic_is_dead_lettered_and_the_worker_goes_on
         TRANSITIONS: GARBAGE,
         DETECT_TRACKS: [*GARBAGE, HOSTILE_BATCH],
         DETECT_CELLS: [*GARBAGE, HOSTILE_BATCH],
+        DETECT_MEETINGS: [*GARBAGE, *HOSTILE_NEWS],
     }
     for topic, values in hostile.items():
         asyncio.run(produce(broker.url, topic, [(b"batch", v, n % 2) for n, v in enumerate(values)]))
@@ -84,7 +93,10 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     first.wait_until(lambda s: s["events"] == 3 and s["detect"]["sightings"] == 3)
     first.stop()
     worker_id = first.worker_id
-    tables = ("vessels", "crossings", "crossing_history", "cells", "track_alert_groups", "cell_alert_groups")
+    tables = (
+        "vessels", "crossings", "crossing_history", "cells", "track_alert_groups", "cell_alert_groups",
+        "meeting_holds",
+    )  # fmt: skip
     for table in tables:
         topic = f"{worker_id}-{table}-changelog"
         records = [(b"\xff", b"\xff garbage", 0), (b'"k"', b"[" * 5000, 1), (b'"k2"', b'{"x": 1}', 0)]
@@ -95,9 +107,9 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     status = second.wait_until(lambda s: s["events"] == 6 and s["detect"]["sightings"] >= 3)
     assert status["health"]["detect"] == "ok"
     # Every garbage record is a dead letter naming its changelog; the good state was recovered.
-    status = second.wait_until(lambda s: s["rejects"] == 18, timeout_s=60)
+    status = second.wait_until(lambda s: s["rejects"] == 21, timeout_s=60)
     rows = second.sql(
         "SELECT count(), uniqExact(source_topic) FROM borderwatch.rejects FINAL "
         "WHERE reason = 'undecodable_record' AND endsWith(source_topic, '-changelog')"
     )
-    assert rows == [[18, 6]]
+    assert rows == [[21, 7]]

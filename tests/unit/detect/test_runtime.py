@@ -350,16 +350,14 @@ def test_a_drifting_pair_in_a_backfill_on_four_partitions_is_the_same_one_encoun
         assert outcome(meetings.replay(feed, size, 4)).last == live, size
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with the middle cells' partition ahead, the meeting's alert starts in the middle; its first "
-    "cell's news, older than that start, reaches grouping later and opens a second alert: only "
-    "cross-partition event-time order fixes this (issue 22, point 1)",
-)
 def test_a_drifting_pair_with_its_middle_cells_read_first_is_the_same_one_encounter() -> None:
+    # The partition of its middle cells ran first: the alert started in the middle, and the first
+    # cell's news, older than that start, opened a second one. The pair's news is now held until every
+    # cells partition has passed its time (meeting_news.py).
     feed = drifting_pair()
-    backfill = outcome(meetings.replay(feed, 10**6, 4, last_first=True))
-    assert backfill.last == outcome(meetings.replay(feed, 1)).last
+    live = outcome(meetings.replay(feed, 1)).last
+    for size in (500, 10**6):
+        assert outcome(meetings.replay(feed, size, 4, last_first=True)).last == live, size
 
 
 @pytest.mark.parametrize("earlier_min", [15, 40])
@@ -437,7 +435,7 @@ def test_an_ended_meeting_is_kept_for_late_news_as_long_as_its_cells_keep_anythi
     detectors = meetings.Detectors()
     parted = moored_pair(T0, T0 + 2 * H) + both_leave(T0 + 2 * H)
     one_encounter(outcome(detectors.read(meetings.reports(parted, noise_m=15.0), 200)))
-    groups = detectors.cell_tables[1]
+    groups = detectors.meeting_tables[1]
     assert [g["closed"] for g in groups.values()] == [True]
     detectors.tick_until(T0 + 25 * H, every_s=600)
     assert len(groups) == 1  # a partition behind may still send the meeting's news
@@ -578,7 +576,7 @@ def test_a_meeting_that_outlasts_the_maximum_across_two_cells_and_goes_dark_for_
     states = [p.alert for p in published if p.alert.kind is AlertKind.ENCOUNTER]
     last = {a.id: a.status for a in states}
     assert set(last.values()) == {AlertStatus.RESOLVED}
-    assert detectors.cell_tables[0] == {} and detectors.cell_tables[1] == {}  # no cell, no open group
+    assert detectors.cell_tables[0] == {} and detectors.meeting_tables[1] == {}  # no cell, no open group
 
 
 def gap_states(published: list[meetings.Published]) -> dict[str, tuple[AlertStatus, float, float]]:
@@ -663,21 +661,16 @@ def test_a_pair_on_a_cell_edge_parting_in_one_batch_on_four_partitions_is_resolv
         detectors = meetings.Detectors(partitions)
         published = detectors.read(feed, size) + detectors.tick_until(t + 100 * H, every_s=600)
         finals[(size, partitions)] = outcome(published).last
-        open_groups[(size, partitions)] = list(detectors.cell_tables[1])
+        open_groups[(size, partitions)] = list(detectors.meeting_tables[1])
     one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0))
     assert open_groups == {key: [] for key in open_groups}
     assert finals == dict.fromkeys(finals, finals[(1, 1)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pair that meets, goes dark 4 h and is back together 300 m east, in a cell of another "
-    "partition, read in one batch (or batches of 2,000) on 4 partitions: the alert's id and window start "
-    "are the second meeting's; fix by fix, or on 1 partition, the first's (likely the cause of the known "
-    "drifting-pair case: each partition's cells run in turn; issue 22, point 1)",
-)
 def test_a_pair_back_together_in_a_cell_of_another_partition_keeps_its_alert_id_in_one_batch() -> None:
-    # Shrunk from a probe scenario (seed 88) in the Strait of Sicily: 49 m apart for 11 min, dark 4 h.
+    # Shrunk from a probe scenario (seed 88) in the Strait of Sicily: 49 m apart for 11 min, dark 4 h,
+    # back together 300 m east in a cell of another partition. Read in one batch on 4 partitions, the
+    # alert took the second meeting's id and start, before the pair's news was held for the watermark.
     a, b = 247000003, 247000004
     fixes = [(a, 27936, 0.0), (b, 27997, 0.0), (a, 28176, 0.0), (b, 28597, 0.0)]
     fixes += [(b, 43443, 300.0), (b, 43863, 300.0), (a, 42898, 300.0), (a, 44434, 300.0)]
@@ -686,12 +679,13 @@ def test_a_pair_back_together_in_a_cell_of_another_partition_keeps_its_alert_id_
     ]
     feed = meetings.reports(pings, origin=(36.4, 12.3), noise_m=15.0, seed=88)
     finals = {}
-    for size, partitions in [(1, 1), (10**6, 1), (7, 4), (10**6, 4)]:
-        detectors = meetings.Detectors(partitions)
+    for size, partitions, last_first in [(1, 1, False), (10**6, 1, False), (7, 4, False), (10**6, 4, False),
+                                         (10**6, 4, True), (2000, 4, True)]:  # fmt: skip
+        detectors = meetings.Detectors(partitions, last_first)
         published = detectors.read(feed, size) + detectors.tick_until(T0 + 40 * H, every_s=600)
-        finals[(size, partitions)] = outcome(published).last
-    one_encounter(Outcome(finals[(1, 1)], 0.0, 0.0), Impact.VERY_HIGH)
-    assert finals == dict.fromkeys(finals, finals[(1, 1)])
+        finals[(size, partitions, last_first)] = outcome(published).last
+    one_encounter(Outcome(finals[(1, 1, False)], 0.0, 0.0), Impact.VERY_HIGH)
+    assert finals == dict.fromkeys(finals, finals[(1, 1, False)])
 
 
 def a_gone_dark_and_c_reporting(dark_until_h: float | None, c_until_h: float) -> list[dict[str, Any]]:
@@ -815,7 +809,7 @@ class CountingTable(dict[str, Any]):
 def test_a_partition_writes_its_clock_only_when_the_clock_moves() -> None:
     detectors = meetings.Detectors(4)
     detectors.track_tables[4] = track_clocks = CountingTable()
-    detectors.cell_tables[2] = cell_clocks = CountingTable()
+    detectors.cell_tables[1] = cell_clocks = CountingTable()
     feed = meetings.reports(moored_pair(T0, T0 + 600))
     detectors.read(feed, len(feed))
     first = (track_clocks.writes, cell_clocks.writes)

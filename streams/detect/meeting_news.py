@@ -1,0 +1,154 @@
+"""Detect stage: encounter findings from every cells partition, put in event-time order by pair.
+
+A pair's grid cells hash to several `detect.cells` partitions, each read by its
+own agent, and in a catch-up one agent may run hours of event time ahead of
+another. Grouping the findings where they are found would then depend on which
+agent ran first. So each cells partition sends its findings to `detect.meetings`,
+on the partition of their pair, together with its mark: the event time it has
+reached. A meetings partition holds what it receives and lets a finding through
+only once every cells partition has passed its time (the watermark, the least
+of the marks), oldest first. The pair's alert is then grouped on one partition,
+from findings in the order of their time, however the reports were batched.
+
+A finding older than the watermark when it arrives (a fix reported late) goes
+through at once: it is late data, and waiting would not put it in order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ConfigDict, TypeAdapter
+
+from streams.detect.columns import partition_of
+from streams.detect.findings import Finding
+
+# Internal messages and changelog values are input too: a field that is not ours refuses the value.
+STRICT = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class DatedFinding:
+    """A finding with the event time its cell had reached when it was found."""
+
+    found_ts: float
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class HeldFinding:
+    """A finding waiting for the watermark, with what orders it among findings of the same time."""
+
+    __pydantic_config__ = STRICT
+
+    found_ts: float
+    source: int  # the cells partition that found it
+    seq: int  # its place among the findings of its source, in the order they were found
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingNews:
+    """What one cells message gave one meetings partition: its findings there, and the source's mark.
+
+    `offset` is the cells message's: a batch replayed after a crash sends the
+    same news again, and a meetings partition takes each offset of a source once.
+    """
+
+    __pydantic_config__ = STRICT
+
+    source: int
+    offset: int
+    mark_ts: float | None  # None: the source has no clock yet
+    found: tuple[HeldFinding, ...] = ()
+
+
+@dataclass(slots=True)
+class MeetingHold:
+    """One meetings partition's state: each source's mark and last offset taken, and what waits."""
+
+    __pydantic_config__ = STRICT
+
+    marks: dict[int, float] = field(default_factory=dict)
+    offsets: dict[int, int] = field(default_factory=dict)
+    held: list[HeldFinding] = field(default_factory=list)
+
+    def watermark(self, partitions: int) -> float:
+        """The least mark of the `partitions` cells partitions (-inf while one has sent none)."""
+        return min((self.marks.get(p, -math.inf) for p in range(partitions)), default=-math.inf)
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """Findings let through, in event-time order, and the watermark they were let through at."""
+
+    findings: list[Finding]
+    watermark_ts: float
+
+
+_NEWS = TypeAdapter(MeetingNews)
+_HOLD = TypeAdapter(MeetingHold)
+
+
+def news_for_partitions(
+    source: int, offset: int, mark_ts: float, found: Sequence[DatedFinding], partitions: int
+) -> list[tuple[int, bytes]]:
+    """One message for each meetings partition: the findings of its pairs, and the mark for all.
+
+    Every partition hears every mark, or its watermark would wait for a source that has no news for it.
+    """
+    by_partition: dict[int, list[HeldFinding]] = {p: [] for p in range(partitions)}
+    for seq, dated in enumerate(found):
+        held = HeldFinding(dated.found_ts, source, seq, dated.finding)
+        by_partition[partition_of(dated.finding.group_id, partitions)].append(held)
+    mark = mark_ts if math.isfinite(mark_ts) else None
+    return [
+        (p, _NEWS.dump_json(MeetingNews(source, offset, mark, tuple(held))))
+        for p, held in by_partition.items()
+    ]
+
+
+def decode_news(raw: bytes, partitions: int) -> MeetingNews:
+    """A `detect.meetings` message; raises ValueError for anything but news from a cells partition."""
+    news = _NEWS.validate_json(raw)
+    sources = {news.source, *(held.source for held in news.found)}
+    if not sources <= set(range(partitions)) or news.offset < 0:
+        raise ValueError(f"news from no cells partition of {partitions}: {news.source}@{news.offset}")
+    if not all(math.isfinite(held.found_ts) for held in news.found) or not _finite(news.mark_ts):
+        raise ValueError("news dated at no time")
+    return news
+
+
+def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -> Released:
+    """Hold each news's findings and move its source's mark (news already taken is skipped), then let
+    through, oldest first, every held finding no later than the watermark."""
+    for item in news:
+        if item.offset <= hold.offsets.get(item.source, -1):
+            continue  # a replay of what was taken
+        hold.offsets[item.source] = item.offset
+        if item.mark_ts is not None:
+            hold.marks[item.source] = max(item.mark_ts, hold.marks.get(item.source, -math.inf))
+        hold.held.extend(item.found)
+    watermark = hold.watermark(partitions)
+    ready = sorted(
+        (held for held in hold.held if held.found_ts <= watermark),
+        key=lambda held: (held.found_ts, held.source, held.seq),
+    )
+    hold.held = [held for held in hold.held if held.found_ts > watermark]
+    return Released([held.finding for held in ready], watermark)
+
+
+def hold_to_json(hold: MeetingHold) -> object:
+    """A hold as its table value (plain JSON)."""
+    return _HOLD.dump_python(hold, mode="json")
+
+
+def hold_from_json(value: object) -> MeetingHold:
+    """The hold `hold_to_json` gave (None: a new one); raises ValueError for anything else."""
+    return MeetingHold() if value is None else _HOLD.validate_python(value)
+
+
+def _finite(ts: float | None) -> bool:
+    return ts is None or math.isfinite(ts)

@@ -1,0 +1,171 @@
+"""Encounter findings held per pair until every cells partition has passed their time."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from schemas.alerts import AlertKind
+from streams.detect.columns import partition_of
+from streams.detect.findings import Finding
+from streams.detect.meeting_news import (
+    DatedFinding,
+    MeetingHold,
+    decode_news,
+    hold_from_json,
+    hold_to_json,
+    news_for_partitions,
+    take_news,
+)
+from streams.detect.runtime import is_meeting_hold
+
+N = 4
+ENCOUNTER = {"kind": "encounter", "group": "a+b", "ts": 1.0}
+
+
+def met(pair: str, ts: float, active: bool = True) -> DatedFinding:
+    return DatedFinding(
+        ts, Finding(AlertKind.ENCOUNTER, pair, ts, active=active, vessel_ids=tuple(pair.split("+")))
+    )
+
+
+def pair_on(partition: int) -> str:
+    """A pair whose group lives on `partition`."""
+    return next(f"{n}+{n + 1}" for n in range(1000) if partition_of(f"encounter:{n}+{n + 1}", N) == partition)
+
+
+def news(source: int, offset: int, mark_ts: float, found: list[DatedFinding], to: int) -> object:
+    """What cells partition `source` sends meetings partition `to`, decoded as the agent decodes it."""
+    raw = dict(news_for_partitions(source, offset, mark_ts, found, N))[to]
+    return decode_news(raw, N)
+
+
+def test_each_meetings_partition_hears_every_mark_and_only_the_findings_of_its_pairs() -> None:
+    here, there = pair_on(1), pair_on(2)
+    sent = dict(news_for_partitions(3, 17, 100.0, [met(here, 90.0), met(there, 95.0)], N))
+    assert sorted(sent) == [0, 1, 2, 3]
+    decoded = {p: decode_news(raw, N) for p, raw in sent.items()}
+    assert {p: (n.source, n.offset, n.mark_ts) for p, n in decoded.items()} == dict.fromkeys(
+        range(N), (3, 17, 100.0)
+    )
+    assert [h.finding.group for h in decoded[1].found] == [here]
+    assert [h.finding.group for h in decoded[2].found] == [there]
+    assert decoded[0].found == decoded[3].found == ()
+    assert decoded[1].found[0].finding == met(here, 90.0).finding  # the whole finding, through JSON
+
+
+def test_a_finding_waits_until_every_cells_partition_has_passed_its_time_then_goes_oldest_first() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    # The partition of the pair's later cells runs first, hours ahead.
+    released = take_news(hold, [news(3, 0, 5000.0, [met(pair, 4000.0)], to=0)], N)
+    assert released.findings == [] and released.watermark_ts == -math.inf
+    for source in (0, 1):
+        assert take_news(hold, [news(source, 0, 5000.0, [], to=0)], N).findings == []
+    # The last partition brings the pair's first cell: its older news goes first.
+    released = take_news(hold, [news(2, 0, 5000.0, [met(pair, 1000.0)], to=0)], N)
+    assert [f.ts for f in released.findings] == [1000.0, 4000.0]
+    assert released.watermark_ts == 5000.0 and hold.held == []
+
+
+def test_only_what_the_watermark_has_passed_goes_and_the_rest_waits() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    for source in range(N):
+        take_news(hold, [news(source, 0, 100.0, [], to=0)], N)
+    take_news(hold, [news(0, 1, 300.0, [met(pair, 150.0), met(pair, 250.0)], to=0)], N)
+    released = take_news(
+        hold, [news(1, 1, 200.0, [], to=0), news(2, 1, 400.0, [], to=0), news(3, 1, 180.0, [], to=0)], N
+    )
+    assert [f.ts for f in released.findings] == [150.0] and released.watermark_ts == 180.0
+    assert [h.found_ts for h in hold.held] == [250.0]
+
+
+def test_a_finding_older_than_the_watermark_goes_at_once() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    for source in range(N):
+        take_news(hold, [news(source, 0, 1000.0, [], to=0)], N)
+    late = take_news(hold, [news(1, 1, 1000.0, [met(pair, 10.0)], to=0)], N)  # a fix reported late
+    assert [f.ts for f in late.findings] == [10.0]
+
+
+def test_findings_of_one_time_go_in_the_order_of_their_source_and_then_as_found() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    take_news(hold, [news(2, 0, 50.0, [met(pair, 50.0), met(pair, 50.0, active=False)], to=0)], N)
+    take_news(hold, [news(1, 0, 50.0, [met(pair, 50.0, active=False)], to=0)], N)
+    take_news(hold, [news(0, 0, 50.0, [], to=0)], N)
+    released = take_news(hold, [news(3, 0, 50.0, [], to=0)], N)
+    assert [f.active for f in released.findings] == [False, True, False]  # source 1's, then 2's in order
+
+
+def test_news_taken_once_is_skipped_when_a_crashed_cells_batch_sends_it_again() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    for source in range(1, N):
+        take_news(hold, [news(source, 0, 100.0, [], to=0)], N)
+    first = take_news(hold, [news(0, 7, 100.0, [met(pair, 90.0)], to=0)], N)
+    again = take_news(hold, [news(0, 7, 100.0, [met(pair, 90.0)], to=0)], N)
+    assert len(first.findings) == 1 and again.findings == []
+
+
+def test_a_mark_never_goes_back_and_a_source_without_a_clock_holds_everything() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    for source in range(1, N):
+        take_news(hold, [news(source, 0, 100.0, [], to=0)], N)
+    assert take_news(hold, [news(0, 0, -math.inf, [met(pair, 50.0)], to=0)], N).findings == []
+    assert take_news(hold, [news(0, 1, 100.0, [], to=0)], N).watermark_ts == 100.0
+    take_news(hold, [news(0, 2, 60.0, [], to=0)], N)  # a replayed older message moves nothing back
+    assert hold.marks[0] == 100.0
+
+
+def test_a_hold_goes_through_its_table_value_unchanged() -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    take_news(hold, [news(2, 5, 300.0, [met(pair, 250.0)], to=0)], N)
+    value = orjson.loads(orjson.dumps(hold_to_json(hold)))  # as Faust's JSON changelog keeps it
+    assert hold_from_json(value) == hold
+    assert is_meeting_hold(value)
+    assert hold_from_json(None) == MeetingHold()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        [],
+        {"x": 1},
+        {"marks": "x"},
+        {"marks": {"a": 1.0}},
+        {"held": [{"found_ts": 1}]},
+        {"offsets": {"0": "z"}},
+        {"held": [{"found_ts": 1.0, "source": 0, "seq": 0, "finding": ENCOUNTER, "x": 1}]},
+    ],
+)
+def test_a_changelog_value_that_is_no_hold_is_refused(value: object) -> None:
+    assert not is_meeting_hold(value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe",
+        b"{}",
+        b"[" * 5000,
+        orjson.dumps({"source": N, "offset": 0, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": -1, "offset": 0, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": 0, "offset": -3, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": "soon", "found": []}),
+        b'{"source": 0, "offset": 0, "mark_ts": Infinity, "found": []}',
+        b'{"source": 0, "offset": 0, "mark_ts": NaN, "found": []}',
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+            {"found_ts": 1.0, "source": 9, "seq": 0, "finding": ENCOUNTER}]}),
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+            {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "kind": "no_such_kind"}}]}),
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+            {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "impact": "apocalyptic"}}]}),
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+            {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "command": "x"}}]}),
+        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [], "more": 1}),
+    ],
+)  # fmt: skip
+def test_news_that_is_not_news_from_a_cells_partition_is_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_news(raw, N)
