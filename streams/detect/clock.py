@@ -62,6 +62,14 @@ class EventClock:
         return cls(float(value[0]), float(value[1]))
 
 
+def sent_wall_time(timestamp_s: float | None, wall_now: float) -> float:
+    """The wall time a detect message is judged at: when it was sent (its Kafka timestamp), so that
+    a batch replayed after a crash is judged as it was the first time; now when it carries none."""
+    if timestamp_s is None or not math.isfinite(timestamp_s) or timestamp_s <= 0:
+        return wall_now
+    return min(timestamp_s, wall_now)  # never ahead of this process's clock
+
+
 def _is_time(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 

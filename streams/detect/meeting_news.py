@@ -53,31 +53,49 @@ class HeldFinding:
 class MeetingNews:
     """What one cells message gave one meetings partition: its findings there, and the source's mark.
 
-    `offset` is the cells message's: a batch replayed after a crash sends the
-    same news again, and a meetings partition takes each offset of a source once.
+    `offset` and `sent_ts` are the cells message's own (its Kafka timestamp, at
+    which its partition judged it): a batch replayed after a crash sends the same
+    news again, and a meetings partition takes it once.
     """
 
     __pydantic_config__ = STRICT
 
     source: int
     offset: int
+    sent_ts: float
     mark_ts: float | None  # None: the source has no clock yet
     found: tuple[HeldFinding, ...] = ()
 
 
-@dataclass(slots=True)
-class MeetingHold:
-    """One meetings partition's state: each source's mark and last offset taken, and what waits."""
+@dataclass(frozen=True, slots=True)
+class SourceSeen:
+    """The last news a meetings partition took from one cells partition, and the mark it has reached."""
 
     __pydantic_config__ = STRICT
 
-    marks: dict[int, float] = field(default_factory=dict)
-    offsets: dict[int, int] = field(default_factory=dict)
+    offset: int
+    sent_ts: float
+    mark_ts: float | None  # None: the source has no clock yet
+
+    def sent_before(self, news: MeetingNews) -> bool:
+        """Is `news` a replay of what was taken? A cells topic made again counts its offsets from 0
+        anew, but its messages are sent later: only a message no later by both is a replay."""
+        return news.offset <= self.offset and news.sent_ts <= self.sent_ts
+
+
+@dataclass(slots=True)
+class MeetingHold:
+    """One meetings partition's state: what it took last from each source, and what waits."""
+
+    __pydantic_config__ = STRICT
+
+    sources: dict[int, SourceSeen] = field(default_factory=dict)
     held: list[HeldFinding] = field(default_factory=list)
 
     def watermark(self, partitions: int) -> float:
         """The least mark of the `partitions` cells partitions (-inf while one has sent none)."""
-        return min((self.marks.get(p, -math.inf) for p in range(partitions)), default=-math.inf)
+        marks = [self.sources[p].mark_ts if p in self.sources else None for p in range(partitions)]
+        return min((-math.inf if mark is None else mark for mark in marks), default=-math.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +111,7 @@ _HOLD = TypeAdapter(MeetingHold)
 
 
 def news_for_partitions(
-    source: int, offset: int, mark_ts: float, found: Sequence[DatedFinding], partitions: int
+    source: int, offset: int, sent_ts: float, mark_ts: float, found: Sequence[DatedFinding], partitions: int
 ) -> list[tuple[int, bytes]]:
     """One message for each meetings partition: the findings of its pairs, and the mark for all.
 
@@ -105,19 +123,28 @@ def news_for_partitions(
         by_partition[partition_of(dated.finding.group_id, partitions)].append(held)
     mark = mark_ts if math.isfinite(mark_ts) else None
     return [
-        (p, _NEWS.dump_json(MeetingNews(source, offset, mark, tuple(held))))
+        (p, _NEWS.dump_json(MeetingNews(source, offset, sent_ts, mark, tuple(held))))
         for p, held in by_partition.items()
     ]
 
 
 def decode_news(raw: bytes, partitions: int) -> MeetingNews:
-    """A `detect.meetings` message; raises ValueError for anything but news from a cells partition."""
+    """A `detect.meetings` message; raises ValueError for anything but news from a cells partition.
+
+    A cells partition finds at its cells' time, never past its own clock: a
+    finding dated after the mark it came with is no news it sends.
+    """
     news = _NEWS.validate_json(raw)
-    sources = {news.source, *(held.source for held in news.found)}
-    if not sources <= set(range(partitions)) or news.offset < 0:
+    if news.source not in range(partitions) or news.offset < 0:
         raise ValueError(f"news from no cells partition of {partitions}: {news.source}@{news.offset}")
-    if not all(math.isfinite(held.found_ts) for held in news.found) or not _finite(news.mark_ts):
+    if any(held.source != news.source for held in news.found):
+        raise ValueError(f"news of cells partition {news.source} holding another's findings")
+    times = [news.sent_ts, *(held.found_ts for held in news.found)]
+    if not all(math.isfinite(ts) for ts in times) or not _finite(news.mark_ts):
         raise ValueError("news dated at no time")
+    mark = -math.inf if news.mark_ts is None else news.mark_ts
+    if any(held.found_ts > mark for held in news.found):
+        raise ValueError(f"news of cells partition {news.source} found after its own mark")
     return news
 
 
@@ -125,11 +152,11 @@ def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -
     """Hold each news's findings and move its source's mark (news already taken is skipped), then let
     through, oldest first, every held finding no later than the watermark."""
     for item in news:
-        if item.offset <= hold.offsets.get(item.source, -1):
+        seen = hold.sources.get(item.source)
+        if seen is not None and seen.sent_before(item):
             continue  # a replay of what was taken
-        hold.offsets[item.source] = item.offset
-        if item.mark_ts is not None:
-            hold.marks[item.source] = max(item.mark_ts, hold.marks.get(item.source, -math.inf))
+        marks = [m for m in (item.mark_ts, None if seen is None else seen.mark_ts) if m is not None]
+        hold.sources[item.source] = SourceSeen(item.offset, item.sent_ts, max(marks, default=None))
         hold.held.extend(item.found)
     watermark = hold.watermark(partitions)
     ready = sorted(
@@ -147,7 +174,14 @@ def hold_to_json(hold: MeetingHold) -> object:
 
 def hold_from_json(value: object) -> MeetingHold:
     """The hold `hold_to_json` gave (None: a new one); raises ValueError for anything else."""
-    return MeetingHold() if value is None else _HOLD.validate_python(value)
+    if value is None:
+        return MeetingHold()
+    hold = _HOLD.validate_python(value)
+    times = [ts for seen in hold.sources.values() for ts in (seen.sent_ts, seen.mark_ts) if ts is not None]
+    times += [held.found_ts for held in hold.held]
+    if not all(math.isfinite(ts) for ts in times) or any(s.offset < 0 for s in hold.sources.values()):
+        raise ValueError(f"not a meetings hold: {value!r:.80}")
+    return hold
 
 
 def _finite(ts: float | None) -> bool:

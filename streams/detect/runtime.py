@@ -373,6 +373,13 @@ class MeetingGrouper:
     def on_news(self, partition: int, news: MeetingNews, holds: Table, groups: Table) -> list[Alert]:
         """One message of news; returns the alert states of the findings it lets through."""
         t = self.thresholds
+        strays = [
+            h.finding.group_id
+            for h in news.found
+            if partition_of(h.finding.group_id, self.partitions) != partition
+        ]
+        if strays:
+            raise ValueError(f"news of pairs whose meetings partition is not {partition}: {strays[0]}")
         hold = hold_from_json(holds.get(str(partition)))
         released = take_news(hold, [news], self.partitions)
         holds[str(partition)] = hold_to_json(hold)

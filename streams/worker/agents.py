@@ -35,6 +35,7 @@ from schemas.alerts import Alert
 from schemas.codec import encode
 from schemas.rejection import DeadLetter
 from schemas.transitions import Transition
+from streams.detect.clock import sent_wall_time
 from streams.detect.columns import EMPTY_CELLS, DetectBatch, decode_cells
 from streams.detect.grouping import is_group
 from streams.detect.meeting_news import decode_news, news_for_partitions
@@ -150,14 +151,16 @@ class Detection:
         async for value in stream:
             message = stream.current_event.message  # type: ignore[union-attr]
             views = [BatchedTable(self.tables[name]) for name in CELL_TABLES]
-            wall_now = time.time()
+            # Judged at the time it was sent: a replay after a crash finds what the first run found, and
+            # so sends the news that the meetings partitions took already (meeting_news.py).
+            sent_ts = sent_wall_time(message.timestamp, time.time())
             try:
-                result = await self._off_loop(self._cell_batch, message.partition, value, wall_now, views)
+                result = await self._off_loop(self._cell_batch, message.partition, value, sent_ts, views)
             except Exception as error:
                 await self._refuse(stream, value, error)
                 continue
             news = news_for_partitions(
-                message.partition, message.offset, result.mark_ts, result.found, self.partitions
+                message.partition, message.offset, sent_ts, result.mark_ts, result.found, self.partitions
             )
             publisher = await self.context.publisher.ready()
             await publisher.publish_to_partitions(DETECT_MEETINGS, [(p, b"news", v) for p, v in news])

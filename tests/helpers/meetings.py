@@ -158,7 +158,9 @@ class Detectors:
     def _cells(self, partition: int, message: CellsMessage) -> list[Alert]:
         result = self.cells.on_batch(partition, message, self.wall, *self.cell_tables)
         offset = self.cells_offsets[partition] = self.cells_offsets.get(partition, -1) + 1
-        news = news_for_partitions(partition, offset, result.mark_ts, result.found, self.partitions)
+        news = news_for_partitions(
+            partition, offset, self.wall, result.mark_ts, result.found, self.partitions
+        )
         return [
             alert
             for p, raw in news

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from geo.catalogue import builtin_path, load_catalogue
 from geo.ports import load_ports
 from schemas.alerts import AlertKind, AlertStatus
-from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
+from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json, sent_wall_time
 from streams.detect.columns import FIX_COLUMNS, DetectBatch
 from streams.detect.runtime import TRACK_CLOCKS, TrackDetector, is_cell_clocks, is_track_clocks
 from streams.detect.thresholds import Thresholds
@@ -83,3 +84,11 @@ def test_clocks_round_trip_and_hostile_values_are_refused() -> None:
                 {"fixes": [1, True], "reports": None}, {"fixes": [1, float("inf")], "reports": None},
                 {"fixes": [1, 2, 3], "reports": None}):  # fmt: skip
         assert not is_track_clocks(bad), bad
+
+
+def test_a_detect_message_is_judged_at_the_time_it_was_sent_so_a_replay_is_judged_alike() -> None:
+    sent = 1_800_000_000.0
+    assert sent_wall_time(sent, sent + 0.2) == sent_wall_time(sent, sent + 3600) == sent
+    assert sent_wall_time(None, sent) == sent  # no timestamp: now
+    assert sent_wall_time(-1.0, sent) == sent_wall_time(math.nan, sent) == sent
+    assert sent_wall_time(sent + 86400, sent) == sent  # never ahead of this process's clock

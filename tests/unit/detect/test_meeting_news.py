@@ -13,6 +13,7 @@ from streams.detect.findings import Finding
 from streams.detect.meeting_news import (
     DatedFinding,
     MeetingHold,
+    MeetingNews,
     decode_news,
     hold_from_json,
     hold_to_json,
@@ -36,15 +37,17 @@ def pair_on(partition: int) -> str:
     return next(f"{n}+{n + 1}" for n in range(1000) if partition_of(f"encounter:{n}+{n + 1}", N) == partition)
 
 
-def news(source: int, offset: int, mark_ts: float, found: list[DatedFinding], to: int) -> object:
+def news(
+    source: int, offset: int, mark_ts: float, found: list[DatedFinding], to: int, sent_ts: float = 1e9
+) -> MeetingNews:
     """What cells partition `source` sends meetings partition `to`, decoded as the agent decodes it."""
-    raw = dict(news_for_partitions(source, offset, mark_ts, found, N))[to]
+    raw = dict(news_for_partitions(source, offset, sent_ts, mark_ts, found, N))[to]
     return decode_news(raw, N)
 
 
 def test_each_meetings_partition_hears_every_mark_and_only_the_findings_of_its_pairs() -> None:
     here, there = pair_on(1), pair_on(2)
-    sent = dict(news_for_partitions(3, 17, 100.0, [met(here, 90.0), met(there, 95.0)], N))
+    sent = dict(news_for_partitions(3, 17, 1e9, 100.0, [met(here, 90.0), met(there, 95.0)], N))
     assert sorted(sent) == [0, 1, 2, 3]
     decoded = {p: decode_news(raw, N) for p, raw in sent.items()}
     assert {p: (n.source, n.offset, n.mark_ts) for p, n in decoded.items()} == dict.fromkeys(
@@ -109,12 +112,20 @@ def test_news_taken_once_is_skipped_when_a_crashed_cells_batch_sends_it_again() 
 
 def test_a_mark_never_goes_back_and_a_source_without_a_clock_holds_everything() -> None:
     pair, hold = pair_on(0), MeetingHold()
-    for source in range(1, N):
+    take_news(hold, [news(1, 0, 100.0, [met(pair, 50.0)], to=0)], N)
+    for source in range(2, N):
         take_news(hold, [news(source, 0, 100.0, [], to=0)], N)
-    assert take_news(hold, [news(0, 0, -math.inf, [met(pair, 50.0)], to=0)], N).findings == []
-    assert take_news(hold, [news(0, 1, 100.0, [], to=0)], N).watermark_ts == 100.0
-    take_news(hold, [news(0, 2, 60.0, [], to=0)], N)  # a replayed older message moves nothing back
-    assert hold.marks[0] == 100.0
+    assert take_news(hold, [news(0, 0, -math.inf, [], to=0)], N).findings == []  # no clock yet
+    released = take_news(hold, [news(0, 1, 100.0, [], to=0)], N)
+    assert [f.ts for f in released.findings] == [50.0] and released.watermark_ts == 100.0
+    take_news(hold, [news(0, 2, 60.0, [], to=0)], N)  # an older mark moves nothing back
+    assert hold.watermark(N) == 100.0
+
+
+def test_a_finding_dated_after_the_mark_it_came_with_is_no_news_from_a_cells_partition() -> None:
+    raw = dict(news_for_partitions(0, 0, 1e9, 100.0, [met(pair_on(0), 1e15)], N))[0]
+    with pytest.raises(ValueError, match="after its own mark"):
+        decode_news(raw, N)
 
 
 def test_a_hold_goes_through_its_table_value_unchanged() -> None:
@@ -135,7 +146,7 @@ def test_a_hold_goes_through_its_table_value_unchanged() -> None:
         {"marks": "x"},
         {"marks": {"a": 1.0}},
         {"held": [{"found_ts": 1}]},
-        {"offsets": {"0": "z"}},
+        {"sources": {"0": {"offset": "z", "sent_ts": 1.0, "mark_ts": 1.0}}},
         {"held": [{"found_ts": 1.0, "source": 0, "seq": 0, "finding": ENCOUNTER, "x": 1}]},
     ],
 )
@@ -149,21 +160,23 @@ def test_a_changelog_value_that_is_no_hold_is_refused(value: object) -> None:
         b"\xff\xfe",
         b"{}",
         b"[" * 5000,
-        orjson.dumps({"source": N, "offset": 0, "mark_ts": 1.0, "found": []}),
-        orjson.dumps({"source": -1, "offset": 0, "mark_ts": 1.0, "found": []}),
-        orjson.dumps({"source": 0, "offset": -3, "mark_ts": 1.0, "found": []}),
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": "soon", "found": []}),
-        b'{"source": 0, "offset": 0, "mark_ts": Infinity, "found": []}',
-        b'{"source": 0, "offset": 0, "mark_ts": NaN, "found": []}',
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+        orjson.dumps({"source": N, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": -1, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": 0, "offset": -3, "sent_ts": 1e9, "mark_ts": 1.0, "found": []}),
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": "soon", "found": []}),
+        b'{"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": Infinity, "found": []}',
+        b'{"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": NaN, "found": []}',
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [
             {"found_ts": 1.0, "source": 9, "seq": 0, "finding": ENCOUNTER}]}),
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [
             {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "kind": "no_such_kind"}}]}),
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [
             {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "impact": "apocalyptic"}}]}),
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [
             {"found_ts": 1.0, "source": 0, "seq": 0, "finding": {**ENCOUNTER, "command": "x"}}]}),
-        orjson.dumps({"source": 0, "offset": 0, "mark_ts": 1.0, "found": [], "more": 1}),
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [], "more": 1}),
+        orjson.dumps({"source": 0, "offset": 0, "sent_ts": 1e9, "mark_ts": 1.0, "found": [
+            {"found_ts": 1.0, "source": 1, "seq": 0, "finding": ENCOUNTER}]}),  # another source's finding
     ],
 )  # fmt: skip
 def test_news_that_is_not_news_from_a_cells_partition_is_refused(raw: bytes) -> None:
