@@ -136,9 +136,12 @@ class Detection:
     async def detect_tracks(self, stream: StreamT) -> None:
         await self.context.publisher.ready()
         async for value in stream:
-            partition = stream.current_event.message.partition  # type: ignore[union-attr]
+            message = stream.current_event.message  # type: ignore[union-attr]
+            partition = message.partition
             views = [BatchedTable(self.tables[name]) for name in TRACK_TABLES]
-            wall_now = time.time()
+            # As a cells message (detect_cells): a worker behind its input does not age its vessels
+            # by how far behind it is, and a replay is judged as the first run was.
+            wall_now = sent_wall_time(message.timestamp, time.time())
             try:
                 result = await self._off_loop(self._track_batch, partition, value, wall_now, views)
             except Exception as error:  # pure code on hostile input: nothing of it reached the tables
