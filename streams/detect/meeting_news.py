@@ -132,10 +132,7 @@ def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -
             hold.marks[item.source] = max(item.mark_ts, hold.marks.get(item.source, -math.inf))
         hold.held.extend(item.found)
     watermark = hold.watermark(partitions)
-    ready = sorted(
-        (held for held in hold.held if held.found_ts <= watermark),
-        key=lambda held: (held.found_ts, held.source, held.seq),
-    )
+    ready = sorted((held for held in hold.held if held.found_ts <= watermark), key=_in_event_order)
     hold.held = [held for held in hold.held if held.found_ts > watermark]
     return Released([held.finding for held in ready], watermark)
 
@@ -148,6 +145,14 @@ def hold_to_json(hold: MeetingHold) -> object:
 def hold_from_json(value: object) -> MeetingHold:
     """The hold `hold_to_json` gave (None: a new one); raises ValueError for anything else."""
     return MeetingHold() if value is None else _HOLD.validate_python(value)
+
+
+def _in_event_order(held: HeldFinding) -> tuple[float, float, int, int]:
+    """Oldest first; of one time, the one whose condition began first (a pair on a cell corner is found
+    by each cell its noise reaches, each with its own start, and the first opens the alert), then by
+    source and order found. The source alone would tie the alert to the partition count."""
+    start_ts = held.finding.start_ts
+    return (held.found_ts, math.inf if start_ts is None else start_ts, held.source, held.seq)
 
 
 def _finite(ts: float | None) -> bool:

@@ -881,13 +881,9 @@ def test_news_of_a_pair_that_lives_on_another_meetings_partition_is_refused() ->
         grouper.on_news(1, news, holds, {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two cells find the pair at one time with different starts; the hold breaks the tie by source "
-    "partition, one partition by the order of its cells: the first finding opens the alert, so its id and "
-    "window start change with the partition count (seed 10 of the probe, shrunk to 5 reports)",
-)
 def test_a_pair_found_by_two_cells_at_one_time_opens_the_same_alert_on_one_partition_and_on_four() -> None:
+    # Two cells find the pair at one time with different starts: the hold broke the tie by source
+    # partition, and one partition by the order of its cells, so the alert's id and start moved.
     # Drifting east at 0.36 kn, 200 m off the corner of four cells (the feed of a probe, shrunk).
     sog = 0.36
     fixes = [(A, 0.0, 221.4, -211.6), (B, 20.0, 284.1, -223.2), (A, 135.0, 218.7, -192.1)]
