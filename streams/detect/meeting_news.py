@@ -25,8 +25,9 @@ from pydantic import ConfigDict, TypeAdapter
 from streams.detect.columns import partition_of
 from streams.detect.findings import Finding
 
-# Internal messages and changelog values are input too: a field that is not ours refuses the value.
-STRICT = ConfigDict(extra="forbid")
+# Internal messages and changelog values are input too: a field that is not ours refuses the value, and
+# so does a time that is no time (NaN is neither held nor let through; an infinite mark never goes back).
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
