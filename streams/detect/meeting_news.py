@@ -25,8 +25,9 @@ from pydantic import ConfigDict, TypeAdapter
 from streams.detect.columns import partition_of
 from streams.detect.findings import Finding
 
-# Internal messages and changelog values are input too: a field that is not ours refuses the value.
-STRICT = ConfigDict(extra="forbid")
+# Internal messages and changelog values are input too: a field that is not ours refuses the value, and
+# so does a time that is no time (NaN is neither held nor let through; an infinite mark never goes back).
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +160,7 @@ def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -
         hold.sources[item.source] = SourceSeen(item.offset, item.sent_ts, max(marks, default=None))
         hold.held.extend(item.found)
     watermark = hold.watermark(partitions)
-    ready = sorted(
-        (held for held in hold.held if held.found_ts <= watermark),
-        key=lambda held: (held.found_ts, held.source, held.seq),
-    )
+    ready = sorted((held for held in hold.held if held.found_ts <= watermark), key=_in_event_order)
     hold.held = [held for held in hold.held if held.found_ts > watermark]
     return Released([held.finding for held in ready], watermark)
 
@@ -182,6 +180,14 @@ def hold_from_json(value: object) -> MeetingHold:
     if not all(math.isfinite(ts) for ts in times) or any(s.offset < 0 for s in hold.sources.values()):
         raise ValueError(f"not a meetings hold: {value!r:.80}")
     return hold
+
+
+def _in_event_order(held: HeldFinding) -> tuple[float, float, int, int]:
+    """Oldest first; of one time, the one whose condition began first (a pair on a cell corner is found
+    by each cell its noise reaches, each with its own start, and the first opens the alert), then by
+    source and order found. The source alone would tie the alert to the partition count."""
+    start_ts = held.finding.start_ts
+    return (held.found_ts, math.inf if start_ts is None else start_ts, held.source, held.seq)
 
 
 def _finite(ts: float | None) -> bool:

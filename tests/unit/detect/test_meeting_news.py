@@ -182,3 +182,47 @@ def test_a_changelog_value_that_is_no_hold_is_refused(value: object) -> None:
 def test_news_that_is_not_news_from_a_cells_partition_is_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         decode_news(raw, N)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the replay dedupe keeps each source's highest offset for ever: once the cells topic is made "
+    "again (offsets from 0), or one message says offset 10**15, that source's news is skipped, its mark "
+    "never moves, and every finding on the partition is held",
+)
+@pytest.mark.parametrize("taken_offset", [5000, 10**15])
+def test_news_of_a_cells_topic_made_again_with_offsets_from_zero_is_taken(taken_offset: int) -> None:
+    pair, hold = pair_on(0), MeetingHold()
+    for source in range(N):
+        take_news(hold, [news(source, taken_offset if source == 0 else 0, 100.0, [], to=0)], N)
+    for source in range(1, N):
+        take_news(hold, [news(source, 1, 300.0, [], to=0)], N)
+    released = take_news(hold, [news(0, 0, 300.0, [met(pair, 200.0)], to=0)], N)
+    assert [f.ts for f in released.findings] == [200.0]
+    assert released.watermark_ts == 300.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a finding dated after its source's own mark is no news a cells partition sends (it finds at "
+    "its cell's time, never past its clock), yet it is taken, and one dated 1e15 is held for ever",
+)
+def test_news_with_a_finding_dated_after_its_own_mark_is_refused() -> None:
+    pair = pair_on(0)
+    raw = dict(news_for_partitions(0, 0, 100.0, [met(pair, 1e15)], N))[0]
+    with pytest.raises(ValueError):
+        decode_news(raw, N)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"marks": {"0": math.inf}},
+        {"marks": {"0": math.nan}},
+        {"held": [{"found_ts": math.nan, "source": 0, "seq": 0, "finding": ENCOUNTER}]},
+        {"held": [{"found_ts": math.inf, "source": 0, "seq": 0, "finding": ENCOUNTER}]},
+    ],
+)
+def test_a_changelog_hold_dated_at_no_time_is_refused(value: object) -> None:
+    # Taken, a NaN finding was dropped unseen, and an infinite mark let everything through for ever.
+    assert not is_meeting_hold(value)
