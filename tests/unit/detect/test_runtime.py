@@ -23,6 +23,7 @@ from geo.catalogue import builtin_path, load_catalogue
 from geo.distance import distance_m, knots
 from geo.ports import load_ports
 from schemas.alerts import Alert, AlertKind, AlertStatus, Impact
+from streams.detect.clock import sent_wall_time
 from streams.detect.columns import EMPTY_CELLS, decode_cells, partition_of
 from streams.detect.encounters import cell_id
 from streams.detect.findings import Finding
@@ -30,6 +31,7 @@ from streams.detect.meeting_news import (
     HeldFinding,
     MeetingHold,
     MeetingNews,
+    SourceSeen,
     decode_news,
     hold_to_json,
     news_for_partitions,
@@ -831,28 +833,29 @@ def test_a_partition_writes_its_clock_only_when_the_clock_moves() -> None:
 
 
 def crashed_tick(detectors: meetings.Detectors, first_wall: float, replay_wall: float) -> list[Alert]:
-    """A tick of cells partition 0 whose news is published at `first_wall`, the worker dying before its
-    cells tables are flushed; restarted, it reads the same message again at `replay_wall`."""
+    """A tick of cells partition 0 sent and read at `first_wall`, whose news is published, the worker
+    dying before its cells tables are flushed; restarted, it reads the same message again at
+    `replay_wall`, and judges it, as the agent does, at the time it was sent."""
     before = copy.deepcopy(detectors.cell_tables)
     offset = detectors.cells_offsets[0] = detectors.cells_offsets.get(0, -1) + 1
     alerts: list[Alert] = []
     for wall, tables in ((first_wall, detectors.cell_tables), (replay_wall, before)):
         detectors.cells.swept_at.clear()  # a new process
-        result = detectors.cells.on_batch(0, decode_cells(EMPTY_CELLS), wall, *tables)
-        for p, raw in news_for_partitions(0, offset, result.mark_ts, result.found, detectors.partitions):
-            news = decode_news(raw, detectors.partitions)
+        judged_at = sent_wall_time(first_wall, wall)  # the message's timestamp is `first_wall`
+        result = detectors.cells.on_batch(0, decode_cells(EMPTY_CELLS), judged_at, *tables)
+        n = detectors.partitions
+        for p, raw in news_for_partitions(0, offset, first_wall, result.mark_ts, result.found, n):
+            news = decode_news(raw, n)
             alerts += detectors.meetings.on_news(p, news, *detectors.meeting_tables)
     detectors.cell_tables, detectors.wall = before, replay_wall
     return alerts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detect_cells publishes news before it flushes the cells tables; the replay runs at a later "
-    "wall time, settles the dark pair and forgets its cell, but its news has the offset already taken "
-    "and is dropped: the encounter stays open for ever",
-)
 def test_a_tick_replayed_after_a_crash_later_in_wall_time_still_ends_the_dark_meeting() -> None:
+    # detect_cells publishes news before it flushes the cells tables. Judged at the later wall time of its
+    # replay, the tick settled the dark pair and forgot its cell, but its news had an offset already taken
+    # and was dropped: the encounter stayed open for ever. Judged at the time it was sent, the replay
+    # finds what the first run found.
     detectors = meetings.Detectors()
     published = detectors.read(meetings.reports(moored_pair(T0, T0 + 3 * H), noise_m=15.0), 200)
     published += detectors.tick_until(T0 + 26.5 * H)  # the sweep settles the pair at 27 h (24 h dark)
@@ -865,20 +868,18 @@ def test_a_tick_replayed_after_a_crash_later_in_wall_time_still_ends_the_dark_me
     one_encounter(outcome(published))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a meetings partition groups a finding whatever partition its pair lives on: news sent to the "
-    "wrong partition (a bug, a hostile record) makes a second group for the pair, on the wrong partition",
-)
 def test_news_of_a_pair_that_lives_on_another_meetings_partition_is_refused() -> None:
+    # Grouped wherever it came, news sent to the wrong partition (a bug, a hostile record) made a second
+    # group for the pair.
     grouper = MeetingGrouper(T, partitions=4)
     pair = next(f"{n}+{n + 1}" for n in range(1000) if partition_of(f"encounter:{n}+{n + 1}", 4) == 0)
     finding = Finding(AlertKind.ENCOUNTER, pair, T0, vessel_ids=tuple(pair.split("+")))
-    news = MeetingNews(0, 0, T0 + 60, (HeldFinding(T0, 0, 0, finding),))
-    every_mark = hold_to_json(MeetingHold(marks=dict.fromkeys(range(4), T0)))
+    news = MeetingNews(0, 0, T0 + 60, T0 + 60, (HeldFinding(T0, 0, 0, finding),))
+    every_mark = hold_to_json(MeetingHold({p: SourceSeen(0, T0, T0) for p in range(4)}))
     holds: dict[str, Any] = {str(p): every_mark for p in range(4)}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="meetings partition is not 1"):
         grouper.on_news(1, news, holds, {})
+    assert grouper.on_news(0, news, holds, groups := {}) and list(groups) == [finding.group_id]
 
 
 def test_a_pair_found_by_two_cells_at_one_time_opens_the_same_alert_on_one_partition_and_on_four() -> None:
