@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
 
@@ -51,6 +52,17 @@ class HeldFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class AdoptedGroup:
+    """An encounter's alert group that the release before kept on a cells partition, handed over to
+    the meetings partition of its pair (a grouping.Group, checked there by `is_group`)."""
+
+    __pydantic_config__ = STRICT
+
+    key: str  # the group id
+    group: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class MeetingNews:
     """What one cells message gave one meetings partition: its findings there, and the source's mark.
 
@@ -66,6 +78,7 @@ class MeetingNews:
     sent_ts: float
     mark_ts: float | None  # None: the source has no clock yet
     found: tuple[HeldFinding, ...] = ()
+    adopted: tuple[AdoptedGroup, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +125,16 @@ _HOLD = TypeAdapter(MeetingHold)
 
 
 def news_for_partitions(
-    source: int, offset: int, sent_ts: float, mark_ts: float, found: Sequence[DatedFinding], partitions: int
+    source: int,
+    offset: int,
+    sent_ts: float,
+    mark_ts: float,
+    found: Sequence[DatedFinding],
+    partitions: int,
+    adopted: Sequence[AdoptedGroup] = (),
 ) -> list[tuple[int, bytes]]:
-    """One message for each meetings partition: the findings of its pairs, and the mark for all.
+    """One message for each meetings partition: the findings (and handed-over groups) of its pairs,
+    and the mark for all.
 
     Every partition hears every mark, or its watermark would wait for a source that has no news for it.
     """
@@ -122,9 +142,12 @@ def news_for_partitions(
     for seq, dated in enumerate(found):
         held = HeldFinding(dated.found_ts, source, seq, dated.finding)
         by_partition[partition_of(dated.finding.group_id, partitions)].append(held)
+    handed: dict[int, list[AdoptedGroup]] = {p: [] for p in range(partitions)}
+    for group in adopted:
+        handed[partition_of(group.key, partitions)].append(group)
     mark = mark_ts if math.isfinite(mark_ts) else None
     return [
-        (p, _NEWS.dump_json(MeetingNews(source, offset, sent_ts, mark, tuple(held))))
+        (p, _NEWS.dump_json(MeetingNews(source, offset, sent_ts, mark, tuple(held), tuple(handed[p]))))
         for p, held in by_partition.items()
     ]
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from geo.catalogue import Catalogue
 from geo.ports import Ports
-from schemas.alerts import Alert
+from schemas.alerts import Alert, AlertKind
 from schemas.transitions import Transition
 from streams.detect.baseline import Baselines
 from streams.detect.clock import EventClock, clocks_from_json, clocks_to_json
@@ -28,8 +28,15 @@ from streams.detect.columns import CELL_COLUMNS, CellRow, CellsMessage, DetectBa
 from streams.detect.crossings import CrossingContext, CrossingHistory, CrossingState, Sighting
 from streams.detect.encounters import CellFix, CellState, detect_encounters
 from streams.detect.findings import Finding
-from streams.detect.grouping import ZONE_KINDS, Group, group_findings, is_closed
-from streams.detect.meeting_news import DatedFinding, MeetingNews, hold_from_json, hold_to_json, take_news
+from streams.detect.grouping import ZONE_KINDS, Group, group_findings, is_closed, is_group
+from streams.detect.meeting_news import (
+    AdoptedGroup,
+    DatedFinding,
+    MeetingNews,
+    hold_from_json,
+    hold_to_json,
+    take_news,
+)
 from streams.detect.seed import load_seed
 from streams.detect.steps import CrossingPlace, run_crossing
 from streams.detect.thresholds import Thresholds
@@ -278,16 +285,19 @@ class CellDetector:
         wall_now: float,
         cells: Table,
         clocks: Table,
+        legacy_groups: Table,
     ) -> CellsResult:
-        """One cells message of one partition; returns its encounter findings and its mark."""
+        """One cells message of one partition; returns its encounter findings and its mark, and hands
+        over the encounter groups that the release before kept on this partition."""
         t = self.thresholds
+        adopted = _hand_over(legacy_groups, partition)
         rows = message.rows
         clock = clocks_from_json(clocks.get(str(partition)), CELL_CLOCKS)["fixes"]
         newest_fix = _newest_fix(rows["ts"], message.newest_fix_ts)
         if newest_fix is not None and clock.observe(newest_fix, wall_now):
             clocks[str(partition)] = clocks_to_json({"fixes": clock})
         if clock.newest_ts == -math.inf:
-            return CellsResult([], -math.inf)
+            return CellsResult([], -math.inf, adopted)
         now_ts = clock.now(wall_now, t.live_within_s)
         by_cell = _by_cell(rows, cells, t.encounter_max_kn)
         found: list[DatedFinding] = []
@@ -321,7 +331,7 @@ class CellDetector:
         # In the order they were found, whatever the cell: a pair on a cell edge is kept by each cell
         # its noise reaches, and one cell's end must come after the others' news, as it does when the
         # fixes come one by one.
-        return CellsResult(sorted(found, key=lambda dated: dated.found_ts), now_ts)
+        return CellsResult(sorted(found, key=lambda dated: dated.found_ts), now_ts, adopted)
 
     def _sweep(
         self, partition: int, cells: Table, touched: Container[str], now_ts: float
@@ -358,6 +368,18 @@ class CellsResult:
 
     found: list[DatedFinding]
     mark_ts: float  # -inf before the partition's first fix
+    adopted: list[AdoptedGroup] = field(default_factory=list)
+
+
+def _hand_over(legacy_groups: Table, partition: int) -> list[AdoptedGroup]:
+    """The encounter groups the release before kept in `cell_alert_groups` under this cells partition,
+    taken out of it (the deletes reach that partition's changelog) to be handed to their pairs' meetings
+    partitions. Its changelog may hold older copies under other partitions: each is handed over by its
+    own partition, and the meetings partition keeps the newest (`MeetingGrouper._adopt`)."""
+    mine = [(key, group) for key, group in legacy_groups.items() if group.get("partition") == partition]
+    for key, _ in mine:
+        del legacy_groups[key]
+    return [AdoptedGroup(key, dict(group)) for key, group in mine]
 
 
 @dataclass
@@ -373,22 +395,35 @@ class MeetingGrouper:
     def on_news(self, partition: int, news: MeetingNews, holds: Table, groups: Table) -> list[Alert]:
         """One message of news; returns the alert states of the findings it lets through."""
         t = self.thresholds
-        strays = [
-            h.finding.group_id
-            for h in news.found
-            if partition_of(h.finding.group_id, self.partitions) != partition
-        ]
+        keys = [h.finding.group_id for h in news.found] + [g.key for g in news.adopted]
+        strays = [key for key in keys if partition_of(key, self.partitions) != partition]
         if strays:
             raise ValueError(f"news of pairs whose meetings partition is not {partition}: {strays[0]}")
+        if not all(is_group(g.group) and g.group["kind"] == AlertKind.ENCOUNTER for g in news.adopted):
+            raise ValueError("news handing over something that is no encounter group")
         hold = hold_from_json(holds.get(str(partition)))
         released = take_news(hold, [news], self.partitions)
         holds[str(partition)] = hold_to_json(hold)
         self.held[partition] = len(hold.held)
         now_ts = released.watermark_ts
+        self._adopt(news.adopted, groups, partition, now_ts)
         if now_ts > -math.inf and now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
             self.swept_at[partition] = now_ts
             _forget_closed(groups, partition, now_ts - encounter_horizon_s(t))
         return _group(released.findings, groups, partition, now_ts, t, scan=False)
+
+
+    def _adopt(self, adopted: Sequence[AdoptedGroup], groups: Table, partition: int, now_ts: float) -> None:
+        """Keep each handed-over group unless a newer one of its pair is kept already, or its last news
+        is older than anything is kept for (an old copy of a group since forgotten)."""
+        horizon = now_ts - encounter_horizon_s(self.thresholds)
+        for handed in adopted:
+            kept = groups.get(handed.key)
+            if kept is not None and kept["version"] >= handed.group["version"]:
+                continue
+            if handed.group["end_ts"] < horizon:
+                continue
+            groups[handed.key] = {**handed.group, "partition": partition}
 
 
 def _dated(found_ts: float, findings: Iterable[Finding]) -> list[DatedFinding]:

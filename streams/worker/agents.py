@@ -67,14 +67,15 @@ T = TypeVar("T")
 
 
 TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups", "track_clocks")
-CELL_TABLES = ("cells", "cell_clocks")
-# The encounter groups keep the table name of the release before, whose cells agents grouped them.
-MEETING_TABLES = ("meeting_holds", "cell_alert_groups")
+# `cell_alert_groups` holds the encounter groups of the release before, whose cells agents grouped
+# them: each cells partition hands its own over to the meetings partitions (runtime._hand_over).
+CELL_TABLES = ("cells", "cell_clocks", "cell_alert_groups")
+MEETING_TABLES = ("meeting_holds", "meeting_groups")
 ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
     "track_alert_groups": is_group, "track_clocks": is_track_clocks,
     "cells": is_cell_state, "cell_clocks": is_cell_clocks,
-    "meeting_holds": is_meeting_hold, "cell_alert_groups": is_group,
+    "cell_alert_groups": is_group, "meeting_holds": is_meeting_hold, "meeting_groups": is_group,
 }  # fmt: skip
 
 
@@ -163,8 +164,9 @@ class Detection:
                 await self._refuse(stream, value, error)
                 continue
             news = news_for_partitions(
-                message.partition, message.offset, sent_ts, result.mark_ts, result.found, self.partitions
-            )
+                message.partition, message.offset, sent_ts, result.mark_ts, result.found, self.partitions,
+                result.adopted,
+            )  # fmt: skip
             publisher = await self.context.publisher.ready()
             await publisher.publish_to_partitions(DETECT_MEETINGS, [(p, b"news", v) for p, v in news])
             await self._flush(message.partition, views)

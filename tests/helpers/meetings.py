@@ -118,7 +118,7 @@ class Detectors:
     cells: CellDetector = field(init=False)
     meetings: MeetingGrouper = field(init=False)
     track_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(5)])
-    cell_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(2)])
+    cell_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(3)])
     meeting_tables: list[dict[str, Any]] = field(default_factory=lambda: [{} for _ in range(2)])
     cells_offsets: dict[int, int] = field(default_factory=dict)  # each cells partition's next offset
     wall: float = -math.inf  # the wall-clock time of the last batch or tick
@@ -158,9 +158,8 @@ class Detectors:
     def _cells(self, partition: int, message: CellsMessage) -> list[Alert]:
         result = self.cells.on_batch(partition, message, self.wall, *self.cell_tables)
         offset = self.cells_offsets[partition] = self.cells_offsets.get(partition, -1) + 1
-        news = news_for_partitions(
-            partition, offset, self.wall, result.mark_ts, result.found, self.partitions
-        )
+        n, wall = self.partitions, self.wall
+        news = news_for_partitions(partition, offset, wall, result.mark_ts, result.found, n, result.adopted)
         return [
             alert
             for p, raw in news

@@ -95,7 +95,7 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     worker_id = first.worker_id
     tables = (
         "vessels", "crossings", "crossing_history", "cells", "track_alert_groups", "cell_alert_groups",
-        "meeting_holds",
+        "meeting_holds", "meeting_groups",
     )  # fmt: skip
     for table in tables:
         topic = f"{worker_id}-{table}-changelog"
@@ -107,9 +107,9 @@ def test_garbage_on_a_changelog_does_not_stop_recovery(broker: LocalBroker, star
     status = second.wait_until(lambda s: s["events"] == 6 and s["detect"]["sightings"] >= 3)
     assert status["health"]["detect"] == "ok"
     # Every garbage record is a dead letter naming its changelog; the good state was recovered.
-    status = second.wait_until(lambda s: s["rejects"] == 21, timeout_s=60)
+    status = second.wait_until(lambda s: s["rejects"] == 24, timeout_s=60)
     rows = second.sql(
         "SELECT count(), uniqExact(source_topic) FROM borderwatch.rejects FINAL "
         "WHERE reason = 'undecodable_record' AND endsWith(source_topic, '-changelog')"
     )
-    assert rows == [[21, 7]]
+    assert rows == [[24, 8]]

@@ -28,6 +28,7 @@ from streams.detect.columns import EMPTY_CELLS, decode_cells, partition_of
 from streams.detect.encounters import cell_id
 from streams.detect.findings import Finding
 from streams.detect.meeting_news import (
+    AdoptedGroup,
     HeldFinding,
     MeetingHold,
     MeetingNews,
@@ -894,3 +895,67 @@ def test_a_pair_found_by_two_cells_at_one_time_opens_the_same_alert_on_one_parti
     assert [start for _, _, start, _ in one.values()] == [T0 + 20]
     for partitions, last_first in ((4, False), (4, True)):
         assert outcome(meetings.replay(feed, 1, partitions, last_first)).last == one, (partitions, last_first)
+
+
+def upgraded_halfway(stamp: int) -> tuple[meetings.Detectors, list[meetings.Published], list[dict[str, Any]]]:
+    """A meeting read by 4 partitions up to its second hour, its open group then moved where the release
+    before kept it (`cell_alert_groups`, stamped with the cells partition `stamp` that last wrote it);
+    the rest of its reports."""
+    parted = moored_pair(T0, T0 + 3 * H) + both_leave(T0 + 3 * H)
+    feed = meetings.reports(parted, noise_m=15.0)
+    split = next(
+        n for n, r in enumerate(feed) if datetime.fromisoformat(r["observed_at"]).timestamp() > T0 + 2 * H
+    )
+    detectors = meetings.Detectors(4)
+    published = detectors.read(feed[:split], 200)
+    groups, legacy = detectors.meeting_tables[1], detectors.cell_tables[2]
+    legacy.update({key: {**group, "partition": stamp} for key, group in groups.items()})
+    groups.clear()
+    return detectors, published, feed[split:]
+
+
+def test_a_meeting_open_at_the_upgrade_goes_on_under_its_id_whichever_partition_kept_its_group() -> None:
+    whole = outcome(
+        meetings.replay(
+            meetings.reports(moored_pair(T0, T0 + 3 * H) + both_leave(T0 + 3 * H), noise_m=15.0), 200, 4
+        )
+    )
+    one_encounter(whole)
+    for stamp in range(4):
+        detectors, published, rest = upgraded_halfway(stamp)
+        published += detectors.read(rest, 200)
+        assert outcome(published).last == whole.last, stamp
+        assert detectors.cell_tables[2] == {}  # handed over, and deleted from the old table's changelog
+
+
+def test_an_older_copy_of_a_handed_over_group_never_takes_its_place() -> None:
+    # The release before wrote a pair's group under each cells partition that touched it; recovery keeps
+    # one copy in memory, and an older one comes back from another partition's changelog after a restart.
+    detectors, published, rest = upgraded_halfway(1)
+    old = {key: {**group, "version": 1, "partition": 2} for key, group in detectors.cell_tables[2].items()}
+    published += detectors.read(rest[:50], 200)
+    detectors.cell_tables[2].update(old)
+    published += detectors.read(rest[50:], 200)
+    one_encounter(outcome(published))
+    versions = [p.alert.version for p in published if p.alert.kind is AlertKind.ENCOUNTER]
+    assert versions == sorted(set(versions))  # each state newer than the last: none dropped as stale
+    # Long after the meeting ended and was forgotten, a copy of it is no meeting to bring back.
+    detectors.tick_until(T0 + 30 * H, every_s=600)
+    assert detectors.meeting_tables[1] == {}
+    detectors.cell_tables[2].update(old)
+    assert [p.alert for p in detectors.tick_until(T0 + 31 * H, every_s=600)] == []
+    assert detectors.meeting_tables[1] == {} and detectors.cell_tables[2] == {}
+
+
+@pytest.mark.parametrize(
+    "group",
+    [{"kind": "surge"}, {"id": 7}, {"version": "1"}, {"impact": "apocalyptic"}],
+    ids=["not an encounter", "no id", "bad version", "no impact"],
+)
+def test_news_handing_over_what_is_no_encounter_group_is_refused(group: dict[str, Any]) -> None:
+    detectors, _, _ = upgraded_halfway(0)
+    ((key, kept),) = detectors.cell_tables[2].items()
+    news = MeetingNews(0, 99, T0, T0, (), (AdoptedGroup(key, {**kept, **group}),))
+    home = partition_of(key, 4)
+    with pytest.raises(ValueError, match="no encounter group"):
+        detectors.meetings.on_news(home, news, *detectors.meeting_tables)
