@@ -32,6 +32,7 @@ from streams.detect.grouping import ZONE_KINDS, Group, group_findings, is_closed
 from streams.detect.meeting_news import (
     AdoptedGroup,
     DatedFinding,
+    MeetingHold,
     MeetingNews,
     hold_from_json,
     hold_to_json,
@@ -371,6 +372,13 @@ class CellsResult:
     adopted: list[AdoptedGroup] = field(default_factory=list)
 
 
+class KeptHold(NamedTuple):
+    """A meetings partition's hold in memory, and the table value it was read from or written as."""
+
+    stored: object
+    hold: MeetingHold
+
+
 def _hand_over(legacy_groups: Table, partition: int) -> list[AdoptedGroup]:
     """The encounter groups the release before kept in `cell_alert_groups` under this cells partition,
     taken out of it (the deletes reach that partition's changelog) to be handed to their pairs' meetings
@@ -391,6 +399,9 @@ class MeetingGrouper:
     partitions: int
     swept_at: dict[int, float] = field(default_factory=dict)
     held: dict[int, int] = field(default_factory=dict)  # findings waiting, per partition (for /status)
+    # Each partition's hold as last used, with the table value it came from: most news only moves a
+    # mark, and is neither decoded from the table nor written to its changelog again.
+    kept: dict[int, KeptHold] = field(default_factory=dict)
 
     def on_news(self, partition: int, news: MeetingNews, holds: Table, groups: Table) -> list[Alert]:
         """One message of news; returns the alert states of the findings it lets through."""
@@ -401,9 +412,13 @@ class MeetingGrouper:
             raise ValueError(f"news of pairs whose meetings partition is not {partition}: {strays[0]}")
         if not all(is_group(g.group) and g.group["kind"] == AlertKind.ENCOUNTER for g in news.adopted):
             raise ValueError("news handing over something that is no encounter group")
-        hold = hold_from_json(holds.get(str(partition)))
+        hold = self._hold(partition, holds)
         released = take_news(hold, [news], self.partitions)
-        holds[str(partition)] = hold_to_json(hold)
+        if news.found or news.adopted or released.findings:
+            # What waits, and what was taken, must outlive a crash. Marks alone need not: a restarted
+            # worker holds its findings until every cells partition has sent news again.
+            stored = holds[str(partition)] = hold_to_json(hold)
+            self.kept[partition] = KeptHold(stored, hold)
         self.held[partition] = len(hold.held)
         now_ts = released.watermark_ts
         self._adopt(news.adopted, groups, partition, now_ts)
@@ -412,6 +427,15 @@ class MeetingGrouper:
             _forget_closed(groups, partition, now_ts - encounter_horizon_s(t))
         return _group(released.findings, groups, partition, now_ts, t, scan=False)
 
+    def _hold(self, partition: int, holds: Table) -> MeetingHold:
+        """The partition's hold: as last used, unless the table holds another value (a recovery)."""
+        stored = holds.get(str(partition))
+        kept = self.kept.get(partition)
+        if kept is not None and kept.stored is stored:
+            return kept.hold
+        hold = hold_from_json(stored)
+        self.kept[partition] = KeptHold(stored, hold)
+        return hold
 
     def _adopt(self, adopted: Sequence[AdoptedGroup], groups: Table, partition: int, now_ts: float) -> None:
         """Keep each handed-over group unless a newer one of its pair is kept already, or its last news

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -959,3 +960,25 @@ def test_news_handing_over_what_is_no_encounter_group_is_refused(group: dict[str
     home = partition_of(key, 4)
     with pytest.raises(ValueError, match="no encounter group"):
         detectors.meetings.on_news(home, news, *detectors.meeting_tables)
+
+
+def test_news_that_only_moves_a_mark_writes_no_changelog_record_and_a_restart_waits_for_every_mark() -> None:
+    pair = next(f"{n}+{n + 1}" for n in range(1000) if partition_of(f"encounter:{n}+{n + 1}", 4) == 0)
+    finding = Finding(AlertKind.ENCOUNTER, pair, T0, vessel_ids=tuple(pair.split("+")))
+    holds, groups = CountingTable(), {}
+    grouper = MeetingGrouper(T, partitions=4)
+    for source in range(1, 4):  # marks only: nothing to keep through a crash
+        grouper.on_news(0, MeetingNews(source, 0, T0, T0 + 60, ()), holds, groups)
+    assert holds.writes == 0
+    grouper.on_news(0, MeetingNews(0, 0, T0, T0 + 60, (HeldFinding(T0 + 30, 0, 0, finding),)), holds, groups)
+    assert holds.writes == 1 and groups  # let through at once: every mark had passed it
+    # A finding that must wait is written with the hold; a new process has no marks, and lets it through
+    # once every cells partition has sent news again.
+    later = replace(finding, ts=T0 + 90)
+    grouper.on_news(0, MeetingNews(1, 1, T0, T0 + 120, (HeldFinding(T0 + 90, 1, 0, later),)), holds, groups)
+    assert holds.writes == 2
+    restarted = MeetingGrouper(T, partitions=4)
+    assert restarted.on_news(0, MeetingNews(2, 1, T0, T0 + 120, ()), holds, groups) == []
+    assert restarted.on_news(0, MeetingNews(3, 1, T0, T0 + 120, ()), holds, groups) == []
+    alerts = restarted.on_news(0, MeetingNews(0, 1, T0, T0 + 120, ()), holds, groups)
+    assert [a.kind for a in alerts] == [AlertKind.ENCOUNTER] and restarted.held == {0: 0}
