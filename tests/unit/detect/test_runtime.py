@@ -961,11 +961,6 @@ def test_news_handing_over_what_is_no_encounter_group_is_refused(group: dict[str
         detectors.meetings.on_news(home, news, *detectors.meeting_tables)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_adopt compares versions only, and versions count from 1 again for each alert of a pair: an "
-    "old copy of the pair's earlier alert replaces its newer alert's group",
-)
 def test_an_old_copy_of_a_pairs_earlier_alert_never_replaces_its_newer_alert() -> None:
     # The pair meets, parts, and meets again 5 h later (a second alert, its versions counted from 1).
     # After a restart, another cells partition's changelog brings back an old copy of the first alert's
