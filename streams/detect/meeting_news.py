@@ -83,7 +83,8 @@ class MeetingNews:
 
 @dataclass(frozen=True, slots=True)
 class SourceSeen:
-    """The last news a meetings partition took from one cells partition, and the mark it has reached."""
+    """The last news a meetings partition took from one cells partition (its offset; the latest send
+    time of all it took), and the mark it has reached."""
 
     __pydantic_config__ = STRICT
 
@@ -180,7 +181,10 @@ def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -
         if seen is not None and seen.sent_before(item):
             continue  # a replay of what was taken
         marks = [m for m in (item.mark_ts, None if seen is None else seen.mark_ts) if m is not None]
-        hold.sources[item.source] = SourceSeen(item.offset, item.sent_ts, max(marks, default=None))
+        # The latest send time, not the last: several producers stamp a cells partition (the ingest
+        # batches, each worker's ticks), by clocks that differ, so its times are not in offset order.
+        sent_ts = item.sent_ts if seen is None else max(item.sent_ts, seen.sent_ts)
+        hold.sources[item.source] = SourceSeen(item.offset, sent_ts, max(marks, default=None))
         hold.held.extend(item.found)
     watermark = hold.watermark(partitions)
     ready = sorted((held for held in hold.held if held.found_ts <= watermark), key=_in_event_order)

@@ -224,11 +224,6 @@ def test_a_changelog_hold_dated_at_no_time_is_refused(value: object) -> None:
     assert not is_meeting_hold(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a source's last send time, not its latest, tells replays: a cells partition written by producers "
-    "whose clocks differ (the sink's batches, the process workers' ticks) has send times out of offset order",
-)
 def test_a_replay_is_told_when_a_later_message_of_its_partition_was_stamped_by_a_clock_behind() -> None:
     # With roles `process` and `sink`, a sink worker sends the ingest batches and each process worker the
     # ticks: offset 9, a batch stamped by the sink's clock; offset 10, a tick stamped by a host 0.5 s behind.
