@@ -992,3 +992,24 @@ def test_an_old_copy_of_a_pairs_earlier_alert_never_replaces_its_newer_alert() -
     legacy.update(old_copies)
     published += detectors.read(feed[upto(9) :], 200)
     assert outcome(published).last == whole.last
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the watermark is the least mark: a cells partition whose clock is not live (its newest fix came "
+    "in a message sent over 15 min after it) holds every meetings partition's findings till newer fixes come",
+)
+def test_a_pair_dark_for_good_is_resolved_by_the_ticks_when_a_partition_without_it_is_not_live() -> None:
+    # The sink crashed while it published the last batch before the feed went quiet: the cells partitions
+    # of the pair had their message; the others got it when the sink published it again 20 min later, so
+    # their clocks are not live (newest fix 20 min older than its message) and stay at that fix. Before
+    # the hold, the pair's own partitions resolved it on their ticks; now its end waits for another fix.
+    feed = meetings.reports(moored_pair(T0, T0 + 3 * H), noise_m=15.0)
+    detectors = meetings.Detectors(4)
+    published = detectors.read(feed[:-200], 200)
+    theirs = {partition_of(cell, 4) for cell in detectors.cell_tables[0]}
+    assert theirs != set(range(4))
+    resent = {p: 20 * 60.0 for p in range(4) if p not in theirs}
+    published += detectors.batch(feed[-200:], resent_s=resent)
+    published += detectors.tick_until(T0 + 28 * H)
+    assert one_encounter(outcome(published)) == one_encounter(dark_for_good(partitions=4)[1])
