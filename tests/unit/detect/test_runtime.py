@@ -1024,12 +1024,6 @@ def test_a_pair_dark_for_good_is_resolved_by_the_ticks_when_a_partition_without_
     assert one_encounter(outcome(published)) == one_encounter(dark_for_good(partitions=4)[1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_crossing dates its alerts' sent_at at the wall time it is given, now the message's send "
-    "time: a worker behind its input publishes crossing alerts dated in the past, not noted late, and "
-    "silenced by a silence that had expired when they were raised (silences match sent_at < until)",
-)
 def test_a_crossing_alert_raised_by_a_worker_two_hours_behind_is_dated_when_raised_and_says_so() -> None:
     # A mass crossing: six boats of 400 at Alboran in 3 minutes, reported at once; the message that carries
     # them was sent two hours before the worker, catching up, reads it (it is judged at its send time).
