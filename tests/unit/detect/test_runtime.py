@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
 import pytest
 
 from geo.catalogue import builtin_path, load_catalogue
@@ -37,6 +38,7 @@ from streams.detect.encounters import cell_id
 from streams.detect.findings import Finding
 from streams.detect.meeting_news import (
     AdoptedGroup,
+    DatedFinding,
     HeldFinding,
     MeetingHold,
     MeetingNews,
@@ -1053,3 +1055,42 @@ def test_a_crossing_alert_raised_by_a_worker_two_hours_behind_is_dated_when_rais
     assert all(
         "found late: raised 2.0 h after" in a.description for a in alerts if a.status is AlertStatus.NEW
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Finding's own pydantic config allows NaN and infinity: a finding dated at no time passes "
+    "decode_news, waits in the hold, and raises whenever it is let through, so every news that reaches it "
+    "is refused",
+)
+def test_a_finding_dated_at_no_time_never_stops_its_meetings_partition() -> None:
+    # One record on detect.meetings (a bug, a hostile producer) with a finding at ts NaN. Held, it went into
+    # the hold's changelog; once every cells partition had passed its time, grouping it raised, the agent
+    # refused the news that let it through and kept the hold as it was: the partition refused all news
+    # after, and no encounter of its pairs was raised again.
+    grouper, holds, groups = MeetingGrouper(T, partitions=4), {}, {}
+    pair = next(f"{n}+{n + 1}" for n in range(1000) if partition_of(f"encounter:{n}+{n + 1}", 4) == 0)
+    held = {"found_ts": T0 - 60, "source": 0, "seq": 0, "finding": {"kind": "encounter", "group": pair}}
+    poison = orjson.dumps({"source": 0, "offset": 0, "sent_ts": T0, "mark_ts": T0, "found": [held]})
+    poison = poison.replace(b'"group"', b'"ts":NaN,"group"')  # orjson writes no NaN
+
+    def agent(raw: bytes) -> list[Alert]:
+        """The meetings agent: a record that does not decode, or breaks the grouper, is refused, and what
+        it did to the tables is dropped."""
+        tables = copy.deepcopy((holds, groups))
+        try:
+            alerts = grouper.on_news(0, decode_news(raw, 4), *tables)
+        except ValueError:
+            return []
+        holds.update(tables[0]), groups.update(tables[1])
+        return alerts
+
+    agent(poison)
+    finding = Finding(AlertKind.ENCOUNTER, pair, T0, vessel_ids=tuple(pair.split("+")))
+    alerts = []
+    for source in range(4):
+        found = [DatedFinding(T0, finding)] if source == 1 else []
+        for p, raw in news_for_partitions(source, 1, T0 + 60, T0 + 60, found, 4):
+            if p == 0:
+                alerts += agent(raw)
+    assert [a.kind for a in alerts] == [AlertKind.ENCOUNTER]
