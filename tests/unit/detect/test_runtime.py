@@ -1088,3 +1088,22 @@ def test_a_finding_dated_at_no_time_never_stops_its_meetings_partition() -> None
             if p == 0:
                 alerts += agent(raw)
     assert [a.kind for a in alerts] == [AlertKind.ENCOUNTER]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="detect_meetings flushes meeting_holds and meeting_groups as two changelog writes at once: a "
+    "worker that dies between them recovers a hold that let the findings through, and groups without them",
+)
+def test_news_replayed_after_a_crash_between_its_two_changelog_writes_raises_its_alerts_again() -> None:
+    # The alert was published (alerts go out before the tables), the hold reached its changelog, the groups
+    # did not. The replay is skipped as news taken, and the groups never get the finding: the alert that
+    # went out open has no group behind it. (Tables flushed apart were a risk before; the hold's skip of
+    # news taken makes the loss certain.)
+    grouper, holds = MeetingGrouper(T, partitions=1), {}
+    finding = Finding(AlertKind.ENCOUNTER, "a+b", T0, vessel_ids=("a", "b"))
+    news = MeetingNews(0, 0, T0 + 60, T0 + 60, (HeldFinding(T0, 0, 0, finding),))
+    first = grouper.on_news(0, news, holds, {})
+    assert first
+    again = grouper.on_news(0, news, holds, {})  # the hold as written, the groups as they were
+    assert [(a.id, a.version) for a in again] == [(a.id, a.version) for a in first]
