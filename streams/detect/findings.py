@@ -17,7 +17,9 @@ class Finding:
     for vessel alerts. Times are event time, epoch seconds.
     """
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # decoded from detect.meetings (meeting_news.py)
+    # Decoded from detect.meetings and the meetings hold's changelog (meeting_news.py): a time that is no
+    # time is refused there, or it waits in the hold and breaks the grouping of every news that lets it go.
+    __pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: AlertKind
     group: str

@@ -49,6 +49,7 @@ class HeldFinding:
     source: int  # the cells partition that found it
     seq: int  # its place among the findings of its source, in the order they were found
     finding: Finding
+    sent_ts: float  # when its news was sent: a finding held for `idle_s` of send time goes anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,8 @@ class MeetingNews:
 
 @dataclass(frozen=True, slots=True)
 class SourceSeen:
-    """The last news a meetings partition took from one cells partition, and the mark it has reached."""
+    """The last news a meetings partition took from one cells partition (its offset; the latest send
+    time of all it took), and the mark it has reached."""
 
     __pydantic_config__ = STRICT
 
@@ -114,7 +116,8 @@ class MeetingHold:
 
 @dataclass(frozen=True, slots=True)
 class Released:
-    """Findings let through, in event-time order, and the watermark they were let through at."""
+    """Findings let through, in event-time order, and the event time reached: the watermark, or the
+    newest of them when some went through on waiting alone."""
 
     findings: list[Finding]
     watermark_ts: float
@@ -140,7 +143,7 @@ def news_for_partitions(
     """
     by_partition: dict[int, list[HeldFinding]] = {p: [] for p in range(partitions)}
     for seq, dated in enumerate(found):
-        held = HeldFinding(dated.found_ts, source, seq, dated.finding)
+        held = HeldFinding(dated.found_ts, source, seq, dated.finding, sent_ts)
         by_partition[partition_of(dated.finding.group_id, partitions)].append(held)
     handed: dict[int, list[AdoptedGroup]] = {p: [] for p in range(partitions)}
     for group in adopted:
@@ -161,7 +164,7 @@ def decode_news(raw: bytes, partitions: int) -> MeetingNews:
     news = _NEWS.validate_json(raw)
     if news.source not in range(partitions) or news.offset < 0:
         raise ValueError(f"news from no cells partition of {partitions}: {news.source}@{news.offset}")
-    if any(held.source != news.source for held in news.found):
+    if any(held.source != news.source or held.sent_ts != news.sent_ts for held in news.found):
         raise ValueError(f"news of cells partition {news.source} holding another's findings")
     times = [news.sent_ts, *(held.found_ts for held in news.found)]
     if not all(math.isfinite(ts) for ts in times) or not _finite(news.mark_ts):
@@ -172,20 +175,30 @@ def decode_news(raw: bytes, partitions: int) -> MeetingNews:
     return news
 
 
-def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int) -> Released:
+def take_news(hold: MeetingHold, news: Iterable[MeetingNews], partitions: int, idle_s: float) -> Released:
     """Hold each news's findings and move its source's mark (news already taken is skipped), then let
-    through, oldest first, every held finding no later than the watermark."""
+    through, oldest first, every held finding no later than the watermark, and every one held for
+    `idle_s` of send time (a cells partition unread, or whose clock is stuck, holds nothing for ever)."""
     for item in news:
         seen = hold.sources.get(item.source)
         if seen is not None and seen.sent_before(item):
             continue  # a replay of what was taken
         marks = [m for m in (item.mark_ts, None if seen is None else seen.mark_ts) if m is not None]
-        hold.sources[item.source] = SourceSeen(item.offset, item.sent_ts, max(marks, default=None))
+        # The latest send time, not the last: several producers stamp a cells partition (the ingest
+        # batches, each worker's ticks), by clocks that differ, so its times are not in offset order.
+        sent_ts = item.sent_ts if seen is None else max(item.sent_ts, seen.sent_ts)
+        hold.sources[item.source] = SourceSeen(item.offset, sent_ts, max(marks, default=None))
         hold.held.extend(item.found)
     watermark = hold.watermark(partitions)
-    ready = sorted((held for held in hold.held if held.found_ts <= watermark), key=_in_event_order)
-    hold.held = [held for held in hold.held if held.found_ts > watermark]
-    return Released([held.finding for held in ready], watermark)
+    newest_sent = max((seen.sent_ts for seen in hold.sources.values()), default=-math.inf)
+
+    def due(held: HeldFinding) -> bool:
+        return held.found_ts <= watermark or newest_sent - held.sent_ts >= idle_s
+
+    ready = sorted((held for held in hold.held if due(held)), key=_in_event_order)
+    hold.held = [held for held in hold.held if not due(held)]
+    reached = max([watermark, *(held.found_ts for held in ready)])
+    return Released([held.finding for held in ready], reached)
 
 
 def hold_to_json(hold: MeetingHold) -> object:

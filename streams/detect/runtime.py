@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import defaultdict
-from collections.abc import Container, Iterable, MutableMapping, Sequence
+from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -413,7 +413,7 @@ class MeetingGrouper:
         if not all(is_group(g.group) and g.group["kind"] == AlertKind.ENCOUNTER for g in news.adopted):
             raise ValueError("news handing over something that is no encounter group")
         hold = self._hold(partition, holds)
-        released = take_news(hold, [news], self.partitions)
+        released = take_news(hold, [news], self.partitions, t.live_within_s)
         if news.found or news.adopted or released.findings:
             # What waits, and what was taken, must outlive a crash. Marks alone need not: a restarted
             # worker holds its findings until every cells partition has sent news again.
@@ -439,15 +439,23 @@ class MeetingGrouper:
 
     def _adopt(self, adopted: Sequence[AdoptedGroup], groups: Table, partition: int, now_ts: float) -> None:
         """Keep each handed-over group unless a newer one of its pair is kept already, or its last news
-        is older than anything is kept for (an old copy of a group since forgotten)."""
+        is older than anything is kept for (an old copy of a group since forgotten).
+
+        Newer by its alert's start, then by version: versions count from 1 again for each alert of a
+        pair, and an old copy of its earlier alert may have had more states than its newer alert yet."""
         horizon = now_ts - encounter_horizon_s(self.thresholds)
         for handed in adopted:
             kept = groups.get(handed.key)
-            if kept is not None and kept["version"] >= handed.group["version"]:
+            if kept is not None and _alert_state(kept) >= _alert_state(handed.group):
                 continue
             if handed.group["end_ts"] < horizon:
                 continue
             groups[handed.key] = {**handed.group, "partition": partition}
+
+
+def _alert_state(group: Mapping[str, Any]) -> tuple[float, int]:
+    """Where a pair's group is in the pair's alerts: its alert's start, then its version."""
+    return group["start_ts"], group["version"]
 
 
 def _dated(found_ts: float, findings: Iterable[Finding]) -> list[DatedFinding]:

@@ -77,7 +77,8 @@ def run_crossing(
         clock = EventClock(partition_clock.newest_ts, partition_clock.wall_at_newest)
     else:
         clock = EventClock()
-    sent_at = datetime.fromtimestamp(wall_now, UTC)
+    # Published now: `wall_now` is when the message was sent, long ago for a worker behind its input.
+    sent_at = datetime.now(UTC)
     open_groups = dict(groups)
     alerts: list[Alert] = []
     changed = history_changed = False

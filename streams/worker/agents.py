@@ -70,7 +70,9 @@ TRACK_TABLES = ("vessels", "crossings", "crossing_history", "track_alert_groups"
 # `cell_alert_groups` holds the encounter groups of the release before, whose cells agents grouped
 # them: each cells partition hands its own over to the meetings partitions (runtime._hand_over).
 CELL_TABLES = ("cells", "cell_clocks", "cell_alert_groups")
-MEETING_TABLES = ("meeting_holds", "meeting_groups")
+# Written in this order: what a meetings partition took (its hold) only once the groups it changed are
+# in their changelog, so a crash between the two takes the news again rather than losing it.
+MEETING_TABLES = ("meeting_groups", "meeting_holds")
 ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "vessels": is_vessel_state, "crossings": is_crossing_state, "crossing_history": is_crossing_history,
     "track_alert_groups": is_group, "track_clocks": is_track_clocks,
@@ -181,7 +183,7 @@ class Detection:
             except Exception as error:
                 await self._refuse(stream, value, error)
                 continue
-            await self._finish(partition, views, alerts, [])
+            await self._finish(partition, views, alerts, [], in_order=True)
 
     def _track_batch(
         self, partition: int, value: bytes, wall_now: float, views: list[BatchedTable]
@@ -194,7 +196,8 @@ class Detection:
         return self.cells.on_batch(partition, decode_cells(value), wall_now, *views)
 
     def _meeting_news(self, partition: int, value: bytes, views: list[BatchedTable]) -> list[Alert]:
-        return self.meetings.on_news(partition, decode_news(value, self.partitions), *views)
+        groups, holds = views
+        return self.meetings.on_news(partition, decode_news(value, self.partitions), holds, groups)
 
     async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` (pure detection code) on the detect thread, its CPU time counted in the stats."""
@@ -225,7 +228,12 @@ class Detection:
             await self.cells_topic.send(key=b"tick", value=EMPTY_CELLS, partition=partition)
 
     async def _finish(
-        self, partition: int, views: list[BatchedTable], alerts: list[Alert], transitions: list[Transition]
+        self,
+        partition: int,
+        views: list[BatchedTable],
+        alerts: list[Alert],
+        transitions: list[Transition],
+        in_order: bool = False,
     ) -> None:
         """Alerts and transitions to their topics, then the state to its changelogs.
 
@@ -241,12 +249,17 @@ class Detection:
         await asyncio.gather(publisher.publish(ALERTS, messages), publisher.publish(TRANSITIONS, moves))
         self.context.metrics.alerts_published(alerts)
         self.transitions += len(moves)
-        await self._flush(partition, views)
+        await self._flush(partition, views, in_order)
 
-    async def _flush(self, partition: int, views: list[BatchedTable]) -> None:
-        """The batch's state to its changelogs, once what it publishes is acknowledged."""
+    async def _flush(self, partition: int, views: list[BatchedTable], in_order: bool = False) -> None:
+        """The batch's state to its changelogs, once what it publishes is acknowledged (with `in_order`,
+        each table's once the one before it is)."""
         publisher = await self.context.publisher.ready()
-        await asyncio.gather(*(view.flush(partition, publisher) for view in views))
+        if in_order:
+            for view in views:
+                await view.flush(partition, publisher)
+        else:
+            await asyncio.gather(*(view.flush(partition, publisher) for view in views))
         self.tracks.stats.cpu_s += sum(view.cpu_s for view in views)
 
     async def _refuse(self, stream: StreamT, raw: bytes | None, error: Exception) -> None:

@@ -128,9 +128,12 @@ class Detectors:
         self.cells = CellDetector(T, PORTS, self.partitions)
         self.meetings = MeetingGrouper(T, self.partitions)
 
-    def batch(self, chunk: list[dict[str, Any]], late_s: float = 0.0) -> list[Published]:
+    def batch(
+        self, chunk: list[dict[str, Any]], late_s: float = 0.0, resent_s: dict[int, float] | None = None
+    ) -> list[Published]:
         """A batch read live, seconds after its newest fix (or `late_s` later), split per partition as
-        the worker does."""
+        the worker does. `resent_s`: cells partitions whose message of the batch was sent that much
+        later (a sink that crashed while it published the batch, and published it again)."""
         newest = max(datetime.fromisoformat(r["observed_at"]).timestamp() for r in chunk)
         self.wall = max(self.wall, newest + 5 + late_s)
         messages = [RawMessage("v", 0, n, orjson.dumps(r), ReportKind.VESSEL) for n, r in enumerate(chunk)]
@@ -139,7 +142,11 @@ class Detectors:
         if self.last_first:
             to_tracks, to_cells = to_tracks[::-1], to_cells[::-1]
         found = [a for p, raw in to_tracks for a in self._tracks(p, DetectBatch.decode(raw))]
-        found += [a for p, raw in to_cells for a in self._cells(p, decode_cells(raw))]
+        sent, resent_s = self.wall, resent_s or {}
+        for p, raw in to_cells:
+            self.wall = sent + resent_s.get(p, 0.0)
+            found += self._cells(p, decode_cells(raw))
+        self.wall = sent + max(resent_s.values(), default=0.0)
         return [Published(newest, a) for a in found]
 
     def tick_until(self, wall_end: float, every_s: float = 60.0) -> list[Published]:
