@@ -112,8 +112,11 @@ class TrackDetector:
         histories: Table,
         groups: Table,
         clocks: Table,
+        published_at: datetime | None = None,
     ) -> TrackResult:
         """One batch (or an empty tick) of one partition; returns the alert states and transitions.
+
+        `wall_now` is when the batch was sent; its alerts are sent at `published_at` (by default then).
 
         Long because it is the order of one batch (clocks, fixes, crossings, gaps, groups, tables)
         written out once; each step is a call.
@@ -153,8 +156,9 @@ class TrackDetector:
         for key in forgotten:
             del vessels[key]
 
+        sent_at = published_at or datetime.fromtimestamp(wall_now, UTC)
         zone_alerts = self._crossings(
-            partition, batch, crossings, histories, groups, reports_before, wall_now, scan
+            partition, batch, crossings, histories, groups, reports_before, wall_now, scan, sent_at
         )
         if scan:
             self.scanned_at[partition] = now_ts
@@ -173,6 +177,7 @@ class TrackDetector:
         partition_clock: EventClock,
         wall_now: float,
         scan: bool,
+        sent_at: datetime,
     ) -> list[Alert]:
         """Sightings by crossing, in arrival order; on a scan, quiet crossings too (their hours close,
         their windows age, their alerts resolve on their own clock when it runs on wall time).
@@ -200,9 +205,8 @@ class TrackDetector:
             where = CrossingPlace(crossing, str(props.get("kind", "")), str(props.get("route", "")))
             wanted = [f"{kind.value}:{crossing}" for kind in ZONE_KINDS]
             open_groups: dict[str, Group] = {k: groups[k] for k in wanted if k in groups}
-            run = run_crossing(
-                where, rows, state, history, open_groups, partition_clock, wall_now, self._crossing_ctx
-            )
+            clock, ctx = partition_clock, self._crossing_ctx
+            run = run_crossing(where, rows, state, history, open_groups, clock, wall_now, ctx, sent_at)
             if run.changed or stored is None:
                 stored = table[crossing] = run.state.to_json()
             if run.history_changed or learned is None:

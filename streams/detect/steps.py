@@ -63,12 +63,15 @@ def run_crossing(
     partition_clock: EventClock,
     wall_now: float,
     ctx: CrossingContext,
+    sent_at: datetime | None = None,
 ) -> CrossingRun:
     """The crossing's sightings one at a time, in arrival order (none: one look at its clock now).
 
     `partition_clock` (the partition's clock of reports before this batch)
     stands in for a crossing whose state predates clocks of its own. `state`
-    must be given when there are no sightings.
+    must be given when there are no sightings. The alerts are sent at `sent_at`
+    (by default `wall_now`, the time the batch was sent; a worker behind its
+    input publishes them later).
     """
     t = ctx.thresholds
     if state is not None and state.clock is not None:
@@ -77,8 +80,7 @@ def run_crossing(
         clock = EventClock(partition_clock.newest_ts, partition_clock.wall_at_newest)
     else:
         clock = EventClock()
-    # Published now: `wall_now` is when the message was sent, long ago for a worker behind its input.
-    sent_at = datetime.now(UTC)
+    sent_at = sent_at or datetime.fromtimestamp(wall_now, UTC)
     open_groups = dict(groups)
     alerts: list[Alert] = []
     changed = history_changed = False

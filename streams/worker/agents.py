@@ -188,7 +188,11 @@ class Detection:
     def _track_batch(
         self, partition: int, value: bytes, wall_now: float, views: list[BatchedTable]
     ) -> TrackResult:
-        return self.tracks.on_batch(partition, DetectBatch.decode(value), wall_now, *views)
+        vessels, crossings, histories, groups, clocks = views
+        return self.tracks.on_batch(
+            partition, DetectBatch.decode(value), wall_now, vessels, crossings, histories, groups, clocks,
+            published_at=datetime.now(UTC),  # `wall_now` is when it was sent: long ago for a worker behind
+        )  # fmt: skip
 
     def _cell_batch(
         self, partition: int, value: bytes, wall_now: float, views: list[BatchedTable]
