@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
 
+from schemas.alerts import AlertKind
 from streams.detect.columns import partition_of
 from streams.detect.findings import Finding
 
@@ -164,6 +165,8 @@ def decode_news(raw: bytes, partitions: int) -> MeetingNews:
     news = _NEWS.validate_json(raw)
     if news.source not in range(partitions) or news.offset < 0:
         raise ValueError(f"news from no cells partition of {partitions}: {news.source}@{news.offset}")
+    if any(held.finding.kind is not AlertKind.ENCOUNTER for held in news.found):
+        raise ValueError(f"news of cells partition {news.source} holding a finding that is no encounter")
     if any(held.source != news.source or held.sent_ts != news.sent_ts for held in news.found):
         raise ValueError(f"news of cells partition {news.source} holding another's findings")
     times = [news.sent_ts, *(held.found_ts for held in news.found)]

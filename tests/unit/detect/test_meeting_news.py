@@ -193,6 +193,7 @@ def raw_news(found: dict[str, object] | None = None, **fields: object) -> bytes:
         raw_news({"sent_ts": 2e9}),  # sent with other news
         raw_news({"found_ts": 5.0}),  # found after the mark it came with
         raw_news({"finding": {**ENCOUNTER, "kind": "no_such_kind"}}),
+        raw_news({"finding": {**ENCOUNTER, "kind": "surge"}}),  # grouped here, it would open a surge
         raw_news({"finding": {**ENCOUNTER, "impact": "apocalyptic"}}),
         raw_news({"finding": {**ENCOUNTER, "command": "x"}}),
         raw_news({"finding": {**ENCOUNTER, "ts": "NaN"}}),
