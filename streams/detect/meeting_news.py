@@ -169,9 +169,6 @@ def decode_news(raw: bytes, partitions: int) -> MeetingNews:
         raise ValueError(f"news of cells partition {news.source} holding a finding that is no encounter")
     if any(held.source != news.source or held.sent_ts != news.sent_ts for held in news.found):
         raise ValueError(f"news of cells partition {news.source} holding another's findings")
-    times = [news.sent_ts, *(held.found_ts for held in news.found)]
-    if not all(math.isfinite(ts) for ts in times) or not _finite(news.mark_ts):
-        raise ValueError("news dated at no time")
     mark = -math.inf if news.mark_ts is None else news.mark_ts
     if any(held.found_ts > mark for held in news.found):
         raise ValueError(f"news of cells partition {news.source} found after its own mark")
@@ -213,10 +210,8 @@ def hold_from_json(value: object) -> MeetingHold:
     """The hold `hold_to_json` gave (None: a new one); raises ValueError for anything else."""
     if value is None:
         return MeetingHold()
-    hold = _HOLD.validate_python(value)
-    times = [ts for seen in hold.sources.values() for ts in (seen.sent_ts, seen.mark_ts) if ts is not None]
-    times += [held.found_ts for held in hold.held]
-    if not all(math.isfinite(ts) for ts in times) or any(s.offset < 0 for s in hold.sources.values()):
+    hold = _HOLD.validate_python(value)  # STRICT: no time that is NaN or infinite
+    if any(seen.offset < 0 for seen in hold.sources.values()):
         raise ValueError(f"not a meetings hold: {value!r:.80}")
     return hold
 
@@ -227,7 +222,3 @@ def _in_event_order(held: HeldFinding) -> tuple[float, float, int, int]:
     source and order found. The source alone would tie the alert to the partition count."""
     start_ts = held.finding.start_ts
     return (held.found_ts, math.inf if start_ts is None else start_ts, held.source, held.seq)
-
-
-def _finite(ts: float | None) -> bool:
-    return ts is None or math.isfinite(ts)

@@ -402,7 +402,6 @@ class MeetingGrouper:
     thresholds: Thresholds
     partitions: int
     swept_at: dict[int, float] = field(default_factory=dict)
-    held: dict[int, int] = field(default_factory=dict)  # findings waiting, per partition (for /status)
     # Each partition's hold as last used, with the table value it came from: most news only moves a
     # mark, and is neither decoded from the table nor written to its changelog again.
     kept: dict[int, KeptHold] = field(default_factory=dict)
@@ -423,13 +422,17 @@ class MeetingGrouper:
             # worker holds its findings until every cells partition has sent news again.
             stored = holds[str(partition)] = hold_to_json(hold)
             self.kept[partition] = KeptHold(stored, hold)
-        self.held[partition] = len(hold.held)
         now_ts = released.watermark_ts
         self._adopt(news.adopted, groups, partition, now_ts)
         if now_ts > -math.inf and now_ts - self.swept_at.get(partition, -math.inf) >= t.gap_check_s:
             self.swept_at[partition] = now_ts
             _forget_closed(groups, partition, now_ts - encounter_horizon_s(t))
         return _group(released.findings, groups, partition, now_ts, t, scan=False)
+
+    @property
+    def held(self) -> dict[int, int]:
+        """Findings waiting, per partition this worker has held news for (for /status)."""
+        return {partition: len(kept.hold.held) for partition, kept in self.kept.items()}
 
     def _hold(self, partition: int, holds: Table) -> MeetingHold:
         """The partition's hold: as last used, unless the table holds another value (a recovery)."""
